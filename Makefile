@@ -1,0 +1,49 @@
+# podproof: build, test and set up the machine (podman, local images).
+# scripts/setup.sh is the only place that installs system software; it is idempotent
+# and prints nothing when there is nothing to do.
+
+CARGO ?= cargo
+PODPROOF := ./target/release/podproof
+
+.PHONY: all setup system images build test demo bench lint fmt teardown-check
+
+all: build
+
+# Packages, podman runtime settings and every local image.
+setup:
+	scripts/setup.sh all
+
+# Packages and podman runtime settings only (plus the busybox base image).
+system:
+	scripts/setup.sh system
+
+# Images only: localhost/podproof/debian:bookworm and fixtures/images/*/Containerfile.
+images:
+	scripts/setup.sh images
+
+build:
+	$(CARGO) build --release
+
+test: setup
+	$(CARGO) test --release -- --test-threads=4
+
+demo: setup build
+	$(PODPROOF) demo fixtures/demo
+
+bench: setup
+	$(CARGO) bench
+
+lint:
+	if $(CARGO) clippy --version >/dev/null 2>&1; then \
+		$(CARGO) clippy --release --all-targets -- -D warnings; \
+	else \
+		echo "lint: cargo clippy is not installed, skipping clippy"; \
+	fi
+	$(CARGO) fmt --check
+
+fmt:
+	$(CARGO) fmt
+
+# Fails if podman objects labelled podproof.dev/run are left behind.
+teardown-check:
+	scripts/teardown-check.sh

@@ -1,0 +1,274 @@
+//! Loading apps from files, directories and stdin, whatever their form.
+//!
+//! One argument (a file, a directory of files, or `-`) holds either App
+//! documents, KubeDirector documents, or plain manifests. The manifests of one
+//! argument form one app, named after the file or directory. Every problem is
+//! collected, so a user sees all of them at once.
+
+use super::docs::{self, error_at, error_at_value};
+use super::{kubedirector, manifests, podproof, App, Form, Input};
+use crate::error::{Diagnostic, Severity};
+use crate::source::{self, Source};
+use crate::yaml::Doc;
+use std::path::Path;
+
+/// The result of loading: the apps that could be built and every diagnostic.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub apps: Vec<App>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity != Severity::Error)
+    }
+
+    /// Turns errors into the exit-2 error, keeping warnings aside.
+    pub fn into_result(self) -> crate::error::Result<(Vec<App>, Vec<Diagnostic>)> {
+        if self.has_errors() {
+            let errs: Vec<_> = self.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+            let n = errs.len();
+            let head = if n == 1 { "invalid app definition".to_string() } else { format!("invalid app definitions ({n} errors)") };
+            return Err(crate::error::Error::from_diagnostics(head, &errs));
+        }
+        Ok((self.apps, self.diagnostics))
+    }
+}
+
+/// The file extensions read from a directory.
+pub fn is_definition_file(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// Reads the sources named by one argument.
+pub fn sources_of(arg: &str) -> Result<Vec<Source>, Diagnostic> {
+    let p = Path::new(arg);
+    if arg != "-" && p.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(p)
+            .map_err(|e| Diagnostic::error(arg, None, format!("cannot read directory: {}", source::io_reason(&e))))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_definition_file(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Diagnostic::error(arg, None, "directory holds no .yaml, .yml or .json files"));
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let src = source::read(&f.display().to_string())?;
+            // Config files live next to definitions; a file that never says
+            // `kind` is data, not a definition.
+            if mentions_kind(&src.text) {
+                out.push(src);
+            }
+        }
+        if out.is_empty() {
+            return Err(Diagnostic::error(arg, None, "directory holds no definition (no file has a `kind`)"));
+        }
+        return Ok(out);
+    }
+    Ok(vec![source::read(arg)?])
+}
+
+fn mentions_kind(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim_start().trim_start_matches("- ");
+        t.starts_with("kind:") || t.starts_with("\"kind\"")
+    })
+}
+
+struct KdDoc {
+    src: usize,
+    doc: Doc,
+    name: String,
+}
+
+/// Loads every argument into apps.
+pub fn load(args: &[String]) -> Loaded {
+    let mut out = Loaded::default();
+    let mut all_sources: Vec<Source> = Vec::new();
+    let mut kd_apps: Vec<KdDoc> = Vec::new();
+    let mut kd_clusters: Vec<KdDoc> = Vec::new();
+    for arg in args {
+        let srcs = match sources_of(arg) {
+            Ok(s) => s,
+            Err(d) => {
+                out.diagnostics.push(d);
+                continue;
+            }
+        };
+        let mut manifest_app: Option<App> = None;
+        for src in srcs {
+            let si = all_sources.len();
+            let docs = match docs::documents(&src) {
+                Ok(d) => d,
+                Err(d) => {
+                    out.diagnostics.push(d);
+                    all_sources.push(src);
+                    continue;
+                }
+            };
+            for doc in docs {
+                classify(&src, si, doc, arg, &mut manifest_app, &mut kd_apps, &mut kd_clusters, &mut out);
+            }
+            all_sources.push(src);
+        }
+        if let Some(app) = manifest_app {
+            out.apps.push(app);
+        }
+    }
+    // Pair every cluster with its app.
+    let mut used = vec![false; kd_apps.len()];
+    for c in &kd_clusters {
+        let csrc = &all_sources[c.src];
+        let app_name = c.doc.value.get("spec").and_then(|s| s.get("app")).and_then(|a| a.as_str()).unwrap_or("");
+        match kd_apps.iter().position(|a| a.name == app_name) {
+            Some(i) => {
+                used[i] = true;
+                let a = &kd_apps[i];
+                if let Some(app) = kubedirector::read(&all_sources[a.src], &a.doc, csrc, &c.doc, &mut out.diagnostics) {
+                    out.apps.push(app);
+                }
+            }
+            None => out.diagnostics.push(error_at_value(
+                csrc,
+                &c.doc,
+                "/spec/app",
+                format!("KubeDirectorApp `{app_name}` not found: pass its file too (e.g. `podproof render app.json cluster.yaml`)"),
+            )),
+        }
+    }
+    for (i, a) in kd_apps.iter().enumerate() {
+        if !used[i] {
+            out.diagnostics.push(error_at(
+                &all_sources[a.src],
+                &a.doc,
+                "/metadata/name",
+                format!("KubeDirectorApp `{}` has no KubeDirectorCluster: pass a cluster that uses it", a.name),
+            ));
+        }
+    }
+    // App names must be unique: they prefix every pod name.
+    let mut seen = std::collections::BTreeSet::new();
+    for app in &out.apps {
+        if !seen.insert(app.name.clone()) {
+            let src = app.inputs.first().map(|i| i.name.clone()).unwrap_or_default();
+            out.diagnostics.push(Diagnostic::error(src, None, format!("two apps are named `{}`; pod names would collide", app.name)));
+        }
+    }
+    if out.apps.is_empty() && !out.has_errors() {
+        out.diagnostics.push(Diagnostic::error(args.join(" "), None, "no app found: expected an App, Kubernetes workloads, or a KubeDirectorApp with a KubeDirectorCluster"));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    src: &Source,
+    si: usize,
+    doc: Doc,
+    arg: &str,
+    manifest_app: &mut Option<App>,
+    kd_apps: &mut Vec<KdDoc>,
+    kd_clusters: &mut Vec<KdDoc>,
+    out: &mut Loaded,
+) {
+    let (api, kind) = match docs::header(src, &doc) {
+        Ok(h) => h,
+        Err(d) => {
+            out.diagnostics.push(d);
+            return;
+        }
+    };
+    match (api.as_str(), kind.as_str()) {
+        (podproof::API_VERSION, "App") => {
+            if let Some(app) = podproof::read(src, &doc, &mut out.diagnostics) {
+                out.apps.push(app);
+            }
+        }
+        (podproof::API_VERSION, "Test") => out.diagnostics.push(error_at(
+            src,
+            &doc,
+            "/kind",
+            "this is a Test, not an app: run it with `podproof test`",
+        )),
+        (a, k) if a.starts_with("podproof.dev/") => {
+            out.diagnostics.push(error_at_value(src, &doc, "/kind", format!("unknown podproof kind `{k}` ({a}): expected App or Test")))
+        }
+        (kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
+            let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
+            let Some(name) = name else {
+                out.diagnostics.push(error_at(src, &doc, "/metadata", format!("{kind} needs metadata.name")));
+                return;
+            };
+            let entry = KdDoc { src: si, doc, name };
+            if kind == "KubeDirectorApp" {
+                kd_apps.push(entry);
+            } else {
+                kd_clusters.push(entry);
+            }
+        }
+        (a, "KubeDirectorApp" | "KubeDirectorCluster") => out.diagnostics.push(error_at_value(
+            src,
+            &doc,
+            "/apiVersion",
+            format!("{kind} must have apiVersion `{}`, found `{a}`", kubedirector::API_VERSION),
+        )),
+        ("v1", "List") => {
+            let items = match doc.value.get("items") {
+                Some(serde_yaml::Value::Sequence(items)) => items.clone(),
+                _ => {
+                    out.diagnostics.push(error_at(src, &doc, "/items", "a List needs `items`, a sequence"));
+                    return;
+                }
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                let sub = doc.subdoc(doc.index, &format!("/items/{i}"), item);
+                classify(src, si, sub, arg, manifest_app, kd_apps, kd_clusters, out);
+            }
+        }
+        _ => {
+            let app = manifest_app.get_or_insert_with(|| App {
+                name: manifest_app_name(arg),
+                form: Form::Manifests,
+                inputs: Vec::new(),
+                dir: src.dir.clone(),
+                roles: Vec::new(),
+                config_maps: Vec::new(),
+                secrets: Vec::new(),
+                services: Vec::new(),
+                claims: Vec::new(),
+                images: Vec::new(),
+                kubedirector: None,
+            });
+            if !app.inputs.iter().any(|i| i.name == src.name) {
+                app.inputs.push(Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256.clone() });
+            }
+            manifests::add(src, &doc, &api, &kind, app, &mut out.diagnostics);
+        }
+    }
+}
+
+/// Names a manifests app after its file or directory (`stdin` for `-`).
+pub fn manifest_app_name(arg: &str) -> String {
+    if arg == "-" {
+        return "stdin".into();
+    }
+    let p = source::absolute(Path::new(arg));
+    let stem = if p.is_dir() {
+        p.file_name().map(|s| s.to_string_lossy().to_string())
+    } else {
+        p.file_stem().map(|s| s.to_string_lossy().to_string())
+    };
+    let name = super::dns_label(&stem.unwrap_or_default());
+    if name.is_empty() {
+        "app".into()
+    } else {
+        name
+    }
+}

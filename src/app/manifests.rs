@@ -1,0 +1,176 @@
+//! Plain Kubernetes manifests: the output of helm template, ytt or kustomize.
+//!
+//! Workloads become roles: a Pod is one member that keeps its name; a
+//! Deployment, StatefulSet, DaemonSet or Job becomes `replicas` members named
+//! `<workload>-<index>`, the way a StatefulSet names its pods.
+
+use super::docs::{error_at, error_at_value, typed, warning_at};
+use super::{App, Naming, Role, Workload};
+use crate::error::Diagnostic;
+use crate::reload;
+use crate::source::Source;
+use crate::yaml::Doc;
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::batch::v1 as batch;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+
+/// The kinds podproof reads, with the apiVersion each must have.
+pub const KINDS: &[(&str, &str)] = &[
+    ("Pod", "v1"),
+    ("ConfigMap", "v1"),
+    ("Secret", "v1"),
+    ("PersistentVolumeClaim", "v1"),
+    ("Service", "v1"),
+    ("Deployment", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
+    ("Job", "batch/v1"),
+];
+
+/// Whether a document of this apiVersion/kind is a plain manifest podproof reads.
+pub fn is_manifest_kind(kind: &str) -> bool {
+    KINDS.iter().any(|(k, _)| *k == kind)
+}
+
+/// Adds one manifest document to `app`.
+pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
+    let Some((_, want)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        diags.push(warning_at(src, doc, "/kind", format!("kind `{kind}` ({api}) is not supported by podproof; skipped")));
+        return;
+    };
+    if api != *want {
+        diags.push(error_at_value(src, doc, "/apiVersion", format!("{kind} must have apiVersion `{want}`, found `{api}`")));
+        return;
+    }
+    let name = match doc.value.get("metadata").and_then(|m| m.get("name")) {
+        Some(serde_yaml::Value::String(n)) if super::is_dns_subdomain(n) => n.clone(),
+        Some(serde_yaml::Value::String(n)) => {
+            diags.push(error_at_value(src, doc, "/metadata/name", format!("name `{n}` is not a valid DNS-1123 name")));
+            return;
+        }
+        Some(_) => {
+            diags.push(error_at_value(src, doc, "/metadata/name", "metadata.name must be a string"));
+            return;
+        }
+        None => {
+            diags.push(error_at(src, doc, "/metadata", format!("{kind} needs metadata.name")));
+            return;
+        }
+    };
+    let result = match kind {
+        "Pod" => typed::<core::Pod>(src, doc, "").map(|p| {
+            let template = core::PodTemplateSpec { metadata: Some(p.metadata), spec: p.spec };
+            role(src, doc, "/metadata", "Pod", &name, 1, Naming::Single(name.clone()), template, Vec::new(), app, diags)
+        }),
+        "Deployment" => typed::<apps::Deployment>(src, doc, "").map(|d| {
+            let spec = d.spec.unwrap_or_default();
+            let replicas = replicas(src, doc, spec.replicas, diags);
+            role(src, doc, "/spec/template/metadata", "Deployment", &name, replicas, Naming::Indexed(name.clone()), spec.template, Vec::new(), app, diags)
+        }),
+        "StatefulSet" => typed::<apps::StatefulSet>(src, doc, "").map(|s| {
+            let spec = s.spec.unwrap_or_default();
+            let replicas = replicas(src, doc, spec.replicas, diags);
+            let claims = spec.volume_claim_templates.unwrap_or_default();
+            role(src, doc, "/spec/template/metadata", "StatefulSet", &name, replicas, Naming::Indexed(name.clone()), spec.template, claims, app, diags)
+        }),
+        "DaemonSet" => typed::<apps::DaemonSet>(src, doc, "").map(|s| {
+            // One machine is one node, so a DaemonSet has one member.
+            let spec = s.spec.unwrap_or_default();
+            role(src, doc, "/spec/template/metadata", "DaemonSet", &name, 1, Naming::Indexed(name.clone()), spec.template, Vec::new(), app, diags)
+        }),
+        "Job" => typed::<batch::Job>(src, doc, "").map(|j| {
+            let spec = j.spec.unwrap_or_default();
+            let n = spec.parallelism.unwrap_or(1).max(1) as u32;
+            let mut template = spec.template;
+            if let Some(s) = template.spec.as_mut() {
+                s.restart_policy.get_or_insert_with(|| "Never".into());
+            }
+            role(src, doc, "/spec/template/metadata", "Job", &name, n, Naming::Indexed(name.clone()), template, Vec::new(), app, diags)
+        }),
+        "ConfigMap" => typed::<core::ConfigMap>(src, doc, "").map(|c| app.config_maps.push(c)),
+        "Secret" => typed::<core::Secret>(src, doc, "").map(|mut s| {
+            // stringData is write-only sugar for data; fold it in like the API server does.
+            if let Some(sd) = s.string_data.take() {
+                let data = s.data.get_or_insert_with(Default::default);
+                for (k, v) in sd {
+                    data.insert(k, ByteString(v.into_bytes()));
+                }
+            }
+            app.secrets.push(s)
+        }),
+        "PersistentVolumeClaim" => typed::<core::PersistentVolumeClaim>(src, doc, "").map(|c| app.claims.push(c)),
+        "Service" => typed::<core::Service>(src, doc, "").map(|s| app.services.push(s)),
+        _ => Ok(()),
+    };
+    if let Err(d) = result {
+        diags.push(d);
+    }
+}
+
+fn replicas(src: &Source, doc: &Doc, r: Option<i32>, diags: &mut Vec<Diagnostic>) -> u32 {
+    match r {
+        None => 1,
+        Some(n) if (0..=100).contains(&n) => n as u32,
+        Some(n) => {
+            diags.push(error_at_value(src, doc, "/spec/replicas", format!("replicas must be between 0 and 100, found {n}")));
+            1
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn role(
+    src: &Source,
+    doc: &Doc,
+    meta_ptr: &str,
+    kind: &str,
+    name: &str,
+    members: u32,
+    naming: Naming,
+    mut template: core::PodTemplateSpec,
+    claim_templates: Vec<core::PersistentVolumeClaim>,
+    app: &mut App,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if template.spec.as_ref().map(|s| s.containers.is_empty()).unwrap_or(true) {
+        diags.push(error_at(src, doc, meta_ptr.trim_end_matches("/metadata"), format!("{kind} `{name}` has no containers")));
+        return;
+    }
+    let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    let mut policy = None;
+    if let Some(v) = annotations.get(reload::ANNOTATION) {
+        let ptr = format!("{meta_ptr}/annotations/{}", crate::yaml::escape(reload::ANNOTATION));
+        match reload::parse(v) {
+            Ok(action) => {
+                policy = Some(reload::Policy { action, container: annotations.get(reload::CONTAINER_ANNOTATION).cloned() })
+            }
+            Err(e) => diags.push(error_at_value(src, doc, &ptr, e)),
+        }
+    }
+    if let (Some(p), Some(spec)) = (&policy, &template.spec) {
+        if let Some(c) = &p.container {
+            if !spec.containers.iter().any(|k| &k.name == c) {
+                let ptr = format!("{meta_ptr}/annotations/{}", crate::yaml::escape(reload::CONTAINER_ANNOTATION));
+                diags.push(error_at_value(src, doc, &ptr, format!("no container named `{c}` in {kind} `{name}`")));
+            }
+        }
+    }
+    if app.roles.iter().any(|r| r.name == name) {
+        diags.push(error_at_value(src, doc, "/metadata/name", format!("a workload named `{name}` is defined twice")));
+        return;
+    }
+    app.roles.push(Role {
+        name: name.to_string(),
+        workload: Some(Workload { kind: kind.to_string(), name: name.to_string() }),
+        members,
+        naming,
+        template,
+        claim_templates,
+        config_package: None,
+        event_list: None,
+        reload: policy,
+    });
+}

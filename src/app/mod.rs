@@ -1,0 +1,164 @@
+//! App definitions: the one internal model that all three input forms become.
+//!
+//! app → roles → members → containers, plus config, secrets, volumes, ports,
+//! probes, lifecycle and reload policy. A role carries a Kubernetes pod
+//! template, because every form ends up as Pods and the k8s-openapi types
+//! already say everything a Pod can say.
+
+pub mod docs;
+pub mod kubedirector;
+pub mod load;
+pub mod manifests;
+pub mod podproof;
+
+use crate::reload;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, PodTemplateSpec, Secret, Service};
+use std::path::PathBuf;
+
+pub use load::{load, Loaded};
+
+/// Which of the three forms an app was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// podproof's own `App` kind.
+    App,
+    /// Plain Kubernetes manifests.
+    Manifests,
+    /// A KubeDirectorApp with a KubeDirectorCluster.
+    KubeDirector,
+}
+
+/// One input file that an app was built from, for digests and messages.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub form: Form,
+    /// The files the app was read from (definitions, then referenced config files).
+    pub inputs: Vec<Input>,
+    /// Directory that relative paths in the definition resolve against.
+    pub dir: PathBuf,
+    pub roles: Vec<Role>,
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
+    /// Kept for DNS emulation and promotion; podman ignores Services.
+    pub services: Vec<Service>,
+    /// Standalone claims (shared by every pod that names them).
+    pub claims: Vec<PersistentVolumeClaim>,
+    /// Images to build locally when they are missing.
+    pub images: Vec<ImageBuild>,
+    /// KubeDirector's own documents and cluster-level facts.
+    pub kubedirector: Option<kubedirector::KdMeta>,
+}
+
+/// How a role's members are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Naming {
+    /// A single Pod keeps its own name.
+    Single(String),
+    /// Members are `<prefix>-<index>`.
+    Indexed(String),
+}
+
+/// Where a role came from in the manifests, so scaling and lint can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub workload: Option<Workload>,
+    pub members: u32,
+    pub naming: Naming,
+    pub template: PodTemplateSpec,
+    /// Per-member claims (persistent dirs, volumeClaimTemplates): each member
+    /// gets its own claim named `<template>-<member pod>`.
+    pub claim_templates: Vec<PersistentVolumeClaim>,
+    pub config_package: Option<ConfigPackage>,
+    /// KubeDirector's eventList: `None` means every event runs.
+    pub event_list: Option<Vec<String>>,
+    pub reload: Option<reload::Policy>,
+}
+
+/// A KubeDirector-style config package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigPackage {
+    /// `file:///path` inside the image.
+    InImage(String),
+    /// A directory or tarball on the host, next to the definition.
+    Host(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageBuild {
+    pub tag: String,
+    pub context: PathBuf,
+}
+
+impl Role {
+    /// The pod name of member `index`.
+    pub fn member_name(&self, index: u32) -> String {
+        match &self.naming {
+            Naming::Single(n) => n.clone(),
+            Naming::Indexed(p) => format!("{p}-{index}"),
+        }
+    }
+
+    pub fn member_names(&self) -> Vec<String> {
+        (0..self.members).map(|i| self.member_name(i)).collect()
+    }
+}
+
+impl App {
+    /// Every member pod name of the app, role by role.
+    pub fn member_names(&self) -> Vec<String> {
+        self.roles.iter().flat_map(|r| r.member_names()).collect()
+    }
+
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    pub fn config_map(&self, name: &str) -> Option<&ConfigMap> {
+        self.config_maps.iter().find(|c| c.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets.iter().find(|c| c.metadata.name.as_deref() == Some(name))
+    }
+}
+
+/// Makes a string a DNS-1123 label: lowercase alphanumerics and `-`.
+pub fn dns_label(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// Whether `s` is a valid DNS-1123 label (what Kubernetes demands of most names).
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Whether `s` is a valid DNS-1123 subdomain (ConfigMap, Secret, Pod names).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}

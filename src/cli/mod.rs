@@ -1,0 +1,55 @@
+//! The command line: glue over the library modules, one file per command.
+
+mod render;
+
+use crate::error::{Error, Result};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podproof",
+    version,
+    about = "Prove Kubernetes apps locally with `podman kube play` before promoting them to a cluster",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Render(render::Args),
+}
+
+/// Parses the arguments and runs the command; returns the exit code.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return Ok(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+            }
+            let _ = e.print();
+            return Ok(2);
+        }
+    };
+    match cli.command {
+        Command::Render(a) => render::run(a),
+    }
+}
+
+/// Prints warnings from loading to stderr.
+pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diagnostic>) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+#[allow(dead_code)]
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}

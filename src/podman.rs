@@ -1,0 +1,426 @@
+//! The podman driver: the only module that spawns podman.
+//!
+//! Every call goes through `Podman::run`, which captures stdout and stderr
+//! together (duct reads both on threads, so a chatty child cannot deadlock us)
+//! and turns a failure into an error carrying the full command line, the exit
+//! status and stderr. Arguments are passed as a vector, never through a shell.
+
+use crate::error::Error;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The podman binary; `PODPROOF_PODMAN` overrides it (tests inject failures this way).
+fn binary() -> String {
+    std::env::var("PODPROOF_PODMAN").unwrap_or_else(|_| "podman".to_string())
+}
+
+/// A failed podman call.
+#[derive(Debug, Clone)]
+pub struct PodmanError {
+    pub command: String,
+    pub status: Option<i32>,
+    pub stderr: String,
+}
+
+impl From<PodmanError> for Error {
+    fn from(e: PodmanError) -> Error {
+        let status = match e.status {
+            Some(c) => format!("exit status {c}"),
+            None => "killed by a signal or not started".into(),
+        };
+        let mut err = Error::runtime(format!("podman failed ({status})")).because(format!("command: {}", e.command));
+        let stderr = e.stderr.trim();
+        if !stderr.is_empty() {
+            err = err.because(format!("stderr: {stderr}"));
+        }
+        err
+    }
+}
+
+/// The captured result of a call that ran.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A podman version, e.g. 4.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    pub fn parse(s: &str) -> Option<Version> {
+        let mut it = s.trim().trim_start_matches('v').split(['.', '-', '+']);
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next().unwrap_or("0").parse().ok()?;
+        let patch = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        Some(Version { major, minor, patch })
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Quotes an argument for display only (nothing here is ever run by a shell).
+fn show_arg(a: &str) -> String {
+    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
+    }
+}
+
+pub fn command_line(args: &[String]) -> String {
+    std::iter::once(binary()).chain(args.iter().map(|a| show_arg(a))).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs podman with `args`; a non-zero exit is returned, not an error.
+pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
+    let mut expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    expr = match stdin {
+        Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
+        None => expr.stdin_null(),
+    };
+    match expr.run() {
+        Ok(out) => Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }),
+        Err(e) => Err(PodmanError { command: command_line(args), status: None, stderr: e.to_string() }),
+    }
+}
+
+/// Runs podman with `args` and fails on a non-zero exit.
+pub fn run(args: &[String]) -> Result<Output, PodmanError> {
+    let out = run_unchecked(args, None)?;
+    if out.status != 0 {
+        return Err(PodmanError { command: command_line(args), status: Some(out.status), stderr: out.stderr });
+    }
+    Ok(out)
+}
+
+fn s(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+static VERSION: OnceLock<Result<Version, PodmanError>> = OnceLock::new();
+
+/// The installed podman version, detected once per process.
+pub fn version() -> Result<Version, PodmanError> {
+    VERSION
+        .get_or_init(|| {
+            let args = s(&["version", "--format", "{{.Client.Version}}"]);
+            let out = run(&args)?;
+            Version::parse(&out.stdout).ok_or_else(|| PodmanError {
+                command: command_line(&args),
+                status: Some(0),
+                stderr: format!("cannot parse version `{}`", out.stdout.trim()),
+            })
+        })
+        .clone()
+}
+
+/// Whether podman can be found at all.
+pub fn available() -> bool {
+    version().is_ok()
+}
+
+pub fn info_field(template: &str) -> Result<String, PodmanError> {
+    Ok(run(&s(&["info", "--format", template]))?.stdout.trim().to_string())
+}
+
+pub fn is_rootless() -> bool {
+    info_field("{{.Host.Security.Rootless}}").map(|s| s == "true").unwrap_or(false)
+}
+
+/// `key=value` label arguments.
+fn label_args(flag: &str, labels: &BTreeMap<String, String>) -> Vec<String> {
+    labels.iter().flat_map(|(k, v)| [flag.to_string(), format!("{k}={v}")]).collect()
+}
+
+// ---- images ----
+
+pub fn image_exists(tag: &str) -> Result<bool, PodmanError> {
+    Ok(run_unchecked(&s(&["image", "exists", tag]), None)?.status == 0)
+}
+
+pub fn build(tag: &str, context: &Path, labels: &BTreeMap<String, String>) -> Result<Output, PodmanError> {
+    let mut args = s(&["build", "--layers", "-t", tag]);
+    args.extend(label_args("--label", labels));
+    args.push(context.display().to_string());
+    run(&args)
+}
+
+// ---- networks ----
+
+pub fn network_create(name: &str, labels: &BTreeMap<String, String>) -> Result<(), PodmanError> {
+    let mut args = s(&["network", "create"]);
+    args.extend(label_args("--label", labels));
+    args.push(name.to_string());
+    run(&args).map(|_| ())
+}
+
+pub fn network_rm(name: &str) -> Result<(), PodmanError> {
+    run(&s(&["network", "rm", "-f", name])).map(|_| ())
+}
+
+// ---- volumes ----
+
+pub fn volume_create(name: &str, labels: &BTreeMap<String, String>) -> Result<(), PodmanError> {
+    let mut args = s(&["volume", "create"]);
+    args.extend(label_args("--label", labels));
+    args.push(name.to_string());
+    run(&args).map(|_| ())
+}
+
+pub fn volume_rm(names: &[String]) -> Result<(), PodmanError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut args = s(&["volume", "rm", "-f"]);
+    args.extend(names.iter().cloned());
+    run(&args).map(|_| ())
+}
+
+// ---- kube play and pods ----
+
+/// Plays one YAML file into `network`, giving the pod these DNS aliases.
+pub fn kube_play(file: &Path, network: Option<&str>, aliases: &[String]) -> Result<Output, PodmanError> {
+    let mut args = s(&["kube", "play", "--start=true"]);
+    if let Some(net) = network {
+        let mut spec = net.to_string();
+        if !aliases.is_empty() {
+            spec.push(':');
+            spec.push_str(&aliases.iter().map(|a| format!("alias={a}")).collect::<Vec<_>>().join(","));
+        }
+        args.push("--network".into());
+        args.push(spec);
+    }
+    args.push(file.display().to_string());
+    run(&args)
+}
+
+/// Removes pods with their containers, waiting at most `timeout` for them to stop.
+pub fn pod_rm(names: &[String], timeout: Duration) -> Result<(), PodmanError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut args = s(&["pod", "rm", "-f", "-t", &timeout.as_secs().to_string()]);
+    args.extend(names.iter().cloned());
+    run(&args).map(|_| ())
+}
+
+pub fn pod_stop(names: &[String], timeout: Duration) -> Result<(), PodmanError> {
+    let mut args = s(&["pod", "stop", "-t", &timeout.as_secs().to_string()]);
+    args.extend(names.iter().cloned());
+    run(&args).map(|_| ())
+}
+
+pub fn pod_start(name: &str) -> Result<(), PodmanError> {
+    run(&s(&["pod", "start", name])).map(|_| ())
+}
+
+pub fn pod_exists(name: &str) -> Result<bool, PodmanError> {
+    Ok(run_unchecked(&s(&["pod", "exists", name]), None)?.status == 0)
+}
+
+// ---- containers ----
+
+/// The facts about a container that readiness and reload checks need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub running: bool,
+    pub exit_code: i32,
+    pub pid: i64,
+    pub started_at: String,
+    pub restarts: i64,
+    pub ip: String,
+}
+
+/// Inspects containers by name; missing ones are left out.
+pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, PodmanError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = s(&["container", "inspect", "--format", "json"]);
+    args.extend(names.iter().cloned());
+    let out = run_unchecked(&args, None)?;
+    // podman prints the ones it found even when some are missing (exit 125).
+    let v: serde_json::Value = match serde_json::from_str(out.stdout.trim()) {
+        Ok(v) => v,
+        Err(_) if out.status != 0 => return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr }),
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut res = Vec::new();
+    for c in v.as_array().into_iter().flatten() {
+        let st = &c["State"];
+        let ip = c["NetworkSettings"]["Networks"]
+            .as_object()
+            .and_then(|m| m.values().next())
+            .and_then(|n| n["IPAddress"].as_str())
+            .or_else(|| c["NetworkSettings"]["IPAddress"].as_str())
+            .unwrap_or("")
+            .to_string();
+        res.push(ContainerState {
+            id: c["Id"].as_str().unwrap_or("").to_string(),
+            name: c["Name"].as_str().unwrap_or("").to_string(),
+            status: st["Status"].as_str().unwrap_or("").to_string(),
+            running: st["Running"].as_bool().unwrap_or(false),
+            exit_code: st["ExitCode"].as_i64().unwrap_or(0) as i32,
+            pid: st["Pid"].as_i64().unwrap_or(0),
+            started_at: st["StartedAt"].as_str().unwrap_or("").to_string(),
+            restarts: c["RestartCount"].as_i64().unwrap_or(0),
+            ip,
+        });
+    }
+    Ok(res)
+}
+
+/// Runs a command in a container; the exit code is data, not an error.
+pub fn exec(container: &str, command: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
+    let mut args = s(&["exec"]);
+    if stdin.is_some() {
+        args.push("-i".into());
+    }
+    args.push(container.to_string());
+    args.extend(command.iter().cloned());
+    run_unchecked(&args, stdin)
+}
+
+/// The last `tail` lines of a container's output (stdout and stderr merged).
+pub fn logs(container: &str, tail: Option<usize>) -> Result<String, PodmanError> {
+    let mut args = s(&["logs"]);
+    if let Some(t) = tail {
+        args.push("--tail".into());
+        args.push(t.to_string());
+    }
+    args.push(container.to_string());
+    let out = run(&args)?;
+    Ok(format!("{}{}", out.stdout, out.stderr))
+}
+
+pub fn kill(container: &str, signal: &str) -> Result<(), PodmanError> {
+    run(&s(&["kill", "--signal", signal, container])).map(|_| ())
+}
+
+pub fn container_start(container: &str) -> Result<(), PodmanError> {
+    run(&s(&["start", container])).map(|_| ())
+}
+
+pub fn container_stop(container: &str, timeout: Duration) -> Result<(), PodmanError> {
+    run(&s(&["stop", "-t", &timeout.as_secs().to_string(), container])).map(|_| ())
+}
+
+/// Copies a host path into a container.
+pub fn cp_into(src: &Path, container: &str, dest: &str) -> Result<(), PodmanError> {
+    run(&s(&["cp", &src.display().to_string(), &format!("{container}:{dest}")])).map(|_| ())
+}
+
+// ---- finding what podproof made ----
+
+/// The kinds of objects podproof labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labelled {
+    pub pods: Vec<String>,
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl Labelled {
+    pub fn total(&self) -> usize {
+        self.pods.len() + self.containers.len() + self.volumes.len() + self.networks.len()
+    }
+}
+
+fn names(args: Vec<String>) -> Result<Vec<String>, PodmanError> {
+    let out = run(&args)?;
+    let mut v: Vec<String> = out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+/// Everything carrying `filter` (e.g. `podproof.dev/run` or `podproof.dev/run=ID`).
+pub fn list_labelled(filter: &str) -> Result<Labelled, PodmanError> {
+    let f = format!("label={filter}");
+    Ok(Labelled {
+        pods: names(s(&["pod", "ps", "--filter", &f, "--format", "{{.Name}}"]))?,
+        containers: names(s(&["ps", "-a", "--filter", &f, "--format", "{{.Names}}"]))?,
+        volumes: names(s(&["volume", "ls", "--filter", &f, "--format", "{{.Name}}"]))?,
+        networks: names(s(&["network", "ls", "--filter", &f, "--format", "{{.Name}}"]))?,
+    })
+}
+
+/// The value of `label` on each labelled pod, volume and network (to find run ids).
+pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
+    let f = format!("label={label}");
+    let tmpl = format!("{{{{index .Labels \"{label}\"}}}}");
+    let mut v = names(s(&["pod", "ps", "--filter", &f, "--format", &tmpl]))?;
+    v.extend(names(s(&["ps", "-a", "--filter", &f, "--format", &tmpl]))?);
+    v.extend(names(s(&["volume", "ls", "--filter", &f, "--format", &tmpl]))?);
+    v.extend(names(s(&["network", "ls", "--filter", &f, "--format", &tmpl]))?);
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+/// Removes every pod, container, volume and network carrying `filter`.
+pub fn remove_labelled(filter: &str, timeout: Duration) -> Result<usize, PodmanError> {
+    let l = list_labelled(filter)?;
+    let n = l.total();
+    pod_rm(&l.pods, timeout)?;
+    // Containers outside pods (none today, but be thorough).
+    let left = list_labelled(filter)?;
+    if !left.containers.is_empty() {
+        let mut args = s(&["rm", "-f", "-t", "0"]);
+        args.extend(left.containers.iter().cloned());
+        run(&args)?;
+    }
+    volume_rm(&left.volumes)?;
+    for net in &left.networks {
+        network_rm(net)?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        let check = |s: &str, e: Option<(u32, u32, u32)>| {
+            assert_eq!(Version::parse(s).map(|v| (v.major, v.minor, v.patch)), e, "{s}");
+        };
+        check("4.3.1", Some((4, 3, 1)));
+        check("5.0.0-dev", Some((5, 0, 0)));
+        check("v4.9", Some((4, 9, 0)));
+        check("podman", None);
+    }
+
+    #[test]
+    fn command_lines_quote_for_display() {
+        assert_eq!(show_arg("a b"), "'a b'");
+        assert_eq!(show_arg("label=x"), "label=x");
+        assert_eq!(show_arg("it's"), "'it'\\''s'");
+    }
+}

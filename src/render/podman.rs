@@ -1,0 +1,242 @@
+//! The podman flavour: Pods that `podman kube play` (4.3 and later) runs the
+//! way a cluster would run them.
+//!
+//! What changes against the input, and why:
+//! - one Pod per member, named `<app>-<role>-<index>` (or the Pod's own name),
+//!   with `hostname` and podproof labels;
+//! - ConfigMap and Secret volumes become hostPath directories that podproof
+//!   fills in the kubelet's `..data` layout and can update in place (podman
+//!   copies ConfigMaps once and panics on Secret volumes in 4.3);
+//! - env from ConfigMaps/Secrets is written in, since podman cannot read them;
+//! - relative hostPaths resolve against the manifest's directory (podman #17278);
+//! - `subPath` on hostPath volumes becomes its own hostPath (4.3 ignores subPath);
+//! - containerPorts are dropped under hostNetwork (4.3 refuses the combination);
+//! - probes and lifecycle hooks are removed: podproof performs them itself,
+//!   without curl or nc in the image;
+//! - per-member claims become PVCs named `<claim>-<pod>`.
+
+use super::{env, label_meta, member_labels, run_name, Object, Options, Projection, ProjectionSource, Rendered};
+use crate::app::{App, Role};
+use crate::error::Diagnostic;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub fn render(app: &App, opts: &Options) -> Rendered {
+    let mut out = Rendered { app: app.name.clone(), objects: Vec::new(), projections: Vec::new(), host_dirs: Vec::new(), diagnostics: Vec::new() };
+    let run = opts.run.as_ref();
+    for claim in &app.claims {
+        let mut c = claim.clone();
+        c.metadata.name = c.metadata.name.as_deref().map(|n| run_name(n, run));
+        c.metadata.namespace = None;
+        label_meta(&mut c.metadata, &app.name, run);
+        out.objects.push(Object::Claim(c));
+    }
+    for role in &app.roles {
+        for i in 0..role.members {
+            let member = role.member_name(i);
+            match member_pod(app, role, &member, opts, &mut out) {
+                Ok(pod) => out.objects.push(Object::Pod(Box::new(pod))),
+                Err(e) => out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}"))),
+            }
+        }
+    }
+    out
+}
+
+fn input_name(app: &App) -> String {
+    app.inputs.first().map(|i| i.name.clone()).unwrap_or_else(|| app.name.clone())
+}
+
+/// Renders the pod of one member. Claims it needs are pushed to `out` first.
+pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mut Rendered) -> Result<core::Pod, String> {
+    let run = opts.run.as_ref();
+    let pod_name = run_name(member, run);
+    let mut meta = role.template.metadata.clone().unwrap_or_default();
+    let mut spec = role.template.spec.clone().unwrap_or_default();
+    meta.name = Some(pod_name.clone());
+    meta.namespace = None;
+    meta.generate_name = None;
+    let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    labels.extend(member_labels(&app.name, &role.name, member, run));
+
+    // Per-member claims, like a StatefulSet's volumeClaimTemplates.
+    let mut volumes = spec.volumes.take().unwrap_or_default();
+    for tmpl in &role.claim_templates {
+        let tname = tmpl.metadata.name.clone().unwrap_or_default();
+        let claim_name = run_name(&format!("{tname}-{member}"), run);
+        let mut c = tmpl.clone();
+        c.metadata = ObjectMeta { name: Some(claim_name.clone()), labels: tmpl.metadata.labels.clone(), ..Default::default() };
+        label_meta(&mut c.metadata, &app.name, run);
+        out.objects.push(Object::Claim(c));
+        volumes.retain(|v| v.name != tname);
+        volumes.push(core::Volume {
+            name: tname,
+            persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource { claim_name, read_only: None }),
+            ..Default::default()
+        });
+    }
+
+    let pod_dir = opts.volume_root.join(&pod_name);
+    let mut new_volumes = Vec::new();
+    for v in volumes {
+        new_volumes.push(volume(app, &v, &pod_name, &pod_dir, opts, out)?);
+    }
+
+    // subPath: 4.3 ignores it, so mount the sub-directory as its own volume.
+    let host_net = spec.host_network == Some(true);
+    let mut extra = Vec::new();
+    let all = spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut());
+    for c in all {
+        env::resolve(app, c, opts.reveal_secrets)?;
+        c.readiness_probe = None;
+        c.liveness_probe = None;
+        c.startup_probe = None;
+        c.lifecycle = None;
+        if host_net {
+            c.ports = None;
+        }
+        match c.image_pull_policy.as_deref() {
+            Some("Never") => {}
+            // Nothing can be pulled here; a missing image is built or reported before play.
+            _ => c.image_pull_policy = Some("IfNotPresent".into()),
+        }
+        for m in c.volume_mounts.iter_mut().flatten() {
+            let Some(sub) = m.sub_path.take().filter(|s| !s.is_empty()) else { continue };
+            let Some(vol) = new_volumes.iter().find(|v| v.name == m.name) else {
+                return Err(format!("container `{}` mounts volume `{}`, which is not defined", c.name, m.name));
+            };
+            let Some(hp) = &vol.host_path else {
+                m.sub_path = Some(sub);
+                continue;
+            };
+            if sub.starts_with('/') || sub.split('/').any(|s| s == "..") {
+                return Err(format!("container `{}`: subPath `{sub}` must be relative and stay inside the volume", c.name));
+            }
+            let name = format!("{}-{}", m.name, crate::app::dns_label(&sub));
+            let path = format!("{}/{}", hp.path.trim_end_matches('/'), sub);
+            if !extra.iter().any(|v: &core::Volume| v.name == name) {
+                // A projected volume's subPath is a single file; anything else a directory.
+                let kind = if vol.host_path.as_ref().and_then(|h| h.type_.as_deref()) == Some("Directory") && is_projection(out, &pod_name, &vol.name) {
+                    None
+                } else {
+                    if hp.path.starts_with('/') || hp.path.starts_with("./") {
+                        out.host_dirs.push(host_path_abs(app, opts, &path));
+                    }
+                    Some("DirectoryOrCreate".to_string())
+                };
+                extra.push(core::Volume { name: name.clone(), host_path: Some(core::HostPathVolumeSource { path, type_: kind }), ..Default::default() });
+            }
+            m.name = name;
+        }
+    }
+    new_volumes.extend(extra);
+    spec.volumes = (!new_volumes.is_empty()).then_some(new_volumes);
+    if !host_net {
+        spec.hostname = Some(member.to_string());
+    }
+    Ok(core::Pod { metadata: meta, spec: Some(spec), status: None })
+}
+
+fn is_projection(out: &Rendered, pod: &str, volume: &str) -> bool {
+    out.projections.iter().any(|p| p.pod == pod && p.volume == volume)
+}
+
+/// Converts one volume; projections and emptyDirs become host directories.
+fn volume(app: &App, v: &core::Volume, pod: &str, pod_dir: &Path, opts: &Options, out: &mut Rendered) -> Result<core::Volume, String> {
+    let host = |path: &Path| core::Volume {
+        name: v.name.clone(),
+        host_path: Some(core::HostPathVolumeSource { path: path.display().to_string(), type_: Some("Directory".into()) }),
+        ..Default::default()
+    };
+    let dir = pod_dir.join(&v.name);
+    let items = |items: &Option<Vec<core::KeyToPath>>| -> Vec<(String, String, Option<i32>)> {
+        items.iter().flatten().map(|i| (i.key.clone(), i.path.clone(), i.mode)).collect()
+    };
+    if let Some(cm) = &v.config_map {
+        if app.config_map(&cm.name).is_none() && cm.optional != Some(true) {
+            return Err(format!("volume `{}` names ConfigMap `{}`, which is not defined", v.name, cm.name));
+        }
+        out.projections.push(Projection {
+            pod: pod.to_string(),
+            volume: v.name.clone(),
+            host_dir: dir.clone(),
+            source: ProjectionSource::ConfigMap(cm.name.clone()),
+            items: items(&cm.items),
+            default_mode: cm.default_mode.unwrap_or(0o644),
+            optional: cm.optional == Some(true),
+        });
+        return Ok(host(&dir));
+    }
+    if let Some(s) = &v.secret {
+        let name = s.secret_name.clone().unwrap_or_default();
+        if app.secret(&name).is_none() && s.optional != Some(true) {
+            return Err(format!("volume `{}` names Secret `{name}`, which is not defined", v.name));
+        }
+        out.projections.push(Projection {
+            pod: pod.to_string(),
+            volume: v.name.clone(),
+            host_dir: dir.clone(),
+            source: ProjectionSource::Secret(name),
+            items: items(&s.items),
+            default_mode: s.default_mode.unwrap_or(0o644),
+            optional: s.optional == Some(true),
+        });
+        return Ok(host(&dir));
+    }
+    if v.empty_dir.is_some() {
+        out.projections.push(Projection {
+            pod: pod.to_string(),
+            volume: v.name.clone(),
+            host_dir: dir.clone(),
+            source: ProjectionSource::Empty,
+            items: Vec::new(),
+            default_mode: 0o777,
+            optional: false,
+        });
+        return Ok(host(&dir));
+    }
+    if let Some(pvc) = &v.persistent_volume_claim {
+        let mut v = v.clone();
+        let shared = app.claims.iter().any(|c| c.metadata.name.as_deref() == Some(pvc.claim_name.as_str()));
+        if shared {
+            v.persistent_volume_claim.as_mut().expect("checked above").claim_name = run_name(&pvc.claim_name, opts.run.as_ref());
+        }
+        return Ok(v);
+    }
+    if let Some(hp) = &v.host_path {
+        let mut v = v.clone();
+        if !hp.path.starts_with('/') {
+            let abs = crate::source::normalize(&app.dir.join(&hp.path));
+            // A hostPath with no type must exist on a node; locally, make it.
+            if hp.type_.as_deref().unwrap_or("").is_empty() || hp.type_.as_deref() == Some("DirectoryOrCreate") {
+                out.host_dirs.push(abs.clone());
+            }
+            v.host_path.as_mut().expect("checked above").path = display_path(&abs, opts);
+        }
+        return Ok(v);
+    }
+    if v.projected.is_some() || v.downward_api.is_some() {
+        return Err(format!("volume `{}`: projected and downwardAPI volumes are not supported yet", v.name));
+    }
+    Ok(v.clone())
+}
+
+fn display_path(abs: &Path, opts: &Options) -> String {
+    match &opts.relative_to {
+        Some(base) => match abs.strip_prefix(base) {
+            Ok(rel) => format!("./{}", rel.display()),
+            Err(_) => abs.display().to_string(),
+        },
+        None => abs.display().to_string(),
+    }
+}
+
+/// The absolute host path of a rendered hostPath (which may be `./`-relative).
+fn host_path_abs(app: &App, opts: &Options, p: &str) -> PathBuf {
+    if let Some(rel) = p.strip_prefix("./") {
+        return opts.relative_to.clone().unwrap_or_else(|| app.dir.clone()).join(rel);
+    }
+    PathBuf::from(p)
+}

@@ -1,0 +1,443 @@
+//! A span-aware YAML (and JSON) loader.
+//!
+//! serde_yaml forgets where a value came from once it is a `Value`, but every
+//! diagnostic podproof prints must name file:line:column. This loader walks the
+//! parser's marked events once and builds both the `serde_yaml::Value` of each
+//! document and a map from JSON pointer to position, so typed deserialization
+//! errors, semantic checks and lint findings all point at the same place.
+
+use serde_yaml::{Mapping, Number, Value};
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    fn from_marker(m: &Marker) -> Pos {
+        Pos { line: m.line().max(1), column: m.col() + 1 }
+    }
+}
+
+/// Where a node sits: the key that names it (for mapping entries) and the value.
+#[derive(Debug, Clone, Copy)]
+pub struct NodePos {
+    pub key: Option<Pos>,
+    pub value: Pos,
+}
+
+/// One document of a stream with the position of every node in it.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub index: usize,
+    pub value: Value,
+    pub start: Pos,
+    positions: HashMap<String, NodePos>,
+}
+
+impl Doc {
+    /// The position of the node at `pointer` (its key if it has one), or of the
+    /// nearest ancestor that exists, so a missing field points at its parent.
+    pub fn pos(&self, pointer: &str) -> Pos {
+        self.node(pointer).map(|n| n.key.unwrap_or(n.value)).unwrap_or(self.start)
+    }
+
+    /// The position of the value at `pointer`, falling back like `pos`.
+    pub fn value_pos(&self, pointer: &str) -> Pos {
+        self.node(pointer).map(|n| n.value).unwrap_or(self.start)
+    }
+
+    pub fn node(&self, pointer: &str) -> Option<NodePos> {
+        let mut p = pointer;
+        loop {
+            if let Some(n) = self.positions.get(p) {
+                return Some(*n);
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return None,
+            }
+        }
+    }
+
+    /// Whether the exact pointer exists in the document.
+    pub fn has(&self, pointer: &str) -> bool {
+        self.positions.contains_key(pointer)
+    }
+
+    /// Builds a document from an already parsed value (for JSON fallbacks and
+    /// List items): every node then maps to `start`.
+    pub fn detached(index: usize, value: Value, start: Pos) -> Doc {
+        Doc { index, value, start, positions: HashMap::new() }
+    }
+
+    /// A sub-document rooted at `pointer`, keeping the real positions.
+    pub fn subdoc(&self, index: usize, pointer: &str, value: Value) -> Doc {
+        let mut positions = HashMap::new();
+        for (k, v) in &self.positions {
+            if let Some(rest) = k.strip_prefix(pointer) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    positions.insert(rest.to_string(), *v);
+                }
+            }
+        }
+        let start = self.value_pos(pointer);
+        Doc { index, value, start, positions }
+    }
+}
+
+/// A parse failure with its position.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// How many nodes alias expansion may produce before the input counts as an
+/// alias bomb ("billion laughs").
+const MAX_EXPANDED_NODES: usize = 200_000;
+
+/// Escapes one JSON pointer segment (RFC 6901).
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Parses a multi-document YAML or JSON stream.
+pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, true) {
+        let pos = Pos::from_marker(e.marker());
+        return Err(SyntaxError { pos, message: format!("yaml syntax error: {}", e.info()) });
+    }
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    Ok(builder.docs)
+}
+
+enum Frame {
+    Seq { items: Vec<Value>, ptr: String, anchor: usize },
+    Map { map: Mapping, ptr: String, anchor: usize, key: Option<(String, Value, Pos)> },
+}
+
+#[derive(Default)]
+struct Builder {
+    docs: Vec<Doc>,
+    stack: Vec<Frame>,
+    positions: HashMap<String, NodePos>,
+    anchors: HashMap<usize, Value>,
+    doc_start: Pos,
+    expanded: usize,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    fn fail(&mut self, pos: Pos, message: impl Into<String>) {
+        if self.error.is_none() {
+            self.error = Some(SyntaxError { pos, message: message.into() });
+        }
+    }
+
+    /// Where the next node goes: its pointer and its key position.
+    fn slot(&self) -> Option<(String, Option<Pos>)> {
+        match self.stack.last() {
+            None => Some((String::new(), None)),
+            Some(Frame::Seq { items, ptr, .. }) => Some((format!("{ptr}/{}", items.len()), None)),
+            Some(Frame::Map { ptr, key: Some((k, _, kp)), .. }) => Some((format!("{ptr}/{}", escape(k)), Some(*kp))),
+            Some(Frame::Map { key: None, .. }) => None,
+        }
+    }
+
+    /// Places a finished node into its parent, or finishes the document.
+    fn place(&mut self, value: Value, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                let positions = std::mem::take(&mut self.positions);
+                let index = self.docs.len();
+                let start = positions.get("").map(|n| n.value).unwrap_or(self.doc_start);
+                self.docs.push(Doc { index, value, start, positions });
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map { map, key, .. }) => {
+                let (_, k, _) = key.take().expect("place is called only with a pending key");
+                map.insert(k, value);
+            }
+        }
+    }
+
+    fn scalar(&mut self, text: String, style: TScalarStyle, anchor: usize, tag: Option<Tag>, pos: Pos) {
+        let value = resolve(&text, style, tag.as_ref());
+        // A scalar in key position becomes the pending key of its mapping.
+        if let Some(Frame::Map { key, ptr, .. }) = self.stack.last_mut() {
+            if key.is_none() {
+                let name = match &value {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
+                };
+                let p = format!("{ptr}/{}", escape(&name));
+                let dup = self.positions.contains_key(&p);
+                // A block mapping's start mark lands after its first key; the
+                // mapping really starts at that key.
+                if let Some(np) = self.positions.get_mut(ptr.as_str()) {
+                    if np.value.line == pos.line && np.value.column > pos.column {
+                        np.value = pos;
+                    }
+                }
+                *key = Some((name.clone(), value, pos));
+                if dup {
+                    self.fail(pos, format!("duplicate key `{name}`"));
+                }
+                return;
+            }
+        }
+        if let Some((ptr, key)) = self.slot() {
+            self.positions.insert(ptr, NodePos { key, value: pos });
+        }
+        self.place(value, anchor);
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let pos = Pos::from_marker(&mark);
+        match ev {
+            Event::DocumentStart => {
+                self.doc_start = pos;
+                self.anchors.clear();
+            }
+            Event::Scalar(text, style, anchor, tag) => self.scalar(text, style, anchor, tag, pos),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let Some((ptr, key)) = self.slot() else {
+                    self.fail(pos, "complex mapping keys are not supported");
+                    return;
+                };
+                self.positions.insert(ptr.clone(), NodePos { key, value: pos });
+                self.stack.push(if is_map {
+                    Frame::Map { map: Mapping::new(), ptr, anchor, key: None }
+                } else {
+                    Frame::Seq { items: Vec::new(), ptr, anchor }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq { items, anchor, .. }) => (Value::Sequence(items), anchor),
+                    Some(Frame::Map { map, anchor, .. }) => (Value::Mapping(map), anchor),
+                    None => return,
+                };
+                self.place(value, anchor);
+            }
+            Event::Alias(id) => {
+                let Some(value) = self.anchors.get(&id).cloned() else {
+                    self.fail(pos, "alias to an unknown anchor");
+                    return;
+                };
+                self.expanded += count_nodes(&value, MAX_EXPANDED_NODES);
+                if self.expanded > MAX_EXPANDED_NODES {
+                    self.fail(pos, "aliases expand to too many nodes (an alias bomb?)");
+                    return;
+                }
+                if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+                    self.fail(pos, "an alias as a mapping key is not supported");
+                    return;
+                }
+                if let Some((ptr, key)) = self.slot() {
+                    self.positions.insert(ptr, NodePos { key, value: pos });
+                }
+                self.place(value, 0);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn count_nodes(v: &Value, cap: usize) -> usize {
+    let mut n = 1;
+    match v {
+        Value::Sequence(s) => {
+            for i in s {
+                n += count_nodes(i, cap);
+                if n > cap {
+                    break;
+                }
+            }
+        }
+        Value::Mapping(m) => {
+            for (_, i) in m {
+                n += count_nodes(i, cap);
+                if n > cap {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    n
+}
+
+/// Resolves a scalar the way serde_yaml does (YAML 1.2 core schema plus the
+/// common 1.1 spellings serde_yaml accepts), so values match what a cluster reads.
+fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(t) = tag {
+        if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" {
+            match t.suffix.as_str() {
+                "str" => return Value::String(text.to_string()),
+                "null" => return Value::Null,
+                _ => {}
+            }
+        } else if t.handle == "!" && t.suffix.is_empty() {
+            return Value::String(text.to_string());
+        }
+    }
+    if style != TScalarStyle::Plain {
+        return Value::String(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Number(Number::from(f64::INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Number(Number::from(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Value::Number(Number::from(f64::NAN)),
+        _ => {}
+    }
+    if let Some(n) = parse_int(text) {
+        return Value::Number(n);
+    }
+    if looks_like_float(text) {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Number(Number::from(f));
+        }
+    }
+    Value::String(text.to_string())
+}
+
+fn parse_int(text: &str) -> Option<Number> {
+    let (neg, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, body) = if let Some(h) = digits.strip_prefix("0x") {
+        (16, h)
+    } else if let Some(o) = digits.strip_prefix("0o") {
+        (8, o)
+    } else {
+        (10, digits)
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    // A decimal with a leading zero (e.g. "0644") stays a string in YAML 1.2.
+    if radix == 10 && body.len() > 1 && body.starts_with('0') {
+        return None;
+    }
+    if neg {
+        i64::from_str_radix(&format!("-{body}"), radix).ok().map(Number::from)
+    } else {
+        u64::from_str_radix(body, radix).ok().map(Number::from)
+    }
+}
+
+fn looks_like_float(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '0'..='9' => seen_digit = true,
+            '.' if !seen_dot => seen_dot = true,
+            'e' | 'E' if seen_digit => {
+                if matches!(chars.peek(), Some('-') | Some('+')) {
+                    chars.next();
+                }
+                return chars.peek().is_some() && chars.all(|c| c.is_ascii_digit());
+            }
+            _ => return false,
+        }
+    }
+    seen_digit && seen_dot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `input` and renders every pointer with its position, or the error.
+    fn check(input: &str, expect: &str) {
+        let got = match parse_stream(input) {
+            Ok(docs) => {
+                let mut out = String::new();
+                for d in &docs {
+                    let mut ps: Vec<_> = d.positions.iter().collect();
+                    ps.sort_by_key(|(k, _)| (*k).clone());
+                    out.push_str(&format!("doc {} @{}:{}\n", d.index, d.start.line, d.start.column));
+                    for (k, v) in ps {
+                        let key = v.key.map(|p| format!("{}:{}", p.line, p.column)).unwrap_or("-".into());
+                        out.push_str(&format!("  {k:?} key={key} value={}:{}\n", v.value.line, v.value.column));
+                    }
+                }
+                out
+            }
+            Err(e) => format!("error {}:{} {}\n", e.pos.line, e.pos.column, e.message),
+        };
+        assert_eq!(got.trim(), expect.trim(), "\n{got}");
+    }
+
+    #[test]
+    fn positions_of_keys_and_values() {
+        check(
+            "a: 1\nb:\n  - x\n  - {c: d}\n",
+            r#"
+doc 0 @1:1
+  "" key=- value=1:1
+  "/a" key=1:1 value=1:4
+  "/b" key=2:1 value=3:3
+  "/b/0" key=- value=3:5
+  "/b/1" key=- value=4:5
+  "/b/1/c" key=4:6 value=4:9
+"#,
+        );
+    }
+
+    #[test]
+    fn multi_doc_and_errors() {
+        check("a: 1\n---\nb: 2\n", "doc 0 @1:1\n  \"\" key=- value=1:1\n  \"/a\" key=1:1 value=1:4\ndoc 1 @3:1\n  \"\" key=- value=3:1\n  \"/b\" key=3:1 value=3:4");
+        check("a: [1\n", "error 2:1 yaml syntax error: while parsing a flow sequence, expected ',' or ']'");
+        check("a: 1\na: 2\n", "error 2:1 duplicate key `a`");
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut s = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        let names = ["b", "c", "d", "e", "f", "g", "h"];
+        let mut prev = "a";
+        for n in names {
+            s.push_str(&format!("{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            prev = n;
+        }
+        let err = parse_stream(&s).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+    }
+
+    #[test]
+    fn scalars_resolve_like_serde_yaml() {
+        let docs = parse_stream("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 0644\ng: 0x1F\nh: 1e3\n").unwrap();
+        let expected: Value = serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: '0644'\ng: 31\nh: 1e3\n").unwrap();
+        assert_eq!(docs[0].value, expected);
+    }
+}
