@@ -175,6 +175,10 @@ pub fn network_create(name: &str, labels: &BTreeMap<String, String>) -> Result<(
     run(&args).map(|_| ())
 }
 
+pub fn network_exists(name: &str) -> Result<bool, PodmanError> {
+    Ok(run_unchecked(&s(&["network", "exists", name]), None)?.status == 0)
+}
+
 pub fn network_rm(name: &str) -> Result<(), PodmanError> {
     run(&s(&["network", "rm", "-f", name])).map(|_| ())
 }
@@ -186,6 +190,10 @@ pub fn volume_create(name: &str, labels: &BTreeMap<String, String>) -> Result<()
     args.extend(label_args("--label", labels));
     args.push(name.to_string());
     run(&args).map(|_| ())
+}
+
+pub fn volume_exists(name: &str) -> Result<bool, PodmanError> {
+    Ok(run_unchecked(&s(&["volume", "exists", name]), None)?.status == 0)
 }
 
 pub fn volume_rm(names: &[String]) -> Result<(), PodmanError> {

@@ -112,13 +112,47 @@ pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
-        let pos = Pos::from_marker(e.marker());
-        return Err(SyntaxError { pos, message: format!("yaml syntax error: {}", e.info()) });
+        return Err(explain(text, Pos::from_marker(e.marker()), e.info()));
     }
     if let Some(e) = builder.error {
         return Err(e);
     }
     Ok(builder.docs)
+}
+
+/// Turns a parser error into what a person needs to fix it. The parser
+/// reports a tab at the start of the scalar it was reading, and an unclosed
+/// bracket or quote where it finally gave up, so both get a pointer or a hint.
+fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
+    if info.contains("found a tab") || info.contains("tabs disallowed") {
+        // The offending tab is in the indentation of this line or a later one.
+        let tab = text.lines().enumerate().skip(pos.line.saturating_sub(1)).find_map(|(i, l)| {
+            let indent = &l[..l.len() - l.trim_start().len()];
+            indent.find('\t').map(|c| Pos { line: i + 1, column: indent[..c].chars().count() + 1 })
+        });
+        if let Some(tab) = tab {
+            return SyntaxError { pos: tab, message: "yaml syntax error: a tab indents this line; YAML indents with spaces only".into() };
+        }
+    }
+    if info.contains("unknown anchor") {
+        // The parser does not say which alias; it is the token at the error.
+        let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
+        let rest: String = line.chars().skip(pos.column.saturating_sub(1)).collect();
+        if let Some(alias) = rest.strip_prefix('*') {
+            let name: String = alias.chars().take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c)).collect();
+            return SyntaxError { pos, message: format!("yaml syntax error: alias `*{name}` names no anchor: define `&{name}` before it is used") };
+        }
+    }
+    let hint = if info.contains("flow construct") || info.contains("flow sequence") || info.contains("flow mapping") {
+        " (is a `[` or `{` above not closed?)"
+    } else if info.contains("quoted scalar") {
+        " (is a quote not closed?)"
+    } else if info.contains("did not find expected key") || info.contains("mapping values are not allowed") {
+        " (check the indentation of this line and the one above)"
+    } else {
+        ""
+    };
+    SyntaxError { pos, message: format!("yaml syntax error: {info}{hint}") }
 }
 
 enum Frame {
@@ -185,7 +219,7 @@ impl Builder {
                     other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
                 };
                 let p = format!("{ptr}/{}", escape(&name));
-                let dup = self.positions.contains_key(&p);
+                let dup = self.positions.get(&p).map(|n| n.key.unwrap_or(n.value).line);
                 // A block mapping's start mark lands after its first key; the
                 // mapping really starts at that key.
                 if let Some(np) = self.positions.get_mut(ptr.as_str()) {
@@ -194,8 +228,8 @@ impl Builder {
                     }
                 }
                 *key = Some((name.clone(), value, pos));
-                if dup {
-                    self.fail(pos, format!("duplicate key `{name}`"));
+                if let Some(first) = dup {
+                    self.fail(pos, format!("duplicate key `{name}` (first at line {first})"));
                 }
                 return;
             }
@@ -417,8 +451,14 @@ doc 0 @1:1
     #[test]
     fn multi_doc_and_errors() {
         check("a: 1\n---\nb: 2\n", "doc 0 @1:1\n  \"\" key=- value=1:1\n  \"/a\" key=1:1 value=1:4\ndoc 1 @3:1\n  \"\" key=- value=3:1\n  \"/b\" key=3:1 value=3:4");
-        check("a: [1\n", "error 2:1 yaml syntax error: while parsing a flow sequence, expected ',' or ']'");
-        check("a: 1\na: 2\n", "error 2:1 duplicate key `a`");
+        check("a: [1\n", "error 2:1 yaml syntax error: while parsing a flow sequence, expected ',' or ']' (is a `[` or `{` above not closed?)");
+        check("a:\n  b: [1,\n  c: 2\n", "error 3:3 yaml syntax error: invalid indentation in flow construct (is a `[` or `{` above not closed?)");
+        check("a: \"x\nb: 1\n", "error 1:4 yaml syntax error: invalid indentation in quoted scalar (is a quote not closed?)");
+        check("a:\n\tb: 1\n", "error 2:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
+        check("a:\n  - b: x\n\t  c: y\n", "error 3:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
+        check("a: 1\na: 2\n", "error 2:1 duplicate key `a` (first at line 1)");
+        check("a: *nope\n", "error 1:4 yaml syntax error: alias `*nope` names no anchor: define `&nope` before it is used");
+        check("a:\n  b: 1\n c: 2\n", "error 3:3 yaml syntax error: while parsing a block mapping, did not find expected key (check the indentation of this line and the one above)");
     }
 
     #[test]

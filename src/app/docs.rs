@@ -51,16 +51,91 @@ pub fn typed_value<T: DeserializeOwned>(src: &Source, doc: &Doc, pointer: &str, 
         let inner = e.inner().to_string();
         // serde_yaml appends its own (meaningless here) location; drop it.
         let inner = inner.split(" at line ").next().unwrap_or(&inner).to_string();
+        let unknown = inner.starts_with("unknown field");
+        // The path of an unknown field ends in that field, which the message
+        // names anyway; the object holding it is the useful part.
+        if unknown {
+            dotted.pop();
+        }
         let field = pointer_to_dotted(pointer) + &dotted.concat();
         let field = field.trim_start_matches('.');
+        let inner = humanize(&inner);
         let msg = if field.is_empty() { inner } else { format!("{field}: {inner}") };
         // Unknown fields point at the key; wrong types at the value.
-        if msg.contains("unknown field") {
+        if unknown {
             error_at(src, doc, &ptr, msg)
         } else {
             error_at_value(src, doc, &ptr, msg)
         }
     })
+}
+
+/// Rewrites a serde message for people who write YAML, not Rust: type names
+/// become YAML's, and an unknown field that is a near miss of a known one
+/// names that one instead of listing them all.
+pub fn humanize(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let Some((field, expected)) = rest.split_once('`') else { return msg.to_string() };
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // Kubernetes habits that have another name here.
+        let synonym = [("replicas", "members")].iter().find(|(from, to)| *from == field && known.contains(to)).map(|(_, to)| to);
+        if let Some(k) = synonym.or_else(|| known.iter().find(|k| near(field, k))) {
+            return format!("unknown field `{field}`; did you mean `{k}`?");
+        }
+        return msg.to_string();
+    }
+    let mut out = msg.to_string();
+    for (rust, yaml) in [
+        ("expected u8", "expected a non-negative integer"),
+        ("expected u16", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected i32", "expected an integer"),
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("invalid type: map,", "invalid type: mapping,"),
+        ("expected a map", "expected a mapping"),
+        ("invalid type: floating point", "invalid type: number"),
+        ("expected a borrowed string", "expected a string"),
+    ] {
+        if let Some(i) = out.find(rust) {
+            // Only whole words: "expected i32" must not match "expected i320".
+            let end = i + rust.len();
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(i..end, yaml);
+            }
+        }
+    }
+    // A number or boolean where text belongs is nearly always a missing quote.
+    let scalar = ["invalid type: integer", "invalid type: number", "invalid type: boolean"].iter().any(|p| out.starts_with(p));
+    if scalar && out.ends_with("expected a string") {
+        out.push_str(" (quote the value to make it a string)");
+    }
+    out
+}
+
+/// Whether `a` is a likely typo of `b`: the same ignoring case, `-` and `_`,
+/// or at most one edit apart.
+fn near(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_lowercase();
+    let (a, b) = (norm(a), norm(b));
+    if a == b {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 || a.len() < 4 {
+        return false;
+    }
+    // Levenshtein distance, one row at a time.
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 1
 }
 
 fn pointer_to_dotted(pointer: &str) -> String {
@@ -146,4 +221,36 @@ pub fn documents(src: &Source) -> Result<Vec<Doc>, Diagnostic> {
         return Err(Diagnostic::error(&src.name, None, "file holds no documents, only comments or empty ones"));
     }
     Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        assert_eq!(humanize(input), expect);
+    }
+
+    #[test]
+    fn serde_messages_read_as_yaml() {
+        check("invalid type: string \"three\", expected u32", "invalid type: string \"three\", expected a non-negative integer");
+        check("invalid value: integer `-1`, expected u32", "invalid value: integer `-1`, expected a non-negative integer");
+        check("invalid type: string \"http\", expected i32", "invalid type: string \"http\", expected an integer");
+        check("invalid type: map, expected a sequence", "invalid type: mapping, expected a sequence");
+        check("invalid type: integer `2`, expected a string", "invalid type: integer `2`, expected a string (quote the value to make it a string)");
+        check("invalid type: sequence, expected a string", "invalid type: sequence, expected a string");
+        check("invalid type: null, expected a string", "invalid type: null, expected a string");
+        check("missing field `image`", "missing field `image`");
+    }
+
+    #[test]
+    fn unknown_fields_suggest_near_misses() {
+        check("unknown field `mountpath`, expected one of `name`, `mountPath`, `files`", "unknown field `mountpath`; did you mean `mountPath`?");
+        check("unknown field `imagee`, expected one of `name`, `image`", "unknown field `imagee`; did you mean `image`?");
+        check("unknown field `persistent_dirs`, expected `persistentDirs`", "unknown field `persistent_dirs`; did you mean `persistentDirs`?");
+        check("unknown field `replicas`, expected one of `name`, `members`", "unknown field `replicas`; did you mean `members`?");
+        check("unknown field `status`, expected one of `apiVersion`, `kind`, `metadata`, `spec`", "unknown field `status`, expected one of `apiVersion`, `kind`, `metadata`, `spec`");
+        // Short names are too easily one edit from anything.
+        check("unknown field `nam`, expected one of `name`", "unknown field `nam`, expected one of `name`");
+    }
 }

@@ -168,7 +168,7 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
     let cl: KdClusterDoc = typed(cl_src, cl_doc, "").map_err(|d| diags.push(d)).ok()?;
     let cluster = cl.metadata.name.clone();
     if !super::is_dns_label(&cluster) {
-        diags.push(error_at_value(cl_src, cl_doc, "/metadata/name", format!("cluster name `{cluster}` must be a DNS label")));
+        diags.push(error_at_value(cl_src, cl_doc, "/metadata/name", format!("cluster name `{cluster}` must be a DNS label (lowercase letters, digits and '-', at most 63)")));
     }
     let mut app = App {
         name: cluster.clone(),

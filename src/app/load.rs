@@ -29,15 +29,31 @@ impl Loaded {
     }
 
     /// Turns errors into the exit-2 error, keeping warnings aside.
+    ///
+    /// When there are errors the warnings go with them, since the CLI prints
+    /// only the error: a skipped document often explains why nothing was found.
     pub fn into_result(self) -> crate::error::Result<(Vec<App>, Vec<Diagnostic>)> {
         if self.has_errors() {
-            let errs: Vec<_> = self.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
-            let n = errs.len();
+            let n = self.diagnostics.iter().filter(|d| d.is_error()).count();
             let head = if n == 1 { "invalid app definition".to_string() } else { format!("invalid app definitions ({n} errors)") };
-            return Err(crate::error::Error::from_diagnostics(head, &errs));
+            return Err(crate::error::Error::from_diagnostics(head, &in_file_order(self.diagnostics)));
         }
         Ok((self.apps, self.diagnostics))
     }
+}
+
+/// Orders diagnostics by position within each file, keeping files in the order
+/// they were read, so a file's problems read top to bottom.
+fn in_file_order(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut files: Vec<String> = Vec::new();
+    for d in &diags {
+        if !files.contains(&d.file) {
+            files.push(d.file.clone());
+        }
+    }
+    let mut diags = diags;
+    diags.sort_by_key(|d| (files.iter().position(|f| *f == d.file), d.at));
+    diags
 }
 
 /// The file extensions read from a directory.
@@ -94,14 +110,19 @@ pub fn load(args: &[String]) -> Loaded {
     let mut all_sources: Vec<Source> = Vec::new();
     let mut kd_apps: Vec<KdDoc> = Vec::new();
     let mut kd_clusters: Vec<KdDoc> = Vec::new();
+    // Whether some input could not be read or parsed: its documents are then
+    // unknown, so a KubeDirector document missing its partner is no news.
+    let mut unreadable = false;
     for arg in args {
         let srcs = match sources_of(arg) {
             Ok(s) => s,
             Err(d) => {
                 out.diagnostics.push(d);
+                unreadable = true;
                 continue;
             }
         };
+        let before = out.diagnostics.len();
         let mut manifest_app: Option<App> = None;
         for src in srcs {
             let si = all_sources.len();
@@ -109,6 +130,7 @@ pub fn load(args: &[String]) -> Loaded {
                 Ok(d) => d,
                 Err(d) => {
                     out.diagnostics.push(d);
+                    unreadable = true;
                     all_sources.push(src);
                     continue;
                 }
@@ -118,8 +140,16 @@ pub fn load(args: &[String]) -> Loaded {
             }
             all_sources.push(src);
         }
-        if let Some(app) = manifest_app {
-            out.apps.push(app);
+        match manifest_app {
+            Some(app) if !app.roles.is_empty() => out.apps.push(app),
+            // ConfigMaps, Services or skipped kinds alone run nothing; an
+            // error here is plainer than an app with no pods.
+            Some(_) if !out.diagnostics[before..].iter().any(Diagnostic::is_error) => out.diagnostics.push(Diagnostic::error(
+                arg_name(arg),
+                None,
+                "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
+            )),
+            _ => {}
         }
     }
     // Pair every cluster with its app.
@@ -135,6 +165,13 @@ pub fn load(args: &[String]) -> Loaded {
                     out.apps.push(app);
                 }
             }
+            None if unreadable => {}
+            None if app_name.is_empty() => out.diagnostics.push(error_at(
+                csrc,
+                &c.doc,
+                "/spec/app",
+                "a KubeDirectorCluster needs `spec.app`, the name of its KubeDirectorApp",
+            )),
             None => out.diagnostics.push(error_at_value(
                 csrc,
                 &c.doc,
@@ -144,7 +181,7 @@ pub fn load(args: &[String]) -> Loaded {
         }
     }
     for (i, a) in kd_apps.iter().enumerate() {
-        if !used[i] {
+        if !used[i] && !unreadable {
             out.diagnostics.push(error_at(
                 &all_sources[a.src],
                 &a.doc,
@@ -251,6 +288,15 @@ fn classify(
             }
             manifests::add(src, &doc, &api, &kind, app, &mut out.diagnostics);
         }
+    }
+}
+
+/// The name diagnostics use for an argument as a whole.
+fn arg_name(arg: &str) -> &str {
+    if arg == "-" {
+        "<stdin>"
+    } else {
+        arg
     }
 }
 

@@ -47,7 +47,7 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
     let name = match doc.value.get("metadata").and_then(|m| m.get("name")) {
         Some(serde_yaml::Value::String(n)) if super::is_dns_subdomain(n) => n.clone(),
         Some(serde_yaml::Value::String(n)) => {
-            diags.push(error_at_value(src, doc, "/metadata/name", format!("name `{n}` is not a valid DNS-1123 name")));
+            diags.push(error_at_value(src, doc, "/metadata/name", format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')")));
             return;
         }
         Some(_) => {
@@ -135,7 +135,9 @@ fn role(
     diags: &mut Vec<Diagnostic>,
 ) {
     if template.spec.as_ref().map(|s| s.containers.is_empty()).unwrap_or(true) {
-        diags.push(error_at(src, doc, meta_ptr.trim_end_matches("/metadata"), format!("{kind} `{name}` has no containers")));
+        // Point at `containers`, or at the nearest part of the pod spec that exists.
+        let spec_ptr = format!("{}/spec/containers", meta_ptr.trim_end_matches("/metadata"));
+        diags.push(error_at(src, doc, &spec_ptr, format!("{kind} `{name}` has no containers")));
         return;
     }
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);

@@ -219,7 +219,7 @@ fn read_role(
 ) -> Option<Role> {
     let before = diags.len();
     if !is_dns_label(&r.name) {
-        diags.push(error_at_value(src, doc, &format!("{rp}/name"), format!("role name `{}` must be a DNS label", r.name)));
+        diags.push(error_at_value(src, doc, &format!("{rp}/name"), format!("role name `{}` must be a DNS label (lowercase letters, digits and '-', at most 63)", r.name)));
     }
     if r.members == 0 || r.members > 100 {
         diags.push(error_at_value(src, doc, &format!("{rp}/members"), format!("members must be between 1 and 100, found {}", r.members)));

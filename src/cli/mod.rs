@@ -1,6 +1,11 @@
 //! The command line: glue over the library modules, one file per command.
 
+mod clean;
+mod doctor;
+mod down;
+mod lint;
 mod render;
+mod up;
 
 use crate::error::{Error, Result};
 use clap::{Parser, Subcommand};
@@ -20,7 +25,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print Pod manifests (podman or cluster flavour) of apps
     Render(render::Args),
+    /// Start or update apps locally and wait until every member is ready
+    Up(up::Args),
+    /// Stop and remove apps started with `up` (or a kept test run)
+    Down(down::Args),
+    /// Remove what dead test runs left behind
+    Clean(clean::Args),
+    /// Check that podman can run containers here, and explain why not
+    Doctor(doctor::Args),
+    /// Lint manifests: podman compatibility, cluster portability, security and reliability
+    Lint(lint::Args),
 }
 
 /// Parses the arguments and runs the command; returns the exit code.
@@ -39,6 +55,11 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
     };
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Up(a) => up::run(a),
+        Command::Down(a) => down::run(a),
+        Command::Clean(a) => clean::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Lint(a) => lint::run(a),
     }
 }
 

@@ -200,7 +200,7 @@ pub fn label_meta(meta: &mut ObjectMeta, app: &str, run: Option<&RunContext>) {
 /// The name an object gets in a run (suffixed) or outside one.
 pub fn run_name(name: &str, run: Option<&RunContext>) -> String {
     match run {
-        Some(r) => format!("{name}-{}", r.suffix),
-        None => name.to_string(),
+        Some(r) if !r.suffix.is_empty() => format!("{name}-{}", r.suffix),
+        _ => name.to_string(),
     }
 }

@@ -103,10 +103,12 @@ pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mu
             _ => c.image_pull_policy = Some("IfNotPresent".into()),
         }
         for m in c.volume_mounts.iter_mut().flatten() {
-            let Some(sub) = m.sub_path.take().filter(|s| !s.is_empty()) else { continue };
+            // Kubernetes refuses a mount of a volume the pod does not define;
+            // podman would fail later and less clearly.
             let Some(vol) = new_volumes.iter().find(|v| v.name == m.name) else {
                 return Err(format!("container `{}` mounts volume `{}`, which is not defined", c.name, m.name));
             };
+            let Some(sub) = m.sub_path.take().filter(|s| !s.is_empty()) else { continue };
             let Some(hp) = &vol.host_path else {
                 m.sub_path = Some(sub);
                 continue;

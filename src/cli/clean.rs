@@ -1,0 +1,48 @@
+//! `podproof clean`: remove what dead test runs left behind.
+
+use crate::error::Result;
+use crate::podman;
+use crate::render;
+use crate::state::{self, RunKind};
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  podproof clean        # runs whose podproof process is gone\n  podproof clean --all  # everything podproof made, the `up` environment too")]
+pub struct Args {
+    /// Remove everything podproof made, including the `up` environment and live runs
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let removed = clean(a.all)?;
+    eprintln!("removed {removed} objects");
+    Ok(0)
+}
+
+/// Removes the runs that no live process owns (every run with `all`).
+/// Returns the number of podman objects removed.
+pub fn clean(all: bool) -> Result<usize> {
+    let mut ids: Vec<String> = podman::label_values(render::LABEL_RUN)?;
+    ids.extend(state::list().into_iter().map(|r| r.id));
+    ids.sort();
+    ids.dedup();
+    let mut removed = 0;
+    for id in ids {
+        if !all && !is_dead(&id) {
+            continue;
+        }
+        removed += podman::remove_labelled(&format!("{}={id}", render::LABEL_RUN), Duration::ZERO)?;
+        state::remove(&id)?;
+    }
+    Ok(removed)
+}
+
+/// A run is dead when it is a test run whose process is gone, or has no record
+/// at all (its process was killed before writing one, or the state was lost).
+fn is_dead(id: &str) -> bool {
+    match state::read(id) {
+        Some(r) => r.kind == RunKind::Test && !state::pid_alive(r.pid),
+        None => id != state::UP_ID,
+    }
+}

@@ -1,0 +1,78 @@
+//! `podproof down`: stop and remove apps of the `up` environment (or a kept test run).
+
+use crate::env::Log;
+use crate::error::{Error, Result};
+use crate::podman;
+use crate::render;
+use crate::state;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  podproof down prom\n  podproof down fixtures/apps/prometheus/app.yaml\n  podproof down --all\n  podproof down --run t4k2x9")]
+pub struct Args {
+    /// App names or definition files
+    #[arg(value_name = "APP", conflicts_with_all = ["all", "run"])]
+    pub apps: Vec<String>,
+    /// Remove every app of the `up` environment, and its network
+    #[arg(long)]
+    pub all: bool,
+    /// Remove a test run kept with `podproof test --keep`
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// How long containers get to stop (bounded by terminationGracePeriodSeconds)
+    #[arg(long, default_value = "2s", value_parser = crate::wait::parse_duration)]
+    pub grace: Duration,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let log: Log = &|s: &str| eprintln!("{s}");
+    if let Some(id) = &a.run {
+        return remove_run(id, a.grace, log);
+    }
+    if a.all {
+        return remove_run(state::UP_ID, a.grace, log);
+    }
+    if a.apps.is_empty() {
+        return Err(Error::Usage("name the apps to remove, or pass --all".into()));
+    }
+    let mut names = Vec::new();
+    for arg in &a.apps {
+        if std::path::Path::new(arg).exists() || arg == "-" {
+            let (apps, _) = crate::app::load(std::slice::from_ref(arg)).into_result()?;
+            names.extend(apps.into_iter().map(|a| a.name));
+        } else {
+            names.push(arg.clone());
+        }
+    }
+    for name in names {
+        let filter = format!("{}={}", render::LABEL_APP, name);
+        let all = podman::list_labelled(&filter)?;
+        let up = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+        let pods: Vec<String> = all.pods.iter().filter(|p| up.pods.contains(p)).cloned().collect();
+        let vols: Vec<String> = all.volumes.iter().filter(|v| up.volumes.contains(v)).cloned().collect();
+        if pods.is_empty() && vols.is_empty() {
+            eprintln!("{name}: nothing running");
+            continue;
+        }
+        podman::pod_rm(&pods, a.grace)?;
+        podman::volume_rm(&vols)?;
+        for p in &pods {
+            let _ = std::fs::remove_dir_all(state::run_dir(state::UP_ID).join("volumes").join(p));
+            let _ = std::fs::remove_file(state::run_dir(state::UP_ID).join("pods").join(format!("{p}.yaml")));
+        }
+        eprintln!("{name}: removed {} pods, {} volumes", pods.len(), vols.len());
+    }
+    // The network goes with the last app.
+    let left = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+    if left.pods.is_empty() && left.volumes.is_empty() {
+        remove_run(state::UP_ID, a.grace, log)?;
+    }
+    Ok(0)
+}
+
+fn remove_run(id: &str, grace: Duration, log: Log) -> Result<i32> {
+    let n = podman::remove_labelled(&format!("{}={id}", render::LABEL_RUN), grace)?;
+    state::remove(id)?;
+    log(&format!("run {id}: removed {n} objects"));
+    Ok(0)
+}

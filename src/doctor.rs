@@ -1,0 +1,140 @@
+//! Environment checks: can podman run containers here, and if not, why.
+//!
+//! The known failure modes of this machine kind are recognised by their
+//! messages and explained with their fix.
+
+use crate::podman;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+pub const BASE_IMAGES: &[&str] = &["localhost/podproof/busybox:latest", "localhost/podproof/debian:bookworm"];
+
+fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check { name: name.into(), status, detail: detail.into(), fix: fix.map(str::to_string) }
+}
+
+/// The known causes of a failed probe container, from its stderr.
+pub fn diagnose(stderr: &str) -> Vec<Check> {
+    let mut out = Vec::new();
+    if stderr.contains("cgroups in hybrid mode") || (stderr.contains("crun") && stderr.contains("cgroup")) {
+        out.push(check(
+            "crun on cgroup v1 hybrid",
+            Status::Fail,
+            "crun cannot run containers with cgroups in hybrid mode",
+            Some("use runc: `runtime = \"runc\"` under [engine] in /etc/containers/containers.conf.d/50-podproof.conf (`make setup` writes it)"),
+        ));
+    }
+    if stderr.contains("rlimit") {
+        out.push(check(
+            "RLIMIT EPERM",
+            Status::Fail,
+            "the runtime may not raise RLIMIT_NOFILE/RLIMIT_NPROC here (no CAP_SYS_RESOURCE)",
+            Some("set `default_ulimits` under [containers] to the hard limits podman runs with, e.g. [\"nofile=20000:20000\", \"nproc=32768:32768\"] (`make setup` measures and writes them)"),
+        ));
+    }
+    if stderr.contains("/dev/net/tun") || stderr.contains("slirp4netns") && stderr.contains("tun") {
+        out.push(check("/dev/net/tun", Status::Fail, "rootless networking needs /dev/net/tun", Some(TUN_FIX)));
+    }
+    out
+}
+
+const TUN_FIX: &str = "as root: `mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 0666 /dev/net/tun`";
+
+fn tun_usable() -> Result<(), String> {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun").map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Runs every check. The probe container is labelled like everything podproof
+/// makes and removed by `--rm`.
+pub fn run() -> Vec<Check> {
+    let mut out = Vec::new();
+    let version = match podman::version() {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(check("podman", Status::Fail, format!("podman is not usable: {}", e.stderr.trim()), Some("run `make setup` (as root on Debian it installs podman, runc, busybox-static, debootstrap and uidmap)")));
+            return out;
+        }
+    };
+    let vstatus = if version.at_least(4, 3) { Status::Ok } else { Status::Warn };
+    out.push(check("podman", vstatus, format!("version {version}"), (vstatus == Status::Warn).then_some("podproof needs podman 4.3 or later")));
+    let runtime = podman::info_field("{{.Host.OCIRuntime.Name}}").unwrap_or_default();
+    let cgroups = podman::info_field("{{.Host.CgroupsVersion}}").unwrap_or_default();
+    let manager = podman::info_field("{{.Host.CgroupManager}}").unwrap_or_default();
+    let rootless = podman::is_rootless();
+    out.push(check("runtime", Status::Ok, format!("OCI runtime {runtime}, cgroups {cgroups} ({manager})"), None));
+    if runtime == "crun" && cgroups == "v1" {
+        out.push(check("crun on cgroup v1 hybrid", Status::Warn, "crun with cgroup v1 fails on this machine kind with \"cgroups in hybrid mode\"", Some("use runc (see below if the probe fails)")));
+    }
+    out.push(check("mode", Status::Ok, if rootless { "rootless" } else { "rootful (root)" }, None));
+    match tun_usable() {
+        Ok(()) => out.push(check("/dev/net/tun", Status::Ok, "usable (rootless networking works)", None)),
+        Err(e) => out.push(check(
+            "/dev/net/tun",
+            if rootless { Status::Fail } else { Status::Warn },
+            format!("cannot open /dev/net/tun: {e}{}", if rootless { "" } else { " (only rootless podman needs it)" }),
+            Some(TUN_FIX),
+        )),
+    }
+    let mut probe_image = None;
+    for img in BASE_IMAGES {
+        match podman::image_exists(img) {
+            Ok(true) => {
+                out.push(check(&format!("image {img}"), Status::Ok, "present", None));
+                probe_image.get_or_insert(img.to_string());
+            }
+            _ => out.push(check(&format!("image {img}"), Status::Warn, "missing base image", Some("run `make setup` (it builds the local base images; no registry is reachable)"))),
+        }
+    }
+    let label = format!("{}=doctor-{}", crate::render::LABEL_RUN, std::process::id());
+    let mut args: Vec<String> = ["run", "--rm", "--label", &label].iter().map(|s| s.to_string()).collect();
+    match &probe_image {
+        Some(img) => args.extend([img.clone(), "true".into()]),
+        // With no image, the host's own root file system can still probe the runtime.
+        None => args.extend(["--rootfs".into(), "/".into(), "true".into()]),
+    }
+    match podman::run_unchecked(&args, None) {
+        Ok(o) if o.status == 0 => out.push(check("probe container", Status::Ok, "a container starts and exits cleanly", None)),
+        Ok(o) => {
+            let known = diagnose(&o.stderr);
+            out.push(check("probe container", Status::Fail, format!("`{}` failed: {}", podman::command_line(&args), o.stderr.trim()), known.is_empty().then_some("see the error above; `make setup` fixes the known causes")));
+            out.extend(known);
+        }
+        Err(e) => out.push(check("probe container", Status::Fail, e.stderr, None)),
+    }
+    out
+}
+
+/// podman cannot run a container when the probe failed or podman is missing.
+pub fn can_run(checks: &[Check]) -> bool {
+    !checks.iter().any(|c| (c.name == "probe container" || c.name == "podman") && c.status == Status::Fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_diag(stderr: &str, expect: &[&str]) {
+        let got: Vec<String> = diagnose(stderr).into_iter().map(|c| c.name).collect();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn known_failures() {
+        check_diag("Error: crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: OCI runtime error", &["crun on cgroup v1 hybrid"]);
+        check_diag("error setting rlimit type 7: operation not permitted: OCI permission denied", &["RLIMIT EPERM"]);
+        check_diag("all good", &[]);
+    }
+}

@@ -1,0 +1,535 @@
+//! A local environment: apps played into podman and driven like a controller.
+//!
+//! An environment owns a run id, a podman network with DNS (so members reach
+//! each other by name, and parallel runs never collide), a state directory,
+//! and one pod per member. Every podman object it makes carries the labels
+//! `podproof.dev/run=<id>` and `podproof.dev/app`, so teardown can sweep by
+//! label and nothing is left behind even after a half-made `kube play`.
+
+use crate::app::{App, Role};
+use crate::error::{Error, Result};
+use crate::podman::{self, ContainerState};
+use crate::probe;
+use crate::projection;
+use crate::render::{self, podman as podman_render, Object, Options, Projection, ProjectionSource, Rendered, RunContext};
+use crate::state::{self, RunKind};
+use crate::wait::{await_condition, Poll, WaitError};
+use k8s_openapi::api::core::v1 as core;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where progress lines go (stderr for `up`, the test's log for `test`).
+pub type Log<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// One member pod of the environment.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub app: String,
+    pub role: String,
+    pub index: u32,
+    /// The stable member name (`<app>-<role>-<index>`): hostname and DNS name.
+    pub name: String,
+    /// The podman pod name (the member name plus the run suffix).
+    pub pod: String,
+    pub host_network: bool,
+    /// Container names as written in the spec.
+    pub containers: Vec<String>,
+    pub aliases: Vec<String>,
+}
+
+impl Member {
+    /// podman's name for a container of this pod.
+    pub fn container(&self, name: &str) -> String {
+        format!("{}-{name}", self.pod)
+    }
+
+    pub fn podman_containers(&self) -> Vec<String> {
+        self.containers.iter().map(|c| self.container(c)).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long containers get to stop (bounded by terminationGracePeriodSeconds).
+    pub grace: Duration,
+    pub ready_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { grace: Duration::from_secs(2), ready_timeout: Duration::from_secs(120) }
+    }
+}
+
+pub struct Env {
+    pub run: RunContext,
+    pub kind: RunKind,
+    pub dir: PathBuf,
+    pub network: String,
+    pub apps: Vec<App>,
+    pub members: Vec<Member>,
+    pub settings: Settings,
+}
+
+/// What teardown removed and how long it took.
+#[derive(Debug, Default, Clone)]
+pub struct Teardown {
+    pub pods: usize,
+    pub elapsed: Duration,
+}
+
+impl Env {
+    /// Makes the state directory of a new environment (no podman objects yet).
+    pub fn new(apps: Vec<App>, id: &str, suffix: &str, kind: RunKind, settings: Settings) -> Result<Env> {
+        let dir = state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
+        let run = RunContext { id: id.to_string(), suffix: suffix.to_string() };
+        let mut env = Env { network: format!("podproof-{id}"), run, kind, dir, apps: Vec::new(), members: Vec::new(), settings };
+        for app in apps {
+            env.add_app(app);
+        }
+        Ok(env)
+    }
+
+    /// Adds an app's members (without starting them).
+    pub fn add_app(&mut self, app: App) {
+        for role in &app.roles {
+            for i in 0..role.members {
+                self.members.push(self.member_of(&app, role, i));
+            }
+        }
+        self.apps.push(app);
+    }
+
+    pub fn member_of(&self, app: &App, role: &Role, index: u32) -> Member {
+        let name = role.member_name(index);
+        let spec = role.template.spec.clone().unwrap_or_default();
+        let mut aliases = vec![name.clone()];
+        if let Some(kd) = &app.kubedirector {
+            aliases.push(kd_fqdn(&name, &kd.cluster_name));
+        }
+        Member {
+            app: app.name.clone(),
+            role: role.name.clone(),
+            index,
+            pod: render::run_name(&name, Some(&self.run)),
+            name,
+            host_network: spec.host_network == Some(true),
+            containers: spec.containers.iter().map(|c| c.name.clone()).collect(),
+            aliases,
+        }
+    }
+
+    pub fn app(&self, name: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    pub fn role_of(&self, m: &Member) -> Option<&Role> {
+        self.app(&m.app)?.role(&m.role)
+    }
+
+    pub fn labels(&self, app: Option<&str>) -> BTreeMap<String, String> {
+        let mut l = BTreeMap::new();
+        l.insert(render::LABEL_RUN.to_string(), self.run.id.clone());
+        if let Some(a) = app {
+            l.insert(render::LABEL_APP.to_string(), a.to_string());
+        }
+        l
+    }
+
+    /// Creates the run's network unless it exists.
+    pub fn ensure_network(&self) -> Result<()> {
+        if !podman::network_exists(&self.network)? {
+            podman::network_create(&self.network, &self.labels(None))?;
+        }
+        Ok(())
+    }
+
+    /// Builds missing local images, then checks every image a member needs
+    /// exists, so a bad image fails before any pod is made.
+    pub fn prepare_images(&self, log: Log) -> Result<()> {
+        for app in &self.apps {
+            for img in &app.images {
+                if !podman::image_exists(&img.tag)? {
+                    log(&format!("building image {} from {}", img.tag, crate::source::display(&img.context)));
+                    let mut labels = BTreeMap::new();
+                    labels.insert("podproof.dev/built".to_string(), "true".to_string());
+                    podman::build(&img.tag, &img.context, &labels).map_err(|e| Error::from(e).context(format!("cannot build image {}", img.tag)))?;
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for app in &self.apps {
+            for role in &app.roles {
+                let spec = role.template.spec.clone().unwrap_or_default();
+                for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+                    let image = c.image.clone().unwrap_or_default();
+                    if image.is_empty() {
+                        missing.push(format!("container `{}` of `{}` has no image", c.name, role.name));
+                    } else if !missing.iter().any(|m: &String| m.contains(&format!("`{image}`"))) && !podman::image_exists(&image)? {
+                        missing.push(format!("image `{image}` (container `{}` of {}/{}) is not available locally", c.name, app.name, role.name));
+                    }
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let mut e = Error::runtime("missing images: no registry is reachable, so images must be built locally");
+            for m in missing {
+                e = e.because(m);
+            }
+            return Err(e.because("build them with `podman build`, or list them under `images:` (Test) / `build:` (App)"));
+        }
+        Ok(())
+    }
+
+    fn render_options(&self) -> Options {
+        Options {
+            flavor: render::Flavor::Podman,
+            volume_root: self.dir.join("volumes"),
+            relative_to: None,
+            reveal_secrets: true,
+            run: Some(self.run.clone()),
+        }
+    }
+
+    /// The pod of a member as it would be played now, with what it needs on the host.
+    pub fn render_member(&self, m: &Member) -> Result<(core::Pod, Rendered)> {
+        let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
+        let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
+        let mut out = Rendered { app: app.name.clone(), objects: Vec::new(), projections: Vec::new(), host_dirs: Vec::new(), diagnostics: Vec::new() };
+        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out)
+            .map_err(|e| Error::bad_input(format!("cannot render pod {}", m.name), vec![e]))?;
+        Ok((pod, out))
+    }
+
+    /// The file a member's played YAML is kept in.
+    pub fn played_file(&self, m: &Member) -> PathBuf {
+        self.dir.join("pods").join(format!("{}.yaml", m.pod))
+    }
+
+    /// Renders, projects and plays one member. A failed play removes the
+    /// half-made pod before returning the error.
+    pub fn play(&self, m: &Member, log: Log) -> Result<()> {
+        let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
+        let (pod, out) = self.render_member(m)?;
+        for p in &out.projections {
+            project(app, p).map_err(|e| Error::runtime(format!("cannot project volume {} of {}", p.volume, m.name)).because(e))?;
+        }
+        for d in &out.host_dirs {
+            std::fs::create_dir_all(d).map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
+        }
+        // Claims become labelled named volumes before play, so they are swept with the run.
+        let shared: Vec<String> = app.claims.iter().filter_map(|c| c.metadata.name.clone()).map(|n| render::run_name(&n, Some(&self.run))).collect();
+        for o in &out.objects {
+            if let Object::Claim(c) = o {
+                let name = c.metadata.name.clone().unwrap_or_default();
+                if !podman::volume_exists(&name)? {
+                    podman::volume_create(&name, &self.labels(Some(&app.name)))?;
+                }
+            }
+        }
+        for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+            if let Some(c) = &v.persistent_volume_claim {
+                if shared.contains(&c.claim_name) && !podman::volume_exists(&c.claim_name)? {
+                    podman::volume_create(&c.claim_name, &self.labels(Some(&app.name)))?;
+                }
+            }
+        }
+        let yaml = pod_yaml(&pod);
+        let file = self.played_file(m);
+        write_private(&file, yaml.as_bytes())?;
+        log(&format!("playing {} ({}/{})", m.pod, m.role, m.index));
+        let net = if m.host_network { None } else { Some(self.network.as_str()) };
+        if let Err(e) = podman::kube_play(&file, net, &m.aliases) {
+            // A failed play leaves a half-made pod behind: remove it now.
+            let _ = podman::pod_rm(std::slice::from_ref(&m.pod), Duration::ZERO);
+            return Err(Error::from(e).context(format!("cannot start pod {}", m.pod)));
+        }
+        Ok(())
+    }
+
+    /// Plays every member not running yet, then waits until all are ready.
+    pub fn start(&self, members: &[Member], log: Log) -> Result<()> {
+        self.ensure_network()?;
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, log))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked")))).collect()
+        });
+        for r in results {
+            r?;
+        }
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.post_start(m).and_then(|_| self.wait_ready(m, log)))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked")))).collect()
+        });
+        let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.into_iter().next().expect("one error")),
+            n => {
+                let mut e = Error::runtime(format!("{n} members failed to start"));
+                for err in errors {
+                    e = e.because(err.to_string().trim_start_matches("error: ").to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub fn states(&self, m: &Member) -> Result<Vec<ContainerState>> {
+        Ok(podman::inspect_containers(&m.podman_containers())?)
+    }
+
+    /// A probe target for container `c` of member `m`.
+    pub fn target(&self, m: &Member, c: &str, states: &[ContainerState]) -> probe::Target {
+        let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
+        let ports = spec.containers.iter().find(|k| k.name == c).and_then(|k| k.ports.clone()).unwrap_or_default();
+        let running = states.iter().find(|s| s.running && s.pid > 0);
+        probe::Target {
+            container: m.container(c),
+            netns_pid: if m.host_network { 0 } else { running.map(|s| s.pid).unwrap_or(0) },
+            ip: if m.host_network { String::new() } else { running.map(|s| s.ip.clone()).unwrap_or_default() },
+            ports,
+        }
+    }
+
+    /// Runs postStart hooks; a failing hook fails the member, as in Kubernetes.
+    pub fn post_start(&self, m: &Member) -> Result<()> {
+        let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
+        for c in &spec.containers {
+            let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) else { continue };
+            let states = self.wait_running(m, &c.name)?;
+            let t = self.target(m, &c.name, &states);
+            probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
+                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name)).because(e).because(self.logs_of(m))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn wait_running(&self, m: &Member, container: &str) -> Result<Vec<ContainerState>> {
+        let name = m.container(container);
+        let r = await_condition(self.settings.ready_timeout, Duration::from_millis(100), || match self.states(m) {
+            Ok(states) => match states.iter().find(|s| s.name == name) {
+                Some(s) if s.running => Poll::Ready(states),
+                Some(s) if s.status == "exited" => Poll::Fail(format!("container exited with code {}", s.exit_code)),
+                _ => Poll::Pending(Some("not running yet".to_string())),
+            },
+            Err(e) => Poll::Fail(e.to_string()),
+        });
+        r.map_err(|e| self.wait_error(m, &format!("container {name} to run"), e))
+    }
+
+    fn wait_error(&self, m: &Member, what: &str, e: WaitError<String>) -> Error {
+        match e {
+            WaitError::Interrupted => Error::runtime(format!("interrupted while waiting for {what}")),
+            WaitError::Timeout(last) => {
+                let mut err = Error::runtime(format!("timed out after {:?} waiting for {what}", self.settings.ready_timeout));
+                if let Some(l) = last {
+                    err = err.because(l);
+                }
+                err.because(self.logs_of(m))
+            }
+            WaitError::Failed(reason) => Error::runtime(format!("{} failed while waiting for {what}", m.pod)).because(reason).because(self.logs_of(m)),
+        }
+    }
+
+    /// One look at a member's readiness.
+    pub fn ready_poll(&self, m: &Member) -> Poll<(), String> {
+        let Some(role) = self.role_of(m) else { return Poll::Fail(format!("unknown role {}", m.role)) };
+        let spec = role.template.spec.clone().unwrap_or_default();
+        let always = spec.restart_policy.as_deref().unwrap_or("Always") == "Always";
+        let states = match self.states(m) {
+            Ok(s) => s,
+            Err(e) => return Poll::Fail(e.to_string()),
+        };
+        for c in &spec.containers {
+            let name = m.container(&c.name);
+            let Some(st) = states.iter().find(|s| s.name == name) else {
+                return Poll::Pending(Some(format!("container {name} does not exist yet")));
+            };
+            if st.restarts > 0 {
+                return Poll::Fail(format!("container {name} restarted {} times (crash loop); last exit code {}", st.restarts, st.exit_code));
+            }
+            if !st.running {
+                if st.status == "exited" || st.status == "stopped" {
+                    if !always && st.exit_code == 0 {
+                        continue;
+                    }
+                    return Poll::Fail(format!("container {name} exited with code {}", st.exit_code));
+                }
+                return Poll::Pending(Some(format!("container {name} is {}", st.status)));
+            }
+        }
+        for c in &spec.containers {
+            for p in [&c.startup_probe, &c.readiness_probe].into_iter().flatten() {
+                let t = self.target(m, &c.name, &states);
+                if let Err(e) = probe::probe_once(p, &t) {
+                    return Poll::Pending(Some(format!("{}: probe not passing: {e}", m.container(&c.name))));
+                }
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// Waits until a member is ready (see `ready_poll`); a container that exits
+    /// or crash-loops fails at once, with its last logs.
+    pub fn wait_ready(&self, m: &Member, log: Log) -> Result<()> {
+        let start = Instant::now();
+        await_condition(self.settings.ready_timeout, Duration::from_millis(200), || self.ready_poll(m))
+            .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
+        log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
+        Ok(())
+    }
+
+    /// The last 50 log lines of each container of a member.
+    pub fn logs_of(&self, m: &Member) -> String {
+        let mut out = String::new();
+        for c in &m.containers {
+            let name = m.container(c);
+            match podman::logs(&name, Some(50)) {
+                Ok(l) if l.trim().is_empty() => out.push_str(&format!("logs of {name}: (empty)\n")),
+                Ok(l) => out.push_str(&format!("logs of {name}:\n{}\n", indent(l.trim_end()))),
+                Err(e) => out.push_str(&format!("logs of {name}: unavailable ({})\n", e.stderr.trim())),
+            }
+        }
+        out.trim_end().to_string()
+    }
+
+    /// Runs preStop hooks of the running containers of `members`, each within the grace period.
+    pub fn pre_stop(&self, members: &[Member], log: Log) {
+        std::thread::scope(|s| {
+            for m in members {
+                let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
+                for c in spec.containers.iter().filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some()) {
+                    let c = c.clone();
+                    s.spawn(move || {
+                        let Ok(states) = self.states(m) else { return };
+                        if !states.iter().any(|st| st.name == m.container(&c.name) && st.running) {
+                            return;
+                        }
+                        let t = self.target(m, &c.name, &states);
+                        let h = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).expect("filtered above");
+                        if let Err(e) = probe::handler(h, &t, self.grace_of(m)) {
+                            log(&format!("preStop hook of {}/{} failed: {e}", m.pod, c.name));
+                        }
+                    });
+                }
+            }
+        });
+    }
+
+    /// The stop timeout: the configured grace, bounded by terminationGracePeriodSeconds.
+    pub fn grace_of(&self, m: &Member) -> Duration {
+        let tgps = self.role_of(m).and_then(|r| r.template.spec.as_ref()?.termination_grace_period_seconds).unwrap_or(30);
+        self.settings.grace.min(Duration::from_secs(tgps.max(0) as u64))
+    }
+
+    /// Stops and removes members' pods (in parallel: each removal may wait
+    /// about 3 s for podman to remove the pod's cgroup, and these overlap).
+    pub fn remove_members(&self, members: &[Member], log: Log) -> Result<()> {
+        self.pre_stop(members, log);
+        let results: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = members.iter().map(|m| s.spawn(move || podman::pod_rm(std::slice::from_ref(&m.pod), self.grace_of(m)))).collect();
+            hs.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect()
+        });
+        for m in members {
+            let _ = std::fs::remove_dir_all(self.dir.join("volumes").join(&m.pod));
+        }
+        for r in results {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Removes everything of this run: pods (after preStop), volumes, the
+    /// network and the state directory. A final sweep by label catches
+    /// anything a failed or interrupted step left.
+    pub fn teardown(&self, log: Log) -> Result<Teardown> {
+        let start = Instant::now();
+        let existing: Vec<Member> = self.members.iter().filter(|m| podman::pod_exists(&m.pod).unwrap_or(true)).cloned().collect();
+        let first = self.remove_members(&existing, log);
+        let sweep = podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, self.run.id), Duration::ZERO);
+        let _ = state::remove(&self.run.id);
+        first?;
+        sweep?;
+        Ok(Teardown { pods: existing.len(), elapsed: start.elapsed() })
+    }
+}
+
+/// A KubeDirector member's FQDN: `<pod>.<cluster service>.<namespace>.svc.<domain>`.
+pub fn kd_fqdn(member: &str, cluster: &str) -> String {
+    format!("{member}.{}.default.svc.cluster.local", kd_service(cluster))
+}
+
+/// The headless service KubeDirector makes for a cluster's members.
+pub fn kd_service(cluster: &str) -> String {
+    format!("kdhs-{cluster}")
+}
+
+pub fn pod_yaml(pod: &core::Pod) -> String {
+    serde_yaml::to_string(pod).expect("pods serialize")
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    std::io::Write::write_all(&mut f, bytes)?;
+    Ok(())
+}
+
+/// The files a projection shows, from the app's current ConfigMaps/Secrets.
+pub fn payload(app: &App, p: &Projection) -> std::result::Result<Option<projection::Payload>, String> {
+    let data: BTreeMap<String, Vec<u8>> = match &p.source {
+        ProjectionSource::Empty => return Ok(None),
+        ProjectionSource::ConfigMap(name) => match app.config_map(name) {
+            Some(cm) => {
+                let mut d: BTreeMap<String, Vec<u8>> = cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
+                d.extend(cm.binary_data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())));
+                d
+            }
+            None => BTreeMap::new(),
+        },
+        ProjectionSource::Secret(name) => match app.secret(name) {
+            Some(s) => s.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            None => BTreeMap::new(),
+        },
+    };
+    let mut payload = projection::Payload::new();
+    if p.items.is_empty() {
+        for (k, v) in data {
+            payload.insert(k, projection::File { bytes: v, mode: p.default_mode as u32 });
+        }
+    } else {
+        for (key, path, mode) in &p.items {
+            match data.get(key) {
+                Some(v) => {
+                    payload.insert(path.clone(), projection::File { bytes: v.clone(), mode: mode.unwrap_or(p.default_mode) as u32 });
+                }
+                None if p.optional => {}
+                None => return Err(format!("key `{key}` listed in items is not in the object")),
+            }
+        }
+    }
+    Ok(Some(payload))
+}
+
+/// Writes one projection (or makes an emptyDir) on the host.
+pub fn project(app: &App, p: &Projection) -> std::result::Result<bool, String> {
+    match payload(app, p)? {
+        None => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(&p.host_dir).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&p.host_dir, std::fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+        Some(payload) => projection::write(&p.host_dir, &payload).map_err(|e| e.to_string()),
+    }
+}

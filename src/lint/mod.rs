@@ -1,0 +1,1 @@
+//! Manifest linting (being written).
