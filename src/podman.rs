@@ -90,18 +90,42 @@ pub fn command_line(args: &[String]) -> String {
 
 /// Runs podman with `args`; a non-zero exit is returned, not an error.
 pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
-    let mut expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
-    expr = match stdin {
+    run_until(args, stdin, None)
+}
+
+/// Runs podman, killing it when `timeout` passes.
+pub fn run_until(args: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
+    let expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    let fail = |msg: String| PodmanError { command: command_line(args), status: None, stderr: msg };
+    let out = match timeout {
+        None => with_stdin(expr, stdin).run().map_err(|e| fail(e.to_string()))?,
+        Some(t) => {
+            let handle = with_stdin(expr, stdin).start().map_err(|e| fail(e.to_string()))?;
+            let deadline = std::time::Instant::now() + t;
+            loop {
+                match handle.try_wait() {
+                    Ok(Some(o)) => break o.clone(),
+                    Ok(None) if std::time::Instant::now() >= deadline => {
+                        let _ = handle.kill();
+                        return Err(fail(format!("timed out after {t:?}")));
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(e) => return Err(fail(e.to_string())),
+                }
+            }
+        }
+    };
+    Ok(Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+fn with_stdin(expr: duct::Expression, stdin: Option<&[u8]>) -> duct::Expression {
+    match stdin {
         Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
         None => expr.stdin_null(),
-    };
-    match expr.run() {
-        Ok(out) => Ok(Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }),
-        Err(e) => Err(PodmanError { command: command_line(args), status: None, stderr: e.to_string() }),
     }
 }
 
@@ -304,13 +328,18 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
 
 /// Runs a command in a container; the exit code is data, not an error.
 pub fn exec(container: &str, command: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
+    exec_until(container, command, stdin, None)
+}
+
+/// `exec`, killed when `timeout` passes.
+pub fn exec_until(container: &str, command: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
     let mut args = s(&["exec"]);
     if stdin.is_some() {
         args.push("-i".into());
     }
     args.push(container.to_string());
     args.extend(command.iter().cloned());
-    run_unchecked(&args, stdin)
+    run_until(&args, stdin, timeout)
 }
 
 /// The last `tail` lines of a container's output (stdout and stderr merged).
@@ -368,14 +397,24 @@ fn names(args: Vec<String>) -> Result<Vec<String>, PodmanError> {
 }
 
 /// Everything carrying `filter` (e.g. `podproof.dev/run` or `podproof.dev/run=ID`).
+/// The four listings run at once: each is a separate podman process.
 pub fn list_labelled(filter: &str) -> Result<Labelled, PodmanError> {
     let f = format!("label={filter}");
-    Ok(Labelled {
-        pods: names(s(&["pod", "ps", "--filter", &f, "--format", "{{.Name}}"]))?,
-        containers: names(s(&["ps", "-a", "--filter", &f, "--format", "{{.Names}}"]))?,
-        volumes: names(s(&["volume", "ls", "--filter", &f, "--format", "{{.Name}}"]))?,
-        networks: names(s(&["network", "ls", "--filter", &f, "--format", "{{.Name}}"]))?,
-    })
+    let queries = [
+        s(&["pod", "ps", "--filter", &f, "--format", "{{.Name}}"]),
+        s(&["ps", "-a", "--filter", &f, "--format", "{{.Names}}"]),
+        s(&["volume", "ls", "--filter", &f, "--format", "{{.Name}}"]),
+        s(&["network", "ls", "--filter", &f, "--format", "{{.Name}}"]),
+    ];
+    let mut res: Vec<Result<Vec<String>, PodmanError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = queries.into_iter().map(|q| sc.spawn(move || names(q))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
+    });
+    let networks = res.pop().expect("four queries")?;
+    let volumes = res.pop().expect("four queries")?;
+    let containers = res.pop().expect("four queries")?;
+    let pods = res.pop().expect("four queries")?;
+    Ok(Labelled { pods, containers, volumes, networks })
 }
 
 /// The value of `label` on each labelled pod, volume and network (to find run ids).
@@ -395,16 +434,23 @@ pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
 pub fn remove_labelled(filter: &str, timeout: Duration) -> Result<usize, PodmanError> {
     let l = list_labelled(filter)?;
     let n = l.total();
-    pod_rm(&l.pods, timeout)?;
-    // Containers outside pods (none today, but be thorough).
-    let left = list_labelled(filter)?;
-    if !left.containers.is_empty() {
-        let mut args = s(&["rm", "-f", "-t", "0"]);
-        args.extend(left.containers.iter().cloned());
+    if n == 0 {
+        return Ok(0);
+    }
+    if !l.pods.is_empty() {
+        // Stopping before removing avoids podman's slow cgroup removal (see env.rs).
+        let _ = pod_stop(&l.pods, timeout);
+        pod_rm(&l.pods, Duration::ZERO)?;
+    }
+    // Containers outside pods (podproof makes none, but a sweep must be thorough).
+    let loose: Vec<String> = l.containers.iter().filter(|c| !l.pods.iter().any(|p| c.starts_with(&format!("{p}-")))).cloned().collect();
+    if !loose.is_empty() {
+        let mut args = s(&["rm", "-f", "-t", "0", "--ignore"]);
+        args.extend(loose);
         run(&args)?;
     }
-    volume_rm(&left.volumes)?;
-    for net in &left.networks {
+    volume_rm(&l.volumes)?;
+    for net in &l.networks {
         network_rm(net)?;
     }
     Ok(n)

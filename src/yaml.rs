@@ -147,8 +147,10 @@ fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
         " (is a `[` or `{` above not closed?)"
     } else if info.contains("quoted scalar") {
         " (is a quote not closed?)"
-    } else if info.contains("did not find expected key") || info.contains("mapping values are not allowed") {
+    } else if info.contains("did not find expected key") {
         " (check the indentation of this line and the one above)"
+    } else if info.contains("mapping values are not allowed") {
+        " (quote a value that holds `: `)"
     } else {
         ""
     };
@@ -457,6 +459,7 @@ doc 0 @1:1
         check("a:\n\tb: 1\n", "error 2:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
         check("a:\n  - b: x\n\t  c: y\n", "error 3:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
         check("a: 1\na: 2\n", "error 2:1 duplicate key `a` (first at line 1)");
+        check("a: echo b: c\n", "error 1:10 yaml syntax error: mapping values are not allowed in this context (quote a value that holds `: `)");
         check("a: *nope\n", "error 1:4 yaml syntax error: alias `*nope` names no anchor: define `&nope` before it is used");
         check("a:\n  b: 1\n c: 2\n", "error 3:3 yaml syntax error: while parsing a block mapping, did not find expected key (check the indentation of this line and the one above)");
     }

@@ -111,6 +111,10 @@ pub fn humanize(msg: &str) -> String {
     if scalar && out.ends_with("expected a string") {
         out.push_str(" (quote the value to make it a string)");
     }
+    // `- echo ready: yes` is a one-entry mapping, not the text it looks like.
+    if out == "invalid type: mapping, expected a string" {
+        out.push_str(" (a `: ` in an unquoted value starts a mapping; quote the value)");
+    }
     out
 }
 
@@ -240,6 +244,7 @@ mod tests {
         check("invalid type: integer `2`, expected a string", "invalid type: integer `2`, expected a string (quote the value to make it a string)");
         check("invalid type: sequence, expected a string", "invalid type: sequence, expected a string");
         check("invalid type: null, expected a string", "invalid type: null, expected a string");
+        check("invalid type: map, expected a string", "invalid type: mapping, expected a string (a `: ` in an unquoted value starts a mapping; quote the value)");
         check("missing field `image`", "missing field `image`");
     }
 

@@ -1,10 +1,11 @@
 //! The command line: glue over the library modules, one file per command.
 
-mod clean;
+pub mod clean;
 mod doctor;
 mod down;
 mod lint;
 mod render;
+mod test;
 mod up;
 
 use crate::error::{Error, Result};
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Print Pod manifests (podman or cluster flavour) of apps
     Render(render::Args),
+    /// Run scenario tests (kind: Test) against real podman
+    Test(test::Args),
     /// Start or update apps locally and wait until every member is ready
     Up(up::Args),
     /// Stop and remove apps started with `up` (or a kept test run)
@@ -55,6 +58,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
     };
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Test(a) => test::run(a),
         Command::Up(a) => up::run(a),
         Command::Down(a) => down::run(a),
         Command::Clean(a) => clean::run(a),

@@ -1,0 +1,211 @@
+//! `podproof test`: discover and run scenario tests.
+
+use crate::error::{Error, Result};
+use crate::report;
+use crate::runner::{self, Options, Outcome, Progress, TestResult};
+use crate::snapshot::{Mode, Store};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>")]
+pub struct Args {
+    /// Files or directories to search for `kind: Test` files (default: .)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Tests to run at once (default: the number of CPUs)
+    #[arg(short = 'j', long = "jobs")]
+    pub jobs: Option<usize>,
+    /// Run only tests whose name matches this regex
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+    /// Run the K-th of N shards (1-based), e.g. 2/4
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Stop starting tests after the first failure
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Write a report: junit=FILE or json=FILE (repeatable)
+    #[arg(long = "report", value_name = "KIND=FILE")]
+    pub reports: Vec<String>,
+    /// Leave a failing test's pods up for debugging
+    #[arg(long)]
+    pub keep: bool,
+    /// How long containers get to stop at teardown (bounded by terminationGracePeriodSeconds)
+    #[arg(long, default_value = "1s", value_parser = crate::wait::parse_duration)]
+    pub grace: Duration,
+    /// Accept every new and changed snapshot
+    #[arg(long)]
+    pub update_snapshots: bool,
+    /// CI mode: write no snapshot; a missing one fails (also when CI is set)
+    #[arg(long)]
+    pub ci: bool,
+    /// Where snapshots live (default: snapshots/ at the project root)
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || Error::Usage(format!("--shard `{s}`: expected K/N with 1 <= K <= N"));
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.parse().map_err(|_| bad())?;
+    let n: usize = n.parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    crate::signals::install();
+    let paths = if a.paths.is_empty() { vec![".".to_string()] } else { a.paths.clone() };
+    let mut reports = Vec::new();
+    for r in &a.reports {
+        match r.split_once('=') {
+            Some(("junit", f)) | Some(("json", f)) if !f.is_empty() => reports.push((r.split('=').next().unwrap_or("").to_string(), PathBuf::from(f))),
+            _ => return Err(Error::Usage(format!("--report `{r}`: expected junit=FILE or json=FILE"))),
+        }
+    }
+    let filter = match &a.filter {
+        Some(f) => Some(regex::Regex::new(f).map_err(|e| Error::Usage(format!("--filter: invalid regex: {e}")))?),
+        None => None,
+    };
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    if a.jobs == Some(0) {
+        return Err(Error::Usage("-j must be at least 1".into()));
+    }
+    let (tests, diags) = runner::discover(&paths);
+    if diags.iter().any(|d| d.is_error()) {
+        return Err(Error::from_diagnostics("invalid tests", &diags));
+    }
+    super::print_warnings(&diags);
+    let mut selected: Vec<runner::Loaded> = tests.into_iter().filter(|t| filter.as_ref().map(|f| f.is_match(&t.test.name)).unwrap_or(true)).collect();
+    if let Some((k, n)) = shard {
+        selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect();
+    }
+    if selected.is_empty() {
+        return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
+    }
+    let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
+    let mode = if a.update_snapshots { Mode::Update } else if ci { Mode::Ci } else { Mode::Local };
+    let root = crate::source::project_root(&std::env::current_dir().unwrap_or_default());
+    let store = Store { dir: a.snapshot_dir.clone().unwrap_or_else(|| root.join("snapshots")), mode };
+    let removed = super::clean::clean(false)?;
+    if removed > 0 {
+        eprintln!("removed {removed} objects left by dead runs");
+    }
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
+    let progress = Printer::new();
+    let start = Instant::now();
+    let results = runner::run_all(&selected, &opts, &progress);
+    progress.clear();
+    print_summary(&results, start.elapsed());
+    for (kind, file) in &reports {
+        let text = if kind == "junit" { report::junit(&results) } else { report::json(&results) };
+        std::fs::write(file, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
+    }
+    println!("{}", report::summary_line(&results));
+    if crate::signals::interrupted() {
+        return Err(Error::failed(format!("interrupted by {}; everything started was removed", crate::signals::which().unwrap_or("a signal"))));
+    }
+    Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
+}
+
+fn print_summary(results: &[TestResult], elapsed: Duration) {
+    let failed: Vec<&TestResult> = results.iter().filter(|r| r.outcome == Outcome::Failed).collect();
+    for r in &failed {
+        println!("\n--- FAIL {} ({})", r.name, r.file);
+        if let Some(f) = &r.failure {
+            println!("{}", f.trim_end());
+        }
+        if r.kept {
+            println!("pods kept: remove them with `podproof down --run {}`", r.run_id);
+        }
+    }
+    let problems: Vec<&String> = results.iter().flat_map(|r| r.snapshot_problems.iter()).collect();
+    if !problems.is_empty() {
+        println!("\nsnapshots:");
+        for p in problems {
+            println!("  {p}");
+        }
+    }
+    println!("\nran {} tests in {:.1}s", results.len(), elapsed.as_secs_f64());
+}
+
+/// Prints progress: a live status line on a terminal, plain lines otherwise.
+struct Printer {
+    tty: bool,
+    start: Instant,
+    current: Mutex<Vec<(String, String, Instant)>>,
+}
+
+impl Printer {
+    fn new() -> Printer {
+        Printer { tty: std::io::stderr().is_terminal(), start: Instant::now(), current: Mutex::new(Vec::new()) }
+    }
+
+    fn status(&self) {
+        if !self.tty {
+            return;
+        }
+        let cur = self.current.lock().expect("progress lock");
+        let line: Vec<String> = cur.iter().map(|(t, s, at)| format!("{t}: {s} ({:.0}s)", at.elapsed().as_secs_f64())).collect();
+        let mut text = format!("[{:>5.1}s] {}", self.start.elapsed().as_secs_f64(), line.join(" | "));
+        text.truncate(160);
+        eprint!("\r\x1b[2K{text}");
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
+
+    fn line(&self, s: &str) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{s}");
+        self.status();
+    }
+}
+
+impl Progress for Printer {
+    fn test_started(&self, name: &str) {
+        self.current.lock().expect("progress lock").push((name.to_string(), "starting".into(), Instant::now()));
+        if !self.tty {
+            eprintln!("START {name}");
+        }
+        self.status();
+    }
+
+    fn step_started(&self, test: &str, step: &str) {
+        if let Some(e) = self.current.lock().expect("progress lock").iter_mut().find(|(t, _, _)| t == test) {
+            e.1 = step.to_string();
+            e.2 = Instant::now();
+        }
+        if !self.tty {
+            eprintln!("  {test}: {step}");
+        }
+        self.status();
+    }
+
+    fn test_finished(&self, r: &TestResult) {
+        self.current.lock().expect("progress lock").retain(|(t, _, _)| t != &r.name);
+        let tag = match r.outcome {
+            Outcome::Passed => "PASS",
+            Outcome::Failed => "FAIL",
+            Outcome::Skipped => "SKIP",
+        };
+        self.line(&format!("{tag}  {} ({:.1}s, teardown {:.1}s)", r.name, r.duration.as_secs_f64(), r.teardown.as_secs_f64()));
+    }
+
+    fn log(&self, test: &str, line: &str) {
+        if !self.tty {
+            eprintln!("  {test}: {line}");
+        }
+    }
+}

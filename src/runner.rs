@@ -1,0 +1,706 @@
+//! Running scenario tests: discovery, parallel execution, steps and
+//! expectations, and cleanup that always happens.
+
+use crate::app::{self, App};
+use crate::env::{Env, Member, Settings};
+use crate::error::{Diagnostic, Error, Result};
+use crate::podman;
+use crate::scenario::{self, Action, AppEntry, Expect, Step, Test};
+use crate::snapshot::{self, Redactions, Store};
+use crate::state::{self, RunKind};
+use crate::wait::{await_condition, Poll, WaitError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+    pub fail_fast: bool,
+    pub keep: bool,
+    pub grace: Duration,
+    pub snapshots: Store,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub name: String,
+    pub action: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub message: Option<String>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub name: String,
+    pub file: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub steps: Vec<StepResult>,
+    /// Why the test failed: the step, expected vs seen, pod states and logs.
+    pub failure: Option<String>,
+    pub run_id: String,
+    /// Snapshots that are missing or changed.
+    pub snapshot_problems: Vec<String>,
+    pub kept: bool,
+    pub teardown: Duration,
+}
+
+/// A test with its apps loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub test: Test,
+    pub apps: Vec<App>,
+}
+
+/// Finds Test files under `paths` (respecting .gitignore) and parses them.
+pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_file() {
+            files.push(path.to_path_buf());
+            continue;
+        }
+        if !path.exists() {
+            diags.push(Diagnostic::error(p, None, "no such file or directory"));
+            continue;
+        }
+        for e in ignore::WalkBuilder::new(path).hidden(true).git_ignore(true).require_git(false).build().flatten() {
+            let ep = e.path();
+            if ep.is_file() && app::load::is_definition_file(ep) {
+                files.push(ep.to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut tests = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        let text = match std::fs::read(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::error(&name, None, format!("cannot read file: {}", crate::source::io_reason(&e))));
+                continue;
+            }
+        };
+        // Only files that declare a Test are parsed in full; the rest are apps and data.
+        let looks = String::from_utf8_lossy(&text).lines().any(|l| l.trim() == "kind: Test" || l.contains("\"kind\": \"Test\""));
+        let explicit = paths.iter().any(|p| Path::new(p) == f);
+        if !looks && !explicit {
+            continue;
+        }
+        let src = match crate::source::read(&name) {
+            Ok(s) => s,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let docs = match app::docs::documents(&src) {
+            Ok(d) => d,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        for doc in docs {
+            if !scenario::is_test(&doc) {
+                if explicit {
+                    diags.push(app::docs::error_at(&src, &doc, "/kind", "not a podproof Test (kind: Test, apiVersion: podproof.dev/v1alpha1)"));
+                }
+                continue;
+            }
+            if let Some(t) = scenario::read(&src, &doc, &mut diags) {
+                match load_apps(&t) {
+                    Ok(apps) => tests.push(Loaded { test: t, apps }),
+                    Err(mut d) => diags.append(&mut d),
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for l in &tests {
+        if let Some(prev) = seen.insert(l.test.name.clone(), l.test.file_name.clone()) {
+            diags.push(Diagnostic::error(&l.test.file_name, None, format!("test name `{}` is also used by {prev}", l.test.name)));
+        }
+    }
+    (tests, diags)
+}
+
+/// Loads a test's apps, relative to the test file.
+pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
+    let mut args = Vec::new();
+    for a in &t.apps {
+        match a {
+            AppEntry::Path(p) => args.push(t.dir.join(p).display().to_string()),
+            AppEntry::Command(c) => {
+                return Err(vec![Diagnostic::error(&t.file_name, None, format!("app commands ({:?}) are not supported yet", c.command))]);
+            }
+        }
+    }
+    let loaded = app::load(&args);
+    if loaded.has_errors() {
+        return Err(loaded.diagnostics.into_iter().filter(Diagnostic::is_error).collect());
+    }
+    let mut apps = loaded.apps;
+    for img in &t.images {
+        let ctx = crate::source::normalize(&t.dir.join(&img.context));
+        if let Some(first) = apps.first_mut() {
+            first.images.push(app::ImageBuild { tag: img.tag.clone(), context: ctx });
+        }
+    }
+    Ok(apps)
+}
+
+/// What a step observed.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub exit_code: Option<i32>,
+    pub status: Option<u16>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub body: Option<String>,
+    pub output: Option<String>,
+    pub content: Option<String>,
+    pub reload: Option<String>,
+}
+
+impl Observed {
+    /// The text a snapshot of this step records.
+    fn primary(&self) -> Option<&String> {
+        self.body.as_ref().or(self.content.as_ref()).or(self.output.as_ref()).or(self.stdout.as_ref())
+    }
+}
+
+/// The progress sink shared by parallel tests.
+pub trait Progress: Sync {
+    fn test_started(&self, name: &str);
+    fn step_started(&self, test: &str, step: &str);
+    fn test_finished(&self, r: &TestResult);
+    fn log(&self, test: &str, line: &str);
+}
+
+/// Runs tests with `opts.jobs` workers; results come back in input order.
+pub fn run_all(tests: &[Loaded], opts: &Options, progress: &dyn Progress) -> Vec<TestResult> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<TestResult>>> = Mutex::new(vec![None; tests.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(tests.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= tests.len() {
+                    break;
+                }
+                let t = &tests[i];
+                let r = if stop.load(Ordering::SeqCst) || crate::signals::interrupted() {
+                    skipped(t)
+                } else {
+                    progress.test_started(&t.test.name);
+                    let r = run_test(t, opts, progress);
+                    progress.test_finished(&r);
+                    r
+                };
+                if r.outcome == Outcome::Failed && opts.fail_fast {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                results.lock().expect("results lock")[i] = Some(r);
+            });
+        }
+    });
+    results.into_inner().expect("results lock").into_iter().map(|r| r.expect("every test has a result")).collect()
+}
+
+fn skipped(t: &Loaded) -> TestResult {
+    TestResult {
+        name: t.test.name.clone(),
+        file: t.test.file_name.clone(),
+        outcome: Outcome::Skipped,
+        duration: Duration::ZERO,
+        steps: Vec::new(),
+        failure: None,
+        run_id: String::new(),
+        snapshot_problems: Vec::new(),
+        kept: false,
+        teardown: Duration::ZERO,
+    }
+}
+
+/// Runs one test in its own environment and always cleans up (unless kept).
+pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResult {
+    let start = Instant::now();
+    let id = state::new_id("t");
+    let mut result = TestResult {
+        name: t.test.name.clone(),
+        file: t.test.file_name.clone(),
+        outcome: Outcome::Passed,
+        duration: Duration::ZERO,
+        steps: Vec::new(),
+        failure: None,
+        run_id: id.clone(),
+        snapshot_problems: Vec::new(),
+        kept: false,
+        teardown: Duration::ZERO,
+    };
+    let log = |l: &str| progress.log(&t.test.name, l);
+    let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT };
+    let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
+        Ok(e) => e,
+        Err(e) => {
+            result.outcome = Outcome::Failed;
+            result.failure = Some(e.to_string());
+            result.duration = start.elapsed();
+            return result;
+        }
+    };
+    let deadline = start + t.test.timeout;
+    let mut ctx = StepContext { test: &t.test, opts, redactions: redactions(&t.test, &env), snapshot_problem: None };
+    let prepared = env.prepare_images(&log);
+    if let Err(e) = prepared {
+        result.outcome = Outcome::Failed;
+        result.failure = Some(format!("preparing images failed\n{e}"));
+    } else {
+        for step in &t.test.steps {
+            if crate::signals::interrupted() {
+                result.outcome = Outcome::Failed;
+                result.failure = Some(format!("interrupted by {}", crate::signals::which().unwrap_or("a signal")));
+                break;
+            }
+            progress.step_started(&t.test.name, &step.name);
+            let sstart = Instant::now();
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = step.timeout.min(remaining);
+            let r = if remaining.is_zero() { Err(format!("the test timeout ({:?}) passed", t.test.timeout)) } else { ctx.run_step(&mut env, step, timeout, &log) };
+            let mut sr = StepResult { name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Passed, duration: sstart.elapsed(), message: None, line: step.line };
+            if let Err(msg) = r {
+                sr.outcome = Outcome::Failed;
+                let mut report = format!("step `{}` ({}:{}) failed\n{}", step.name, t.test.file_name, step.line, msg.trim_end());
+                report.push_str(&format!("\n{}", pod_report(&env)));
+                let report = ctx.redactions.apply_secrets_only(&report);
+                sr.message = Some(report.clone());
+                result.outcome = Outcome::Failed;
+                result.failure = Some(report);
+                if let Some(p) = ctx.snapshot_problem.take() {
+                    result.snapshot_problems.push(p);
+                }
+                result.steps.push(sr);
+                break;
+            }
+            if let Some(p) = ctx.snapshot_problem.take() {
+                result.snapshot_problems.push(p);
+            }
+            result.steps.push(sr);
+        }
+    }
+    // Steps after a failure are reported as skipped.
+    for step in t.test.steps.iter().skip(result.steps.len()) {
+        result.steps.push(StepResult { name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Skipped, duration: Duration::ZERO, message: None, line: step.line });
+    }
+    let tstart = Instant::now();
+    if result.outcome == Outcome::Failed && opts.keep && !crate::signals::interrupted() {
+        result.kept = true;
+        // The kept run must survive `podproof clean`, which removes runs of dead test processes.
+        let _ = state::create(&id, RunKind::Up);
+        log(&format!("kept run {id}: remove it with `podproof down --run {id}`"));
+    } else if let Err(e) = env.teardown(&log) {
+        result.outcome = Outcome::Failed;
+        let msg = format!("teardown failed: {e}");
+        result.failure = Some(match result.failure.take() {
+            Some(f) => format!("{f}\n{msg}"),
+            None => msg,
+        });
+    }
+    result.teardown = tstart.elapsed();
+    result.duration = start.elapsed();
+    result
+}
+
+/// Pod states and the last 50 log lines of every container, for failure reports.
+pub fn pod_report(env: &Env) -> String {
+    let mut out = String::new();
+    for m in &env.members {
+        match env.states(m) {
+            Ok(states) if !states.is_empty() => {
+                for s in states {
+                    out.push_str(&format!("pod {} container {}: {} (exit code {}, restarts {})\n", m.pod, s.name, s.status, s.exit_code, s.restarts));
+                }
+            }
+            _ => {
+                out.push_str(&format!("pod {}: not running\n", m.pod));
+                continue;
+            }
+        }
+        out.push_str(&env.logs_of(m));
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+fn redactions(t: &Test, env: &Env) -> Redactions {
+    let mut r = Redactions { run_suffix: Some(env.run.suffix.clone()), ..Default::default() };
+    for app in &env.apps {
+        for s in &app.secrets {
+            for v in s.data.iter().flat_map(|d| d.values()) {
+                if let Ok(text) = std::str::from_utf8(&v.0) {
+                    r.secrets.push(text.to_string());
+                }
+            }
+        }
+    }
+    for u in &t.redact {
+        if let Ok(re) = regex::Regex::new(&u.regex) {
+            r.user.push((re, u.replace.clone()));
+        }
+    }
+    r
+}
+
+impl Redactions {
+    pub fn apply_secrets_only(&self, text: &str) -> String {
+        let only = Redactions { secrets: self.secrets.clone(), ..Default::default() };
+        let mut t = text.to_string();
+        for s in only.secrets.iter().filter(|s| s.len() >= 3) {
+            t = t.replace(s.as_str(), "[secret]");
+        }
+        t
+    }
+}
+
+struct StepContext<'a> {
+    test: &'a Test,
+    opts: &'a Options,
+    redactions: Redactions,
+    /// A missing or changed snapshot of the current step, for the summary.
+    snapshot_problem: Option<String>,
+}
+
+impl StepContext<'_> {
+    fn run_step(&mut self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<(), String> {
+        let within = step.within.map(|w| w.min(timeout));
+        let mut last_err: Option<String>;
+        let started = Instant::now();
+        loop {
+            let obs = self.act(env, step, timeout, log);
+            let checked = match (&obs, &step.expect.error) {
+                (Err(e), Some(m)) => m.check(e).map_err(|why| format!("the step failed as expected, but its error {why}\n  seen: {}", indent(e))).map(|_| None),
+                (Err(e), None) => Err(e.clone()),
+                (Ok(_), Some(m)) => Err(format!("expected the step to fail with an error that {}, but it succeeded", m.describe())),
+                (Ok(o), None) => check_expect(&step.expect, o).map(|_| Some(o.clone())),
+            };
+            match checked {
+                Ok(obs) => {
+                    if let (Some(snap), Some(o)) = (&step.expect.snapshot, obs) {
+                        return self.snapshot(env, step, snap, &o);
+                    }
+                    return Ok(());
+                }
+                Err(e) => last_err = Some(e),
+            }
+            match within {
+                Some(w) if started.elapsed() < w && !crate::signals::interrupted() => crate::wait::pause(Duration::from_millis(250)),
+                _ => break,
+            }
+        }
+        let e = last_err.unwrap_or_default();
+        Err(match within {
+            Some(w) => format!("expectations still failing after {w:?}:\n{e}"),
+            None => e,
+        })
+    }
+
+    fn snapshot(&mut self, env: &Env, step: &Step, snap: &scenario::SnapshotRef, o: &Observed) -> std::result::Result<(), String> {
+        let Some(text) = o.primary() else { return Err("this step has no output to snapshot".into()) };
+        let mut r = self.redactions.clone();
+        r.ips = env.members.iter().flat_map(|m| env.states(m).unwrap_or_default()).map(|s| s.ip).filter(|i| !i.is_empty()).collect();
+        for u in snap.redactions() {
+            if let Ok(re) = regex::Regex::new(&u.regex) {
+                r.user.push((re, u.replace.clone()));
+            }
+        }
+        let content = r.apply(text);
+        let header = snapshot::Header { source: self.test.file_name.clone(), description: step.name.clone(), expression: expression(&step.action) };
+        let name = snap.name();
+        let out = self.opts.snapshots.check(&self.test.name, name, &header, &content).map_err(|e| format!("cannot write snapshot: {e}"))?;
+        let file = snapshot::file_name(&self.test.name, name);
+        match out {
+            snapshot::Outcome::Matched | snapshot::Outcome::Accepted => Ok(()),
+            snapshot::Outcome::New { draft } => {
+                let p = format!("snapshot {file} is missing");
+                self.snapshot_problem = Some(p.clone());
+                Err(match draft {
+                    Some(d) => format!("{p}; wrote {} (accept with `podproof snapshot accept` or --update-snapshots)\n{}", d.display(), indent(&content)),
+                    None => format!("{p} (CI mode writes nothing; run locally and commit it)"),
+                })
+            }
+            snapshot::Outcome::Changed { diff, draft } => {
+                let p = format!("snapshot {file} changed");
+                self.snapshot_problem = Some(p.clone());
+                let d = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { snapshot::colour_diff(&diff) } else { diff };
+                Err(match draft {
+                    Some(dr) => format!("{p}; wrote {}\n{d}", dr.display()),
+                    None => format!("{p}\n{d}"),
+                })
+            }
+        }
+    }
+
+    /// Performs a step's action once.
+    fn act(&self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
+        let err = |e: Error| e.to_string().trim_start_matches("error: ").to_string();
+        match &step.action {
+            Action::Up => {
+                env.settings.ready_timeout = timeout;
+                let pending: Vec<Member> = env.members.iter().filter(|m| !podman::pod_exists(&m.pod).unwrap_or(false)).cloned().collect();
+                env.start(&pending, log).map_err(err)?;
+                Ok(Observed::default())
+            }
+            Action::Down => {
+                let members = env.members.clone();
+                env.remove_members(&members, log).map_err(err)?;
+                let vols = podman::list_labelled(&format!("{}={}", crate::render::LABEL_RUN, env.run.id)).map_err(|e| err(e.into()))?.volumes;
+                podman::volume_rm(&vols).map_err(|e| err(e.into()))?;
+                Ok(Observed::default())
+            }
+            Action::Http(h) => {
+                let m = find_member(env, &h.pod)?;
+                let states = env.states(&m).map_err(err)?;
+                let c = m.containers.first().cloned().unwrap_or_default();
+                let t = env.target(&m, &c, &states);
+                let host = h.host.clone().unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() });
+                let url = crate::netns::Url { host, port: h.port, path: h.path.clone() };
+                let headers: Vec<(String, String)> = h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let body = h.body.clone().unwrap_or_default();
+                let r = crate::netns::http(t.netns_pid, &h.method, &url, &headers, body.as_bytes(), timeout.min(Duration::from_secs(10)))
+                    .map_err(|e| format!("{} http://{}:{}{} from inside {}: {e}", h.method, url.host, url.port, url.path, m.pod))?;
+                Ok(Observed { status: Some(r.status), body: Some(r.body_text()), ..Default::default() })
+            }
+            Action::Exec(x) => {
+                let m = find_member(env, &x.pod)?;
+                let c = container_of(&m, x.container.as_deref())?;
+                let out = podman::exec_until(&m.container(&c), &x.command, x.stdin.as_deref().map(str::as_bytes), Some(timeout)).map_err(|e| err(e.into()))?;
+                if out.status == 125 || out.status == 126 || out.status == 127 && out.stderr.contains("OCI runtime") {
+                    return Err(format!("cannot exec {:?} in {}: {}", x.command, m.container(&c), out.stderr.trim()));
+                }
+                Ok(Observed { exit_code: Some(out.status), stdout: Some(out.stdout), stderr: Some(out.stderr), ..Default::default() })
+            }
+            Action::Logs(p) => {
+                let m = find_member(env, &p.pod)?;
+                let c = container_of(&m, p.container.as_deref())?;
+                let out = podman::logs(&m.container(&c), None).map_err(|e| err(e.into()))?;
+                Ok(Observed { output: Some(out), ..Default::default() })
+            }
+            Action::File(f) => {
+                let m = find_member(env, &f.pod)?;
+                let c = container_of(&m, f.container.as_deref())?;
+                let out = podman::exec_until(&m.container(&c), &["cat".to_string(), f.path.clone()], None, Some(timeout)).map_err(|e| err(e.into()))?;
+                if out.status != 0 {
+                    return Err(format!("cannot read {} in {}: {}", f.path, m.container(&c), out.stderr.trim()));
+                }
+                Ok(Observed { content: Some(out.stdout), ..Default::default() })
+            }
+            Action::Restart(p) => {
+                let m = find_member(env, &p.pod)?;
+                env.settings.ready_timeout = timeout;
+                restart(env, &m, log).map_err(err)?;
+                Ok(Observed::default())
+            }
+            Action::Kill(k) => {
+                let m = find_member(env, &k.pod)?;
+                let c = container_of(&m, k.container.as_deref())?;
+                let sig = crate::reload::parse_signal(&k.signal)?;
+                podman::kill(&m.container(&c), &sig).map_err(|e| err(e.into()))?;
+                Ok(Observed::default())
+            }
+            Action::Sleep(d) => {
+                crate::wait::pause(*d);
+                Ok(Observed::default())
+            }
+            Action::Script(s) => run_script(self.test, env, s, timeout),
+            Action::Render(r) => {
+                let flavor: crate::render::Flavor = r.flavor.parse()?;
+                let opts = crate::render::Options { flavor, ..Default::default() };
+                let text: String = env.apps.iter().map(|a| crate::render::render(a, &opts).to_yaml()).collect();
+                Ok(Observed { stdout: Some(text), ..Default::default() })
+            }
+            Action::Scale(_) | Action::Event(_) | Action::Config(_) => Err(format!("`{}` steps are not supported yet", step.action.keyword())),
+        }
+    }
+}
+
+/// A short description of an action for snapshot headers.
+fn expression(a: &Action) -> String {
+    match a {
+        Action::Http(h) => format!("http {} {}:{}{}", h.method, h.pod, h.port, h.path),
+        Action::Exec(x) => format!("exec {} {}", x.pod, x.command.join(" ")),
+        Action::Logs(p) => format!("logs {}", p.pod),
+        Action::File(f) => format!("file {}:{}", f.pod, f.path),
+        Action::Script(s) => format!("script {}", s.command.join(" ")),
+        Action::Render(r) => format!("render --flavor {}", r.flavor),
+        other => other.keyword().to_string(),
+    }
+}
+
+/// Stops and starts a member's pod: its name, hostname and DNS aliases stay.
+pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
+    env.pre_stop(std::slice::from_ref(m), log);
+    podman::pod_stop(std::slice::from_ref(&m.pod), env.grace_of(m))?;
+    podman::pod_start(&m.pod)?;
+    log(&format!("restarted {}", m.pod));
+    env.post_start(m)?;
+    env.wait_ready(m, log)
+}
+
+fn run_script(t: &Test, env: &Env, s: &scenario::ScriptAction, timeout: Duration) -> std::result::Result<Observed, String> {
+    let mut expr = duct::cmd(&s.command[0], &s.command[1..]).dir(&t.dir).stdout_capture().stderr_capture().unchecked().stdin_null();
+    expr = expr.env("PODPROOF_RUN", &env.run.id).env("PODPROOF_NETWORK", &env.network).env("PODPROOF_SUFFIX", &env.run.suffix);
+    for (k, v) in &s.env {
+        expr = expr.env(k, v);
+    }
+    let handle = expr.start().map_err(|e| format!("cannot run {:?}: {e}", s.command))?;
+    let r = await_condition(timeout, Duration::from_millis(20), || match handle.try_wait() {
+        Ok(Some(o)) => Poll::Ready(o.clone()),
+        Ok(None) => Poll::Pending(None),
+        Err(e) => Poll::Fail(e.to_string()),
+    });
+    match r {
+        Ok(o) => Ok(Observed {
+            exit_code: Some(o.status.code().unwrap_or(-1)),
+            stdout: Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+            stderr: Some(String::from_utf8_lossy(&o.stderr).into_owned()),
+            ..Default::default()
+        }),
+        Err(e) => {
+            let _ = handle.kill();
+            Err(match e {
+                WaitError::Timeout(_) => format!("script {:?} timed out after {timeout:?}", s.command),
+                WaitError::Interrupted => "interrupted".into(),
+                WaitError::Failed(f) => f,
+            })
+        }
+    }
+}
+
+/// Resolves `pod:`: a pod or member name, `role/index`, `app/role/index`, or a
+/// role or app name that has a single member.
+pub fn find_member(env: &Env, spec: &str) -> std::result::Result<Member, String> {
+    let ms = &env.members;
+    if let Some(m) = ms.iter().find(|m| m.name == spec || m.pod == spec) {
+        return Ok(m.clone());
+    }
+    let parts: Vec<&str> = spec.split('/').collect();
+    let found: Vec<&Member> = match parts.as_slice() {
+        [role, idx] => ms.iter().filter(|m| (m.role == *role || crate::app::dns_label(&m.role) == *role) && m.index.to_string() == *idx).collect(),
+        [app, role, idx] => ms.iter().filter(|m| m.app == *app && (m.role == *role || crate::app::dns_label(&m.role) == *role) && m.index.to_string() == *idx).collect(),
+        [name] => {
+            let by_role: Vec<&Member> = ms.iter().filter(|m| m.role == *name).collect();
+            if !by_role.is_empty() {
+                by_role
+            } else {
+                ms.iter().filter(|m| m.app == *name).collect()
+            }
+        }
+        _ => Vec::new(),
+    };
+    match found.as_slice() {
+        [m] => Ok((*m).clone()),
+        [] => Err(format!("no pod `{spec}`; members: {}", ms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))),
+        many => Err(format!("`{spec}` names {} pods ({}): say which, e.g. `{}/0`", many.len(), many.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "), many[0].role)),
+    }
+}
+
+fn container_of(m: &Member, c: Option<&str>) -> std::result::Result<String, String> {
+    match c {
+        Some(c) if m.containers.iter().any(|k| k == c) => Ok(c.to_string()),
+        Some(c) => Err(format!("pod {} has no container `{c}` (containers: {})", m.name, m.containers.join(", "))),
+        None => m.containers.first().cloned().ok_or_else(|| format!("pod {} has no containers", m.name)),
+    }
+}
+
+/// Checks every expectation; the error lists each failing one with what was seen.
+pub fn check_expect(e: &Expect, o: &Observed) -> std::result::Result<(), String> {
+    let mut fails = Vec::new();
+    if let Some(want) = e.exit_code {
+        match o.exit_code {
+            Some(got) if got == want => {}
+            Some(got) => fails.push(format!("exitCode: expected {want}, seen {got}{}", o.stderr.as_deref().filter(|s| !s.trim().is_empty()).map(|s| format!("\n  stderr: {}", indent(s))).unwrap_or_default())),
+            None => fails.push("exitCode: this step has no exit code".into()),
+        }
+    }
+    if let Some(want) = e.status {
+        match o.status {
+            Some(got) if got == want => {}
+            Some(got) => fails.push(format!("status: expected {want}, seen {got}\n  body: {}", indent(o.body.as_deref().unwrap_or("")))),
+            None => fails.push("status: this step has no HTTP status".into()),
+        }
+    }
+    for (field, m, seen) in [
+        ("stdout", &e.stdout, &o.stdout),
+        ("stderr", &e.stderr, &o.stderr),
+        ("body", &e.body, &o.body),
+        ("output", &e.output, &o.output),
+        ("content", &e.content, &o.content),
+    ] {
+        if let Some(m) = m {
+            match seen {
+                Some(text) => {
+                    if let Err(why) = m.check(text) {
+                        fails.push(format!("{field}: {why}\n  seen: {}", indent(&tail(text, 40))));
+                    }
+                }
+                None => fails.push(format!("{field}: this step has no {field}")),
+            }
+        }
+    }
+    if let Some(want) = &e.reload {
+        match &o.reload {
+            Some(got) if got == want => {}
+            Some(got) => fails.push(format!("reload: expected {want}, seen {got}")),
+            None => fails.push("reload: this step does not reload".into()),
+        }
+    }
+    if fails.is_empty() {
+        Ok(())
+    } else {
+        Err(fails.join("\n"))
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    if lines.len() <= n {
+        return s.trim_end().to_string();
+    }
+    format!("… ({} lines before)\n{}", lines.len() - n, lines[lines.len() - n..].join("\n"))
+}
+
+fn indent(s: &str) -> String {
+    let s = s.trim_end();
+    if !s.contains('\n') {
+        return s.to_string();
+    }
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n").trim_start().to_string()
+}
+

@@ -1,0 +1,617 @@
+//! The declarative `Test` format (`apiVersion: podproof.dev/v1alpha1`, `kind: Test`).
+//!
+//! The contract is fixed: later versions extend it but never rename fields.
+//! Parsing collects every problem with its file:line:column before anything runs.
+
+use crate::app::docs::{error_at, error_at_value, typed};
+use crate::error::Diagnostic;
+use crate::source::Source;
+use crate::wait::parse_duration;
+use crate::yaml::Doc;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TestDoc {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Meta,
+    spec: SpecDoc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SpecDoc {
+    apps: Vec<AppEntry>,
+    #[serde(default)]
+    images: Vec<ImageDoc>,
+    timeout: Option<String>,
+    #[serde(default)]
+    redact: Vec<Redaction>,
+    steps: Vec<StepDoc>,
+}
+
+/// An entry of `spec.apps`: a path, or a command whose stdout is manifests.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEntry {
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEntry {
+    Path(String),
+    Command(CommandEntry),
+}
+
+impl<'de> Deserialize<'de> for AppEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        match v {
+            serde_yaml::Value::String(s) => Ok(AppEntry::Path(s)),
+            serde_yaml::Value::Mapping(_) => serde_yaml::from_value(v).map(AppEntry::Command).map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom("an app entry is a path or {command: [...]}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDoc {
+    pub tag: String,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    pub regex: String,
+    pub replace: String,
+}
+
+/// A text expectation: every given key must hold.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+    pub matches: Option<String>,
+    pub not: Option<Box<Matcher>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum SnapshotRef {
+    Name(String),
+    Full {
+        name: String,
+        #[serde(default)]
+        redact: Vec<Redaction>,
+    },
+}
+
+impl SnapshotRef {
+    pub fn name(&self) -> &str {
+        match self {
+            SnapshotRef::Name(n) => n,
+            SnapshotRef::Full { name, .. } => name,
+        }
+    }
+
+    pub fn redactions(&self) -> &[Redaction] {
+        match self {
+            SnapshotRef::Name(_) => &[],
+            SnapshotRef::Full { redact, .. } => redact,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Expect {
+    pub exit_code: Option<i32>,
+    pub status: Option<u16>,
+    pub stdout: Option<Matcher>,
+    pub stderr: Option<Matcher>,
+    pub body: Option<Matcher>,
+    pub output: Option<Matcher>,
+    pub content: Option<Matcher>,
+    /// The step must fail, with an error matching this.
+    pub error: Option<Matcher>,
+    pub snapshot: Option<SnapshotRef>,
+    pub within: Option<String>,
+    pub reload: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodRef {
+    pub pod: String,
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpAction {
+    pub pod: String,
+    pub port: u16,
+    #[serde(default = "root_path")]
+    pub path: String,
+    #[serde(default = "get")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    /// Host to connect to inside the pod (default: the pod's own IP).
+    pub host: Option<String>,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecAction {
+    pub pod: String,
+    pub container: Option<String>,
+    pub command: Vec<String>,
+    pub stdin: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileAction {
+    pub pod: String,
+    pub container: Option<String>,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KillAction {
+    pub pod: String,
+    pub container: Option<String>,
+    #[serde(default = "sigterm")]
+    pub signal: String,
+}
+
+fn sigterm() -> String {
+    "SIGTERM".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScriptAction {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleAction {
+    pub role: Option<String>,
+    pub members: Option<u32>,
+    pub workload: Option<String>,
+    pub replicas: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EventAction {
+    pub pod: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigAction {
+    pub config_map: Option<String>,
+    pub secret: Option<String>,
+    pub data: BTreeMap<String, DataValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataValue {
+    Text(String),
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for DataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct F {
+            file: String,
+        }
+        let v = serde_yaml::Value::deserialize(d)?;
+        match v {
+            serde_yaml::Value::String(s) => Ok(DataValue::Text(s)),
+            serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<F>(v).map(|f| DataValue::File(f.file)).map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom("a data value is a string or {file: PATH}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenderAction {
+    #[serde(default = "podman_flavor")]
+    pub flavor: String,
+}
+
+fn podman_flavor() -> String {
+    "podman".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StepDoc {
+    name: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    expect: Expect,
+    up: Option<Empty>,
+    down: Option<Empty>,
+    http: Option<HttpAction>,
+    exec: Option<ExecAction>,
+    logs: Option<PodRef>,
+    file: Option<FileAction>,
+    restart: Option<PodRef>,
+    kill: Option<KillAction>,
+    sleep: Option<String>,
+    script: Option<ScriptAction>,
+    scale: Option<ScaleAction>,
+    event: Option<EventAction>,
+    config: Option<ConfigAction>,
+    render: Option<RenderAction>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Up,
+    Down,
+    Http(HttpAction),
+    Exec(ExecAction),
+    Logs(PodRef),
+    File(FileAction),
+    Restart(PodRef),
+    Kill(KillAction),
+    Sleep(Duration),
+    Script(ScriptAction),
+    Scale(ScaleAction),
+    Event(EventAction),
+    Config(ConfigAction),
+    Render(RenderAction),
+}
+
+impl Action {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::Http(_) => "http",
+            Action::Exec(_) => "exec",
+            Action::Logs(_) => "logs",
+            Action::File(_) => "file",
+            Action::Restart(_) => "restart",
+            Action::Kill(_) => "kill",
+            Action::Sleep(_) => "sleep",
+            Action::Script(_) => "script",
+            Action::Scale(_) => "scale",
+            Action::Event(_) => "event",
+            Action::Config(_) => "config",
+            Action::Render(_) => "render",
+        }
+    }
+}
+
+pub const ACTIONS: &str = "up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub action: Action,
+    pub expect: Expect,
+    pub timeout: Duration,
+    pub within: Option<Duration>,
+    /// Where the step is written (file:line).
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub name: String,
+    pub file: PathBuf,
+    /// The file as the user named it (for messages and reports).
+    pub file_name: String,
+    pub dir: PathBuf,
+    pub apps: Vec<AppEntry>,
+    pub images: Vec<ImageDoc>,
+    pub timeout: Duration,
+    pub redact: Vec<Redaction>,
+    pub steps: Vec<Step>,
+    pub sha256: String,
+}
+
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Whether a document is a podproof Test.
+pub fn is_test(doc: &Doc) -> bool {
+    doc.value.get("kind").and_then(|k| k.as_str()) == Some("Test")
+        && doc.value.get("apiVersion").and_then(|k| k.as_str()).map(|a| a.starts_with("podproof.dev/")).unwrap_or(false)
+}
+
+fn duration_at(src: &Source, doc: &Doc, ptr: &str, s: &str, diags: &mut Vec<Diagnostic>) -> Option<Duration> {
+    parse_duration(s).map_err(|e| diags.push(error_at_value(src, doc, ptr, e))).ok()
+}
+
+fn check_matcher(src: &Source, doc: &Doc, ptr: &str, m: &Matcher, diags: &mut Vec<Diagnostic>) {
+    if m.equals.is_none() && m.contains.is_none() && m.matches.is_none() && m.not.is_none() {
+        diags.push(error_at(src, doc, ptr, "a matcher needs one of equals, contains, matches or not"));
+    }
+    if let Some(re) = &m.matches {
+        if let Err(e) = regex::Regex::new(re) {
+            diags.push(error_at_value(src, doc, &format!("{ptr}/matches"), format!("invalid regex: {e}")));
+        }
+    }
+    if let Some(n) = &m.not {
+        check_matcher(src, doc, &format!("{ptr}/not"), n, diags);
+    }
+}
+
+/// Reads a Test document, collecting every problem.
+pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test> {
+    let before = diags.len();
+    let t: TestDoc = typed(src, doc, "").map_err(|d| diags.push(d)).ok()?;
+    if !crate::app::is_dns_subdomain(&t.metadata.name.to_ascii_lowercase()) || t.metadata.name.contains('/') {
+        diags.push(error_at_value(src, doc, "/metadata/name", format!("test name `{}` must be letters, digits, '-' and '.'", t.metadata.name)));
+    }
+    if t.spec.apps.is_empty() {
+        diags.push(error_at(src, doc, "/spec/apps", "a test needs at least one app"));
+    }
+    for (i, a) in t.spec.apps.iter().enumerate() {
+        if let AppEntry::Command(c) = a {
+            if c.command.is_empty() {
+                diags.push(error_at(src, doc, &format!("/spec/apps/{i}/command"), "the command is empty"));
+            }
+        }
+    }
+    let timeout = t.spec.timeout.as_deref().and_then(|s| duration_at(src, doc, "/spec/timeout", s, diags)).unwrap_or(DEFAULT_TEST_TIMEOUT);
+    for (i, r) in t.spec.redact.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(&r.regex) {
+            diags.push(error_at_value(src, doc, &format!("/spec/redact/{i}/regex"), format!("invalid regex: {e}")));
+        }
+    }
+    if t.spec.steps.is_empty() {
+        diags.push(error_at(src, doc, "/spec/steps", "a test needs at least one step"));
+    }
+    let mut steps = Vec::new();
+    for (i, s) in t.spec.steps.into_iter().enumerate() {
+        let sp = format!("/spec/steps/{i}");
+        let mut actions = Vec::new();
+        if s.up.is_some() {
+            actions.push(Action::Up);
+        }
+        if s.down.is_some() {
+            actions.push(Action::Down);
+        }
+        if let Some(a) = s.http {
+            actions.push(Action::Http(a));
+        }
+        if let Some(a) = s.exec {
+            if a.command.is_empty() {
+                diags.push(error_at(src, doc, &format!("{sp}/exec/command"), "the command is empty"));
+            }
+            actions.push(Action::Exec(a));
+        }
+        if let Some(a) = s.logs {
+            actions.push(Action::Logs(a));
+        }
+        if let Some(a) = s.file {
+            actions.push(Action::File(a));
+        }
+        if let Some(a) = s.restart {
+            actions.push(Action::Restart(a));
+        }
+        if let Some(a) = s.kill {
+            if let Err(e) = crate::reload::parse_signal(&a.signal) {
+                diags.push(error_at_value(src, doc, &format!("{sp}/kill/signal"), e));
+            }
+            actions.push(Action::Kill(a));
+        }
+        if let Some(d) = &s.sleep {
+            if let Some(d) = duration_at(src, doc, &format!("{sp}/sleep"), d, diags) {
+                actions.push(Action::Sleep(d));
+            }
+        }
+        if let Some(a) = s.script {
+            if a.command.is_empty() {
+                diags.push(error_at(src, doc, &format!("{sp}/script/command"), "the command is empty"));
+            }
+            actions.push(Action::Script(a));
+        }
+        if let Some(a) = s.scale {
+            let ok = (a.role.is_some() && a.members.is_some() && a.workload.is_none() && a.replicas.is_none())
+                || (a.workload.is_some() && a.replicas.is_some() && a.role.is_none() && a.members.is_none());
+            if !ok {
+                diags.push(error_at(src, doc, &format!("{sp}/scale"), "scale takes {role, members} or {workload, replicas}"));
+            }
+            actions.push(Action::Scale(a));
+        }
+        if let Some(a) = s.event {
+            if !crate::app::podproof::EVENTS.contains(&a.name.as_str()) {
+                diags.push(error_at_value(src, doc, &format!("{sp}/event/name"), format!("unknown event `{}`: expected configure, addnodes or delnodes", a.name)));
+            }
+            actions.push(Action::Event(a));
+        }
+        if let Some(a) = s.config {
+            if a.config_map.is_some() == a.secret.is_some() {
+                diags.push(error_at(src, doc, &format!("{sp}/config"), "config takes exactly one of configMap or secret"));
+            }
+            actions.push(Action::Config(a));
+        }
+        if let Some(a) = s.render {
+            if a.flavor != "podman" && a.flavor != "cluster" {
+                diags.push(error_at_value(src, doc, &format!("{sp}/render/flavor"), format!("unknown flavor `{}`: expected podman or cluster", a.flavor)));
+            }
+            actions.push(Action::Render(a));
+        }
+        if actions.len() != 1 {
+            let found = if actions.is_empty() { "none".to_string() } else { actions.iter().map(|a| a.keyword()).collect::<Vec<_>>().join(", ") };
+            diags.push(error_at(src, doc, &sp, format!("a step needs exactly one action ({ACTIONS}); found {found}")));
+            continue;
+        }
+        let action = actions.remove(0);
+        let ep = format!("{sp}/expect");
+        for (k, m) in [("stdout", &s.expect.stdout), ("stderr", &s.expect.stderr), ("body", &s.expect.body), ("output", &s.expect.output), ("content", &s.expect.content), ("error", &s.expect.error)] {
+            if let Some(m) = m {
+                check_matcher(src, doc, &format!("{ep}/{k}"), m, diags);
+            }
+        }
+        if let Some(r) = &s.expect.reload {
+            if !["succeeded", "failed", "restarted"].contains(&r.as_str()) {
+                diags.push(error_at_value(src, doc, &format!("{ep}/reload"), format!("unknown reload outcome `{r}`: expected succeeded, failed or restarted")));
+            }
+        }
+        if let Some(SnapshotRef::Full { redact, .. }) = &s.expect.snapshot {
+            for (j, r) in redact.iter().enumerate() {
+                if let Err(e) = regex::Regex::new(&r.regex) {
+                    diags.push(error_at_value(src, doc, &format!("{ep}/snapshot/redact/{j}/regex"), format!("invalid regex: {e}")));
+                }
+            }
+        }
+        if let Some(n) = s.expect.snapshot.as_ref().map(|s| s.name().to_string()) {
+            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                diags.push(error_at_value(src, doc, &format!("{ep}/snapshot"), format!("snapshot name `{n}` may contain only letters, digits, '-', '_' and '.'")));
+            }
+        }
+        let step_timeout = s.timeout.as_deref().and_then(|d| duration_at(src, doc, &format!("{sp}/timeout"), d, diags)).unwrap_or(DEFAULT_STEP_TIMEOUT);
+        let within = s.expect.within.as_deref().and_then(|d| duration_at(src, doc, &format!("{ep}/within"), d, diags));
+        let name = s.name.clone().unwrap_or_else(|| format!("{} #{}", action.keyword(), i + 1));
+        steps.push(Step { name, action, expect: s.expect, timeout: step_timeout, within, line: doc.pos(&sp).line });
+    }
+    if diags[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    Some(Test {
+        name: t.metadata.name,
+        file: src.path.clone().unwrap_or_default(),
+        file_name: src.name.clone(),
+        dir: src.dir.clone(),
+        apps: t.spec.apps,
+        images: t.spec.images,
+        timeout,
+        redact: t.spec.redact,
+        steps,
+        sha256: src.bytes_sha256.clone(),
+    })
+}
+
+impl Matcher {
+    /// Checks `text`; the error says what was expected.
+    pub fn check(&self, text: &str) -> Result<(), String> {
+        if let Some(e) = &self.equals {
+            if text != e {
+                return Err(format!("expected exactly {e:?}"));
+            }
+        }
+        if let Some(c) = &self.contains {
+            if !text.contains(c.as_str()) {
+                return Err(format!("expected to contain {c:?}"));
+            }
+        }
+        if let Some(m) = &self.matches {
+            let re = regex::Regex::new(m).map_err(|e| e.to_string())?;
+            if !re.is_match(text) {
+                return Err(format!("expected to match /{m}/"));
+            }
+        }
+        if let Some(n) = &self.not {
+            if n.check(text).is_ok() {
+                return Err(format!("expected not: {}", n.describe()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(e) = &self.equals {
+            parts.push(format!("equals {e:?}"));
+        }
+        if let Some(c) = &self.contains {
+            parts.push(format!("contains {c:?}"));
+        }
+        if let Some(m) = &self.matches {
+            parts.push(format!("matches /{m}/"));
+        }
+        if let Some(n) = &self.not {
+            parts.push(format!("not ({})", n.describe()));
+        }
+        parts.join(" and ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let src = crate::source::from_bytes("t.yaml", None, "/tmp".into(), "/tmp".into(), input.as_bytes().to_vec()).unwrap();
+        let docs = crate::app::docs::documents(&src).unwrap();
+        let mut diags = Vec::new();
+        let got = match read(&src, &docs[0], &mut diags) {
+            Some(t) => t.steps.iter().map(|s| format!("{} {} line {}", s.name, s.action.keyword(), s.line)).collect::<Vec<_>>().join("\n"),
+            None => diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
+        };
+        assert_eq!(got.trim(), expect.trim(), "\n{got}");
+    }
+
+    const HEAD: &str = "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: t}\nspec:\n  apps: [a.yaml]\n  steps:\n";
+
+    #[test]
+    fn steps_parse() {
+        check(&format!("{HEAD}    - up: {{}}\n    - name: probe\n      http: {{pod: web, port: 80}}\n      expect: {{status: 200}}\n    - sleep: 1s\n"), "up #1 up line 7\nprobe http line 8\nsleep #3 sleep line 11");
+    }
+
+    #[test]
+    fn step_errors_are_located() {
+        check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
+        check(&format!("{HEAD}    - sleep: forever\n"), "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m");
+        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0].upp: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
+        check(&format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"), "t.yaml:8:35: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group");
+    }
+
+    #[test]
+    fn matchers() {
+        let m = Matcher { contains: Some("ok".into()), not: Some(Box::new(Matcher { contains: Some("bad".into()), ..Default::default() })), ..Default::default() };
+        assert!(m.check("all ok").is_ok());
+        assert_eq!(m.check("ok but bad").unwrap_err(), "expected not: contains \"bad\"");
+        assert_eq!(m.check("nope").unwrap_err(), "expected to contain \"ok\"");
+    }
+}

@@ -1,0 +1,53 @@
+//! pods/ holds the podman flavour of every fixture, as scripts/render-pods.sh
+//! writes it. This test renders every fixture afresh and fails when pods/
+//! differs: a changed renderer or fixture must come with regenerated pods/.
+
+mod common;
+
+use common::{root, tempdir, Test};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Keep this list in step with `fixtures` in scripts/render-pods.sh.
+const FIXTURES: [&str; 6] = [
+    "fixtures/apps/busybox-httpd",
+    "fixtures/apps/prometheus",
+    "fixtures/apps/kd-centos",
+    "fixtures/apps/xcat",
+    "fixtures/apps/multi-role",
+    "fixtures/apps/simple-app/simple-app.yaml",
+];
+
+const STALE: &str = "pods/ is stale: run scripts/render-pods.sh";
+
+/// The .yaml files of a directory by name.
+fn yaml_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return BTreeMap::new() };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[test]
+fn pods_dir_is_current() {
+    let tmp = tempdir();
+    for f in FIXTURES {
+        Test::new().args(["render", "--relative-to", ".", "-o"]).arg(tmp.path()).arg(f).run();
+    }
+    let want = yaml_files(tmp.path());
+    let have = yaml_files(&root().join("pods"));
+    let mut problems = Vec::new();
+    for (name, bytes) in &want {
+        match have.get(name) {
+            None => problems.push(format!("pods/{name} is missing")),
+            Some(b) if b != bytes => problems.push(format!("pods/{name} differs from what podproof renders now")),
+            Some(_) => {}
+        }
+    }
+    for name in have.keys().filter(|n| !want.contains_key(*n)) {
+        problems.push(format!("pods/{name} is not rendered from any fixture"));
+    }
+    assert!(problems.is_empty(), "{STALE}\n  - {}", problems.join("\n  - "));
+}
