@@ -445,9 +445,9 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
             actions.push(Action::Kill(a));
         }
         if let Some(d) = &s.sleep {
-            if let Some(d) = duration_at(src, doc, &format!("{sp}/sleep"), d, diags) {
-                actions.push(Action::Sleep(d));
-            }
+            // A bad duration is already reported; the step still has its one action.
+            let d = duration_at(src, doc, &format!("{sp}/sleep"), d, diags).unwrap_or_default();
+            actions.push(Action::Sleep(d));
         }
         if let Some(a) = s.script {
             if a.command.is_empty() {
@@ -603,8 +603,8 @@ mod tests {
     fn step_errors_are_located() {
         check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
         check(&format!("{HEAD}    - sleep: forever\n"), "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m");
-        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0].upp: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
-        check(&format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"), "t.yaml:8:35: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group");
+        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
+        check(&format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"), "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group");
     }
 
     #[test]

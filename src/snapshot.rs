@@ -139,7 +139,7 @@ pub fn diff(old: &str, new: &str) -> String {
             out.push(format!("  {}", a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+        } else if j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j]) {
             out.push(format!("+ {}", b[j]));
             j += 1;
         } else {

@@ -377,9 +377,13 @@ fn parse_int(text: &str) -> Option<Number> {
     if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    // A decimal with a leading zero (e.g. "0644") stays a string in YAML 1.2.
+    // Kubernetes reads YAML 1.1, where a leading zero means octal: `defaultMode: 0644` is 420.
     if radix == 10 && body.len() > 1 && body.starts_with('0') {
-        return None;
+        if !body.chars().all(|c| c.is_digit(8)) {
+            return None;
+        }
+        let v = i64::from_str_radix(body, 8).ok()?;
+        return Some(Number::from(if neg { -v } else { v }));
     }
     if neg {
         i64::from_str_radix(&format!("-{body}"), radix).ok().map(Number::from)
@@ -480,7 +484,7 @@ doc 0 @1:1
     #[test]
     fn scalars_resolve_like_serde_yaml() {
         let docs = parse_stream("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 0644\ng: 0x1F\nh: 1e3\n").unwrap();
-        let expected: Value = serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: '0644'\ng: 31\nh: 1e3\n").unwrap();
+        let expected: Value = serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 420\ng: 31\nh: 1e3\n").unwrap();
         assert_eq!(docs[0].value, expected);
     }
 }
