@@ -24,11 +24,17 @@ images:
 build:
 	$(CARGO) build --release
 
+# Every test, the end-to-end tests against real podman included; then a check
+# that nothing labelled podproof is left.
 test: setup
 	$(CARGO) test --release -- --test-threads=4
+	scripts/teardown-check.sh
 
+# The main job on a bundled example: podproof test on the Prometheus app.
 demo: setup build
-	$(PODPROOF) demo fixtures/demo
+	$(PODPROOF) render fixtures/apps/prometheus
+	$(PODPROOF) test fixtures/tests/prometheus.yaml
+	scripts/teardown-check.sh
 
 bench: setup
 	$(CARGO) bench

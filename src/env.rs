@@ -433,13 +433,10 @@ impl Env {
             return Ok(());
         }
         self.pre_stop(members, log);
-        // One stop call per grace period; podman stops the pods of a call in parallel.
-        let mut by_grace: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-        for m in members {
-            by_grace.entry(self.grace_of(m).as_millis() as u64).or_default().push(m.pod.clone());
-        }
+        // One stop call per pod, all at once: `podman pod stop a b c` stops
+        // them one after another, each waiting out its grace period.
         let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = by_grace.iter().map(|(g, pods)| s.spawn(move || podman::pod_stop(pods, Duration::from_millis(*g)))).collect();
+            let hs: Vec<_> = members.iter().map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m)))).collect();
             hs.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect()
         });
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();

@@ -438,8 +438,13 @@ pub fn remove_labelled(filter: &str, timeout: Duration) -> Result<usize, PodmanE
         return Ok(0);
     }
     if !l.pods.is_empty() {
-        // Stopping before removing avoids podman's slow cgroup removal (see env.rs).
-        let _ = pod_stop(&l.pods, timeout);
+        // Stopping before removing avoids podman's slow cgroup removal (see
+        // env.rs); one call per pod, since one call stops pods in sequence.
+        std::thread::scope(|sc| {
+            for p in &l.pods {
+                sc.spawn(move || pod_stop(std::slice::from_ref(p), timeout));
+            }
+        });
         pod_rm(&l.pods, Duration::ZERO)?;
     }
     // Containers outside pods (podproof makes none, but a sweep must be thorough).

@@ -566,8 +566,19 @@ fn expression(a: &Action) -> String {
 /// Stops and starts a member's pod: its name, hostname and DNS aliases stay.
 pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.pre_stop(std::slice::from_ref(m), log);
+    let before = env.states(m)?;
     podman::pod_stop(std::slice::from_ref(&m.pod), env.grace_of(m))?;
     podman::pod_start(&m.pod)?;
+    // Under load, inspect can still show the stopped containers for a moment;
+    // wait until each has really started again before judging readiness.
+    await_condition(env.settings.ready_timeout, Duration::from_millis(50), || match env.states(m) {
+        Ok(now) => {
+            let fresh = now.iter().all(|s| before.iter().find(|b| b.name == s.name).map(|b| b.started_at != s.started_at).unwrap_or(true));
+            if fresh { Poll::Ready(()) } else { Poll::Pending(Some("containers have not started again yet".to_string())) }
+        }
+        Err(e) => Poll::Fail(e.to_string()),
+    })
+    .map_err(|e| Error::runtime(format!("{} did not start again: {e:?}", m.pod)))?;
     log(&format!("restarted {}", m.pod));
     env.post_start(m)?;
     env.wait_ready(m, log)

@@ -10,7 +10,10 @@
 //! - env from ConfigMaps/Secrets is written in, since podman cannot read them;
 //! - relative hostPaths resolve against the manifest's directory (podman #17278);
 //! - `subPath` on hostPath volumes becomes its own hostPath (4.3 ignores subPath);
-//! - containerPorts are dropped under hostNetwork (4.3 refuses the combination);
+//! - containerPorts without a hostPort are dropped: in Kubernetes they publish
+//!   nothing, but podman 4.3 to 4.7 publishes each on the same host port, so
+//!   two pods (or two parallel runs) with the same port would collide; under
+//!   hostNetwork 4.3 refuses ports altogether;
 //! - probes and lifecycle hooks are removed: podproof performs them itself,
 //!   without curl or nc in the image;
 //! - per-member claims become PVCs named `<claim>-<pod>`.
@@ -96,6 +99,9 @@ pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mu
         c.lifecycle = None;
         if host_net {
             c.ports = None;
+        } else if let Some(ports) = c.ports.take() {
+            let kept: Vec<_> = ports.into_iter().filter(|p| p.host_port.is_some()).collect();
+            c.ports = (!kept.is_empty()).then_some(kept);
         }
         match c.image_pull_policy.as_deref() {
             Some("Never") => {}

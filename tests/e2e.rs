@@ -1,0 +1,262 @@
+//! End-to-end tests against real podman: fixtures play and tear down, the
+//! scenario suite passes, and nothing labelled podproof is left after a pass,
+//! a failure, a timeout, SIGINT, SIGTERM, a podman error, or SIGKILL followed
+//! by `podproof clean`.
+//!
+//! The tests share one podman, so they take a lock: each checks that podman
+//! holds no podproof object before it starts and after it ends.
+
+mod common;
+
+use common::{root, Test};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static PODMAN: Mutex<()> = Mutex::new(());
+
+/// Takes the podman lock and checks nothing is left from before.
+fn exclusive() -> MutexGuard<'static, ()> {
+    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    g
+}
+
+/// Every podman object labelled podproof.dev/run, as `kind name` lines.
+fn leftovers() -> Vec<String> {
+    let q = |args: &[&str], kind: &str| -> Vec<String> {
+        let out = Command::new("podman").args(args).output().expect("podman runs");
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| format!("{kind} {l}")).collect()
+    };
+    let f = "label=podproof.dev/run";
+    let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
+    v.extend(q(&["pod", "ps", "--filter", f, "--format", "{{.Name}}"], "pod"));
+    v.extend(q(&["volume", "ls", "--filter", f, "--format", "{{.Name}}"], "volume"));
+    v.extend(q(&["network", "ls", "--filter", f, "--format", "{{.Name}}"], "network"));
+    v
+}
+
+fn assert_clean(after: &str) {
+    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
+}
+
+/// Writes a Test file into a temp dir; `APPS` in `body` becomes the fixtures path.
+fn test_file(dir: &Path, name: &str, body: &str) -> String {
+    let apps = root().join("fixtures/apps").display().to_string();
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(&p, body.replace("APPS", &apps)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn every_fixture_plays_reaches_running_and_tears_down() {
+    let _g = exclusive();
+    for (fixture, app) in [
+        ("busybox-httpd", "hello"),
+        ("prometheus", "prom"),
+        ("kd-centos", "centos7"),
+        ("xcat", "xcat"),
+        ("multi-role", "zk"),
+        ("simple-app/simple-app.yaml", "simple-app"),
+    ] {
+        let path = format!("fixtures/apps/{fixture}");
+        Test::new().args(["up", &path]).stderr_contains("members ready").run();
+        let out = Command::new("podman")
+            .args(["pod", "ps", "--filter", &format!("label=podproof.dev/app={app}"), "--format", "{{.Name}} {{.Status}}"])
+            .output()
+            .unwrap();
+        let pods = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!pods.trim().is_empty(), "{fixture}: no pods");
+        for line in pods.lines() {
+            assert!(line.ends_with("Running"), "{fixture}: pod not running: {line}");
+        }
+        Test::new().args(["down", "--all"]).run();
+        assert_clean(&format!("down of {fixture}"));
+    }
+}
+
+#[test]
+fn scenario_suite_passes_with_valid_reports() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let out = Test::new()
+        .args(["test", "fixtures/tests", "-j", "4", "--ci"])
+        .arg(format!("--report=junit={}", junit.display()))
+        .arg(format!("--report=json={}", json.display()))
+        .timeout(Duration::from_secs(600))
+        .run();
+    let last = out.stdout.lines().last().unwrap_or("");
+    assert!(last.ends_with("passed, 0 failed"), "{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let tests = std::fs::read_dir(root().join("fixtures/tests")).unwrap().count();
+    assert_eq!(xml.matches("<testcase ").count(), tests, "{xml}");
+    assert_junit_well_formed(&xml);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["failed"], 0);
+    assert_clean("a passing suite");
+    let drafts: Vec<_> = std::fs::read_dir(root().join("snapshots")).unwrap().flatten().filter(|e| e.path().extension().map(|x| x == "new").unwrap_or(false)).collect();
+    assert!(drafts.is_empty(), "snapshot drafts were written: {drafts:?}");
+}
+
+/// A small structural check: every opened element is closed, in order.
+fn assert_junit_well_formed(xml: &str) {
+    let body = xml.trim_start_matches(|c| c != '>').trim_start_matches('>');
+    let tag = regex::Regex::new(r"<(/?)([a-zA-Z]+)[^>]*?(/?)>").unwrap();
+    let mut stack = Vec::new();
+    for c in tag.captures_iter(body) {
+        let (close, name, selfclose) = (&c[1] == "/", c[2].to_string(), &c[3] == "/");
+        if close {
+            assert_eq!(stack.pop(), Some(name.clone()), "mismatched </{name}> in\n{xml}");
+        } else if !selfclose {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?} in\n{xml}");
+    assert!(xml.starts_with("<?xml"));
+}
+
+#[test]
+fn a_failing_test_reports_what_was_expected_and_seen() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let junit = dir.path().join("junit.xml");
+    let out = Test::new()
+        .args(["test", "fixtures/failing/expected-failure.yaml"])
+        .arg(format!("--report=junit={}", junit.display()))
+        .expect_status(1)
+        .run();
+    out.assert_stdout_contains("--- FAIL expected-failure")
+        .assert_stdout_contains("step `wrong greeting` (fixtures/failing/expected-failure.yaml:11) failed")
+        .assert_stdout_contains("body: expected to contain \"goodbye\"")
+        .assert_stdout_contains("seen: <h1>hello from podproof v1</h1>")
+        .assert_stdout_contains("logs of hello-web-0-");
+    assert!(out.stdout.trim_end().ends_with("0 passed, 1 failed"), "{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure message=\"step `wrong greeting`"), "{xml}");
+    assert_junit_well_formed(&xml);
+    assert_clean("a failing expectation");
+}
+
+#[test]
+fn a_step_timeout_fails_and_cleans_up() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let t = test_file(
+        dir.path(),
+        "timeout",
+        "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: step-timeout}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml]\n  steps:\n    - up: {}\n    - name: hangs\n      timeout: 2s\n      exec: {pod: web, command: [sleep, \"60\"]}\n",
+    );
+    let start = Instant::now();
+    let out = Test::new().args(["test", &t]).expect_status(1).run();
+    out.assert_stdout_contains("timed out after 2s");
+    assert!(start.elapsed() < Duration::from_secs(40), "took {:?}", start.elapsed());
+    assert_clean("a step timeout");
+}
+
+#[test]
+fn a_podman_error_is_clear_and_leaves_no_half_made_pod() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let app = dir.path().join("broken.yaml");
+    std::fs::write(
+        &app,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: broken}\nspec:\n  containers:\n    - name: a\n      image: localhost/podproof/busybox:latest\n      command: [sleep, infinity]\n    - name: b\n      image: localhost/podproof/busybox:latest\n      command: [/does/not/exist]\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.yaml");
+    std::fs::write(&missing, "apiVersion: v1\nkind: Pod\nmetadata: {name: nope}\nspec:\n  containers:\n    - {name: a, image: localhost/podproof/does-not-exist:1}\n").unwrap();
+    let t1 = test_file(dir.path(), "t1", &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: bad-command}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n", app.display()));
+    let out = Test::new().args(["test", &t1]).expect_status(1).run();
+    out.assert_stdout_contains("cannot start pod broken-").assert_stdout_contains("/does/not/exist");
+    assert_clean("a failed kube play");
+    let t2 = test_file(dir.path(), "t2", &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: missing-image}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n", missing.display()));
+    let out = Test::new().args(["test", &t2]).expect_status(1).run();
+    out.assert_stdout_contains("image `localhost/podproof/does-not-exist:1`").assert_stdout_contains("is not available locally");
+    assert_clean("a missing image");
+}
+
+/// Starts `podproof test` on a test that sleeps, waits until the sleep step
+/// runs, sends `signal`, and returns the exit status and how long it took to stop.
+fn interrupt(signal: libc::c_int, name: &str) -> (i32, Duration) {
+    let dir = common::tempdir();
+    let t = test_file(
+        dir.path(),
+        name,
+        &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml, APPS/multi-role/app.yaml]\n  steps:\n    - up: {{}}\n    - name: long wait\n      sleep: 120s\n"),
+    );
+    let mut child = Command::new(common::podproof()).args(["test", &t]).current_dir(root()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+                if l.contains("long wait") {
+                    break;
+                }
+            }
+            _ => panic!("podproof ended before the sleep step:\n{seen}"),
+        }
+    }
+    let sent = Instant::now();
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    std::thread::spawn(move || for _ in lines {});
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), sent.elapsed())
+}
+
+#[test]
+fn sigint_mid_step_cleans_up() {
+    let _g = exclusive();
+    let (code, took) = interrupt(libc::SIGINT, "sigint");
+    assert_eq!(code, 1);
+    assert!(took < Duration::from_secs(30), "took {took:?} to stop");
+    assert_clean("SIGINT");
+}
+
+#[test]
+fn sigterm_mid_step_cleans_up() {
+    let _g = exclusive();
+    let (code, took) = interrupt(libc::SIGTERM, "sigterm");
+    assert_eq!(code, 1);
+    assert!(took < Duration::from_secs(30), "took {took:?} to stop");
+    assert_clean("SIGTERM");
+}
+
+#[test]
+fn sigkill_then_clean_removes_everything() {
+    let _g = exclusive();
+    let (code, _) = interrupt(libc::SIGKILL, "sigkill");
+    assert_eq!(code, -1, "killed by a signal");
+    assert!(!leftovers().is_empty(), "SIGKILL should leave the run's objects for clean to find");
+    Test::new().arg("clean").stderr_contains("removed").run();
+    assert_clean("SIGKILL and clean");
+}
+
+#[test]
+fn keep_leaves_a_failing_test_up_until_down() {
+    let _g = exclusive();
+    let out = Test::new().args(["test", "--keep", "fixtures/failing/expected-failure.yaml"]).expect_status(1).run();
+    let hint = regex::Regex::new(r"podproof down --run (t[a-z0-9]+)").unwrap();
+    let id = hint.captures(&out.stdout).map(|c| c[1].to_string()).unwrap_or_else(|| panic!("no down hint\n{out}"));
+    assert!(!leftovers().is_empty(), "--keep removed the pods");
+    // A kept run belongs to nobody alive, but `clean` must leave it alone.
+    Test::new().arg("clean").run();
+    assert!(!leftovers().is_empty(), "clean removed a kept run");
+    Test::new().args(["down", "--run", &id]).run();
+    assert_clean("down --run");
+}
+
+#[test]
+fn doctor_reports_the_environment() {
+    let _g = exclusive();
+    let out = Test::new().arg("doctor").run();
+    out.assert_stdout_contains("podman: version 4.").assert_stdout_contains("runtime: OCI runtime").assert_stdout_contains("probe container: a container starts").assert_stdout_contains("podman can run containers here");
+}
