@@ -417,14 +417,28 @@ pub fn list_labelled(filter: &str) -> Result<Labelled, PodmanError> {
     Ok(Labelled { pods, containers, volumes, networks })
 }
 
-/// The value of `label` on each labelled pod, volume and network (to find run ids).
+/// The values of `label` on every labelled pod, container, volume and network
+/// (to find run ids). JSON output, because the Go templates of `network ls`
+/// and `volume ls` differ from those of `ps`.
 pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
     let f = format!("label={label}");
-    let tmpl = format!("{{{{index .Labels \"{label}\"}}}}");
-    let mut v = names(s(&["pod", "ps", "--filter", &f, "--format", &tmpl]))?;
-    v.extend(names(s(&["ps", "-a", "--filter", &f, "--format", &tmpl]))?);
-    v.extend(names(s(&["volume", "ls", "--filter", &f, "--format", &tmpl]))?);
-    v.extend(names(s(&["network", "ls", "--filter", &f, "--format", &tmpl]))?);
+    let queries = [
+        s(&["pod", "ps", "--filter", &f, "--format", "json"]),
+        s(&["ps", "-a", "--filter", &f, "--format", "json"]),
+        s(&["volume", "ls", "--filter", &f, "--format", "json"]),
+        s(&["network", "ls", "--filter", &f, "--format", "json"]),
+    ];
+    let mut v = Vec::new();
+    for q in queries {
+        let out = run(&q)?;
+        let parsed: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or(serde_json::Value::Null);
+        for obj in parsed.as_array().into_iter().flatten() {
+            let labels = obj.get("Labels").or_else(|| obj.get("labels"));
+            if let Some(val) = labels.and_then(|l| l.get(label)).and_then(|x| x.as_str()) {
+                v.push(val.to_string());
+            }
+        }
+    }
     v.sort();
     v.dedup();
     Ok(v)

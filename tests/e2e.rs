@@ -130,7 +130,7 @@ fn a_failing_test_reports_what_was_expected_and_seen() {
         .expect_status(1)
         .run();
     out.assert_stdout_contains("--- FAIL expected-failure")
-        .assert_stdout_contains("step `wrong greeting` (fixtures/failing/expected-failure.yaml:11) failed")
+        .assert_stdout_contains("step `wrong greeting` (fixtures/failing/expected-failure.yaml:10) failed")
         .assert_stdout_contains("body: expected to contain \"goodbye\"")
         .assert_stdout_contains("seen: <h1>hello from podproof v1</h1>")
         .assert_stdout_contains("logs of hello-web-0-");
