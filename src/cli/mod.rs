@@ -5,6 +5,7 @@ mod doctor;
 mod down;
 mod lint;
 mod render;
+mod snapshot;
 mod test;
 mod up;
 
@@ -36,6 +37,8 @@ pub enum Command {
     Down(down::Args),
     /// Remove what dead test runs left behind
     Clean(clean::Args),
+    /// Review, accept or reject snapshot drafts; find unreferenced snapshots
+    Snapshot(snapshot::Args),
     /// Check that podman can run containers here, and explain why not
     Doctor(doctor::Args),
     /// Lint manifests: podman compatibility, cluster portability, security and reliability
@@ -63,6 +66,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Down(a) => down::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Snapshot(a) => snapshot::run(a),
         Command::Lint(a) => lint::run(a),
     }
 }
