@@ -240,12 +240,49 @@ impl Env {
         write_private(&file, yaml.as_bytes())?;
         log(&format!("playing {} ({}/{})", m.pod, m.role, m.index));
         let net = if m.host_network { None } else { Some(self.network.as_str()) };
-        if let Err(e) = podman::kube_play(&file, net, &m.aliases) {
+        // podman 4.3 waits ~20 s for each init container it runs and then
+        // sometimes fails to remove it, so podproof runs them itself.
+        let (played, inits) = without_init_containers(&pod);
+        if !inits.is_empty() {
+            write_private(&file, pod_yaml(&played).as_bytes())?;
+        }
+        let result = podman::kube_play(&file, net, &m.aliases, inits.is_empty())
+            .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
+            .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, log) });
+        if let Err(e) = result {
             // A failed play leaves a half-made pod behind: remove it now.
             let _ = podman::pod_rm(std::slice::from_ref(&m.pod), Duration::ZERO);
-            return Err(Error::from(e).context(format!("cannot start pod {}", m.pod)));
+            return Err(e);
         }
         Ok(())
+    }
+
+    /// Starts a created pod: its network first, then each init container to
+    /// completion in order (a failure fails the member, with its output), then
+    /// the app containers. A restarted pod runs its init containers again, as
+    /// a recreated pod does in Kubernetes.
+    pub fn start_with_inits(&self, m: &Member, inits: &[core::Container], log: Log) -> Result<()> {
+        podman::pod_start_infra(&m.pod)?;
+        let labels = self.labels(Some(&m.app));
+        let (pod, _) = self.render_member(m)?;
+        let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
+        for c in inits {
+            let (flags, image, command) = run_flags(c, &volumes).map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
+            log(&format!("running init container {} of {}", c.name, m.pod));
+            let out = podman::run_in_pod(&m.pod, &format!("{}-{}", m.pod, c.name), &flags, &image, &command, &labels, self.settings.ready_timeout)?;
+            if out.status != 0 {
+                let output = format!("{}{}", out.stdout, out.stderr);
+                return Err(Error::runtime(format!("init container {} of {} exited with code {}", c.name, m.pod, out.status)).because(format!("output:\n{}", indent(output.trim_end()))));
+            }
+        }
+        podman::pod_start(&m.pod)?;
+        Ok(())
+    }
+
+    /// The init containers of a member, as rendered for play.
+    pub fn init_containers(&self, m: &Member) -> Result<Vec<core::Container>> {
+        let (pod, _) = self.render_member(m)?;
+        Ok(without_init_containers(&pod).1)
     }
 
     /// Plays every member not running yet, then waits until all are ready.
@@ -477,6 +514,58 @@ pub fn kd_fqdn(member: &str, cluster: &str) -> String {
 /// The headless service KubeDirector makes for a cluster's members.
 pub fn kd_service(cluster: &str) -> String {
     format!("kdhs-{cluster}")
+}
+
+/// Splits the init containers off a pod.
+fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>) {
+    let mut p = pod.clone();
+    let inits = p.spec.as_mut().and_then(|s| s.init_containers.take()).unwrap_or_default();
+    (p, inits)
+}
+
+/// `podman run` flags for a container spec rendered in the podman flavour
+/// (whose volumes are all host paths or named volumes by then).
+fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<(Vec<String>, String, Vec<String>), String> {
+    let image = c.image.clone().ok_or("no image")?;
+    let mut flags = Vec::new();
+    for vm in c.volume_mounts.iter().flatten() {
+        let v = volumes.iter().find(|v| v.name == vm.name).ok_or_else(|| format!("volume `{}` is not defined", vm.name))?;
+        let source = if let Some(h) = &v.host_path {
+            h.path.clone()
+        } else if let Some(c) = &v.persistent_volume_claim {
+            c.claim_name.clone()
+        } else {
+            return Err(format!("volume `{}` has a type podproof cannot mount into an init container", vm.name));
+        };
+        let ro = if vm.read_only == Some(true) { ":ro" } else { "" };
+        flags.push("--volume".into());
+        flags.push(format!("{source}:{}{ro}", vm.mount_path));
+    }
+    if let Some(cmd) = &c.command {
+        flags.push(format!("--entrypoint={}", serde_json::to_string(cmd).expect("strings serialize")));
+    }
+    for e in c.env.iter().flatten() {
+        flags.push("--env".into());
+        flags.push(format!("{}={}", e.name, e.value.clone().unwrap_or_default()));
+    }
+    if let Some(w) = &c.working_dir {
+        flags.push(format!("--workdir={w}"));
+    }
+    if let Some(sc) = &c.security_context {
+        if let Some(u) = sc.run_as_user {
+            flags.push(format!("--user={u}"));
+        }
+        if sc.privileged == Some(true) {
+            flags.push("--privileged".into());
+        }
+        for cap in sc.capabilities.iter().flat_map(|c| c.add.iter().flatten()) {
+            flags.push(format!("--cap-add={cap}"));
+        }
+        for cap in sc.capabilities.iter().flat_map(|c| c.drop.iter().flatten()) {
+            flags.push(format!("--cap-drop={cap}"));
+        }
+    }
+    Ok((flags, image, c.args.clone().unwrap_or_default()))
 }
 
 pub fn pod_yaml(pod: &core::Pod) -> String {

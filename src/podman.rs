@@ -232,8 +232,8 @@ pub fn volume_rm(names: &[String]) -> Result<(), PodmanError> {
 // ---- kube play and pods ----
 
 /// Plays one YAML file into `network`, giving the pod these DNS aliases.
-pub fn kube_play(file: &Path, network: Option<&str>, aliases: &[String]) -> Result<Output, PodmanError> {
-    let mut args = s(&["kube", "play", "--start=true"]);
+pub fn kube_play(file: &Path, network: Option<&str>, aliases: &[String], start: bool) -> Result<Output, PodmanError> {
+    let mut args = s(&["kube", "play", if start { "--start=true" } else { "--start=false" }]);
     if let Some(net) = network {
         let mut spec = net.to_string();
         if !aliases.is_empty() {
@@ -265,6 +265,23 @@ pub fn pod_stop(names: &[String], timeout: Duration) -> Result<(), PodmanError> 
 
 pub fn pod_start(name: &str) -> Result<(), PodmanError> {
     run(&s(&["pod", "start", name])).map(|_| ())
+}
+
+/// Starts only the pod's infra container, so its network exists for init containers.
+pub fn pod_start_infra(name: &str) -> Result<(), PodmanError> {
+    let id = run(&s(&["pod", "inspect", "--format", "{{.InfraContainerID}}", name]))?.stdout.trim().to_string();
+    run(&s(&["start", &id])).map(|_| ())
+}
+
+/// Runs a one-off container in a pod to completion (`podman run --rm --pod`).
+/// `flags` are podman run flags built from the container spec.
+pub fn run_in_pod(pod: &str, name: &str, flags: &[String], image: &str, command: &[String], labels: &BTreeMap<String, String>, timeout: Duration) -> Result<Output, PodmanError> {
+    let mut args = s(&["run", "--rm", "--pod", pod, "--name", name]);
+    args.extend(label_args("--label", labels));
+    args.extend(flags.iter().cloned());
+    args.push(image.to_string());
+    args.extend(command.iter().cloned());
+    run_until(&args, None, Some(timeout))
 }
 
 pub fn pod_exists(name: &str) -> Result<bool, PodmanError> {

@@ -568,7 +568,12 @@ pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()>
     env.pre_stop(std::slice::from_ref(m), log);
     let before = env.states(m)?;
     podman::pod_stop(std::slice::from_ref(&m.pod), env.grace_of(m))?;
-    podman::pod_start(&m.pod)?;
+    let inits = env.init_containers(m)?;
+    if inits.is_empty() {
+        podman::pod_start(&m.pod)?;
+    } else {
+        env.start_with_inits(m, &inits, log)?;
+    }
     // Under load, inspect can still show the stopped containers for a moment;
     // wait until each has really started again before judging readiness.
     await_condition(env.settings.ready_timeout, Duration::from_millis(50), || match env.states(m) {

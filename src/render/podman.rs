@@ -16,7 +16,10 @@
 //!   hostNetwork 4.3 refuses ports altogether;
 //! - probes and lifecycle hooks are removed: podproof performs them itself,
 //!   without curl or nc in the image;
-//! - per-member claims become PVCs named `<claim>-<pod>`.
+//! - per-member claims become PVCs named `<claim>-<pod>`;
+//! - init containers stay in the rendered pod, but at play time podproof runs
+//!   them itself (`podman run --rm --pod`) before starting the app containers:
+//!   podman 4.3 waits about 20 s on each one and may then fail to remove it.
 
 use super::{env, label_meta, member_labels, run_name, Object, Options, Projection, ProjectionSource, Rendered};
 use crate::app::{App, Role};
