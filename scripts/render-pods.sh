@@ -22,6 +22,8 @@ fixtures=(
   fixtures/apps/xcat
   fixtures/apps/multi-role
   fixtures/apps/simple-app/simple-app.yaml
+  fixtures/apps/hooks
+  fixtures/apps/hooks-fail
 )
 
 # Render into a fresh directory first, so a failure leaves pods/ as it was.

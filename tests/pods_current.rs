@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Keep this list in step with `fixtures` in scripts/render-pods.sh.
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "fixtures/apps/busybox-httpd",
     "fixtures/apps/prometheus",
     "fixtures/apps/kd-centos",
     "fixtures/apps/xcat",
     "fixtures/apps/multi-role",
     "fixtures/apps/simple-app/simple-app.yaml",
+    "fixtures/apps/hooks",
+    "fixtures/apps/hooks-fail",
 ];
 
 const STALE: &str = "pods/ is stale: run scripts/render-pods.sh";
