@@ -70,6 +70,15 @@ pub struct Env {
     pub apps: Vec<App>,
     pub members: Vec<Member>,
     pub settings: Settings,
+    /// Pods this process has played and not removed, so that no podman call
+    /// is spent asking what it already knows.
+    played: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Volumes this process created; with `played`, all that a clean teardown removes.
+    volumes: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Set when something may have been made that is not tracked (a failed
+    /// play); teardown then sweeps by label.
+    untracked: std::sync::atomic::AtomicBool,
+    network_ready: std::sync::atomic::AtomicBool,
 }
 
 /// What teardown removed and how long it took.
@@ -84,7 +93,19 @@ impl Env {
     pub fn new(apps: Vec<App>, id: &str, suffix: &str, kind: RunKind, settings: Settings) -> Result<Env> {
         let dir = state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
         let run = RunContext { id: id.to_string(), suffix: suffix.to_string() };
-        let mut env = Env { network: format!("podproof-{id}"), run, kind, dir, apps: Vec::new(), members: Vec::new(), settings };
+        let mut env = Env {
+            network: format!("podproof-{id}"),
+            run,
+            kind,
+            dir,
+            apps: Vec::new(),
+            members: Vec::new(),
+            settings,
+            played: Default::default(),
+            volumes: Default::default(),
+            untracked: Default::default(),
+            network_ready: Default::default(),
+        };
         for app in apps {
             env.add_app(app);
         }
@@ -139,10 +160,49 @@ impl Env {
 
     /// Creates the run's network unless it exists.
     pub fn ensure_network(&self) -> Result<()> {
-        if !podman::network_exists(&self.network)? {
+        use std::sync::atomic::Ordering;
+        if self.network_ready.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // A new test run cannot have a network yet; the `up` environment may.
+        if self.kind == RunKind::Test || !podman::network_exists(&self.network)? {
             podman::network_create(&self.network, &self.labels(None))?;
         }
+        self.network_ready.store(true, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Creates a labelled named volume unless this run already has it.
+    fn ensure_volume(&self, name: &str, app: &str) -> Result<()> {
+        let mut vols = self.volumes.lock().expect("volumes lock");
+        if vols.contains(name) {
+            return Ok(());
+        }
+        // A new test run cannot have volumes yet; the `up` environment may.
+        if self.kind == RunKind::Test || !podman::volume_exists(name)? {
+            podman::volume_create(name, &self.labels(Some(app)))?;
+        }
+        vols.insert(name.to_string());
+        Ok(())
+    }
+
+    /// Removes the volumes this process created.
+    pub fn remove_volumes(&self) -> Result<()> {
+        let mut vols = self.volumes.lock().expect("volumes lock");
+        let names: Vec<String> = vols.iter().cloned().collect();
+        podman::volume_rm(&names)?;
+        vols.clear();
+        Ok(())
+    }
+
+    /// Whether this process played the member's pod (and has not removed it).
+    pub fn is_played(&self, m: &Member) -> bool {
+        self.played.lock().expect("played lock").contains(&m.pod)
+    }
+
+    /// The members this process has not played yet.
+    pub fn unplayed(&self) -> Vec<Member> {
+        self.members.iter().filter(|m| !self.is_played(m)).cloned().collect()
     }
 
     /// Builds missing local images, then checks every image a member needs
@@ -158,6 +218,13 @@ impl Env {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Fails with a clear message naming every image that is not available.
+    /// `up` checks before starting; tests check only when a play fails, since
+    /// on the happy path each check is a podman call that parallel tests contend for.
+    pub fn check_images(&self) -> Result<()> {
         let mut missing = Vec::new();
         for app in &self.apps {
             for role in &app.roles {
@@ -220,20 +287,10 @@ impl Env {
         }
         // Claims become labelled named volumes before play, so they are swept with the run.
         let shared: Vec<String> = app.claims.iter().filter_map(|c| c.metadata.name.clone()).map(|n| render::run_name(&n, Some(&self.run))).collect();
-        for o in &out.objects {
-            if let Object::Claim(c) = o {
-                let name = c.metadata.name.clone().unwrap_or_default();
-                if !podman::volume_exists(&name)? {
-                    podman::volume_create(&name, &self.labels(Some(&app.name)))?;
-                }
-            }
-        }
-        for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            if let Some(c) = &v.persistent_volume_claim {
-                if shared.contains(&c.claim_name) && !podman::volume_exists(&c.claim_name)? {
-                    podman::volume_create(&c.claim_name, &self.labels(Some(&app.name)))?;
-                }
-            }
+        let mut claims: Vec<String> = out.objects.iter().filter_map(|o| if let Object::Claim(c) = o { c.metadata.name.clone() } else { None }).collect();
+        claims.extend(pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).filter_map(|v| v.persistent_volume_claim.as_ref()).map(|c| c.claim_name.clone()).filter(|n| shared.contains(n)));
+        for name in claims {
+            self.ensure_volume(&name, &app.name)?;
         }
         let yaml = pod_yaml(&pod);
         let file = self.played_file(m);
@@ -251,9 +308,13 @@ impl Env {
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, log) });
         if let Err(e) = result {
             // A failed play leaves a half-made pod behind: remove it now.
+            self.untracked.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = podman::pod_rm(std::slice::from_ref(&m.pod), Duration::ZERO);
+            // The commonest cause gets the clearest message.
+            self.check_images()?;
             return Err(e);
         }
+        self.played.lock().expect("played lock").insert(m.pod.clone());
         Ok(())
     }
 
@@ -373,12 +434,22 @@ impl Env {
 
     /// One look at a member's readiness.
     pub fn ready_poll(&self, m: &Member) -> Poll<(), String> {
+        let mut cache = None;
+        self.ready_poll_cached(m, &mut cache)
+    }
+
+    /// `ready_poll` that reuses the container states of an earlier poll when
+    /// given them (`Some`); `None` inspects and fills the cache.
+    fn ready_poll_cached(&self, m: &Member, cache: &mut Option<Vec<ContainerState>>) -> Poll<(), String> {
         let Some(role) = self.role_of(m) else { return Poll::Fail(format!("unknown role {}", m.role)) };
         let spec = role.template.spec.clone().unwrap_or_default();
         let always = spec.restart_policy.as_deref().unwrap_or("Always") == "Always";
-        let states = match self.states(m) {
-            Ok(s) => s,
-            Err(e) => return Poll::Fail(e.to_string()),
+        let states = match cache.take() {
+            Some(s) => s,
+            None => match self.states(m) {
+                Ok(s) => s,
+                Err(e) => return Poll::Fail(e.to_string()),
+            },
         };
         for c in &spec.containers {
             let name = m.container(&c.name);
@@ -402,6 +473,8 @@ impl Env {
             for p in [&c.startup_probe, &c.readiness_probe].into_iter().flatten() {
                 let t = self.target(m, &c.name, &states);
                 if let Err(e) = probe::probe_once(p, &t) {
+                    // Running containers only need probing again; keep their states.
+                    *cache = Some(states);
                     return Poll::Pending(Some(format!("{}: probe not passing: {e}", m.container(&c.name))));
                 }
             }
@@ -413,7 +486,17 @@ impl Env {
     /// or crash-loops fails at once, with its last logs.
     pub fn wait_ready(&self, m: &Member, log: Log) -> Result<()> {
         let start = Instant::now();
-        await_condition(self.settings.ready_timeout, Duration::from_millis(200), || self.ready_poll(m))
+        // Probes run every 50 ms; containers are inspected again every tenth poll,
+        // so a crash is still noticed within half a second.
+        let mut cache = None;
+        let mut n = 0u32;
+        await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
+            n += 1;
+            if n % 10 == 0 {
+                cache = None;
+            }
+            self.ready_poll_cached(m, &mut cache)
+        })
             .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
@@ -478,6 +561,12 @@ impl Env {
         });
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
         let rm = podman::pod_rm(&pods, Duration::ZERO);
+        if rm.is_ok() {
+            let mut played = self.played.lock().expect("played lock");
+            for p in &pods {
+                played.remove(p);
+            }
+        }
         for m in members {
             let _ = std::fs::remove_dir_all(self.dir.join("volumes").join(&m.pod));
         }
@@ -495,14 +584,25 @@ impl Env {
     /// network and the state directory. A final sweep by label catches
     /// anything a failed or interrupted step left.
     pub fn teardown(&self, log: Log) -> Result<Teardown> {
+        use std::sync::atomic::Ordering;
         let start = Instant::now();
-        let existing: Vec<Member> = self.members.iter().filter(|m| podman::pod_exists(&m.pod).unwrap_or(true)).cloned().collect();
-        let first = self.remove_members(&existing, log);
-        let sweep = podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, self.run.id), Duration::ZERO);
-        let _ = state::remove(&self.run.id);
-        first?;
-        sweep?;
-        Ok(Teardown { pods: existing.len(), elapsed: start.elapsed() })
+        let known: Vec<Member> = self.members.iter().filter(|m| self.is_played(m)).cloned().collect();
+        let first = self.remove_members(&known, log).and_then(|_| self.remove_volumes());
+        let net = if self.network_ready.load(Ordering::SeqCst) { podman::network_rm(&self.network).map_err(Error::from) } else { Ok(()) };
+        // What this process made is gone; a sweep by label catches what a failed
+        // or interrupted step may have left. It costs four podman calls that
+        // contend with parallel tests, so it runs only when needed.
+        let filter = format!("{}={}", render::LABEL_RUN, self.run.id);
+        let needs_sweep = first.is_err() || net.is_err() || self.untracked.load(Ordering::SeqCst) || crate::signals::interrupted() || self.kind == RunKind::Up;
+        let result = if needs_sweep { podman::remove_labelled(&filter, Duration::ZERO).map(|_| ()).map_err(Error::from) } else { Ok(()) };
+        // A run whose teardown failed keeps its record, so `clean` finds it.
+        if result.is_ok() {
+            let _ = state::remove(&self.run.id);
+        } else {
+            let _ = state::create(&self.run.id, self.kind);
+        }
+        result?;
+        Ok(Teardown { pods: known.len(), elapsed: start.elapsed() })
     }
 }
 

@@ -97,6 +97,7 @@ pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, Po
 pub fn run_until(args: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
     let expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
     let fail = |msg: String| PodmanError { command: command_line(args), status: None, stderr: msg };
+    let _trace = Trace::new(args);
     let out = match timeout {
         None => with_stdin(expr, stdin).run().map_err(|e| fail(e.to_string()))?,
         Some(t) => {
@@ -120,6 +121,29 @@ pub fn run_until(args: &[String], stdin: Option<&[u8]>, timeout: Option<Duration
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+/// With PODPROOF_TRACE set, every podman call is printed with its duration on
+/// stderr (for finding where time goes).
+struct Trace {
+    start: std::time::Instant,
+    line: Option<String>,
+}
+
+impl Trace {
+    fn new(args: &[String]) -> Trace {
+        static ON: OnceLock<bool> = OnceLock::new();
+        let on = *ON.get_or_init(|| std::env::var_os("PODPROOF_TRACE").is_some());
+        Trace { start: std::time::Instant::now(), line: on.then(|| command_line(args)) }
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        if let Some(l) = &self.line {
+            eprintln!("trace: {:>6.0}ms {l}", self.start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
 }
 
 fn with_stdin(expr: duct::Expression, stdin: Option<&[u8]>) -> duct::Expression {
@@ -445,9 +469,13 @@ pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
         s(&["volume", "ls", "--filter", &f, "--format", "json"]),
         s(&["network", "ls", "--filter", &f, "--format", "json"]),
     ];
+    let outs: Vec<Result<Output, PodmanError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = queries.iter().map(|q| sc.spawn(move || run(q))).collect();
+        hs.into_iter().map(|h| h.join().expect("listing thread")).collect()
+    });
     let mut v = Vec::new();
-    for q in queries {
-        let out = run(&q)?;
+    for out in outs {
+        let out = out?;
         let parsed: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or(serde_json::Value::Null);
         for obj in parsed.as_array().into_iter().flatten() {
             let labels = obj.get("Labels").or_else(|| obj.get("labels"));
@@ -464,10 +492,12 @@ pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
 /// Removes every pod, container, volume and network carrying `filter`.
 pub fn remove_labelled(filter: &str, timeout: Duration) -> Result<usize, PodmanError> {
     let l = list_labelled(filter)?;
-    let n = l.total();
-    if n == 0 {
-        return Ok(0);
-    }
+    remove_listed(&l, timeout)?;
+    Ok(l.total())
+}
+
+/// Removes the listed objects: pods (stopped first), loose containers, volumes, networks.
+pub fn remove_listed(l: &Labelled, timeout: Duration) -> Result<(), PodmanError> {
     if !l.pods.is_empty() {
         // Stopping before removing avoids podman's slow cgroup removal (see
         // env.rs); one call per pod, since one call stops pods in sequence.
@@ -489,7 +519,7 @@ pub fn remove_labelled(filter: &str, timeout: Duration) -> Result<usize, PodmanE
     for net in &l.networks {
         network_rm(net)?;
     }
-    Ok(n)
+    Ok(())
 }
 
 #[cfg(test)]

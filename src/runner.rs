@@ -360,7 +360,7 @@ pub fn pod_report(env: &Env) -> String {
 }
 
 fn redactions(t: &Test, env: &Env) -> Redactions {
-    let mut r = Redactions { run_suffix: Some(env.run.suffix.clone()), ..Default::default() };
+    let mut r = Redactions { run_id: Some(env.run.id.clone()), run_suffix: Some(env.run.suffix.clone()), ..Default::default() };
     for app in &env.apps {
         for s in &app.secrets {
             for v in s.data.iter().flat_map(|d| d.values()) {
@@ -435,36 +435,35 @@ impl StepContext<'_> {
         let Some(text) = o.primary() else { return Err("this step has no output to snapshot".into()) };
         let mut r = self.redactions.clone();
         r.ips = env.members.iter().flat_map(|m| env.states(m).unwrap_or_default()).map(|s| s.ip).filter(|i| !i.is_empty()).collect();
+        // Every address on the run network, also of pods gone by now (an IP from before a restart in a log).
+        let subnets = ["network", "inspect", &env.network, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}"].map(String::from);
+        r.subnets = podman::run(&subnets).map(|o| o.stdout.split_whitespace().filter_map(snapshot::parse_subnet).collect()).unwrap_or_default();
         for u in snap.redactions() {
             if let Ok(re) = regex::Regex::new(&u.regex) {
                 r.user.push((re, u.replace.clone()));
             }
         }
         let content = r.apply(text);
-        let header = snapshot::Header { source: self.test.file_name.clone(), description: step.name.clone(), expression: expression(&step.action) };
+        // The source is relative to the project root, like insta's, so it does not depend on where podproof ran.
+        let root = crate::source::project_root(&self.test.dir);
+        let source = self.test.file.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_else(|_| self.test.file_name.clone());
+        let header = snapshot::Header { source, description: step.name.clone(), expression: expression(&step.action) };
         let name = snap.name();
         let out = self.opts.snapshots.check(&self.test.name, name, &header, &content).map_err(|e| format!("cannot write snapshot: {e}"))?;
         let file = snapshot::file_name(&self.test.name, name);
-        match out {
-            snapshot::Outcome::Matched | snapshot::Outcome::Accepted => Ok(()),
-            snapshot::Outcome::New { draft } => {
-                let p = format!("snapshot {file} is missing");
-                self.snapshot_problem = Some(p.clone());
-                Err(match draft {
-                    Some(d) => format!("{p}; wrote {} (accept with `podproof snapshot accept` or --update-snapshots)\n{}", d.display(), indent(&content)),
-                    None => format!("{p} (CI mode writes nothing; run locally and commit it)"),
-                })
-            }
-            snapshot::Outcome::Changed { diff, draft } => {
-                let p = format!("snapshot {file} changed");
-                self.snapshot_problem = Some(p.clone());
-                let d = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { snapshot::colour_diff(&diff) } else { diff };
-                Err(match draft {
-                    Some(dr) => format!("{p}; wrote {}\n{d}", dr.display()),
-                    None => format!("{p}\n{d}"),
-                })
-            }
-        }
+        let (problem, diff, draft) = match out {
+            snapshot::Outcome::Matched | snapshot::Outcome::Accepted => return Ok(()),
+            snapshot::Outcome::New { draft } => (format!("snapshot {file} is missing"), snapshot::diff("", &content), draft),
+            snapshot::Outcome::Changed { diff, draft } => (format!("snapshot {file} changed"), diff, draft),
+        };
+        self.snapshot_problem = Some(problem.clone());
+        let how = match draft {
+            Some(d) => format!("; wrote {} (review it with `podproof snapshot review`, or rerun with --update-snapshots)", d.display()),
+            None => " (CI mode writes nothing: run without --ci, review and commit the snapshot)".into(),
+        };
+        // The failure is printed on stdout (reports strip the colours).
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+        Err(format!("{problem}{how}\n{}", if colour { snapshot::colour_diff(&diff) } else { diff }))
     }
 
     /// Performs a step's action once.
@@ -473,15 +472,14 @@ impl StepContext<'_> {
         match &step.action {
             Action::Up => {
                 env.settings.ready_timeout = timeout;
-                let pending: Vec<Member> = env.members.iter().filter(|m| !podman::pod_exists(&m.pod).unwrap_or(false)).cloned().collect();
+                let pending: Vec<Member> = env.unplayed();
                 env.start(&pending, log).map_err(err)?;
                 Ok(Observed::default())
             }
             Action::Down => {
                 let members = env.members.clone();
                 env.remove_members(&members, log).map_err(err)?;
-                let vols = podman::list_labelled(&format!("{}={}", crate::render::LABEL_RUN, env.run.id)).map_err(|e| err(e.into()))?.volumes;
-                podman::volume_rm(&vols).map_err(|e| err(e.into()))?;
+                env.remove_volumes().map_err(err)?;
                 Ok(Observed::default())
             }
             Action::Http(h) => {

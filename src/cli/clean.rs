@@ -38,6 +38,20 @@ pub fn clean(all: bool) -> Result<usize> {
     Ok(removed)
 }
 
+/// The cheap clean that `podproof test` runs first: only runs with a record
+/// whose process is gone. It makes no podman call when there are none, and
+/// orphans without a record are left for `podproof clean`.
+pub fn clean_recorded() -> Result<usize> {
+    let mut removed = 0;
+    for r in state::list() {
+        if r.kind == RunKind::Test && !state::pid_alive(r.pid) {
+            removed += podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, r.id), Duration::ZERO)?;
+            state::remove(&r.id)?;
+        }
+    }
+    Ok(removed)
+}
+
 /// A run is dead when it is a test run whose process is gone, or has no record
 /// at all (its process was killed before writing one, or the state was lost).
 fn is_dead(id: &str) -> bool {

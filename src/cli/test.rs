@@ -92,16 +92,20 @@ pub fn run(a: Args) -> Result<i32> {
     let mode = if a.update_snapshots { Mode::Update } else if ci { Mode::Ci } else { Mode::Local };
     let root = crate::source::project_root(&std::env::current_dir().unwrap_or_default());
     let store = Store { dir: a.snapshot_dir.clone().unwrap_or_else(|| root.join("snapshots")), mode };
-    let removed = super::clean::clean(false)?;
-    if removed > 0 {
-        eprintln!("removed {removed} objects left by dead runs");
-    }
+    // Runs of dead processes are removed alongside the tests: they share no
+    // names with this run, and the tests need not wait for it.
+    let cleaner = std::thread::spawn(super::clean::clean_recorded);
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
     let progress = Printer::new();
     let start = Instant::now();
     let results = runner::run_all(&selected, &opts, &progress);
     progress.clear();
+    match cleaner.join() {
+        Ok(Ok(n)) if n > 0 => eprintln!("removed {n} objects left by dead runs"),
+        Ok(Err(e)) => eprintln!("warning: cleaning up dead runs failed: {}", e.headline()),
+        _ => {}
+    }
     print_summary(&results, start.elapsed());
     for (kind, file) in &reports {
         let text = if kind == "junit" { report::junit(&results) } else { report::json(&results) };

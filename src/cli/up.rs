@@ -30,6 +30,7 @@ pub fn run(a: Args) -> Result<i32> {
         env.add_app(app);
     }
     env.prepare_images(&log)?;
+    env.check_images()?;
     let mut to_start = Vec::new();
     for m in &env.members {
         let (pod, _) = env.render_member(m)?;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make bench: podproof's speed against its targets, on real podman.
+# - overhead: `podproof test` on fixtures/bench/hello.yaml against
+#   scripts/bench-plain.sh, which makes the same podman calls by hand (target <= 1.0);
+# - parallel speed-up: 8 such scenarios with -j 4 against -j 1 (target >= 2.5x);
+# - teardown per pod, from the JSON report.
+# Further sections (lint, reload latency) are added by their own scripts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release --quiet
+pp=./target/release/podproof
+runs=${BENCH_RUNS:-7}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+timed() { local s; s=$(now); "$@" >/dev/null 2>&1; secs "$s" "$(now)"; }
+
+# Warm podman's caches so neither side pays for the first run.
+scripts/bench-plain.sh >/dev/null 2>&1
+"$pp" test fixtures/bench/hello.yaml >/dev/null 2>&1
+
+: > "$tmp/plain"
+: > "$tmp/podproof"
+for _ in $(seq "$runs"); do
+  timed scripts/bench-plain.sh >> "$tmp/plain"
+  timed "$pp" test fixtures/bench/hello.yaml >> "$tmp/podproof"
+done
+plain=$(median < "$tmp/plain")
+ours=$(median < "$tmp/podproof")
+ratio=$(awk -v a="$ours" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
+
+mkdir -p "$tmp/suite"
+for i in 1 2 3 4 5 6 7 8; do
+  sed -e "s/name: bench-hello/name: bench-hello-$i/" -e "s#\.\./apps/#$PWD/fixtures/apps/#" fixtures/bench/hello.yaml > "$tmp/suite/t$i.yaml"
+done
+j1=$(timed "$pp" test -j 1 "$tmp/suite")
+j4=$(timed "$pp" test -j 4 --report "json=$tmp/report.json" "$tmp/suite")
+speedup=$(awk -v a="$j1" -v b="$j4" 'BEGIN { printf "%.2f", a / b }')
+teardown=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=[x["teardown_ms"] for x in r["tests"]]; print("%.3f" % (sum(t)/len(t)/1000))' "$tmp/report.json")
+
+printf '%-44s %-10s %s\n' "figure" "target" "measured"
+printf '%-44s %-10s %s\n' "overhead vs hand-written podman script" "<= 1.0" "$ratio (podproof ${ours}s, script ${plain}s, median of $runs)"
+printf '%-44s %-10s %s\n' "parallel speed-up, 8 scenarios -j4 vs -j1" ">= 2.5x" "${speedup}x (-j1 ${j1}s, -j4 ${j4}s)"
+printf '%-44s %-10s %s\n' "teardown per pod (-j4 run)" "-" "${teardown}s"
+for extra in scripts/bench-*.sh; do
+  case "$extra" in scripts/bench-plain.sh) continue ;; esac
+  "$extra"
+done
