@@ -92,7 +92,11 @@ fn scenario_suite_passes_with_valid_reports() {
     let last = out.stdout.lines().last().unwrap_or("");
     assert!(last.ends_with("passed, 0 failed"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    let tests = std::fs::read_dir(root().join("fixtures/tests")).unwrap().count();
+    let tests: usize = std::fs::read_dir(root().join("fixtures/tests"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().filter(|l| *l == "kind: Test").count())
+        .sum();
     assert_eq!(xml.matches("<testcase ").count(), tests, "{xml}");
     assert_junit_well_formed(&xml);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
