@@ -14,17 +14,14 @@ if [[ -z "${PODPROOF:-}" ]]; then
   PODPROOF=target/debug/podproof
 fi
 
-# Keep this list in step with FIXTURES in tests/pods_current.rs.
-fixtures=(
-  fixtures/apps/busybox-httpd
-  fixtures/apps/prometheus
-  fixtures/apps/kd-centos
-  fixtures/apps/xcat
-  fixtures/apps/multi-role
-  fixtures/apps/simple-app/simple-app.yaml
-  fixtures/apps/hooks
-  fixtures/apps/hooks-fail
-)
+# Every directory of fixtures/apps is an app, except simple-app, whose directory
+# also holds its ytt template: its rendered output is the app (tests/pods_current.rs
+# walks them the same way).
+fixtures=()
+for d in fixtures/apps/*/; do
+  d=${d%/}
+  if [[ $d == fixtures/apps/simple-app ]]; then fixtures+=("$d/simple-app.yaml"); else fixtures+=("$d"); fi
+done
 
 # Render into a fresh directory first, so a failure leaves pods/ as it was.
 tmp=$(mktemp -d)

@@ -126,8 +126,8 @@ impl Env {
         let name = role.member_name(index);
         let spec = role.template.spec.clone().unwrap_or_default();
         let mut aliases = vec![name.clone()];
-        if let Some(kd) = &app.kubedirector {
-            aliases.push(kd_fqdn(&name, &kd.cluster_name));
+        if app.kubedirector.is_some() || role.has_events() {
+            aliases.push(crate::lifecycle::fqdn(app, &name));
         }
         Member {
             app: app.name.clone(),
@@ -193,6 +193,12 @@ impl Env {
         podman::volume_rm(&names)?;
         vols.clear();
         Ok(())
+    }
+
+    /// Records a pod found running (an `up` environment made earlier).
+    pub fn adopt(&self, m: &Member) {
+        self.played.lock().expect("played lock").insert(m.pod.clone());
+        self.network_ready.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether this process played the member's pod (and has not removed it).
@@ -346,8 +352,15 @@ impl Env {
         Ok(without_init_containers(&pod).1)
     }
 
-    /// Plays every member not running yet, then waits until all are ready.
-    pub fn start(&self, members: &[Member], log: Log) -> Result<()> {
+    /// Plays every member not running yet, waits until all are ready, then
+    /// runs lifecycle events (KubeDirector roles). Returns one line per event.
+    pub fn start(&self, members: &[Member], log: Log) -> Result<Vec<String>> {
+        let existing: Vec<Member> = self.members.iter().filter(|m| self.is_played(m) && !members.iter().any(|n| n.pod == m.pod)).cloned().collect();
+        self.start_pods(members, log)?;
+        crate::lifecycle::on_start(self, members, &existing, log)
+    }
+
+    pub fn start_pods(&self, members: &[Member], log: Log) -> Result<()> {
         self.ensure_network()?;
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, log))).collect();
@@ -502,6 +515,42 @@ impl Env {
         Ok(())
     }
 
+    /// Scales a role to `n` members, with KubeDirector's events: new members
+    /// are configured and existing ones get addnodes; on shrink every member
+    /// gets delnodes before the highest-index members are removed. Unchanged
+    /// members are not touched. Per-member volumes of removed members stay,
+    /// as a StatefulSet's claims do.
+    pub fn scale(&mut self, app_name: &str, role_name: &str, n: u32, log: Log) -> Result<Vec<String>> {
+        let app_i = self.apps.iter().position(|a| a.name == app_name).ok_or_else(|| Error::runtime(format!("no app `{app_name}`")))?;
+        let role_i = self.apps[app_i].roles.iter().position(|r| r.name == role_name).ok_or_else(|| {
+            let roles: Vec<_> = self.apps[app_i].roles.iter().map(|r| r.name.as_str()).collect();
+            Error::bad_input(format!("no role `{role_name}` in app `{app_name}`"), vec![format!("roles: {}", roles.join(", "))])
+        })?;
+        let current = self.apps[app_i].roles[role_i].members;
+        self.apps[app_i].roles[role_i].check_members(n).map_err(|e| Error::bad_input(format!("cannot scale {app_name}/{role_name}"), vec![e]))?;
+        if n == current {
+            return Ok(vec![format!("{role_name} already has {n} members")]);
+        }
+        let app = self.apps[app_i].clone();
+        if n > current {
+            let mut grown = app.clone();
+            grown.roles[role_i].members = n;
+            let new: Vec<Member> = (current..n).map(|i| self.member_of(&grown, &grown.roles[role_i], i)).collect();
+            self.apps[app_i] = grown;
+            self.members.extend(new.iter().cloned());
+            log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
+            return self.start(&new, log);
+        }
+        let leaving: Vec<Member> = self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index >= n).cloned().collect();
+        let staying: Vec<Member> = self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
+        log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
+        let lines = crate::lifecycle::on_shrink(self, &leaving, &staying, log)?;
+        self.remove_members(&leaving, log)?;
+        self.members.retain(|m| !(m.app == app_name && m.role == role_name && m.index >= n));
+        self.apps[app_i].roles[role_i].members = n;
+        Ok(lines)
+    }
+
     /// The last 50 log lines of each container of a member.
     pub fn logs_of(&self, m: &Member) -> String {
         let mut out = String::new();
@@ -604,11 +653,6 @@ impl Env {
         result?;
         Ok(Teardown { pods: known.len(), elapsed: start.elapsed() })
     }
-}
-
-/// A KubeDirector member's FQDN: `<pod>.<cluster service>.<namespace>.svc.<domain>`.
-pub fn kd_fqdn(member: &str, cluster: &str) -> String {
-    format!("{member}.{}.default.svc.cluster.local", kd_service(cluster))
 }
 
 /// The headless service KubeDirector makes for a cluster's members.

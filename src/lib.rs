@@ -7,6 +7,7 @@ pub mod digest;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod lifecycle;
 pub mod lint;
 pub mod netns;
 pub mod podman;

@@ -473,8 +473,8 @@ impl StepContext<'_> {
             Action::Up => {
                 env.settings.ready_timeout = timeout;
                 let pending: Vec<Member> = env.unplayed();
-                env.start(&pending, log).map_err(err)?;
-                Ok(Observed::default())
+                let lines = env.start(&pending, log).map_err(err)?;
+                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
             }
             Action::Down => {
                 let members = env.members.clone();
@@ -523,7 +523,8 @@ impl StepContext<'_> {
                 let m = find_member(env, &p.pod)?;
                 env.settings.ready_timeout = timeout;
                 restart(env, &m, log).map_err(err)?;
-                Ok(Observed::default())
+                let lines = crate::lifecycle::on_restart(env, &m, log).map_err(err)?;
+                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
             }
             Action::Kill(k) => {
                 let m = find_member(env, &k.pod)?;
@@ -543,7 +544,28 @@ impl StepContext<'_> {
                 let text: String = env.apps.iter().map(|a| crate::render::render(a, &opts).to_yaml()).collect();
                 Ok(Observed { stdout: Some(text), ..Default::default() })
             }
-            Action::Scale(_) | Action::Event(_) | Action::Config(_) => Err(format!("`{}` steps are not supported yet", step.action.keyword())),
+            Action::Scale(sc) => {
+                let (app, role, n) = match (&sc.role, sc.members, &sc.workload, sc.replicas) {
+                    (Some(r), Some(n), _, _) => {
+                        let (app, role) = find_role(env, r, false)?;
+                        (app, role, n)
+                    }
+                    (_, _, Some(w), Some(n)) => {
+                        let (app, role) = find_role(env, w, true)?;
+                        (app, role, n)
+                    }
+                    _ => return Err("scale takes {role, members} or {workload, replicas}".into()),
+                };
+                env.settings.ready_timeout = timeout;
+                let lines = env.scale(&app, &role, n, log).map_err(err)?;
+                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
+            }
+            Action::Event(ev) => {
+                let m = find_member(env, &ev.pod)?;
+                let lines = crate::lifecycle::resend(env, &m, &ev.name, log).map_err(err)?;
+                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
+            }
+            Action::Config(_) => Err(format!("`{}` steps are not supported yet", step.action.keyword())),
         }
     }
 }
@@ -642,6 +664,22 @@ pub fn find_member(env: &Env, spec: &str) -> std::result::Result<Member, String>
         [m] => Ok((*m).clone()),
         [] => Err(format!("no pod `{spec}`; members: {}", ms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))),
         many => Err(format!("`{spec}` names {} pods ({}): say which, e.g. `{}/0`", many.len(), many.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "), many[0].role)),
+    }
+}
+
+/// Finds the app and role a `scale` step names: a role name, or a workload name.
+fn find_role(env: &Env, name: &str, workload: bool) -> std::result::Result<(String, String), String> {
+    let found: Vec<(String, String)> = env
+        .apps
+        .iter()
+        .flat_map(|a| a.roles.iter().map(move |r| (a, r)))
+        .filter(|(_, r)| if workload { r.workload.as_ref().map(|w| w.name == name).unwrap_or(false) } else { r.name == name || crate::app::dns_label(&r.name) == name })
+        .map(|(a, r)| (a.name.clone(), r.name.clone()))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("no {} named `{name}`", if workload { "workload" } else { "role" })),
+        _ => Err(format!("`{name}` names a role in several apps")),
     }
 }
 

@@ -339,6 +339,7 @@ fn builtins() -> &'static [(Regex, &'static str)] {
         vec![
             (r(r"\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+"), "..[timestamp-dir]"),
             (r(r"\b[0-9a-f]{64}\b"), "[container-id]"),
+            (r(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "[uuid]"),
             // RFC 3339 and ISO 8601, also Python's `,123` millis and Go's `+0000 UTC m=+0.1`.
             (r(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}([.,]\d+)?(Z|( ?[+-]\d{2}:?\d{2})( [A-Z]{3,5}\b)?)?( m=[+-]\d+\.\d+)?"), "[timestamp]"),
             // Common Log Format (nginx, Apache): 22/Nov/2026:11:42:10 +0000.
@@ -451,6 +452,7 @@ mod tests {
             ("2026-11-22T11:42:10+01:00", "[timestamp]"),
             ("..2026_11_22_11_41_55.101252532", "..[timestamp-dir]"),
             ("id 0bd4f40ae45d and 2591d36d459fae69ec567f569e423efc2030d4ee6eaeed550d252082065b1c86", "id [short-id] and [container-id]"),
+            ("uid dcc6fe55-8fb1-864b-3e43-9f0f8f2b1c7a", "uid [uuid]"),
             ("version: v2", "version: v[N]"),
             ("10.0.0.1 - - [22/Nov/2026:11:42:10 +0000] GET", "10.0.0.1 - - [[timestamp]] GET"),
             ("Date: Sun, 22 Nov 2026 11:42:10 GMT", "Date: [timestamp]"),

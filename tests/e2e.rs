@@ -264,3 +264,59 @@ fn doctor_reports_the_environment() {
     let out = Test::new().arg("doctor").run();
     out.assert_stdout_contains("podman: version 4.").assert_stdout_contains("runtime: OCI runtime").assert_stdout_contains("probe container: a container starts").assert_stdout_contains("podman can run containers here");
 }
+
+/// Runs `podman exec` directly: an independent look at what podproof wrote.
+fn podman_exec(container: &str, cmd: &[&str]) -> String {
+    let out = Command::new("podman").arg("exec").arg(container).args(cmd).output().unwrap();
+    assert!(out.status.success(), "podman exec {container} {cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn up_scales_a_kubedirector_cluster_with_its_events() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    std::fs::copy(root().join("fixtures/apps/kd-centos/app.json"), dir.path().join("app.json")).unwrap();
+    let cluster = std::fs::read_to_string(root().join("fixtures/apps/kd-centos/cluster.yaml")).unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), &cluster).unwrap();
+    let d = dir.path().display().to_string();
+    Test::new().args(["up", &d]).stderr_contains("configure ran on centos7-vanilla-centos-0").run();
+    // What KubeDirector would have written, seen with plain podman exec.
+    let c0 = "centos7-vanilla-centos-0-app";
+    assert!(podman_exec(c0, &["cat", "/opt/guestconfig/configure.stdout"]).contains("Starting configuration with option '--configure' on node"));
+    let status = podman_exec(c0, &["cat", "/opt/guestconfig/configure.status"]);
+    assert!(regex::Regex::new("^[0-9a-f]{64}=0$").unwrap().is_match(&status), "{status}");
+    let meta: serde_json::Value = serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
+    assert_eq!(meta["node"]["role_id"], "vanilla_centos");
+    assert_eq!(meta["node"]["fqdn"], "centos7-vanilla-centos-0.kdhs-centos7.default.svc.cluster.local");
+    // Editing members and running `up` again scales with events, leaving member 0 alone.
+    std::fs::write(dir.path().join("cluster.yaml"), cluster.replace("members: 1", "members: 2")).unwrap();
+    Test::new()
+        .args(["up", &d])
+        .stderr_contains("centos7-vanilla-centos-0 unchanged")
+        .stderr_contains("addnodes sent to centos7-vanilla-centos-0 (--fqdns centos7-vanilla-centos-1.kdhs-centos7.default.svc.cluster.local): exit 0")
+        .run();
+    let events = podman_exec(c0, &["cat", "/var/log/guestconfig-events.log"]);
+    assert_eq!(events.lines().count(), 2, "{events}");
+    assert!(events.contains("--addnodes --nodegroup 1 --role vanilla_centos --fqdns centos7-vanilla-centos-1."), "{events}");
+    let meta: serde_json::Value = serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
+    assert_eq!(meta["nodegroups"]["1"]["roles"]["vanilla_centos"]["hostnames"].as_array().unwrap().len(), 2);
+    // Back to one: both members get delnodes, then member 1 goes.
+    std::fs::write(dir.path().join("cluster.yaml"), &cluster).unwrap();
+    Test::new().args(["up", &d]).stderr_contains("delnodes sent to centos7-vanilla-centos-1").run();
+    assert!(podman_exec(c0, &["cat", "/var/log/guestconfig-events.log"]).contains("--delnodes"));
+    Test::new().args(["down", "--all"]).run();
+    assert_clean("down of the KubeDirector cluster");
+}
+
+#[test]
+fn a_cardinality_violation_is_refused_before_anything_starts() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let app = std::fs::read_to_string(root().join("fixtures/apps/kd-centos/app.json")).unwrap().replace("\"1+\"", "\"2\"");
+    std::fs::write(dir.path().join("app.json"), app).unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), std::fs::read_to_string(root().join("fixtures/apps/kd-centos/cluster.yaml")).unwrap().replace("members: 1", "members: 3")).unwrap();
+    let out = Test::new().args(["up", &dir.path().display().to_string()]).expect_status(2).run();
+    out.assert_stderr_contains("cluster.yaml:9:14: error: role `vanilla_centos` has cardinality \"2\": members must be exactly 2, found 3");
+    assert_clean("a refused cardinality");
+}

@@ -318,6 +318,7 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
             config_package,
             event_list,
             reload: None,
+            cardinality: Some(card),
         });
     }
     if diags[before..].iter().any(Diagnostic::is_error) {

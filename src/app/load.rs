@@ -91,7 +91,7 @@ pub fn sources_of(arg: &str) -> Result<Vec<Source>, Diagnostic> {
     Ok(vec![source::read(arg)?])
 }
 
-fn mentions_kind(text: &str) -> bool {
+pub fn mentions_kind(text: &str) -> bool {
     text.lines().any(|l| {
         let t = l.trim_start().trim_start_matches("- ");
         t.starts_with("kind:") || t.starts_with("\"kind\"")

@@ -174,5 +174,6 @@ fn role(
         config_package: None,
         event_list: None,
         reload: policy,
+        cardinality: None,
     });
 }

@@ -87,6 +87,8 @@ pub struct Role {
     /// KubeDirector's eventList: `None` means every event runs.
     pub event_list: Option<Vec<String>>,
     pub reload: Option<reload::Policy>,
+    /// KubeDirector's cardinality: scaling outside it is refused.
+    pub cardinality: Option<kubedirector::Cardinality>,
 }
 
 /// A KubeDirector-style config package.
@@ -105,6 +107,31 @@ pub struct ImageBuild {
 }
 
 impl Role {
+    /// Whether this role runs KubeDirector-style lifecycle events.
+    pub fn has_events(&self) -> bool {
+        self.config_package.is_some()
+    }
+
+    /// Whether an event (configure, addnodes, delnodes) is in the eventList.
+    pub fn wants(&self, event: &str) -> bool {
+        self.event_list.as_ref().map(|l| l.iter().any(|e| e == event)).unwrap_or(true)
+    }
+
+    /// Checks a member count against the role's limits.
+    pub fn check_members(&self, n: u32) -> Result<(), String> {
+        if n > 100 {
+            return Err(format!("{n} members is more than podproof runs locally (100)"));
+        }
+        if let Some(c) = self.cardinality {
+            let ok = if c.open { n >= c.min } else { n == c.min };
+            if !ok {
+                let rule = if c.open { format!("at least {}", c.min) } else { format!("exactly {}", c.min) };
+                return Err(format!("role `{}` has cardinality \"{}{}\": members must be {rule}, found {n}", self.name, c.min, if c.open { "+" } else { "" }));
+            }
+        }
+        Ok(())
+    }
+
     /// The pod name of member `index`.
     pub fn member_name(&self, index: u32) -> String {
         match &self.naming {

@@ -424,6 +424,7 @@ fn read_role(
         claim_templates,
         config_package,
         event_list,
+        cardinality: None,
         reload,
     })
 }

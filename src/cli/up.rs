@@ -1,7 +1,12 @@
 //! `podproof up`: reconcile the local environment to the definitions.
+//!
+//! New members are started (KubeDirector roles: configure, and addnodes to
+//! the members already there); members whose pod spec changed are replaced
+//! (configure again); members the definition no longer has get delnodes with
+//! everyone else and are removed. Unchanged members are left alone.
 
 use crate::app;
-use crate::env::{Env, Settings};
+use crate::env::{Env, Member, Settings};
 use crate::error::Result;
 use crate::podman;
 use crate::render;
@@ -9,7 +14,7 @@ use crate::state::{self, RunKind};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof up fixtures/apps/prometheus/app.yaml\n  podproof up fixtures/apps/kd-centos/\n  podproof down --all")]
+#[command(after_help = "Examples:\n  podproof up fixtures/apps/prometheus/app.yaml\n  podproof up fixtures/apps/kd-centos/   # again after editing members: scales with events\n  podproof down --all")]
 pub struct Args {
     /// App definitions (App files, manifests, `-`, or a KubeDirectorApp with its cluster)
     #[arg(required = true, value_name = "APP")]
@@ -31,36 +36,41 @@ pub fn run(a: Args) -> Result<i32> {
     }
     env.prepare_images(&log)?;
     env.check_images()?;
-    let mut to_start = Vec::new();
+    let up_pods = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?.pods;
+    let (mut new, mut replaced) = (Vec::new(), Vec::new());
     for m in &env.members {
-        let (pod, _) = env.render_member(m)?;
-        let wanted = crate::env::pod_yaml(&pod);
-        let played = std::fs::read_to_string(env.played_file(m)).ok();
-        let exists = podman::pod_exists(&m.pod)?;
-        if exists && played.as_deref() == Some(wanted.as_str()) {
-            eprintln!("{} unchanged", m.pod);
+        if !up_pods.contains(&m.pod) {
+            new.push(m.clone());
             continue;
         }
-        if exists {
+        let (pod, _) = env.render_member(m)?;
+        let played = std::fs::read_to_string(env.played_file(m)).ok();
+        env.adopt(m);
+        if played.as_deref() == Some(crate::env::pod_yaml(&pod).as_str()) {
+            eprintln!("{} unchanged", m.pod);
+        } else {
             eprintln!("{} changed: replacing it", m.pod);
-            env.remove_members(std::slice::from_ref(m), &log)?;
-        }
-        to_start.push(m.clone());
-    }
-    // Members of these apps that the definitions no longer have.
-    let names: Vec<String> = env.apps.iter().map(|a| a.name.clone()).collect();
-    for app_name in &names {
-        let filter = format!("{}={}", render::LABEL_APP, app_name);
-        let pods = podman::list_labelled(&filter)?.pods;
-        for pod in pods {
-            if !env.members.iter().any(|m| m.pod == pod) && is_up_pod(&pod)? {
-                eprintln!("{pod} is no longer defined: removing it");
-                podman::pod_rm(std::slice::from_ref(&pod), env.settings.grace)?;
-            }
+            replaced.push(m.clone());
         }
     }
-    match env.start(&to_start, &log) {
-        Ok(()) => {}
+    let leaving = leaving_members(&env, &up_pods);
+    let result = (|| -> Result<Vec<String>> {
+        let mut lines = Vec::new();
+        if !leaving.is_empty() {
+            let staying: Vec<Member> = env.members.iter().filter(|m| env.is_played(m)).cloned().collect();
+            lines.extend(crate::lifecycle::on_shrink(&env, &leaving, &staying, &log)?);
+            env.remove_members(&leaving, &log)?;
+        }
+        env.remove_members(&replaced, &log)?;
+        env.start_pods(&replaced, &log)?;
+        for m in &replaced {
+            lines.extend(crate::lifecycle::on_restart(&env, m, &log)?);
+        }
+        lines.extend(env.start(&new, &log)?);
+        Ok(lines)
+    })();
+    match result {
+        Ok(lines) => lines.iter().for_each(|l| eprintln!("{l}")),
         Err(e) if crate::signals::interrupted() => {
             eprintln!("interrupted: tearing down");
             env.teardown(&log)?;
@@ -72,7 +82,21 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
-fn is_up_pod(pod: &str) -> Result<bool> {
-    let l = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
-    Ok(l.pods.iter().any(|p| p == pod))
+/// Pods of these apps in the `up` environment that the definitions no longer
+/// have, as members (highest index last), so they can get delnodes first.
+fn leaving_members(env: &Env, up_pods: &[String]) -> Vec<Member> {
+    let mut out = Vec::new();
+    for app in &env.apps {
+        for role in &app.roles {
+            let app::Naming::Indexed(prefix) = &role.naming else { continue };
+            for pod in up_pods {
+                let Some(idx) = pod.strip_prefix(&format!("{prefix}-")).and_then(|i| i.parse::<u32>().ok()) else { continue };
+                if idx >= role.members {
+                    out.push(env.member_of(app, role, idx));
+                }
+            }
+        }
+    }
+    out.sort_by_key(|m| m.index);
+    out
 }
