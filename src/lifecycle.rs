@@ -47,6 +47,7 @@ mkdir -p /opt/guestconfig && chmod 700 /opt/guestconfig && rm -rf /opt/guestconf
 if [ -n "$source" ]; then
   [ -f "$source" ] || { echo "config package $source does not exist in the image" >&2; exit 98; }
   cp "$source" /opt/guestconfig/appconfig.tgz
+  case "$source" in /tmp/podproof-*) rm -f "$source" ;; esac
 fi
 cd /opt/guestconfig || exit 1
 tar xzf appconfig.tgz || exit 1
@@ -62,16 +63,13 @@ pub fn setup_package(env: &Env, m: &Member, role: &Role, force: bool) -> Result<
     let source = match pkg {
         ConfigPackage::InImage(path) => path.clone(),
         ConfigPackage::Host(path) => {
-            // A directory next to the definition is packed on the host, then copied in.
+            // A directory next to the definition is packed on the host and copied
+            // in; set-up then treats it like a package inside the image.
             let tgz = env.dir.join(format!("appconfig-{}.tgz", m.pod));
             pack(path, &tgz)?;
-            let out = bash(m, "mkdir -p /opt/guestconfig && chmod 700 /opt/guestconfig && rm -rf /opt/guestconfig/*", &[])?;
-            if out.status != 0 {
-                return Err(Error::runtime(format!("{}: cannot prepare /opt/guestconfig", m.pod)).because(out.stderr));
-            }
-            podman::cp_into(&tgz, &container(m), "/opt/guestconfig/appconfig.tgz")?;
+            podman::cp_into(&tgz, &container(m), "/tmp/podproof-appconfig.tgz")?;
             let _ = std::fs::remove_file(&tgz);
-            String::new()
+            "/tmp/podproof-appconfig.tgz".to_string()
         }
     };
     let force_arg = if force || matches!(pkg, ConfigPackage::Host(_)) { "force" } else { "once" };
