@@ -15,6 +15,7 @@ pub mod probe;
 pub mod projection;
 pub mod quantity;
 pub mod reload;
+pub mod reloader;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -33,6 +33,7 @@ struct JsonStep<'a> {
     line: usize,
     outcome: &'a str,
     duration_ms: u128,
+    reload_ms: Option<u128>,
     message: Option<&'a str>,
 }
 
@@ -69,7 +70,7 @@ pub fn json(results: &[TestResult]) -> String {
                 steps: t
                     .steps
                     .iter()
-                    .map(|s| JsonStep { name: &s.name, action: &s.action, line: s.line, outcome: s.outcome.as_str(), duration_ms: s.duration.as_millis(), message: s.message.as_deref() })
+                    .map(|s| JsonStep { name: &s.name, action: &s.action, line: s.line, outcome: s.outcome.as_str(), duration_ms: s.duration.as_millis(), reload_ms: s.reload_ms, message: s.message.as_deref() })
                     .collect(),
             })
             .collect(),

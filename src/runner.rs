@@ -42,6 +42,8 @@ impl Outcome {
 
 #[derive(Debug, Clone)]
 pub struct StepResult {
+    /// Config steps: how long from the change to the verified reload.
+    pub reload_ms: Option<u128>,
     pub name: String,
     pub action: String,
     pub outcome: Outcome,
@@ -277,7 +279,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         }
     };
     let deadline = start + t.test.timeout;
-    let mut ctx = StepContext { test: &t.test, opts, redactions: redactions(&t.test, &env), snapshot_problem: None };
+    let mut ctx = StepContext { test: &t.test, opts, redactions: redactions(&t.test, &env), snapshot_problem: None, last_reload_ms: None };
     let prepared = env.prepare_images(&log);
     if let Err(e) = prepared {
         result.outcome = Outcome::Failed;
@@ -294,7 +296,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = step.timeout.min(remaining);
             let r = if remaining.is_zero() { Err(format!("the test timeout ({:?}) passed", t.test.timeout)) } else { ctx.run_step(&mut env, step, timeout, &log) };
-            let mut sr = StepResult { name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Passed, duration: sstart.elapsed(), message: None, line: step.line };
+            let mut sr = StepResult { reload_ms: ctx.last_reload_ms.take(), name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Passed, duration: sstart.elapsed(), message: None, line: step.line };
             if let Err(msg) = r {
                 sr.outcome = Outcome::Failed;
                 let mut report = format!("step `{}` ({}:{}) failed\n{}", step.name, t.test.file_name, step.line, msg.trim_end());
@@ -317,7 +319,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     }
     // Steps after a failure are reported as skipped.
     for step in t.test.steps.iter().skip(result.steps.len()) {
-        result.steps.push(StepResult { name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Skipped, duration: Duration::ZERO, message: None, line: step.line });
+        result.steps.push(StepResult { reload_ms: None, name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Skipped, duration: Duration::ZERO, message: None, line: step.line });
     }
     let tstart = Instant::now();
     if result.outcome == Outcome::Failed && opts.keep && !crate::signals::interrupted() {
@@ -395,6 +397,8 @@ struct StepContext<'a> {
     redactions: Redactions,
     /// A missing or changed snapshot of the current step, for the summary.
     snapshot_problem: Option<String>,
+    /// The reload latency of the current step (config steps), for reports.
+    last_reload_ms: Option<u128>,
 }
 
 impl StepContext<'_> {
@@ -467,7 +471,7 @@ impl StepContext<'_> {
     }
 
     /// Performs a step's action once.
-    fn act(&self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
+    fn act(&mut self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
         let err = |e: Error| e.to_string().trim_start_matches("error: ").to_string();
         match &step.action {
             Action::Up => {
@@ -565,7 +569,30 @@ impl StepContext<'_> {
                 let lines = crate::lifecycle::resend(env, &m, &ev.name, log).map_err(err)?;
                 Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
             }
-            Action::Config(_) => Err(format!("`{}` steps are not supported yet", step.action.keyword())),
+            Action::Config(c) => {
+                let source = match (&c.config_map, &c.secret) {
+                    (Some(n), _) => crate::render::ProjectionSource::ConfigMap(n.clone()),
+                    (_, Some(n)) => crate::render::ProjectionSource::Secret(n.clone()),
+                    _ => return Err("config takes configMap or secret".into()),
+                };
+                let mut data = std::collections::BTreeMap::new();
+                for (k, v) in &c.data {
+                    let bytes = match v {
+                        scenario::DataValue::Text(t) => t.clone().into_bytes(),
+                        scenario::DataValue::File(f) => std::fs::read(self.test.dir.join(f)).map_err(|e| format!("cannot read {f}: {}", crate::source::io_reason(&e)))?,
+                    };
+                    data.insert(k.clone(), bytes);
+                }
+                crate::reloader::set_data(env, &source, &data)?;
+                let reports = crate::reloader::apply(env, None, log).map_err(err)?;
+                let outcome = crate::reloader::overall(&reports);
+                self.last_reload_ms = reports.iter().map(|r| r.latency.as_millis()).max();
+                let lines: Vec<String> = reports.iter().map(|r| r.line()).collect();
+                if outcome == crate::reloader::Outcome::Failed && step.expect.reload.is_none() {
+                    return Err(format!("the reload failed (expect `reload: failed` if that is the point)\n{}", lines.join("\n")));
+                }
+                Ok(Observed { reload: Some(outcome.as_str().to_string()), output: Some(lines.join("\n")), ..Default::default() })
+            }
         }
     }
 }

@@ -61,6 +61,9 @@ pub fn run(a: Args) -> Result<i32> {
             lines.extend(crate::lifecycle::on_shrink(&env, &leaving, &staying, &log)?);
             env.remove_members(&leaving, &log)?;
         }
+        // Changed config data reaches unchanged members in place, with their reload.
+        let unchanged: Vec<Member> = env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
+        crate::reloader::apply(&env, Some(&unchanged), &log)?;
         env.remove_members(&replaced, &log)?;
         env.start_pods(&replaced, &log)?;
         for m in &replaced {
