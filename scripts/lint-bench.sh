@@ -156,7 +156,7 @@ print(f"corpus: {made} resources in {f} files under {out}", file=sys.stderr)
 EOF
 
 cargo build --release --quiet
-podproof=./target/release/podproof
+podproof="${CARGO_TARGET_DIR:-target}/release/podproof"
 
 # Best of RUNS (default 3) runs, in seconds.
 time_it() {
@@ -173,7 +173,9 @@ time_it() {
 }
 
 ours=$(time_it "$podproof" lint --podman-version 4.3 --format json "$corpus")
-findings=$("$podproof" lint --podman-version 4.3 --format json "$corpus" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || echo "?")
+"$podproof" lint --podman-version 4.3 --format json "$corpus" >"$corpus.json" 2>/dev/null || true
+findings=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$corpus.json" 2>/dev/null || echo "?")
+rm -f "$corpus.json"
 printf 'podproof lint: %.3f s for %s resources on %s cores (%s findings; target < 1 s on 2 cores)\n' "$ours" "$n" "$(nproc)" "$findings"
 
 venv=target/lint-bench-venv

@@ -68,7 +68,7 @@ pub fn overall(reports: &[Report]) -> Outcome {
 }
 
 /// How long a signalled or watching app is watched for a crash.
-const SETTLE: Duration = Duration::from_millis(250);
+const SETTLE: Duration = Duration::from_millis(150);
 
 /// Sets keys of a ConfigMap or Secret in the environment's apps (other keys stay).
 pub fn set_data(env: &mut Env, source: &ProjectionSource, data: &BTreeMap<String, Vec<u8>>) -> std::result::Result<(), String> {

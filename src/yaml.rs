@@ -104,6 +104,10 @@ const MAX_EXPANDED_NODES: usize = 200_000;
 
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape(segment: &str) -> String {
+    // Nearly every key needs no escaping; skip the two replace passes.
+    if !segment.contains(['~', '/']) {
+        return segment.to_string();
+    }
     segment.replace('~', "~0").replace('/', "~1")
 }
 

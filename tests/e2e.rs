@@ -320,3 +320,68 @@ fn a_cardinality_violation_is_refused_before_anything_starts() {
     out.assert_stderr_contains("cluster.yaml:9:14: error: role `vanilla_centos` has cardinality \"2\": members must be exactly 2, found 3");
     assert_clean("a refused cardinality");
 }
+
+/// `ls -la` of a mounted ConfigMap directory, as an independent check.
+fn ls_config(container: &str, dir: &str) -> (String, String) {
+    let ls = podman_exec(container, &["ls", "-la", dir]);
+    let target = regex::Regex::new(r"\.\.data -> (\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+)").unwrap();
+    let t = target.captures(&ls).map(|c| c[1].to_string()).unwrap_or_else(|| panic!("no ..data link in\n{ls}"));
+    (ls, t)
+}
+
+#[test]
+fn up_updates_config_in_place_in_the_kubelet_layout_and_reloads() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    for f in ["app.yaml", "message"] {
+        std::fs::copy(root().join("fixtures/apps/hup-app").join(f), dir.path().join(f)).unwrap();
+    }
+    let d = dir.path().display().to_string();
+    Test::new().args(["up", &d]).run();
+    let c = "hup-app-0-app";
+    let (before, t1) = ls_config(c, "/config");
+    assert!(before.contains("message -> ..data/message"), "{before}");
+    let id_before = podman_exec(c, &["cat", "/proc/1/stat"]);
+    std::fs::write(dir.path().join("message"), "hello v2\n").unwrap();
+    Test::new().args(["up", &d]).stderr_contains("reload hup-app-0: succeeded in").run();
+    let (after, t2) = ls_config(c, "/config");
+    assert_ne!(t1, t2, "..data still points at the old directory\n{after}");
+    assert!(!after.contains(&t1), "the old directory was not removed\n{after}");
+    assert_eq!(podman_exec(c, &["cat", "/config/message"]), "hello v2\n");
+    assert_eq!(podman_exec(c, &["cat", "/proc/1/stat"]).split_whitespace().nth(21), id_before.split_whitespace().nth(21), "PID 1 was restarted");
+    Test::new().args(["down", "--all"]).run();
+    assert_clean("down after a config update");
+}
+
+#[test]
+fn up_watch_applies_saved_changes_and_tears_down_on_ctrl_c() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    for f in ["app.yaml", "message"] {
+        std::fs::copy(root().join("fixtures/apps/hup-app").join(f), dir.path().join(f)).unwrap();
+    }
+    let mut child = Command::new(common::podproof()).args(["up", "--watch"]).arg(dir.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut wait_for = |needle: &str| {
+        let mut seen = String::new();
+        for l in lines.by_ref() {
+            let l = l.unwrap();
+            seen.push_str(&l);
+            seen.push('\n');
+            if l.contains(needle) {
+                return l;
+            }
+        }
+        panic!("`{needle}` never came:\n{seen}");
+    };
+    wait_for("watching");
+    std::fs::write(dir.path().join("message"), "hello v2\n").unwrap();
+    let line = wait_for("reload hup-app-0:");
+    assert!(line.contains("succeeded in"), "{line}");
+    wait_for("change applied in");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    wait_for("removed");
+    assert!(child.wait().unwrap().success());
+    assert_clean("up --watch and Ctrl-C");
+}

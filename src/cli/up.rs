@@ -11,7 +11,9 @@ use crate::error::Result;
 use crate::podman;
 use crate::render;
 use crate::state::{self, RunKind};
-use std::time::Duration;
+use crate::wait::{await_condition, Poll};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  podproof up fixtures/apps/prometheus/app.yaml\n  podproof up fixtures/apps/kd-centos/   # again after editing members: scales with events\n  podproof down --all")]
@@ -22,19 +24,43 @@ pub struct Args {
     /// How long to wait for every member to be ready
     #[arg(long, default_value = "120s", value_parser = crate::wait::parse_duration)]
     pub timeout: Duration,
+    /// Keep running: apply each saved change of the definitions and the files
+    /// they reference (config: projection and reload; spec: replace; members:
+    /// scale). Ctrl-C tears everything down.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
     crate::signals::install();
+    let log = |s: &str| eprintln!("{s}");
+    let env = match reconcile(&a, &log) {
+        Ok(env) => env,
+        Err(e) if crate::signals::interrupted() => {
+            eprintln!("interrupted: tearing down");
+            let _ = crate::podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO);
+            let _ = state::remove(state::UP_ID);
+            return Err(e);
+        }
+        Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
+    };
+    eprintln!("{} members ready", env.members.len());
+    if !a.watch {
+        return Ok(0);
+    }
+    watch(&a, env, &log)
+}
+
+/// Applies the definitions to the `up` environment; returns it.
+fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     let settings = Settings { ready_timeout: a.timeout, ..Settings::default() };
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
-    let log = |s: &str| eprintln!("{s}");
     for app in apps {
         env.add_app(app);
     }
-    env.prepare_images(&log)?;
+    env.prepare_images(log)?;
     env.check_images()?;
     let up_pods = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?.pods;
     let (mut new, mut replaced) = (Vec::new(), Vec::new());
@@ -46,42 +72,87 @@ pub fn run(a: Args) -> Result<i32> {
         let (pod, _) = env.render_member(m)?;
         let played = std::fs::read_to_string(env.played_file(m)).ok();
         env.adopt(m);
-        if played.as_deref() == Some(crate::env::pod_yaml(&pod).as_str()) {
-            eprintln!("{} unchanged", m.pod);
-        } else {
-            eprintln!("{} changed: replacing it", m.pod);
+        if played.as_deref() != Some(crate::env::pod_yaml(&pod).as_str()) {
+            log(&format!("{} changed: replacing it", m.pod));
             replaced.push(m.clone());
         }
     }
     let leaving = leaving_members(&env, &up_pods);
-    let result = (|| -> Result<Vec<String>> {
-        let mut lines = Vec::new();
-        if !leaving.is_empty() {
-            let staying: Vec<Member> = env.members.iter().filter(|m| env.is_played(m)).cloned().collect();
-            lines.extend(crate::lifecycle::on_shrink(&env, &leaving, &staying, &log)?);
-            env.remove_members(&leaving, &log)?;
+    let mut lines = Vec::new();
+    if !leaving.is_empty() {
+        let staying: Vec<Member> = env.members.iter().filter(|m| env.is_played(m)).cloned().collect();
+        lines.extend(crate::lifecycle::on_shrink(&env, &leaving, &staying, log)?);
+        env.remove_members(&leaving, log)?;
+        for m in &leaving {
+            lines.push(format!("removed {}", m.pod));
         }
-        // Changed config data reaches unchanged members in place, with their reload.
-        let unchanged: Vec<Member> = env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
-        crate::reloader::apply(&env, Some(&unchanged), &log)?;
-        env.remove_members(&replaced, &log)?;
-        env.start_pods(&replaced, &log)?;
-        for m in &replaced {
-            lines.extend(crate::lifecycle::on_restart(&env, m, &log)?);
-        }
-        lines.extend(env.start(&new, &log)?);
-        Ok(lines)
-    })();
-    match result {
-        Ok(lines) => lines.iter().for_each(|l| eprintln!("{l}")),
-        Err(e) if crate::signals::interrupted() => {
-            eprintln!("interrupted: tearing down");
-            env.teardown(&log)?;
-            return Err(e);
-        }
-        Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
     }
-    eprintln!("{} members ready", env.members.len());
+    // Changed config data reaches unchanged members in place, with their reload.
+    let unchanged: Vec<Member> = env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
+    crate::reloader::apply(&env, Some(&unchanged), log)?;
+    let started = Instant::now();
+    env.remove_members(&replaced, log)?;
+    env.start_pods(&replaced, log)?;
+    for m in &replaced {
+        lines.extend(crate::lifecycle::on_restart(&env, m, log)?);
+        lines.push(format!("replaced {} in {}ms", m.pod, started.elapsed().as_millis()));
+    }
+    lines.extend(env.start(&new, log)?);
+    for l in lines {
+        log(&l);
+    }
+    Ok(env)
+}
+
+/// The files an environment's definitions came from, with their modification times.
+fn watched(a: &Args, env: &Env) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let mut files: Vec<PathBuf> = env.apps.iter().flat_map(|app| app.inputs.iter().filter_map(|i| i.path.clone())).collect();
+    for arg in &a.apps {
+        let p = PathBuf::from(arg);
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| app::load::is_definition_file(p)));
+        } else if arg != "-" {
+            files.push(p);
+        }
+    }
+    files.sort();
+    files.dedup();
+    files.into_iter().map(|f| {
+        let t = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+        (f, t)
+    }).collect()
+}
+
+/// Polls the watched files and applies each change until SIGINT/SIGTERM,
+/// then tears the environment down.
+fn watch(a: &Args, mut env: Env, log: &(dyn Fn(&str) + Sync)) -> Result<i32> {
+    let mut seen = watched(a, &env);
+    log(&format!("watching {} files; Ctrl-C stops and tears everything down", seen.len()));
+    loop {
+        let changed = await_condition(Duration::from_secs(100 * 365 * 24 * 3600), Duration::from_millis(200), || {
+            let now = watched(a, &env);
+            if now != seen { Poll::Ready(now) } else { Poll::<_, ()>::Pending(None) }
+        });
+        let now = match changed {
+            Ok(now) => now,
+            Err(_) => break,
+        };
+        let start = Instant::now();
+        match reconcile(a, log) {
+            Ok(e) => {
+                log(&format!("change applied in {}ms", start.elapsed().as_millis()));
+                env = e;
+            }
+            Err(e) => log(&format!("change not applied: {}", e.to_string().trim_start_matches("error: "))),
+        }
+        // A failed change keeps the files' new times, so it is not retried until saved again.
+        seen = if now.len() >= watched(a, &env).len() { now } else { watched(a, &env) };
+    }
+    log("stopping: tearing everything down");
+    let n = podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO)?;
+    state::remove(state::UP_ID)?;
+    log(&format!("removed {n} objects"));
+    drop(env);
     Ok(0)
 }
 
