@@ -227,7 +227,8 @@ pub fn configure(m: &Member, log: Log) -> Result<()> {
     let stderr = parts.next().unwrap_or("").to_string();
     let code = status.rsplit('=').next().unwrap_or("");
     if code == "0" {
-        log(&format!("configure succeeded on {}", m.name));
+        let l = format!("configure ran on {}", m.name);
+        log(&l);
         return Ok(());
     }
     Err(Error::runtime(format!("member {} is in config error: configure failed with exit status {code}", m.name))
@@ -323,7 +324,9 @@ pub fn on_restart(env: &Env, m: &Member, log: Log) -> Result<Vec<String>> {
         configure(m, log)?;
         return Ok(vec![format!("configure ran on {}", m.name)]);
     }
-    Ok(vec![format!("initial config skipped for member{{{}}} in role{{{}}}", m.name, role.name)])
+    let l = format!("initial config skipped for member{{{}}} in role{{{}}}", m.name, role.name);
+    log(&l);
+    Ok(vec![l])
 }
 
 /// Re-sends one event by hand (the `event` step).

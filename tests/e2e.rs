@@ -17,11 +17,23 @@ use std::time::{Duration, Instant};
 
 static PODMAN: Mutex<()> = Mutex::new(());
 
+/// Holds the podman lock; if the test fails, removes everything podproof
+/// made, so one failure does not cascade into the tests after it.
+struct Exclusive(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new(common::podproof()).args(["clean", "--all"]).output();
+        }
+    }
+}
+
 /// Takes the podman lock and checks nothing is left from before.
-fn exclusive() -> MutexGuard<'static, ()> {
+fn exclusive() -> Exclusive {
     let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    g
+    Exclusive(g)
 }
 
 /// Every podman object labelled podproof.dev/run, as `kind name` lines.
@@ -95,6 +107,7 @@ fn scenario_suite_passes_with_valid_reports() {
     let tests: usize = std::fs::read_dir(root().join("fixtures/tests"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_file())
         .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().filter(|l| *l == "kind: Test").count())
         .sum();
     assert_eq!(xml.matches("<testcase ").count(), tests, "{xml}");

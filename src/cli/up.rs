@@ -72,19 +72,20 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
         let (pod, _) = env.render_member(m)?;
         let played = std::fs::read_to_string(env.played_file(m)).ok();
         env.adopt(m);
-        if played.as_deref() != Some(crate::env::pod_yaml(&pod).as_str()) {
+        if played.as_deref() == Some(crate::env::pod_yaml(&pod).as_str()) {
+            log(&format!("{} unchanged", m.pod));
+        } else {
             log(&format!("{} changed: replacing it", m.pod));
             replaced.push(m.clone());
         }
     }
     let leaving = leaving_members(&env, &up_pods);
-    let mut lines = Vec::new();
     if !leaving.is_empty() {
         let staying: Vec<Member> = env.members.iter().filter(|m| env.is_played(m)).cloned().collect();
-        lines.extend(crate::lifecycle::on_shrink(&env, &leaving, &staying, log)?);
+        crate::lifecycle::on_shrink(&env, &leaving, &staying, log)?;
         env.remove_members(&leaving, log)?;
         for m in &leaving {
-            lines.push(format!("removed {}", m.pod));
+            log(&format!("removed {}", m.pod));
         }
     }
     // Changed config data reaches unchanged members in place, with their reload.
@@ -94,13 +95,11 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     env.remove_members(&replaced, log)?;
     env.start_pods(&replaced, log)?;
     for m in &replaced {
-        lines.extend(crate::lifecycle::on_restart(&env, m, log)?);
-        lines.push(format!("replaced {} in {}ms", m.pod, started.elapsed().as_millis()));
+        crate::lifecycle::on_restart(&env, m, log)?;
+        log(&format!("replaced {} in {}ms", m.pod, started.elapsed().as_millis()));
     }
-    lines.extend(env.start(&new, log)?);
-    for l in lines {
-        log(&l);
-    }
+    // Event lines are logged as they happen.
+    env.start(&new, log)?;
     Ok(env)
 }
 
