@@ -14,6 +14,7 @@ pub mod podman;
 pub mod probe;
 pub mod projection;
 pub mod quantity;
+pub mod record;
 pub mod reload;
 pub mod reloader;
 pub mod report;

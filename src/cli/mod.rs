@@ -4,6 +4,7 @@ pub mod clean;
 mod doctor;
 mod down;
 mod lint;
+mod promote;
 mod render;
 mod snapshot;
 mod test;
@@ -37,6 +38,8 @@ pub enum Command {
     Down(down::Args),
     /// Remove what dead test runs left behind
     Clean(clean::Args),
+    /// Write cluster manifests of apps whose exact bytes were linted and tested
+    Promote(promote::Args),
     /// Review, accept or reject snapshot drafts; find unreferenced snapshots
     Snapshot(snapshot::Args),
     /// Check that podman can run containers here, and explain why not
@@ -67,6 +70,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Clean(a) => clean::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Snapshot(a) => snapshot::run(a),
+        Command::Promote(a) => promote::run(a),
         Command::Lint(a) => lint::run(a),
     }
 }

@@ -111,6 +111,15 @@ pub fn run(a: Args) -> Result<i32> {
         let text = if kind == "junit" { report::junit(&results) } else { report::json(&results) };
         std::fs::write(file, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
     }
+    // The record promotion trusts: which bytes were tested, and the results.
+    if !crate::signals::interrupted() {
+        let rec = crate::record::build(&root, &selected, &results);
+        let id = results.first().map(|r| r.run_id.clone()).unwrap_or_default();
+        match crate::record::write(&root, &rec, &id) {
+            Ok(p) => eprintln!("record: {}", crate::source::display(&p)),
+            Err(e) => eprintln!("warning: cannot write the test record: {e}"),
+        }
+    }
     println!("{}", report::summary_line(&results));
     if crate::signals::interrupted() {
         return Err(Error::failed(format!("interrupted by {}; everything started was removed", crate::signals::which().unwrap_or("a signal"))));

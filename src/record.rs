@@ -1,0 +1,188 @@
+//! Test records: what `podproof test` ran, on which bytes, with what result.
+//!
+//! Each run writes `.podproof/records/<unix time>-<id>.json` at the project
+//! root. Promotion trusts only bytes a record says were tested. The format is
+//! versioned and explicit: no flattened or untagged serde, unknown fields are
+//! errors, so an old podproof never misreads a newer record.
+
+use crate::app::App;
+use crate::runner::{Loaded, Outcome, TestResult};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub format: u32,
+    pub podproof_version: String,
+    pub created_unix: u64,
+    pub podman_version: String,
+    pub apps: Vec<AppRecord>,
+    pub tests: Vec<TestRecord>,
+}
+
+/// One input file (or image build context) and its digest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct InputDigest {
+    /// Relative to the project root where possible.
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppRecord {
+    pub name: String,
+    pub inputs: Vec<InputDigest>,
+    /// sha256 of the rendered podman and cluster flavours, one after the other.
+    pub rendered_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TestRecord {
+    pub name: String,
+    pub file: InputDigest,
+    pub apps: Vec<String>,
+    pub outcome: String,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StepRecord {
+    pub name: String,
+    pub action: String,
+    pub outcome: String,
+}
+
+/// `.podproof/records` under the project root.
+pub fn dir(root: &Path) -> PathBuf {
+    root.join(".podproof").join("records")
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+}
+
+/// The digest of a file, or of a directory tree (paths and contents, sorted).
+pub fn digest_path(p: &Path) -> std::io::Result<String> {
+    if p.is_file() {
+        return Ok(crate::digest::sha256_hex(&std::fs::read(p)?));
+    }
+    let mut files = Vec::new();
+    collect(p, p, &mut files)?;
+    files.sort();
+    let mut all = Vec::new();
+    for (rel, bytes) in files {
+        all.extend_from_slice(rel.as_bytes());
+        all.push(0);
+        all.extend_from_slice(crate::digest::sha256_hex(&bytes).as_bytes());
+        all.push(b'\n');
+    }
+    Ok(crate::digest::sha256_hex(&all))
+}
+
+fn collect(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let p = e.path();
+        if p.is_dir() {
+            collect(base, &p, out)?;
+        } else if p.is_file() {
+            out.push((p.strip_prefix(base).unwrap_or(&p).display().to_string(), std::fs::read(&p)?));
+        }
+    }
+    Ok(())
+}
+
+/// The digests of an app's inputs: definitions, referenced files, build contexts.
+pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
+    let mut v: Vec<InputDigest> = app
+        .inputs
+        .iter()
+        .map(|i| InputDigest { path: i.path.as_deref().map(|p| rel(root, p)).unwrap_or_else(|| i.name.clone()), sha256: i.sha256.clone() })
+        .collect();
+    for img in &app.images {
+        if let Ok(d) = digest_path(&img.context) {
+            v.push(InputDigest { path: format!("{} (image {})", rel(root, &img.context), img.tag), sha256: d });
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The digest of what an app renders to, in both flavours.
+pub fn rendered_digest(app: &App) -> String {
+    let mut text = String::new();
+    for flavor in [crate::render::Flavor::Podman, crate::render::Flavor::Cluster] {
+        let opts = crate::render::Options { flavor, ..Default::default() };
+        text.push_str(&crate::render::render(app, &opts).to_yaml());
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// Builds the record of a run.
+pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
+    let mut apps: Vec<AppRecord> = Vec::new();
+    let mut test_records = Vec::new();
+    for (t, r) in tests.iter().zip(results) {
+        for app in &t.apps {
+            if !apps.iter().any(|a| a.name == app.name) {
+                apps.push(AppRecord { name: app.name.clone(), inputs: app_inputs(root, app), rendered_sha256: rendered_digest(app) });
+            }
+        }
+        test_records.push(TestRecord {
+            name: t.test.name.clone(),
+            file: InputDigest { path: rel(root, &t.test.file), sha256: t.test.sha256.clone() },
+            apps: t.apps.iter().map(|a| a.name.clone()).collect(),
+            outcome: r.outcome.as_str().to_string(),
+            steps: r.steps.iter().map(|s| StepRecord { name: s.name.clone(), action: s.action.clone(), outcome: s.outcome.as_str().to_string() }).collect(),
+        });
+    }
+    apps.sort_by(|a, b| a.name.cmp(&b.name));
+    Record {
+        format: FORMAT,
+        podproof_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs(),
+        podman_version: crate::podman::version().map(|v| v.to_string()).unwrap_or_else(|_| "unknown".into()),
+        apps,
+        tests: test_records,
+    }
+}
+
+/// Writes a record; returns its path.
+pub fn write(root: &Path, rec: &Record, run: &str) -> std::io::Result<PathBuf> {
+    let d = dir(root);
+    std::fs::create_dir_all(&d)?;
+    let p = d.join(format!("{}-{run}.json", rec.created_unix));
+    std::fs::write(&p, serde_json::to_vec_pretty(rec).expect("records serialize"))?;
+    Ok(p)
+}
+
+/// Every readable record, newest first.
+pub fn list(root: &Path) -> Vec<(PathBuf, Record)> {
+    let mut v: Vec<(PathBuf, Record)> = std::fs::read_dir(dir(root))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let r: Record = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+            (r.format == FORMAT).then_some((p, r))
+        })
+        .collect();
+    v.sort_by(|a, b| b.1.created_unix.cmp(&a.1.created_unix).then(b.0.cmp(&a.0)));
+    v
+}
+
+impl Record {
+    /// Whether every test in the record passed.
+    pub fn all_passed(&self) -> bool {
+        self.tests.iter().all(|t| t.outcome == Outcome::Passed.as_str())
+    }
+}
