@@ -201,6 +201,28 @@ impl Env {
         self.network_ready.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// DNS names of the Services (of any app in the run) whose selector picks
+    /// this pod: on the run's network they resolve to the pods they select,
+    /// like a headless Service, so apps that talk through Services work.
+    pub fn service_aliases(&self, pod: &core::Pod) -> Vec<String> {
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        for svc in self.apps.iter().flat_map(|a| a.services.iter()) {
+            let Some(name) = svc.metadata.name.as_deref() else { continue };
+            let selector = svc.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default();
+            if selector.is_empty() || !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                continue;
+            }
+            let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
+            for n in [name.to_string(), format!("{name}.{ns}"), format!("{name}.{ns}.svc"), format!("{name}.{ns}.svc.cluster.local")] {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether this process played the member's pod (and has not removed it).
     pub fn is_played(&self, m: &Member) -> bool {
         self.played.lock().expect("played lock").contains(&m.pod)
@@ -309,7 +331,9 @@ impl Env {
         if !inits.is_empty() {
             write_private(&file, pod_yaml(&played).as_bytes())?;
         }
-        let result = podman::kube_play(&file, net, &m.aliases, inits.is_empty())
+        let mut aliases = m.aliases.clone();
+        aliases.extend(self.service_aliases(&pod));
+        let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, log) });
         if let Err(e) = result {

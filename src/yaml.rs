@@ -111,17 +111,28 @@ pub fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
+/// How deeply sequences and mappings may nest. Real manifests stay far below
+/// it; the limit keeps every recursive walk over a `Value` (clone, drop,
+/// deserialization) far from the end of the stack.
+const MAX_DEPTH: usize = 200;
+
 /// Parses a multi-document YAML or JSON stream.
 pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        return Err(explain(text, Pos::from_marker(e.marker()), e.info()));
+    // The parser's own `load` recurses once per nesting level (and asserts on
+    // what it does not expect), so deep input overflowed the stack there; its
+    // events are pulled one at a time instead, and the first error stops it.
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| explain(text, Pos::from_marker(e.marker()), e.info()))?;
+        if ev == Event::StreamEnd {
+            return Ok(builder.docs);
+        }
+        builder.on_event(ev, mark);
+        if let Some(e) = builder.error.take() {
+            return Err(e);
+        }
     }
-    if let Some(e) = builder.error {
-        return Err(e);
-    }
-    Ok(builder.docs)
 }
 
 /// Turns a parser error into what a person needs to fix it. The parser
@@ -146,6 +157,10 @@ fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
             let name: String = alias.chars().take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c)).collect();
             return SyntaxError { pos, message: format!("yaml syntax error: alias `*{name}` names no anchor: define `&{name}` before it is used") };
         }
+    }
+    if info.contains("recursion limit exceeded") {
+        // The scanner counts open `[` and `{` in a byte.
+        return SyntaxError { pos, message: "yaml syntax error: more than 255 `[` or `{` are open here".into() };
     }
     let hint = if info.contains("flow construct") || info.contains("flow sequence") || info.contains("flow mapping") {
         " (is a `[` or `{` above not closed?)"
@@ -265,6 +280,10 @@ impl MarkedEventReceiver for Builder {
                     self.fail(pos, "complex mapping keys are not supported");
                     return;
                 };
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(pos, format!("nested too deeply: more than {MAX_DEPTH} levels of mappings and sequences"));
+                    return;
+                }
                 self.positions.insert(ptr.clone(), NodePos { key, value: pos });
                 self.stack.push(if is_map {
                     Frame::Map { map: Mapping::new(), ptr, anchor, key: None }
@@ -281,8 +300,10 @@ impl MarkedEventReceiver for Builder {
                 self.place(value, anchor);
             }
             Event::Alias(id) => {
+                // The parser numbers anchors across the whole stream, so an id
+                // unknown here belongs to an earlier document.
                 let Some(value) = self.anchors.get(&id).cloned() else {
-                    self.fail(pos, "alias to an unknown anchor");
+                    self.fail(pos, "this alias names an anchor of an earlier document; an anchor holds only within its own document");
                     return;
                 };
                 self.expanded += count_nodes(&value, MAX_EXPANDED_NODES);
@@ -294,6 +315,12 @@ impl MarkedEventReceiver for Builder {
                     self.fail(pos, "an alias as a mapping key is not supported");
                     return;
                 }
+                // A chain of anchors, each holding an alias to the one before,
+                // nests one level deeper per alias.
+                if self.stack.len() + depth(&value) > MAX_DEPTH {
+                    self.fail(pos, format!("nested too deeply: this alias makes more than {MAX_DEPTH} levels of mappings and sequences"));
+                    return;
+                }
                 if let Some((ptr, key)) = self.slot() {
                     self.positions.insert(ptr, NodePos { key, value: pos });
                 }
@@ -301,6 +328,16 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// How many levels of sequences and mappings `v` holds; every value built
+/// here is at most `MAX_DEPTH` deep, so the recursion is bounded.
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Sequence(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
+        Value::Mapping(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -470,6 +507,18 @@ doc 0 @1:1
         check("a: echo b: c\n", "error 1:10 yaml syntax error: mapping values are not allowed in this context (quote a value that holds `: `)");
         check("a: *nope\n", "error 1:4 yaml syntax error: alias `*nope` names no anchor: define `&nope` before it is used");
         check("a:\n  b: 1\n c: 2\n", "error 3:3 yaml syntax error: while parsing a block mapping, did not find expected key (check the indentation of this line and the one above)");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_where_it_starts() {
+        check(&"- ".repeat(10_000), "error 1:401 nested too deeply: more than 200 levels of mappings and sequences");
+        check(&"[".repeat(10_000), "error 1:256 yaml syntax error: more than 255 `[` or `{` are open here");
+        let mut chain = String::from("a0: &a0 [x]\n");
+        for i in 1..300 {
+            chain.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        check(&chain, "error 200:14 nested too deeply: this alias makes more than 200 levels of mappings and sequences");
+        check("a: &x 1\n---\nb: *x\n", "error 3:4 this alias names an anchor of an earlier document; an anchor holds only within its own document");
     }
 
     #[test]

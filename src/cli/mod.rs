@@ -1,6 +1,7 @@
 //! The command line: glue over the library modules, one file per command.
 
 pub mod clean;
+mod completions;
 mod doctor;
 mod down;
 mod lint;
@@ -44,6 +45,8 @@ pub enum Command {
     Snapshot(snapshot::Args),
     /// Check that podman can run containers here, and explain why not
     Doctor(doctor::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Args),
     /// Lint manifests: podman compatibility, cluster portability, security and reliability
     Lint(lint::Args),
 }
@@ -69,6 +72,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Down(a) => down::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Completions(a) => completions::run(a),
         Command::Snapshot(a) => snapshot::run(a),
         Command::Promote(a) => promote::run(a),
         Command::Lint(a) => lint::run(a),

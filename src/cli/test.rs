@@ -60,7 +60,12 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 
 pub fn run(a: Args) -> Result<i32> {
     crate::signals::install();
-    let paths = if a.paths.is_empty() { vec![".".to_string()] } else { a.paths.clone() };
+    let (root, config) = crate::config::load(&std::env::current_dir().unwrap_or_default())?;
+    let paths = match (a.paths.is_empty(), config.test.paths.is_empty()) {
+        (false, _) => a.paths.clone(),
+        (true, false) => config.test.paths.iter().map(|p| root.join(p).display().to_string()).collect(),
+        (true, true) => vec![".".to_string()],
+    };
     let mut reports = Vec::new();
     for r in &a.reports {
         match r.split_once('=') {
@@ -90,12 +95,12 @@ pub fn run(a: Args) -> Result<i32> {
     }
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     let mode = if a.update_snapshots { Mode::Update } else if ci { Mode::Ci } else { Mode::Local };
-    let root = crate::source::project_root(&std::env::current_dir().unwrap_or_default());
-    let store = Store { dir: a.snapshot_dir.clone().unwrap_or_else(|| root.join("snapshots")), mode };
+    let snapshot_dir = a.snapshot_dir.clone().or_else(|| config.snapshots.dir.as_ref().map(|d| root.join(d))).unwrap_or_else(|| root.join("snapshots"));
+    let store = Store { dir: snapshot_dir, mode };
     // Runs of dead processes are removed alongside the tests: they share no
     // names with this run, and the tests need not wait for it.
     let cleaner = std::thread::spawn(super::clean::clean_recorded);
-    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let jobs = a.jobs.or(config.test.jobs).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
     let progress = Printer::new();
     let start = Instant::now();

@@ -1,0 +1,102 @@
+//! `podproof.yaml`: project defaults, at the project root (the nearest
+//! directory above the current one with `podproof.yaml` or `.git`).
+//!
+//! ```yaml
+//! test: {paths: [fixtures/tests], jobs: 4}
+//! snapshots: {dir: snapshots}
+//! lint: {podmanVersion: "4.3"}
+//! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
+//! ```
+//! Command-line flags win over the file; unknown keys are errors with their location.
+
+use crate::app::docs;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const FILE: &str = "podproof.yaml";
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub test: TestDefaults,
+    #[serde(default)]
+    pub snapshots: SnapshotDefaults,
+    #[serde(default)]
+    pub lint: LintDefaults,
+    #[serde(default)]
+    pub promote: PromoteDefaults,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestDefaults {
+    #[serde(default)]
+    pub paths: Vec<String>,
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SnapshotDefaults {
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LintDefaults {
+    pub podman_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromoteDefaults {
+    #[serde(default)]
+    pub image_map: BTreeMap<String, String>,
+}
+
+/// The project's config and root, from `dir` upward.
+pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
+    let root = crate::source::project_root(dir);
+    let path = root.join(FILE);
+    if !path.exists() {
+        return Ok((root, Config::default()));
+    }
+    let src = crate::source::read(&crate::source::display(&path)).map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
+    // An empty file only marks the project root.
+    if src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok((root, Config::default()));
+    }
+    let parsed = docs::documents(&src).and_then(|d| docs::typed::<Config>(&src, &d[0], ""));
+    let config = parsed.map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
+    if config.test.jobs == Some(0) {
+        return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: test.jobs must be at least 1", src.name)]));
+    }
+    Ok((root, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), input).unwrap();
+        let got = match load(dir.path()) {
+            Ok((_, c)) => format!("{c:?}"),
+            Err(e) => e.causes().join("\n").replace(&dir.path().display().to_string(), "DIR"),
+        };
+        assert!(got.contains(expect), "{got}");
+    }
+
+    #[test]
+    fn configs() {
+        check("test: {paths: [t], jobs: 2}\n", "paths: [\"t\"], jobs: Some(2)");
+        check("promote: {imageMap: {a: b}}\n", "image_map: {\"a\": \"b\"}");
+        check("tset: {}\n", "podproof.yaml:1:1: error: unknown field `tset`");
+        check("test: {jobs: 0}\n", "test.jobs must be at least 1");
+        check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None }");
+    }
+}

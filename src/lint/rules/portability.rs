@@ -1,0 +1,158 @@
+//! Cluster portability: what works on this machine but not once promoted.
+
+use super::context::{labels_of, selector_matches};
+use super::*;
+use crate::lint::view::Form;
+use crate::reload;
+
+/// Removed API versions and what replaces them.
+const REMOVED: &[(&str, &str)] = &[
+    ("apps/v1beta1", "apps/v1"),
+    ("apps/v1beta2", "apps/v1"),
+    ("batch/v1beta1", "batch/v1"),
+    ("batch/v2alpha1", "batch/v1"),
+    ("policy/v1beta1", "policy/v1"),
+    ("autoscaling/v2beta1", "autoscaling/v2"),
+    ("autoscaling/v2beta2", "autoscaling/v2"),
+    ("rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1"),
+    ("rbac.authorization.k8s.io/v1alpha1", "rbac.authorization.k8s.io/v1"),
+    ("storage.k8s.io/v1beta1", "storage.k8s.io/v1"),
+    ("scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1"),
+    ("admissionregistration.k8s.io/v1beta1", "admissionregistration.k8s.io/v1"),
+    ("apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1"),
+    ("certificates.k8s.io/v1beta1", "certificates.k8s.io/v1"),
+    ("coordination.k8s.io/v1beta1", "coordination.k8s.io/v1"),
+    ("discovery.k8s.io/v1beta1", "discovery.k8s.io/v1"),
+    ("events.k8s.io/v1beta1", "events.k8s.io/v1"),
+    ("node.k8s.io/v1beta1", "node.k8s.io/v1"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "flowcontrol.apiserver.k8s.io/v1"),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1"),
+];
+
+/// Host directories that exist only on the machine that wrote the manifest.
+const HOST_SPECIFIC: &[&str] = &["/home", "/Users", "/root", "/mnt", "/media", "/run/user", "/var/folders"];
+
+/// Whether `api` is an API version a current cluster no longer serves.
+pub fn is_removed(api: &str) -> bool {
+    api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" || REMOVED.iter().any(|(a, _)| *a == api)
+}
+
+pub fn api_version(ctx: &mut Ctx, api: &str, kind: &str) {
+    if api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" {
+        let to = if matches!(kind, "Ingress" | "NetworkPolicy" | "IngressClass") { "networking.k8s.io/v1" } else { "apps/v1" };
+        ctx.value(&NO_EXTENSIONS_V1BETA, "/apiVersion", format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"));
+    } else if let Some((_, to)) = REMOVED.iter().find(|(a, _)| *a == api) {
+        ctx.value(&REMOVED_API_VERSION, "/apiVersion", format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"));
+    }
+}
+
+pub fn pod(ctx: &mut Ctx, pod: &PodView) {
+    let spec = &*pod.spec;
+    for (vp, vol) in items(spec, "volumes", "") {
+        let Some(path) = vol.get("hostPath").and_then(|h| s(h, "path")) else { continue };
+        let ptr = pod.ptr(&format!("{vp}/hostPath/path"));
+        if !path.starts_with('/') {
+            let named = if path.contains('/') { "" } else { " (podman even takes a name without `/` for a named volume)" };
+            let msg = format!("hostPath `{path}` is relative: podman resolves it against its working directory{named}, a cluster node against the kubelet's");
+            ctx.value(&RELATIVE_HOST_PATH, &ptr, msg);
+        } else if let Some(d) = HOST_SPECIFIC.iter().find(|d| path == **d || path.starts_with(&format!("{d}/"))) {
+            ctx.value(&HOST_SPECIFIC_HOST_PATH, &ptr, format!("hostPath `{path}` is under `{d}`, which cluster nodes do not share with this machine"));
+        }
+    }
+    if spec.get("serviceAccount").is_some() {
+        ctx.key(&DEPRECATED_SERVICE_ACCOUNT_FIELD, &pod.ptr("/serviceAccount"), "`serviceAccount` is deprecated; use `serviceAccountName`");
+    }
+    for (cp, c, _) in pod.containers() {
+        let name = s(c, "name").unwrap_or("?");
+        if s(c, "imagePullPolicy") == Some("Never") {
+            ctx.value(&IMAGE_PULL_POLICY_NEVER, &pod.ptr(&format!("{cp}/imagePullPolicy")), format!("container `{name}` never pulls its image; a cluster node that lacks it fails with ErrImageNeverPull"));
+        }
+        if let Some(sc) = c.get("securityContext").and_then(|sc| sc.get("capabilities")) {
+            for list in ["add", "drop"] {
+                for (ip, cap) in items(sc, list, &format!("{cp}/securityContext/capabilities")) {
+                    if let Some(cap) = cap.as_str().filter(|c| c.to_ascii_uppercase().starts_with("CAP_")) {
+                        ctx.value(&CAPABILITY_NAME_PREFIX, &pod.ptr(&ip), format!("`{cap}`: Kubernetes names capabilities without CAP_ (`{}`)", &cap[4..]));
+                    }
+                }
+            }
+        }
+    }
+    if pod.form == Form::Manifest {
+        stale_config(ctx, pod);
+        selector(ctx, pod);
+    }
+}
+
+/// Local image names: `localhost/...` or a registry on this machine.
+pub fn image(ctx: &mut Ctx, ptr: &str, image: &str) {
+    let local = ["localhost/", "localhost:", "127.0.0.1"].iter().any(|p| image.starts_with(p));
+    if local && !ctx.opts.config.maps_image(image) {
+        ctx.value(&LOCAL_IMAGE, ptr, format!("image `{image}` exists only on this machine and .podproof.yaml has no `imageMap` entry for it"));
+    }
+}
+
+/// ConfigMap uses that never see updates, in a pod that expects live reloads.
+fn stale_config(ctx: &mut Ctx, pod: &PodView) {
+    let Some(value) = pod.annotation(reload::ANNOTATION) else { return };
+    let ann = format!("{}/annotations/{}", pod.meta.as_ref().map(|(_, p)| p.as_str()).unwrap_or(""), crate::yaml::escape(reload::ANNOTATION));
+    let policy = match reload::parse(value) {
+        Ok(reload::Action::Restart) => return,
+        Ok(a) => a,
+        Err(e) => {
+            ctx.value(&SCHEMA_INVALID, &ann, format!("{}: {e}", reload::ANNOTATION));
+            return;
+        }
+    };
+    let spec = &*pod.spec;
+    let cm_volumes: Vec<&str> = items(spec, "volumes", "")
+        .filter(|(_, v)| {
+            v.get("configMap").is_some() || v.get("projected").and_then(|p| p.get("sources")).and_then(Value::as_sequence).is_some_and(|s| s.iter().any(|x| x.get("configMap").is_some()))
+        })
+        .filter_map(|(_, v)| s(v, "name"))
+        .collect();
+    for (cp, c, _) in pod.containers() {
+        let name = s(c, "name").unwrap_or("?");
+        for (mp, m) in items(c, "volumeMounts", &cp) {
+            if s(m, "subPath").is_some_and(|p| !p.is_empty()) && s(m, "name").is_some_and(|n| cm_volumes.contains(&n)) {
+                let msg = format!("`{name}` mounts ConfigMap volume `{}` with subPath, which a kubelet never updates, but the pod expects `{policy}` reloads", s(m, "name").unwrap_or(""));
+                ctx.key(&RELOAD_STALE_CONFIG, &pod.ptr(&format!("{mp}/subPath")), msg);
+            }
+        }
+        for (ep, e) in items(c, "env", &cp) {
+            if let Some(r) = e.get("valueFrom").and_then(|v| v.get("configMapKeyRef")) {
+                let msg = format!("env `{}` of `{name}` comes from ConfigMap `{}`, and env never updates, but the pod expects `{policy}` reloads", s(e, "name").unwrap_or("?"), s(r, "name").unwrap_or("?"));
+                ctx.key(&RELOAD_STALE_CONFIG, &pod.ptr(&format!("{ep}/valueFrom")), msg);
+            }
+        }
+        for (ep, e) in items(c, "envFrom", &cp) {
+            if let Some(r) = e.get("configMapRef") {
+                let msg = format!("`{name}` reads ConfigMap `{}` into env, which never updates, but the pod expects `{policy}` reloads", s(r, "name").unwrap_or("?"));
+                ctx.key(&RELOAD_STALE_CONFIG, &pod.ptr(&format!("{ep}/configMapRef")), msg);
+            }
+        }
+    }
+}
+
+/// A workload's selector must select its own template.
+fn selector(ctx: &mut Ctx, pod: &PodView) {
+    let Some(sel) = ctx.doc.value.get("spec").and_then(|s| s.get("selector")) else {
+        if matches!(pod.kind, "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") {
+            ctx.key(&SCHEMA_INVALID, "/spec", format!("{} `{}` needs `spec.selector`", pod.kind, pod.name));
+        }
+        return;
+    };
+    if pod.kind == "Pod" || pod.kind == "CronJob" {
+        return;
+    }
+    let labels = labels_of(pod.labels());
+    // A ReplicationController's selector is a plain label map.
+    let ok = if pod.kind == "ReplicationController" {
+        sel.as_mapping().is_none_or(|m| m.iter().all(|(k, v)| labels.get(k.as_str().unwrap_or_default()).map(String::as_str) == v.as_str()))
+    } else {
+        selector_matches(sel, &labels)
+    };
+    if !ok {
+        let msg = format!("{} `{}`: spec.selector does not match the labels of spec.template", pod.kind, pod.name);
+        ctx.key(&MISMATCHING_SELECTOR, "/spec/selector", msg);
+    }
+}

@@ -1,0 +1,134 @@
+//! Finding the inputs and linting them in parallel.
+//!
+//! Directories are walked with the `ignore` crate (so .gitignore'd and hidden
+//! files are skipped), in name order so output is stable. Each file is read,
+//! parsed once and checked on a rayon worker; what crosses files (Services and
+//! the pods they select...) is checked per directory afterwards.
+
+use super::rules::{self, Facts};
+use super::{FileReport, Finding, Options, Report};
+use crate::app::load::{is_definition_file, mentions_kind};
+use crate::error::Diagnostic;
+use crate::source;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+struct Input {
+    name: String,
+    /// `None` for stdin.
+    path: Option<PathBuf>,
+    /// Found by walking a directory: files that never say `kind` are data.
+    walked: bool,
+}
+
+enum Outcome {
+    Skipped,
+    Bad(Diagnostic),
+    Linted { report: FileReport, facts: Facts },
+}
+
+/// Lints every file named by `paths` (files, directories, `-` for stdin).
+pub fn lint(paths: &[String], opts: &Options) -> super::Report {
+    let mut report = Report::default();
+    let inputs = inputs(paths, opts, &mut report.bad_input);
+    let outcomes: Vec<Outcome> = inputs.par_iter().enumerate().map(|(i, input)| lint_file(i, input, opts)).collect();
+    // Files keep their input order; findings are renumbered to the linted files.
+    let mut index = vec![usize::MAX; inputs.len()];
+    let mut contexts: BTreeMap<String, Vec<Facts>> = BTreeMap::new();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Outcome::Skipped => {}
+            Outcome::Bad(d) => report.bad_input.push(d),
+            Outcome::Linted { report: file, facts } => {
+                index[i] = report.files.len();
+                report.files.push(file);
+                contexts.entry(context(&inputs[i])).or_default().push(facts);
+            }
+        }
+    }
+    let cross: Vec<Finding> = contexts.values().flat_map(|facts| rules::cross_check(&facts.iter().collect::<Vec<_>>(), opts)).collect();
+    for f in report.files.iter_mut().flat_map(|f| f.findings.iter_mut()) {
+        f.file = index[f.file];
+    }
+    for mut f in cross {
+        f.file = index[f.file];
+        report.files[f.file].findings.push(f);
+    }
+    for file in &mut report.files {
+        file.findings.sort_by(|a, b| (a.line, a.column, a.rule.id, &a.message).cmp(&(b.line, b.column, b.rule.id, &b.message)));
+        file.findings.dedup_by(|a, b| (a.line, a.column, a.rule.id, &a.message) == (b.line, b.column, b.rule.id, &b.message));
+    }
+    report
+}
+
+/// Cross-document rules look at the files of one directory together.
+fn context(input: &Input) -> String {
+    match &input.path {
+        Some(p) => source::absolute(p).parent().map(|d| d.display().to_string()).unwrap_or_default(),
+        None => "<stdin>".into(),
+    }
+}
+
+fn inputs(paths: &[String], opts: &Options, bad: &mut Vec<Diagnostic>) -> Vec<Input> {
+    let mut out = Vec::new();
+    let ignored = |p: &Path, dir: bool| opts.config.ignores(&source::absolute(p), dir);
+    for arg in paths {
+        let p = Path::new(arg);
+        if arg == "-" {
+            out.push(Input { name: "<stdin>".into(), path: None, walked: false });
+        } else if p.is_dir() {
+            // filter_entry wants a 'static closure.
+            let config = opts.config.clone();
+            let walker = ignore::WalkBuilder::new(p)
+                .require_git(false)
+                .git_global(false)
+                .sort_by_file_name(|a, b| a.cmp(b))
+                .filter_entry(move |e| !config.ignores(&source::absolute(e.path()), e.file_type().is_some_and(|t| t.is_dir())))
+                .build();
+            for entry in walker {
+                match entry {
+                    Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && is_definition_file(e.path()) => {
+                        out.push(Input { name: e.path().display().to_string(), path: Some(e.path().to_path_buf()), walked: true })
+                    }
+                    Ok(_) => {}
+                    Err(e) => bad.push(Diagnostic::error(arg, None, format!("cannot walk directory: {e}"))),
+                }
+            }
+        } else if p.exists() {
+            if !ignored(p, false) {
+                out.push(Input { name: arg.clone(), path: Some(p.to_path_buf()), walked: false });
+            }
+        } else {
+            bad.push(Diagnostic::error(arg, None, "cannot read file: no such file or directory"));
+        }
+    }
+    out
+}
+
+fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
+    let src = match &input.path {
+        None => source::read("-"),
+        Some(p) => std::fs::read(p)
+            .map_err(|e| Diagnostic::error(&input.name, None, format!("cannot read file: {}", source::io_reason(&e))))
+            .and_then(|bytes| source::from_bytes(&input.name, None, PathBuf::new(), PathBuf::new(), bytes)),
+    };
+    let text = match src {
+        Ok(s) => s.text,
+        Err(d) => return Outcome::Bad(d),
+    };
+    if input.walked && !mentions_kind(&text) {
+        return Outcome::Skipped;
+    }
+    if text.trim().is_empty() {
+        return Outcome::Bad(Diagnostic::error(&input.name, None, "file is empty: expected at least one document"));
+    }
+    let docs = match crate::yaml::parse_stream(&text) {
+        Ok(d) => d.into_iter().filter(|d| !d.value.is_null()).collect::<Vec<_>>(),
+        Err(e) => return Outcome::Bad(Diagnostic::error(&input.name, Some((e.pos.line, e.pos.column)), e.message)),
+    };
+    let mut findings = Vec::new();
+    let mut facts = Facts::default();
+    rules::check_file(&docs, opts, i, &mut findings, &mut facts);
+    Outcome::Linted { report: FileReport { name: input.name.clone(), text, findings }, facts }
+}
