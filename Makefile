@@ -5,7 +5,7 @@
 CARGO ?= cargo
 PODPROOF := ./target/release/podproof
 
-.PHONY: all setup system images build test demo bench lint fmt teardown-check
+.PHONY: all setup system images build test demo bench lint fmt teardown-check faults
 
 all: build
 
@@ -28,7 +28,12 @@ build:
 # that nothing labelled podproof is left.
 test: setup
 	$(CARGO) test --release -- --test-threads=4
+	FAULT_RUNS=5 scripts/faults.sh
 	scripts/teardown-check.sh
+
+# The fault-injection suite: 50 runs with a random fault each; 0 leaked objects expected.
+faults: setup build
+	scripts/faults.sh
 
 # The main job on a bundled example: podproof test on the Prometheus app.
 demo: setup build
@@ -36,8 +41,10 @@ demo: setup build
 	$(PODPROOF) test fixtures/tests/prometheus.yaml
 	scripts/teardown-check.sh
 
+# Speed against the targets: overhead, parallel speed-up, lint throughput,
+# reload latency, teardown, peak memory (scripts/bench.sh prints one table).
 bench: setup
-	$(CARGO) bench
+	scripts/bench.sh
 
 lint:
 	if $(CARGO) clippy --version >/dev/null 2>&1; then \

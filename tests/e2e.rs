@@ -115,6 +115,8 @@ fn scenario_suite_passes_with_valid_reports() {
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["failed"], 0);
     assert_clean("a passing suite");
+    // The suite holds a Secret with a canary value: it must reach no output, report, snapshot or record.
+    assert_no_canary(&[&out.stdout, &out.stderr, &xml, &std::fs::read_to_string(&json).unwrap()]);
     let drafts: Vec<_> = std::fs::read_dir(root().join("snapshots")).unwrap().flatten().filter(|e| e.path().extension().map(|x| x == "new").unwrap_or(false)).collect();
     assert!(drafts.is_empty(), "snapshot drafts were written: {drafts:?}");
 }
@@ -397,4 +399,57 @@ fn up_watch_applies_saved_changes_and_tears_down_on_ctrl_c() {
     wait_for("removed");
     assert!(child.wait().unwrap().success());
     assert_clean("up --watch and Ctrl-C");
+}
+
+const CANARY: &str = "canary-Zq8xv3Rk";
+
+/// Checks the canary Secret value appears in none of `texts`, nor in any
+/// snapshot or test record of the project.
+fn assert_no_canary(texts: &[&str]) {
+    for t in texts {
+        assert!(!t.contains(CANARY), "the canary secret leaked:\n{t}");
+    }
+    for dir in ["snapshots", ".podproof/records"] {
+        for e in std::fs::read_dir(root().join(dir)).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            assert!(!text.contains(CANARY), "the canary secret leaked into {}", e.path().display());
+        }
+    }
+}
+
+#[test]
+fn a_failing_step_never_shows_a_secret_value() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let json = dir.path().join("r.json");
+    let out = Test::new().args(["test", "fixtures/failing/secret-canary-failing.yaml"]).arg(format!("--report=json={}", json.display())).expect_status(1).run();
+    out.assert_stdout_contains("seen: the password is [secret]");
+    assert_no_canary(&[&out.stdout, &out.stderr, &std::fs::read_to_string(&json).unwrap()]);
+    let render = Test::new().args(["render", "fixtures/apps/secret-canary"]).run();
+    render.assert_stdout_contains("value: '[secret]'");
+    assert_no_canary(&[&render.stdout]);
+    assert_clean("a failing secret test");
+}
+
+#[test]
+fn eight_concurrent_runs_of_one_test_do_not_collide() {
+    let _g = exclusive();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(common::podproof())
+                .args(["test", "--ci", "fixtures/tests/hello.yaml"])
+                .current_dir(root())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "a concurrent run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.trim_end().ends_with("1 passed, 0 failed"), "{stdout}");
+    }
+    assert_clean("eight concurrent runs");
 }
