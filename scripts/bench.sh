@@ -41,10 +41,23 @@ j4=$(timed "$pp" test -j 4 --report "json=$tmp/report.json" "$tmp/suite")
 speedup=$(awk -v a="$j1" -v b="$j4" 'BEGIN { printf "%.2f", a / b }')
 teardown=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=[x["teardown_ms"] for x in r["tests"]]; print("%.3f" % (sum(t)/len(t)/1000))' "$tmp/report.json")
 
+# Peak RSS of podproof itself while it runs a 10-scenario suite (-j 4).
+mkdir -p "$tmp/ten"
+for i in $(seq 10); do
+  sed -e "s/name: bench-hello/name: bench-rss-$i/" -e "s#\.\./apps/#$PWD/fixtures/apps/#" fixtures/bench/hello.yaml > "$tmp/ten/t$i.yaml"
+done
+rss=$(python3 - "$pp" "$tmp/ten" <<'PY'
+import resource, subprocess, sys
+subprocess.run([sys.argv[1], "test", "-j", "4", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("%.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
+PY
+)
+
 printf '%-44s %-10s %s\n' "figure" "target" "measured"
 printf '%-44s %-10s %s\n' "overhead vs hand-written podman script" "<= 1.0" "$ratio (podproof ${ours}s, script ${plain}s, median of $runs)"
 printf '%-44s %-10s %s\n' "parallel speed-up, 8 scenarios -j4 vs -j1" ">= 2.5x" "${speedup}x (-j1 ${j1}s, -j4 ${j4}s)"
 printf '%-44s %-10s %s\n' "teardown per pod (-j4 run)" "-" "${teardown}s"
+printf '%-44s %-10s %s\n' "peak RSS of podproof, 10 scenarios -j4" "-" "${rss} MiB"
 for extra in scripts/bench-*.sh; do
   case "$extra" in scripts/bench-plain.sh) continue ;; esac
   "$extra"

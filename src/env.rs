@@ -529,7 +529,7 @@ impl Env {
         let mut n = 0u32;
         await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
             n += 1;
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 cache = None;
             }
             self.ready_poll_cached(m, &mut cache)
