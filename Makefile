@@ -35,9 +35,13 @@ test: setup
 faults: setup build
 	scripts/faults.sh
 
-# The main job on a bundled example: podproof test on the Prometheus app.
+# The main job on a bundled example, the Prometheus app: render it, bring it up
+# and show its pod running, take it down, then run its scenario test.
 demo: setup build
 	$(PODPROOF) render fixtures/apps/prometheus
+	$(PODPROOF) up fixtures/apps/prometheus
+	podman pod ps --filter label=podproof.dev/app=prom
+	$(PODPROOF) down --all
 	$(PODPROOF) test fixtures/tests/prometheus.yaml
 	scripts/teardown-check.sh
 
