@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod lint;
 pub mod netns;
 pub mod podman;
+pub mod promote;
 pub mod probe;
 pub mod projection;
 pub mod quantity;
