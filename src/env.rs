@@ -223,6 +223,40 @@ impl Env {
         out
     }
 
+    /// Makes sure the member's name resolves to its new address on the run's
+    /// network. aardvark-dns (podman 4.3) sometimes misses the update when
+    /// several networks change at once and keeps answering NXDOMAIN for a
+    /// recreated pod; a SIGHUP makes it reread its configuration.
+    pub fn ensure_dns(&self, m: &Member, log: Log) {
+        if m.host_network {
+            return;
+        }
+        let Ok(states) = self.states(m) else { return };
+        let Some(st) = states.iter().find(|s| s.running && !s.ip.is_empty()) else { return };
+        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), podman::network_gateway(&self.network)) else { return };
+        let name = format!("{}.dns.podman", m.name);
+        // Ask from every other member's namespace too: aardvark answers per client.
+        let mut pids = vec![st.pid];
+        for o in self.members.iter().filter(|o| o.pod != m.pod && !o.host_network && self.is_played(o)) {
+            if let Some(p) = self.states(o).ok().and_then(|s| s.into_iter().find(|s| s.running).map(|s| s.pid)) {
+                pids.push(p);
+            }
+        }
+        let resolves = || pids.iter().all(|pid| crate::netns::dns_a(*pid, gw, &name, Duration::from_millis(300)).map(|a| a.contains(&ip)).unwrap_or(false));
+        // Under heavy network churn aardvark-dns can stay deaf for seconds.
+        for attempt in 0..75 {
+            if resolves() || crate::signals::interrupted() {
+                return;
+            }
+            if attempt % 10 == 9 {
+                log(&format!("{} does not resolve yet: asking aardvark-dns to reload", m.name));
+                podman::reload_aardvark();
+            }
+            crate::wait::pause(Duration::from_millis(200));
+        }
+        log(&format!("warning: {} still does not resolve on {}", m.name, self.network));
+    }
+
     /// Whether this process played the member's pod (and has not removed it).
     pub fn is_played(&self, m: &Member) -> bool {
         self.played.lock().expect("played lock").contains(&m.pod)

@@ -187,3 +187,83 @@ mod tests {
         assert_eq!((r.status, r.body_text().as_str()), (200, "hello"));
     }
 }
+
+/// Asks the DNS server at `server` (port 53) for the A records of `name`, from
+/// inside the network namespace of `pid`. Returns the addresses (empty for
+/// NXDOMAIN or no answer).
+pub fn dns_a(pid: i64, server: std::net::Ipv4Addr, name: &str, timeout: Duration) -> io::Result<Vec<std::net::Ipv4Addr>> {
+    let query = dns_query(name);
+    within(pid, move || {
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0")?;
+        sock.set_read_timeout(Some(timeout))?;
+        sock.send_to(&query, (server, 53))?;
+        let mut buf = [0u8; 1500];
+        let n = sock.recv(&mut buf)?;
+        Ok(parse_dns_a(&buf[..n]))
+    })
+}
+
+/// A DNS query packet for the A record of `name` (id 0x5050, recursion desired).
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x50, 0x50, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len().min(63) as u8);
+        q.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// The A records in a DNS answer (a tolerant parser: anything odd yields none).
+fn parse_dns_a(p: &[u8]) -> Vec<std::net::Ipv4Addr> {
+    let mut out = Vec::new();
+    if p.len() < 12 {
+        return out;
+    }
+    let qd = u16::from_be_bytes([p[4], p[5]]) as usize;
+    let an = u16::from_be_bytes([p[6], p[7]]) as usize;
+    let mut i = 12;
+    let skip_name = |mut i: usize| -> Option<usize> {
+        loop {
+            let l = *p.get(i)? as usize;
+            if l == 0 {
+                return Some(i + 1);
+            }
+            if l & 0xc0 == 0xc0 {
+                return Some(i + 2);
+            }
+            i += l + 1;
+        }
+    };
+    for _ in 0..qd {
+        match skip_name(i) {
+            Some(j) => i = j + 4,
+            None => return out,
+        }
+    }
+    for _ in 0..an {
+        let Some(j) = skip_name(i) else { return out };
+        let Some(h) = p.get(j..j + 10) else { return out };
+        let (typ, len) = (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[8], h[9]]) as usize);
+        let Some(data) = p.get(j + 10..j + 10 + len) else { return out };
+        if typ == 1 && len == 4 {
+            out.push(std::net::Ipv4Addr::new(data[0], data[1], data[2], data[3]));
+        }
+        i = j + 10 + len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod dns_tests {
+    #[test]
+    fn parses_an_answer() {
+        let mut p = super::dns_query("a.dns.podman");
+        p[2] = 0x81;
+        p[3] = 0x80;
+        p[7] = 1;
+        p.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 89, 1, 7]);
+        assert_eq!(super::parse_dns_a(&p), vec![std::net::Ipv4Addr::new(10, 89, 1, 7)]);
+        assert!(super::parse_dns_a(&[1, 2, 3]).is_empty());
+    }
+}

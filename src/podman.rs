@@ -227,6 +227,22 @@ pub fn network_exists(name: &str) -> Result<bool, PodmanError> {
     Ok(run_unchecked(&s(&["network", "exists", name]), None)?.status == 0)
 }
 
+/// The gateway address of a network (where aardvark-dns answers).
+pub fn network_gateway(name: &str) -> Result<std::net::Ipv4Addr, PodmanError> {
+    let args = s(&["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", name]);
+    let out = run(&args)?;
+    out.stdout.split_whitespace().find_map(|g| g.parse().ok()).ok_or(PodmanError { command: command_line(&args), status: Some(0), stderr: "no IPv4 gateway".into() })
+}
+
+/// Sends SIGHUP to aardvark-dns (rootful), which makes it reread every network's names.
+pub fn reload_aardvark() {
+    let Ok(pid) = std::fs::read_to_string("/run/containers/networks/aardvark-dns/aardvark.pid") else { return };
+    if let Ok(pid) = pid.trim().parse::<i32>() {
+        // SAFETY: a signal to the aardvark-dns process podman started.
+        unsafe { libc::kill(pid, libc::SIGHUP) };
+    }
+}
+
 pub fn network_rm(name: &str) -> Result<(), PodmanError> {
     run(&s(&["network", "rm", "-f", name])).map(|_| ())
 }
