@@ -5,7 +5,7 @@
 CARGO ?= cargo
 PODPROOF := ./target/release/podproof
 
-.PHONY: all setup system images build test demo bench lint fmt teardown-check faults
+.PHONY: all setup system images build test demo bench lint fmt teardown-check faults fuzz
 
 all: build
 
@@ -57,6 +57,18 @@ lint:
 		echo "lint: cargo clippy is not installed, skipping clippy"; \
 	fi
 	$(CARGO) fmt --check
+
+# Every fuzz target for FUZZ_SECONDS each (see docs/fuzzing.md); not part of `make test`.
+# Only stable Rust is assumed: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+FUZZ_TARGETS := yaml_stream load_apps app_reader test_reader reload_policy duration
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+	fuzz/seed.sh
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 fmt:
 	$(CARGO) fmt

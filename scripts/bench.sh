@@ -58,7 +58,9 @@ printf '%-44s %-10s %s\n' "overhead vs hand-written podman script" "<= 1.0" "$ra
 printf '%-44s %-10s %s\n' "parallel speed-up, 8 scenarios -j4 vs -j1" ">= 2.5x" "${speedup}x (-j1 ${j1}s, -j4 ${j4}s)"
 printf '%-44s %-10s %s\n' "teardown per pod (-j4 run)" "-" "${teardown}s"
 printf '%-44s %-10s %s\n' "peak RSS of podproof, 10 scenarios -j4" "-" "${rss} MiB"
-for extra in scripts/bench-*.sh; do
-  case "$extra" in scripts/bench-plain.sh) continue ;; esac
-  "$extra"
-done
+scripts/bench-reload.sh
+# Lint throughput, and checkov / kubernetes-validate on the same corpus where they install
+# (those two take several minutes; BENCH_LINT=0 skips this part).
+if [ "${BENCH_LINT:-1}" != 0 ]; then
+  scripts/lint-bench.sh
+fi

@@ -64,7 +64,8 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     if !path.exists() {
         return Ok((root, Config::default()));
     }
-    let src = crate::source::read(&crate::source::display(&path)).map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
+    let src = crate::source::read(&crate::source::display(&path))
+        .map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
     // An empty file only marks the project root.
     if src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Ok((root, Config::default()));
@@ -72,7 +73,10 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     let parsed = docs::documents(&src).and_then(|d| docs::typed::<Config>(&src, &d[0], ""));
     let config = parsed.map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
     if config.test.jobs == Some(0) {
-        return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: test.jobs must be at least 1", src.name)]));
+        return Err(Error::bad_input(
+            "invalid podproof.yaml",
+            vec![format!("{}: test.jobs must be at least 1", src.name)],
+        ));
     }
     Ok((root, config))
 }

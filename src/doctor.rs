@@ -69,14 +69,24 @@ pub fn run() -> Vec<Check> {
         }
     };
     let vstatus = if version.at_least(4, 3) { Status::Ok } else { Status::Warn };
-    out.push(check("podman", vstatus, format!("version {version}"), (vstatus == Status::Warn).then_some("podproof needs podman 4.3 or later")));
+    out.push(check(
+        "podman",
+        vstatus,
+        format!("version {version}"),
+        (vstatus == Status::Warn).then_some("podproof needs podman 4.3 or later"),
+    ));
     let runtime = podman::info_field("{{.Host.OCIRuntime.Name}}").unwrap_or_default();
     let cgroups = podman::info_field("{{.Host.CgroupsVersion}}").unwrap_or_default();
     let manager = podman::info_field("{{.Host.CgroupManager}}").unwrap_or_default();
     let rootless = podman::is_rootless();
     out.push(check("runtime", Status::Ok, format!("OCI runtime {runtime}, cgroups {cgroups} ({manager})"), None));
     if runtime == "crun" && cgroups == "v1" {
-        out.push(check("crun on cgroup v1 hybrid", Status::Warn, "crun with cgroup v1 fails on this machine kind with \"cgroups in hybrid mode\"", Some("use runc (see below if the probe fails)")));
+        out.push(check(
+            "crun on cgroup v1 hybrid",
+            Status::Warn,
+            "crun with cgroup v1 fails on this machine kind with \"cgroups in hybrid mode\"",
+            Some("use runc (see below if the probe fails)"),
+        ));
     }
     out.push(check("mode", Status::Ok, if rootless { "rootless" } else { "rootful (root)" }, None));
     match tun_usable() {
@@ -95,7 +105,12 @@ pub fn run() -> Vec<Check> {
                 out.push(check(&format!("image {img}"), Status::Ok, "present", None));
                 probe_image.get_or_insert(img.to_string());
             }
-            _ => out.push(check(&format!("image {img}"), Status::Warn, "missing base image", Some("run `make setup` (it builds the local base images; no registry is reachable)"))),
+            _ => out.push(check(
+                &format!("image {img}"),
+                Status::Warn,
+                "missing base image",
+                Some("run `make setup` (it builds the local base images; no registry is reachable)"),
+            )),
         }
     }
     let label = format!("{}=doctor-{}", crate::render::LABEL_RUN, std::process::id());
@@ -106,10 +121,17 @@ pub fn run() -> Vec<Check> {
         None => args.extend(["--rootfs".into(), "/".into(), "true".into()]),
     }
     match podman::run_unchecked(&args, None) {
-        Ok(o) if o.status == 0 => out.push(check("probe container", Status::Ok, "a container starts and exits cleanly", None)),
+        Ok(o) if o.status == 0 => {
+            out.push(check("probe container", Status::Ok, "a container starts and exits cleanly", None))
+        }
         Ok(o) => {
             let known = diagnose(&o.stderr);
-            out.push(check("probe container", Status::Fail, format!("`{}` failed: {}", podman::command_line(&args), o.stderr.trim()), known.is_empty().then_some("see the error above; `make setup` fixes the known causes")));
+            out.push(check(
+                "probe container",
+                Status::Fail,
+                format!("`{}` failed: {}", podman::command_line(&args), o.stderr.trim()),
+                known.is_empty().then_some("see the error above; `make setup` fixes the known causes"),
+            ));
             out.extend(known);
         }
         Err(e) => out.push(check("probe container", Status::Fail, e.stderr, None)),
@@ -133,7 +155,10 @@ mod tests {
 
     #[test]
     fn known_failures() {
-        check_diag("Error: crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: OCI runtime error", &["crun on cgroup v1 hybrid"]);
+        check_diag(
+            "Error: crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: OCI runtime error",
+            &["crun on cgroup v1 hybrid"],
+        );
         check_diag("error setting rlimit type 7: operation not permitted: OCI permission denied", &["RLIMIT EPERM"]);
         check_diag("all good", &[]);
     }

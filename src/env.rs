@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::podman::{self, ContainerState};
 use crate::probe;
 use crate::projection;
-use crate::render::{self, podman as podman_render, Object, Options, Projection, ProjectionSource, Rendered, RunContext};
+use crate::render::{
+    self, podman as podman_render, Object, Options, Projection, ProjectionSource, Rendered, RunContext,
+};
 use crate::state::{self, RunKind};
 use crate::wait::{await_condition, Poll, WaitError};
 use k8s_openapi::api::core::v1 as core;
@@ -91,7 +93,8 @@ pub struct Teardown {
 impl Env {
     /// Makes the state directory of a new environment (no podman objects yet).
     pub fn new(apps: Vec<App>, id: &str, suffix: &str, kind: RunKind, settings: Settings) -> Result<Env> {
-        let dir = state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
+        let dir =
+            state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
         let run = RunContext { id: id.to_string(), suffix: suffix.to_string() };
         let mut env = Env {
             network: format!("podproof-{id}"),
@@ -214,7 +217,12 @@ impl Env {
                 continue;
             }
             let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
-            for n in [name.to_string(), format!("{name}.{ns}"), format!("{name}.{ns}.svc"), format!("{name}.{ns}.svc.cluster.local")] {
+            for n in [
+                name.to_string(),
+                format!("{name}.{ns}"),
+                format!("{name}.{ns}.svc"),
+                format!("{name}.{ns}.svc.cluster.local"),
+            ] {
                 if !out.contains(&n) {
                     out.push(n);
                 }
@@ -233,7 +241,9 @@ impl Env {
         }
         let Ok(states) = self.states(m) else { return };
         let Some(st) = states.iter().find(|s| s.running && !s.ip.is_empty()) else { return };
-        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), podman::network_gateway(&self.network)) else { return };
+        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), podman::network_gateway(&self.network)) else {
+            return;
+        };
         let name = format!("{}.dns.podman", m.name);
         // Ask from every other member's namespace too: aardvark answers per client.
         let mut pids = vec![st.pid];
@@ -242,7 +252,13 @@ impl Env {
                 pids.push(p);
             }
         }
-        let resolves = || pids.iter().all(|pid| crate::netns::dns_a(*pid, gw, &name, Duration::from_millis(300)).map(|a| a.contains(&ip)).unwrap_or(false));
+        let resolves = || {
+            pids.iter().all(|pid| {
+                crate::netns::dns_a(*pid, gw, &name, Duration::from_millis(300))
+                    .map(|a| a.contains(&ip))
+                    .unwrap_or(false)
+            })
+        };
         // Under heavy network churn aardvark-dns can stay deaf for seconds.
         for attempt in 0..75 {
             if resolves() || crate::signals::interrupted() {
@@ -276,7 +292,8 @@ impl Env {
                     log(&format!("building image {} from {}", img.tag, crate::source::display(&img.context)));
                     let mut labels = BTreeMap::new();
                     labels.insert("podproof.dev/built".to_string(), "true".to_string());
-                    podman::build(&img.tag, &img.context, &labels).map_err(|e| Error::from(e).context(format!("cannot build image {}", img.tag)))?;
+                    podman::build(&img.tag, &img.context, &labels)
+                        .map_err(|e| Error::from(e).context(format!("cannot build image {}", img.tag)))?;
                 }
             }
         }
@@ -295,8 +312,13 @@ impl Env {
                     let image = c.image.clone().unwrap_or_default();
                     if image.is_empty() {
                         missing.push(format!("container `{}` of `{}` has no image", c.name, role.name));
-                    } else if !missing.iter().any(|m: &String| m.contains(&format!("`{image}`"))) && !podman::image_exists(&image)? {
-                        missing.push(format!("image `{image}` (container `{}` of {}/{}) is not available locally", c.name, app.name, role.name));
+                    } else if !missing.iter().any(|m: &String| m.contains(&format!("`{image}`")))
+                        && !podman::image_exists(&image)?
+                    {
+                        missing.push(format!(
+                            "image `{image}` (container `{}` of {}/{}) is not available locally",
+                            c.name, app.name, role.name
+                        ));
                     }
                 }
             }
@@ -306,7 +328,9 @@ impl Env {
             for m in missing {
                 e = e.because(m);
             }
-            return Err(e.because("build them with `podman build`, or list them under `images:` (Test) / `build:` (App)"));
+            return Err(
+                e.because("build them with `podman build`, or list them under `images:` (Test) / `build:` (App)")
+            );
         }
         Ok(())
     }
@@ -325,7 +349,13 @@ impl Env {
     pub fn render_member(&self, m: &Member) -> Result<(core::Pod, Rendered)> {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
-        let mut out = Rendered { app: app.name.clone(), objects: Vec::new(), projections: Vec::new(), host_dirs: Vec::new(), diagnostics: Vec::new() };
+        let mut out = Rendered {
+            app: app.name.clone(),
+            objects: Vec::new(),
+            projections: Vec::new(),
+            host_dirs: Vec::new(),
+            diagnostics: Vec::new(),
+        };
         let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out)
             .map_err(|e| Error::bad_input(format!("cannot render pod {}", m.name), vec![e]))?;
         Ok((pod, out))
@@ -342,15 +372,33 @@ impl Env {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let (pod, out) = self.render_member(m)?;
         for p in &out.projections {
-            project(app, p).map_err(|e| Error::runtime(format!("cannot project volume {} of {}", p.volume, m.name)).because(e))?;
+            project(app, p)
+                .map_err(|e| Error::runtime(format!("cannot project volume {} of {}", p.volume, m.name)).because(e))?;
         }
         for d in &out.host_dirs {
-            std::fs::create_dir_all(d).map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
         }
         // Claims become labelled named volumes before play, so they are swept with the run.
-        let shared: Vec<String> = app.claims.iter().filter_map(|c| c.metadata.name.clone()).map(|n| render::run_name(&n, Some(&self.run))).collect();
-        let mut claims: Vec<String> = out.objects.iter().filter_map(|o| if let Object::Claim(c) = o { c.metadata.name.clone() } else { None }).collect();
-        claims.extend(pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).filter_map(|v| v.persistent_volume_claim.as_ref()).map(|c| c.claim_name.clone()).filter(|n| shared.contains(n)));
+        let shared: Vec<String> = app
+            .claims
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .map(|n| render::run_name(&n, Some(&self.run)))
+            .collect();
+        let mut claims: Vec<String> = out
+            .objects
+            .iter()
+            .filter_map(|o| if let Object::Claim(c) = o { c.metadata.name.clone() } else { None })
+            .collect();
+        claims.extend(
+            pod.spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .map(|c| c.claim_name.clone())
+                .filter(|n| shared.contains(n)),
+        );
         for name in claims {
             self.ensure_volume(&name, &app.name)?;
         }
@@ -392,12 +440,25 @@ impl Env {
         let (pod, _) = self.render_member(m)?;
         let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
         for c in inits {
-            let (flags, image, command) = run_flags(c, &volumes).map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
+            let (flags, image, command) = run_flags(c, &volumes)
+                .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
             log(&format!("running init container {} of {}", c.name, m.pod));
-            let out = podman::run_in_pod(&m.pod, &format!("{}-{}", m.pod, c.name), &flags, &image, &command, &labels, self.settings.ready_timeout)?;
+            let out = podman::run_in_pod(
+                &m.pod,
+                &format!("{}-{}", m.pod, c.name),
+                &flags,
+                &image,
+                &command,
+                &labels,
+                self.settings.ready_timeout,
+            )?;
             if out.status != 0 {
                 let output = format!("{}{}", out.stdout, out.stderr);
-                return Err(Error::runtime(format!("init container {} of {} exited with code {}", c.name, m.pod, out.status)).because(format!("output:\n{}", indent(output.trim_end()))));
+                return Err(Error::runtime(format!(
+                    "init container {} of {} exited with code {}",
+                    c.name, m.pod, out.status
+                ))
+                .because(format!("output:\n{}", indent(output.trim_end()))));
             }
         }
         podman::pod_start(&m.pod)?;
@@ -413,7 +474,12 @@ impl Env {
     /// Plays every member not running yet, waits until all are ready, then
     /// runs lifecycle events (KubeDirector roles). Returns one line per event.
     pub fn start(&self, members: &[Member], log: Log) -> Result<Vec<String>> {
-        let existing: Vec<Member> = self.members.iter().filter(|m| self.is_played(m) && !members.iter().any(|n| n.pod == m.pod)).cloned().collect();
+        let existing: Vec<Member> = self
+            .members
+            .iter()
+            .filter(|m| self.is_played(m) && !members.iter().any(|n| n.pod == m.pod))
+            .cloned()
+            .collect();
         self.start_pods(members, log)?;
         crate::lifecycle::on_start(self, members, &existing, log)
     }
@@ -422,14 +488,23 @@ impl Env {
         self.ensure_network()?;
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, log))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked")))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
+                .collect()
         });
         for r in results {
             r?;
         }
         let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.post_start(m).and_then(|_| self.wait_ready(m, log)))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked")))).collect()
+            let handles: Vec<_> = members
+                .iter()
+                .map(|m| s.spawn(move || self.post_start(m).and_then(|_| self.wait_ready(m, log))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
+                .collect()
         });
         let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
         match errors.len() {
@@ -470,7 +545,9 @@ impl Env {
             let states = self.wait_running(m, &c.name)?;
             let t = self.target(m, &c.name, &states);
             probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
-                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name)).because(e).because(self.logs_of(m))
+                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                    .because(e)
+                    .because(self.logs_of(m))
             })?;
         }
         Ok(())
@@ -493,13 +570,16 @@ impl Env {
         match e {
             WaitError::Interrupted => Error::runtime(format!("interrupted while waiting for {what}")),
             WaitError::Timeout(last) => {
-                let mut err = Error::runtime(format!("timed out after {:?} waiting for {what}", self.settings.ready_timeout));
+                let mut err =
+                    Error::runtime(format!("timed out after {:?} waiting for {what}", self.settings.ready_timeout));
                 if let Some(l) = last {
                     err = err.because(l);
                 }
                 err.because(self.logs_of(m))
             }
-            WaitError::Failed(reason) => Error::runtime(format!("{} failed while waiting for {what}", m.pod)).because(reason).because(self.logs_of(m)),
+            WaitError::Failed(reason) => Error::runtime(format!("{} failed while waiting for {what}", m.pod))
+                .because(reason)
+                .because(self.logs_of(m)),
         }
     }
 
@@ -528,7 +608,10 @@ impl Env {
                 return Poll::Pending(Some(format!("container {name} does not exist yet")));
             };
             if st.restarts > 0 {
-                return Poll::Fail(format!("container {name} restarted {} times (crash loop); last exit code {}", st.restarts, st.exit_code));
+                return Poll::Fail(format!(
+                    "container {name} restarted {} times (crash loop); last exit code {}",
+                    st.restarts, st.exit_code
+                ));
             }
             if !st.running {
                 if st.status == "exited" || st.status == "stopped" {
@@ -568,7 +651,7 @@ impl Env {
             }
             self.ready_poll_cached(m, &mut cache)
         })
-            .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
+        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
     }
@@ -579,13 +662,22 @@ impl Env {
     /// members are not touched. Per-member volumes of removed members stay,
     /// as a StatefulSet's claims do.
     pub fn scale(&mut self, app_name: &str, role_name: &str, n: u32, log: Log) -> Result<Vec<String>> {
-        let app_i = self.apps.iter().position(|a| a.name == app_name).ok_or_else(|| Error::runtime(format!("no app `{app_name}`")))?;
+        let app_i = self
+            .apps
+            .iter()
+            .position(|a| a.name == app_name)
+            .ok_or_else(|| Error::runtime(format!("no app `{app_name}`")))?;
         let role_i = self.apps[app_i].roles.iter().position(|r| r.name == role_name).ok_or_else(|| {
             let roles: Vec<_> = self.apps[app_i].roles.iter().map(|r| r.name.as_str()).collect();
-            Error::bad_input(format!("no role `{role_name}` in app `{app_name}`"), vec![format!("roles: {}", roles.join(", "))])
+            Error::bad_input(
+                format!("no role `{role_name}` in app `{app_name}`"),
+                vec![format!("roles: {}", roles.join(", "))],
+            )
         })?;
         let current = self.apps[app_i].roles[role_i].members;
-        self.apps[app_i].roles[role_i].check_members(n).map_err(|e| Error::bad_input(format!("cannot scale {app_name}/{role_name}"), vec![e]))?;
+        self.apps[app_i].roles[role_i]
+            .check_members(n)
+            .map_err(|e| Error::bad_input(format!("cannot scale {app_name}/{role_name}"), vec![e]))?;
         if n == current {
             return Ok(vec![format!("{role_name} already has {n} members")]);
         }
@@ -599,8 +691,10 @@ impl Env {
             log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
             return self.start(&new, log);
         }
-        let leaving: Vec<Member> = self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index >= n).cloned().collect();
-        let staying: Vec<Member> = self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
+        let leaving: Vec<Member> =
+            self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index >= n).cloned().collect();
+        let staying: Vec<Member> =
+            self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
         log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
         let lines = crate::lifecycle::on_shrink(self, &leaving, &staying, log)?;
         self.remove_members(&leaving, log)?;
@@ -628,7 +722,9 @@ impl Env {
         std::thread::scope(|s| {
             for m in members {
                 let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
-                for c in spec.containers.iter().filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some()) {
+                for c in
+                    spec.containers.iter().filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some())
+                {
                     let c = c.clone();
                     s.spawn(move || {
                         let Ok(states) = self.states(m) else { return };
@@ -648,7 +744,8 @@ impl Env {
 
     /// The stop timeout: the configured grace, bounded by terminationGracePeriodSeconds.
     pub fn grace_of(&self, m: &Member) -> Duration {
-        let tgps = self.role_of(m).and_then(|r| r.template.spec.as_ref()?.termination_grace_period_seconds).unwrap_or(30);
+        let tgps =
+            self.role_of(m).and_then(|r| r.template.spec.as_ref()?.termination_grace_period_seconds).unwrap_or(30);
         self.settings.grace.min(Duration::from_secs(tgps.max(0) as u64))
     }
 
@@ -663,7 +760,10 @@ impl Env {
         // One stop call per pod, all at once: `podman pod stop a b c` stops
         // them one after another, each waiting out its grace period.
         let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = members.iter().map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m)))).collect();
+            let hs: Vec<_> = members
+                .iter()
+                .map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))))
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect()
         });
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
@@ -695,13 +795,25 @@ impl Env {
         let start = Instant::now();
         let known: Vec<Member> = self.members.iter().filter(|m| self.is_played(m)).cloned().collect();
         let first = self.remove_members(&known, log).and_then(|_| self.remove_volumes());
-        let net = if self.network_ready.load(Ordering::SeqCst) { podman::network_rm(&self.network).map_err(Error::from) } else { Ok(()) };
+        let net = if self.network_ready.load(Ordering::SeqCst) {
+            podman::network_rm(&self.network).map_err(Error::from)
+        } else {
+            Ok(())
+        };
         // What this process made is gone; a sweep by label catches what a failed
         // or interrupted step may have left. It costs four podman calls that
         // contend with parallel tests, so it runs only when needed.
         let filter = format!("{}={}", render::LABEL_RUN, self.run.id);
-        let needs_sweep = first.is_err() || net.is_err() || self.untracked.load(Ordering::SeqCst) || crate::signals::interrupted() || self.kind == RunKind::Up;
-        let result = if needs_sweep { podman::remove_labelled(&filter, Duration::ZERO).map(|_| ()).map_err(Error::from) } else { Ok(()) };
+        let needs_sweep = first.is_err()
+            || net.is_err()
+            || self.untracked.load(Ordering::SeqCst)
+            || crate::signals::interrupted()
+            || self.kind == RunKind::Up;
+        let result = if needs_sweep {
+            podman::remove_labelled(&filter, Duration::ZERO).map(|_| ()).map_err(Error::from)
+        } else {
+            Ok(())
+        };
         // A run whose teardown failed keeps its record, so `clean` finds it.
         if result.is_ok() {
             let _ = state::remove(&self.run.id);
@@ -727,11 +839,15 @@ fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>)
 
 /// `podman run` flags for a container spec rendered in the podman flavour
 /// (whose volumes are all host paths or named volumes by then).
-fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<(Vec<String>, String, Vec<String>), String> {
+fn run_flags(
+    c: &core::Container,
+    volumes: &[core::Volume],
+) -> std::result::Result<(Vec<String>, String, Vec<String>), String> {
     let image = c.image.clone().ok_or("no image")?;
     let mut flags = Vec::new();
     for vm in c.volume_mounts.iter().flatten() {
-        let v = volumes.iter().find(|v| v.name == vm.name).ok_or_else(|| format!("volume `{}` is not defined", vm.name))?;
+        let v =
+            volumes.iter().find(|v| v.name == vm.name).ok_or_else(|| format!("volume `{}` is not defined", vm.name))?;
         let source = if let Some(h) = &v.host_path {
             h.path.clone()
         } else if let Some(c) = &v.persistent_volume_claim {
@@ -794,7 +910,8 @@ pub fn payload(app: &App, p: &Projection) -> std::result::Result<Option<projecti
         ProjectionSource::Empty => return Ok(None),
         ProjectionSource::ConfigMap(name) => match app.config_map(name) {
             Some(cm) => {
-                let mut d: BTreeMap<String, Vec<u8>> = cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
+                let mut d: BTreeMap<String, Vec<u8>> =
+                    cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
                 d.extend(cm.binary_data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())));
                 d
             }
@@ -814,7 +931,10 @@ pub fn payload(app: &App, p: &Projection) -> std::result::Result<Option<projecti
         for (key, path, mode) in &p.items {
             match data.get(key) {
                 Some(v) => {
-                    payload.insert(path.clone(), projection::File { bytes: v.clone(), mode: mode.unwrap_or(p.default_mode) as u32 });
+                    payload.insert(
+                        path.clone(),
+                        projection::File { bytes: v.clone(), mode: mode.unwrap_or(p.default_mode) as u32 },
+                    );
                 }
                 None if p.optional => {}
                 None => return Err(format!("key `{key}` listed in items is not in the object")),

@@ -34,7 +34,8 @@ fn bash(m: &Member, script: &str, args: &[&str]) -> Result<podman::Output> {
     cmd.extend(args.iter().map(|a| a.to_string()));
     let out = podman::exec_until(&container(m), &cmd, Some(script.as_bytes()), Some(EVENT_TIMEOUT))?;
     if (out.status == 126 || out.status == 127) && out.stderr.contains("bash") {
-        return Err(Error::runtime(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod)).because(out.stderr.trim().to_string()));
+        return Err(Error::runtime(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod))
+            .because(out.stderr.trim().to_string()));
     }
     Ok(out)
 }
@@ -75,7 +76,8 @@ pub fn setup_package(env: &Env, m: &Member, role: &Role, force: bool) -> Result<
     let force_arg = if force || matches!(pkg, ConfigPackage::Host(_)) { "force" } else { "once" };
     let out = bash(m, SETUP, &[force_arg, &source])?;
     if out.status != 0 {
-        return Err(Error::runtime(format!("{}: preparing the config package failed (exit {})", m.pod, out.status)).because(format!("{}{}", out.stdout, out.stderr).trim().to_string()));
+        return Err(Error::runtime(format!("{}: preparing the config package failed (exit {})", m.pod, out.status))
+            .because(format!("{}{}", out.stdout, out.stderr).trim().to_string()));
     }
     Ok(())
 }
@@ -94,7 +96,8 @@ fn pack(src: &std::path::Path, out: &std::path::Path) -> Result<()> {
         .unchecked()
         .run()?;
     if !status.status.success() {
-        return Err(Error::runtime(format!("cannot pack {}", src.display())).because(String::from_utf8_lossy(&status.stderr).to_string()));
+        return Err(Error::runtime(format!("cannot pack {}", src.display()))
+            .because(String::from_utf8_lossy(&status.stderr).to_string()));
     }
     Ok(())
 }
@@ -125,13 +128,36 @@ pub fn configmeta(app: &App, m: &Member) -> serde_json::Value {
         let names = r.member_names();
         let fqdns: Vec<String> = names.iter().map(|n| fqdn(app, n)).collect();
         let ids: Vec<String> = (0..r.members).map(|i| node_id(app, &r.name, i)).collect();
-        let mappings: serde_json::Map<String, serde_json::Value> = fqdns.iter().zip(&ids).map(|(f, i)| (f.clone(), json!(i))).collect();
-        let res = r.template.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.resources.clone()).unwrap_or_default();
-        let req = |k: &str| res.requests.as_ref().and_then(|q| q.get(k)).or_else(|| res.limits.as_ref().and_then(|q| q.get(k))).map(|q| q.0.clone()).unwrap_or_default();
+        let mappings: serde_json::Map<String, serde_json::Value> =
+            fqdns.iter().zip(&ids).map(|(f, i)| (f.clone(), json!(i))).collect();
+        let res = r
+            .template
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.resources.clone())
+            .unwrap_or_default();
+        let req = |k: &str| {
+            res.requests
+                .as_ref()
+                .and_then(|q| q.get(k))
+                .or_else(|| res.limits.as_ref().and_then(|q| q.get(k)))
+                .map(|q| q.0.clone())
+                .unwrap_or_default()
+        };
         let services: serde_json::Map<String, serde_json::Value> = kd
             .map(|k| {
-                let ids: Vec<String> = k.role_services.iter().filter(|rs| rs.role_id == r.name).flat_map(|rs| rs.service_ids.clone()).collect();
-                k.services.iter().filter(|s| ids.contains(&s.id)).map(|s| (s.id.clone(), service_json(s, &fqdns))).collect()
+                let ids: Vec<String> = k
+                    .role_services
+                    .iter()
+                    .filter(|rs| rs.role_id == r.name)
+                    .flat_map(|rs| rs.service_ids.clone())
+                    .collect();
+                k.services
+                    .iter()
+                    .filter(|s| ids.contains(&s.id))
+                    .map(|s| (s.id.clone(), service_json(s, &fqdns)))
+                    .collect()
             })
             .unwrap_or_default();
         roles.insert(
@@ -218,7 +244,9 @@ pub fn configure(m: &Member, log: Log) -> Result<()> {
     let id = podman::inspect_containers(&[container(m)])?.into_iter().next().map(|s| s.id).unwrap_or_default();
     let out = bash(m, CONFIGURE, &[&id])?;
     if out.status != 0 {
-        return Err(Error::runtime(format!("{}: cannot run configure", m.pod)).because(format!("{}{}", out.stdout, out.stderr)));
+        return Err(
+            Error::runtime(format!("{}: cannot run configure", m.pod)).because(format!("{}{}", out.stdout, out.stderr))
+        );
     }
     let files = podman::exec(&container(m), &["sh".into(), "-c".into(), "cat /opt/guestconfig/configure.status; echo; echo ---; cat /opt/guestconfig/configure.stdout; echo ---; cat /opt/guestconfig/configure.stderr".into()], None)?;
     let mut parts = files.stdout.splitn(3, "\n---\n");
@@ -240,11 +268,16 @@ pub fn configure(m: &Member, log: Log) -> Result<()> {
 pub fn notify(m: &Member, event: &str, role: &str, fqdns: &[String], log: Log) -> Result<String> {
     let flag = format!("--{event}");
     let list = fqdns.join(",");
-    let out = bash(m, "exec /opt/guestconfig/*/startscript \"$@\"", &[&flag, "--nodegroup", "1", "--role", role, "--fqdns", &list])?;
+    let out = bash(
+        m,
+        "exec /opt/guestconfig/*/startscript \"$@\"",
+        &[&flag, "--nodegroup", "1", "--role", role, "--fqdns", &list],
+    )?;
     let line = format!("{event} sent to {} (--fqdns {list}): exit {}", m.name, out.status);
     log(&line);
     if out.status != 0 {
-        return Err(Error::runtime(format!("{event} failed on {} with exit status {}", m.name, out.status)).because(format!("stdout:\n{}\nstderr:\n{}", out.stdout.trim_end(), out.stderr.trim_end())));
+        return Err(Error::runtime(format!("{event} failed on {} with exit status {}", m.name, out.status))
+            .because(format!("stdout:\n{}\nstderr:\n{}", out.stdout.trim_end(), out.stderr.trim_end())));
     }
     Ok(line)
 }
@@ -293,8 +326,12 @@ fn notify_role_change(env: &Env, event: &str, changed: &[Member], targets: &[Mem
         if !role.has_events() {
             continue;
         }
-        let fqdns: Vec<String> = changed.iter().filter(|m| m.role == role_name && m.app == app_name).map(|m| fqdn(app, &m.name)).collect();
-        let receivers: Vec<&Member> = targets.iter().filter(|m| m.app == app_name && env.role_of(m).map(|r| r.has_events()).unwrap_or(false)).collect();
+        let fqdns: Vec<String> =
+            changed.iter().filter(|m| m.role == role_name && m.app == app_name).map(|m| fqdn(app, &m.name)).collect();
+        let receivers: Vec<&Member> = targets
+            .iter()
+            .filter(|m| m.app == app_name && env.role_of(m).map(|r| r.has_events()).unwrap_or(false))
+            .collect();
         for m in &receivers {
             write_configmeta(app, m)?;
         }
@@ -339,7 +376,12 @@ pub fn resend(env: &Env, m: &Member, event: &str, log: Log) -> Result<Vec<String
     match event {
         "configure" => configure(m, log).map(|_| vec![format!("configure ran on {}", m.name)]),
         _ => {
-            let others: Vec<String> = env.members.iter().filter(|o| o.app == m.app && o.role == m.role && o.name != m.name).map(|o| fqdn(app, &o.name)).collect();
+            let others: Vec<String> = env
+                .members
+                .iter()
+                .filter(|o| o.app == m.app && o.role == m.role && o.name != m.name)
+                .map(|o| fqdn(app, &o.name))
+                .collect();
             notify(m, event, &role.name, &others, log).map(|l| vec![l])
         }
     }

@@ -40,7 +40,10 @@ pub fn tcp_check(pid: i64, host: &str, port: u16, timeout: Duration) -> io::Resu
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let h = if host.is_empty() || host == "localhost" { "127.0.0.1" } else { host };
-    (h, port).to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve {h}")))
+    (h, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve {h}")))
 }
 
 /// An HTTP response.
@@ -82,7 +85,14 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
 }
 
 /// Sends one HTTP/1.1 request inside the namespace of `pid`.
-pub fn http(pid: i64, method: &str, url: &Url, headers: &[(String, String)], body: &[u8], timeout: Duration) -> io::Result<Response> {
+pub fn http(
+    pid: i64,
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
     let url = url.clone();
     let method = method.to_string();
     let headers = headers.to_vec();
@@ -92,7 +102,10 @@ pub fn http(pid: i64, method: &str, url: &Url, headers: &[(String, String)], bod
         let mut s = TcpStream::connect_timeout(&addr, timeout)?;
         s.set_read_timeout(Some(timeout))?;
         s.set_write_timeout(Some(timeout))?;
-        let mut req = format!("{method} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nUser-Agent: podproof\r\n", url.path, url.host, url.port);
+        let mut req = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nUser-Agent: podproof\r\n",
+            url.path, url.host, url.port
+        );
         for (k, v) in &headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -111,7 +124,11 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| format!("bad status line `{status_line}`"))?;
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
         .collect();
@@ -119,7 +136,9 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
     let body = if chunked {
         dechunk(rest)?
-    } else if let Some(len) = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()) {
+    } else if let Some(len) =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok())
+    {
         rest[..len.min(rest.len())].to_vec()
     } else {
         rest.to_vec()
@@ -132,7 +151,8 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     loop {
         let nl = data.windows(2).position(|w| w == b"\r\n").ok_or("bad chunk")?;
         let size_str = String::from_utf8_lossy(&data[..nl]);
-        let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
+        let size =
+            usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
         data = &data[nl + 2..];
         if size == 0 {
             return Ok(out);
@@ -160,14 +180,20 @@ mod tests {
     #[test]
     fn responses() {
         check("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "200 \"hi\"");
-        check("HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", "500 \"abcde\"");
+        check(
+            "HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            "500 \"abcde\"",
+        );
         check("HTTP/1.0 204 No Content\r\n\r\n", "204 \"\"");
         check("garbage", "error: incomplete HTTP response");
     }
 
     #[test]
     fn urls() {
-        assert_eq!(parse_url("http://localhost:9090/-/reload").unwrap(), Url { host: "localhost".into(), port: 9090, path: "/-/reload".into() });
+        assert_eq!(
+            parse_url("http://localhost:9090/-/reload").unwrap(),
+            Url { host: "localhost".into(), port: 9090, path: "/-/reload".into() }
+        );
         assert_eq!(parse_url("http://x").unwrap().port, 80);
         assert!(parse_url("https://x").is_err());
     }
@@ -191,7 +217,12 @@ mod tests {
 /// Asks the DNS server at `server` (port 53) for the A records of `name`, from
 /// inside the network namespace of `pid`. Returns the addresses (empty for
 /// NXDOMAIN or no answer).
-pub fn dns_a(pid: i64, server: std::net::Ipv4Addr, name: &str, timeout: Duration) -> io::Result<Vec<std::net::Ipv4Addr>> {
+pub fn dns_a(
+    pid: i64,
+    server: std::net::Ipv4Addr,
+    name: &str,
+    timeout: Duration,
+) -> io::Result<Vec<std::net::Ipv4Addr>> {
     let query = dns_query(name);
     within(pid, move || {
         let sock = std::net::UdpSocket::bind("0.0.0.0:0")?;

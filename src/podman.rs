@@ -231,7 +231,11 @@ pub fn network_exists(name: &str) -> Result<bool, PodmanError> {
 pub fn network_gateway(name: &str) -> Result<std::net::Ipv4Addr, PodmanError> {
     let args = s(&["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", name]);
     let out = run(&args)?;
-    out.stdout.split_whitespace().find_map(|g| g.parse().ok()).ok_or(PodmanError { command: command_line(&args), status: Some(0), stderr: "no IPv4 gateway".into() })
+    out.stdout.split_whitespace().find_map(|g| g.parse().ok()).ok_or(PodmanError {
+        command: command_line(&args),
+        status: Some(0),
+        stderr: "no IPv4 gateway".into(),
+    })
 }
 
 /// Sends SIGHUP to aardvark-dns (rootful), which makes it reread every network's names.
@@ -315,7 +319,15 @@ pub fn pod_start_infra(name: &str) -> Result<(), PodmanError> {
 
 /// Runs a one-off container in a pod to completion (`podman run --rm --pod`).
 /// `flags` are podman run flags built from the container spec.
-pub fn run_in_pod(pod: &str, name: &str, flags: &[String], image: &str, command: &[String], labels: &BTreeMap<String, String>, timeout: Duration) -> Result<Output, PodmanError> {
+pub fn run_in_pod(
+    pod: &str,
+    name: &str,
+    flags: &[String],
+    image: &str,
+    command: &[String],
+    labels: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<Output, PodmanError> {
     let mut args = s(&["run", "--rm", "--pod", pod, "--name", name]);
     args.extend(label_args("--label", labels));
     args.extend(flags.iter().cloned());
@@ -355,7 +367,9 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
     // podman prints the ones it found even when some are missing (exit 125).
     let v: serde_json::Value = match serde_json::from_str(out.stdout.trim()) {
         Ok(v) => v,
-        Err(_) if out.status != 0 => return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr }),
+        Err(_) if out.status != 0 => {
+            return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr })
+        }
         Err(_) => return Ok(Vec::new()),
     };
     let mut res = Vec::new();
@@ -389,7 +403,12 @@ pub fn exec(container: &str, command: &[String], stdin: Option<&[u8]>) -> Result
 }
 
 /// `exec`, killed when `timeout` passes.
-pub fn exec_until(container: &str, command: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
+pub fn exec_until(
+    container: &str,
+    command: &[String],
+    stdin: Option<&[u8]>,
+    timeout: Option<Duration>,
+) -> Result<Output, PodmanError> {
     let mut args = s(&["exec"]);
     if stdin.is_some() {
         args.push("-i".into());
@@ -525,7 +544,8 @@ pub fn remove_listed(l: &Labelled, timeout: Duration) -> Result<(), PodmanError>
         pod_rm(&l.pods, Duration::ZERO)?;
     }
     // Containers outside pods (podproof makes none, but a sweep must be thorough).
-    let loose: Vec<String> = l.containers.iter().filter(|c| !l.pods.iter().any(|p| c.starts_with(&format!("{p}-")))).cloned().collect();
+    let loose: Vec<String> =
+        l.containers.iter().filter(|c| !l.pods.iter().any(|p| c.starts_with(&format!("{p}-")))).cloned().collect();
     if !loose.is_empty() {
         let mut args = s(&["rm", "-f", "-t", "0", "--ignore"]);
         args.extend(loose);

@@ -37,7 +37,13 @@ fn resolve_port(p: &IntOrString, ports: &[core::ContainerPort]) -> Result<u16, S
 /// The host an httpGet/tcpSocket action connects to: its own `host`, else the
 /// pod IP (as the kubelet does), else loopback.
 fn host(explicit: Option<&String>, t: &Target) -> String {
-    explicit.cloned().filter(|h| !h.is_empty()).unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() })
+    explicit.cloned().filter(|h| !h.is_empty()).unwrap_or_else(|| {
+        if t.ip.is_empty() {
+            "127.0.0.1".into()
+        } else {
+            t.ip.clone()
+        }
+    })
 }
 
 pub fn exec(cmd: &[String], t: &Target) -> Result<(), String> {
@@ -57,8 +63,10 @@ pub fn http_get(h: &core::HTTPGetAction, t: &Target, timeout: Duration) -> Resul
     let port = resolve_port(&h.port, &t.ports)?;
     let path = h.path.clone().unwrap_or_else(|| "/".into());
     let url = netns::Url { host: host(h.host.as_ref(), t), port, path };
-    let headers: Vec<(String, String)> = h.http_headers.iter().flatten().map(|hh| (hh.name.clone(), hh.value.clone())).collect();
-    let r = netns::http(t.netns_pid, "GET", &url, &headers, b"", timeout).map_err(|e| format!("GET http://{}:{}{}: {e}", url.host, url.port, url.path))?;
+    let headers: Vec<(String, String)> =
+        h.http_headers.iter().flatten().map(|hh| (hh.name.clone(), hh.value.clone())).collect();
+    let r = netns::http(t.netns_pid, "GET", &url, &headers, b"", timeout)
+        .map_err(|e| format!("GET http://{}:{}{}: {e}", url.host, url.port, url.path))?;
     if (200..400).contains(&r.status) {
         Ok(())
     } else {

@@ -185,7 +185,8 @@ mod tests {
         let dir = tmp.path().join("vol");
         let mut changed = Vec::new();
         for p in payloads {
-            let payload: Payload = p.iter().map(|(k, v, m)| (k.to_string(), File { bytes: v.as_bytes().to_vec(), mode: *m })).collect();
+            let payload: Payload =
+                p.iter().map(|(k, v, m)| (k.to_string(), File { bytes: v.as_bytes().to_vec(), mode: *m })).collect();
             changed.push(write(&dir, &payload).unwrap());
         }
         let mut lines = vec![format!("changed {changed:?}")];
@@ -229,7 +230,10 @@ mod tests {
 
     #[test]
     fn same_payload_is_not_rewritten() {
-        check(&[&[("a", "1", 0o644)], &[("a", "1", 0o644)]], "changed [true, false]\n..data -> ..<ts>\na -> ..data/a\ntimestamp dirs: 1\na 644 \"1\"");
+        check(
+            &[&[("a", "1", 0o644)], &[("a", "1", 0o644)]],
+            "changed [true, false]\n..data -> ..<ts>\na -> ..data/a\ntimestamp dirs: 1\na 644 \"1\"",
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
     let mut v: Vec<InputDigest> = app
         .inputs
         .iter()
-        .map(|i| InputDigest { path: i.path.as_deref().map(|p| rel(root, p)).unwrap_or_else(|| i.name.clone()), sha256: i.sha256.clone() })
+        .map(|i| InputDigest {
+            path: i.path.as_deref().map(|p| rel(root, p)).unwrap_or_else(|| i.name.clone()),
+            sha256: i.sha256.clone(),
+        })
         .collect();
     for img in &app.images {
         if let Ok(d) = digest_path(&img.context) {
@@ -133,7 +136,11 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
     for (t, r) in tests.iter().zip(results) {
         for app in &t.apps {
             if !apps.iter().any(|a| a.name == app.name) {
-                apps.push(AppRecord { name: app.name.clone(), inputs: app_inputs(root, app), rendered_sha256: rendered_digest(app) });
+                apps.push(AppRecord {
+                    name: app.name.clone(),
+                    inputs: app_inputs(root, app),
+                    rendered_sha256: rendered_digest(app),
+                });
             }
         }
         test_records.push(TestRecord {
@@ -141,7 +148,15 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
             file: InputDigest { path: rel(root, &t.test.file), sha256: t.test.sha256.clone() },
             apps: t.apps.iter().map(|a| a.name.clone()).collect(),
             outcome: r.outcome.as_str().to_string(),
-            steps: r.steps.iter().map(|s| StepRecord { name: s.name.clone(), action: s.action.clone(), outcome: s.outcome.as_str().to_string() }).collect(),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepRecord {
+                    name: s.name.clone(),
+                    action: s.action.clone(),
+                    outcome: s.outcome.as_str().to_string(),
+                })
+                .collect(),
         });
     }
     apps.sort_by(|a, b| a.name.cmp(&b.name));

@@ -108,7 +108,10 @@ mod tests {
         check("http POST http://localhost:9090/-/reload", "http POST http://localhost:9090/-/reload");
         check("http post http://localhost:9090/-/reload", "http POST http://localhost:9090/-/reload");
         check("http FETCH http://x", "error: unknown HTTP method `FETCH`");
-        check("http POST https://x", "error: reload URL `https://x` must be an http:// URL (it is sent inside the pod)");
+        check(
+            "http POST https://x",
+            "error: reload URL `https://x` must be an http:// URL (it is sent inside the pod)",
+        );
         check("restart", "restart");
         check("  watch ", "watch");
         check("", "error: empty reload policy");

@@ -71,12 +71,17 @@ pub fn overall(reports: &[Report]) -> Outcome {
 const SETTLE: Duration = Duration::from_millis(150);
 
 /// Sets keys of a ConfigMap or Secret in the environment's apps (other keys stay).
-pub fn set_data(env: &mut Env, source: &ProjectionSource, data: &BTreeMap<String, Vec<u8>>) -> std::result::Result<(), String> {
+pub fn set_data(
+    env: &mut Env,
+    source: &ProjectionSource,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> std::result::Result<(), String> {
     let mut found = false;
     for app in &mut env.apps {
         match source {
             ProjectionSource::ConfigMap(name) => {
-                if let Some(cm) = app.config_maps.iter_mut().find(|c| c.metadata.name.as_deref() == Some(name.as_str())) {
+                if let Some(cm) = app.config_maps.iter_mut().find(|c| c.metadata.name.as_deref() == Some(name.as_str()))
+                {
                     found = true;
                     let text = cm.data.get_or_insert_with(Default::default);
                     for (k, v) in data {
@@ -85,7 +90,9 @@ pub fn set_data(env: &mut Env, source: &ProjectionSource, data: &BTreeMap<String
                                 text.insert(k.clone(), t);
                             }
                             Err(e) => {
-                                cm.binary_data.get_or_insert_with(Default::default).insert(k.clone(), k8s_openapi::ByteString(e.into_bytes()));
+                                cm.binary_data
+                                    .get_or_insert_with(Default::default)
+                                    .insert(k.clone(), k8s_openapi::ByteString(e.into_bytes()));
                             }
                         }
                     }
@@ -154,7 +161,9 @@ fn apply_member(env: &Env, m: &Member, log: Log) -> Result<Option<Report>> {
     let start = Instant::now();
     let mut changed_volumes = Vec::new();
     for p in rendered.projections.iter().filter(|p| p.source != ProjectionSource::Empty) {
-        if env::project(app, p).map_err(|e| crate::error::Error::runtime(format!("cannot project {} into {}", p.volume, m.pod)).because(e))? {
+        if env::project(app, p).map_err(|e| {
+            crate::error::Error::runtime(format!("cannot project {} into {}", p.volume, m.pod)).because(e)
+        })? {
             changed_volumes.push(p.volume.clone());
         }
     }
@@ -167,12 +176,19 @@ fn apply_member(env: &Env, m: &Member, log: Log) -> Result<Option<Report>> {
         .reload
         .as_ref()
         .and_then(|p| p.container.clone())
-        .or_else(|| spec.containers.iter().find(|c| c.volume_mounts.iter().flatten().any(|vm| changed_volumes.contains(&vm.name))).map(|c| c.name.clone()))
+        .or_else(|| {
+            spec.containers
+                .iter()
+                .find(|c| c.volume_mounts.iter().flatten().any(|vm| changed_volumes.contains(&vm.name)))
+                .map(|c| c.name.clone())
+        })
         .or_else(|| spec.containers.first().map(|c| c.name.clone()))
         .unwrap_or_default();
     let action = role.reload.as_ref().map(|p| p.action.clone()).unwrap_or(Action::Watch);
     let name = m.container(&container);
-    let report = |outcome: Outcome, detail: String| Ok(Some(Report { member: m.name.clone(), outcome, latency: start.elapsed(), detail }));
+    let report = |outcome: Outcome, detail: String| {
+        Ok(Some(Report { member: m.name.clone(), outcome, latency: start.elapsed(), detail }))
+    };
     match &action {
         Action::Restart => {
             env.remove_members(std::slice::from_ref(m), log)?;

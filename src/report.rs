@@ -70,7 +70,15 @@ pub fn json(results: &[TestResult]) -> String {
                 steps: t
                     .steps
                     .iter()
-                    .map(|s| JsonStep { name: &s.name, action: &s.action, line: s.line, outcome: s.outcome.as_str(), duration_ms: s.duration.as_millis(), reload_ms: s.reload_ms, message: s.message.as_deref() })
+                    .map(|s| JsonStep {
+                        name: &s.name,
+                        action: &s.action,
+                        line: s.line,
+                        outcome: s.outcome.as_str(),
+                        duration_ms: s.duration.as_millis(),
+                        reload_ms: s.reload_ms,
+                        message: s.message.as_deref(),
+                    })
                     .collect(),
             })
             .collect(),
@@ -102,17 +110,31 @@ pub fn junit(results: &[TestResult]) -> String {
     let c = counts(results);
     let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!("<testsuites name=\"podproof\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n", results.len(), c.failed, c.skipped));
+    x.push_str(&format!(
+        "<testsuites name=\"podproof\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n",
+        results.len(),
+        c.failed,
+        c.skipped
+    ));
     x.push_str(&format!("  <testsuite name=\"podproof\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{total:.3}\">\n", results.len(), c.failed, c.skipped));
     for r in results {
-        x.push_str(&format!("    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"", xml_escape(&r.name), xml_escape(&r.file), r.duration.as_secs_f64()));
+        x.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
+            xml_escape(&r.name),
+            xml_escape(&r.file),
+            r.duration.as_secs_f64()
+        ));
         match r.outcome {
             Outcome::Passed => x.push_str(" />\n"),
             Outcome::Skipped => x.push_str(">\n      <skipped />\n    </testcase>\n"),
             Outcome::Failed => {
                 let msg = r.failure.as_deref().unwrap_or("failed");
                 let first = msg.lines().next().unwrap_or("failed");
-                x.push_str(&format!(">\n      <failure message=\"{}\" type=\"failure\">{}</failure>\n    </testcase>\n", xml_escape(first), xml_escape(&strip_ansi(msg))));
+                x.push_str(&format!(
+                    ">\n      <failure message=\"{}\" type=\"failure\">{}</failure>\n    </testcase>\n",
+                    xml_escape(first),
+                    xml_escape(&strip_ansi(msg))
+                ));
             }
         }
     }

@@ -104,12 +104,18 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         let text = match std::fs::read(&f) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error(&name, None, format!("cannot read file: {}", crate::source::io_reason(&e))));
+                diags.push(Diagnostic::error(
+                    &name,
+                    None,
+                    format!("cannot read file: {}", crate::source::io_reason(&e)),
+                ));
                 continue;
             }
         };
         // Only files that declare a Test are parsed in full; the rest are apps and data.
-        let looks = String::from_utf8_lossy(&text).lines().any(|l| l.trim() == "kind: Test" || l.contains("\"kind\": \"Test\""));
+        let looks = String::from_utf8_lossy(&text)
+            .lines()
+            .any(|l| l.trim() == "kind: Test" || l.contains("\"kind\": \"Test\""));
         let explicit = paths.iter().any(|p| Path::new(p) == f);
         if !looks && !explicit {
             continue;
@@ -131,7 +137,12 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         for doc in docs {
             if !scenario::is_test(&doc) {
                 if explicit {
-                    diags.push(app::docs::error_at(&src, &doc, "/kind", "not a podproof Test (kind: Test, apiVersion: podproof.dev/v1alpha1)"));
+                    diags.push(app::docs::error_at(
+                        &src,
+                        &doc,
+                        "/kind",
+                        "not a podproof Test (kind: Test, apiVersion: podproof.dev/v1alpha1)",
+                    ));
                 }
                 continue;
             }
@@ -146,7 +157,11 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
     let mut seen = std::collections::BTreeMap::new();
     for l in &tests {
         if let Some(prev) = seen.insert(l.test.name.clone(), l.test.file_name.clone()) {
-            diags.push(Diagnostic::error(&l.test.file_name, None, format!("test name `{}` is also used by {prev}", l.test.name)));
+            diags.push(Diagnostic::error(
+                &l.test.file_name,
+                None,
+                format!("test name `{}` is also used by {prev}", l.test.name),
+            ));
         }
     }
     (tests, diags)
@@ -159,7 +174,11 @@ pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
         match a {
             AppEntry::Path(p) => args.push(t.dir.join(p).display().to_string()),
             AppEntry::Command(c) => {
-                return Err(vec![Diagnostic::error(&t.file_name, None, format!("app commands ({:?}) are not supported yet", c.command))]);
+                return Err(vec![Diagnostic::error(
+                    &t.file_name,
+                    None,
+                    format!("app commands ({:?}) are not supported yet", c.command),
+                )]);
             }
         }
     }
@@ -279,7 +298,13 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         }
     };
     let deadline = start + t.test.timeout;
-    let mut ctx = StepContext { test: &t.test, opts, redactions: redactions(&t.test, &env), snapshot_problem: None, last_reload_ms: None };
+    let mut ctx = StepContext {
+        test: &t.test,
+        opts,
+        redactions: redactions(&t.test, &env),
+        snapshot_problem: None,
+        last_reload_ms: None,
+    };
     let prepared = env.prepare_images(&log);
     if let Err(e) = prepared {
         result.outcome = Outcome::Failed;
@@ -295,11 +320,24 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
             let sstart = Instant::now();
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = step.timeout.min(remaining);
-            let r = if remaining.is_zero() { Err(format!("the test timeout ({:?}) passed", t.test.timeout)) } else { ctx.run_step(&mut env, step, timeout, &log) };
-            let mut sr = StepResult { reload_ms: ctx.last_reload_ms.take(), name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Passed, duration: sstart.elapsed(), message: None, line: step.line };
+            let r = if remaining.is_zero() {
+                Err(format!("the test timeout ({:?}) passed", t.test.timeout))
+            } else {
+                ctx.run_step(&mut env, step, timeout, &log)
+            };
+            let mut sr = StepResult {
+                reload_ms: ctx.last_reload_ms.take(),
+                name: step.name.clone(),
+                action: step.action.keyword().into(),
+                outcome: Outcome::Passed,
+                duration: sstart.elapsed(),
+                message: None,
+                line: step.line,
+            };
             if let Err(msg) = r {
                 sr.outcome = Outcome::Failed;
-                let mut report = format!("step `{}` ({}:{}) failed\n{}", step.name, t.test.file_name, step.line, msg.trim_end());
+                let mut report =
+                    format!("step `{}` ({}:{}) failed\n{}", step.name, t.test.file_name, step.line, msg.trim_end());
                 report.push_str(&format!("\n{}", pod_report(&env)));
                 let report = ctx.redactions.apply_secrets_only(&report);
                 sr.message = Some(report.clone());
@@ -319,7 +357,15 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     }
     // Steps after a failure are reported as skipped.
     for step in t.test.steps.iter().skip(result.steps.len()) {
-        result.steps.push(StepResult { reload_ms: None, name: step.name.clone(), action: step.action.keyword().into(), outcome: Outcome::Skipped, duration: Duration::ZERO, message: None, line: step.line });
+        result.steps.push(StepResult {
+            reload_ms: None,
+            name: step.name.clone(),
+            action: step.action.keyword().into(),
+            outcome: Outcome::Skipped,
+            duration: Duration::ZERO,
+            message: None,
+            line: step.line,
+        });
     }
     let tstart = Instant::now();
     if result.outcome == Outcome::Failed && opts.keep && !crate::signals::interrupted() {
@@ -347,7 +393,10 @@ pub fn pod_report(env: &Env) -> String {
         match env.states(m) {
             Ok(states) if !states.is_empty() => {
                 for s in states {
-                    out.push_str(&format!("pod {} container {}: {} (exit code {}, restarts {})\n", m.pod, s.name, s.status, s.exit_code, s.restarts));
+                    out.push_str(&format!(
+                        "pod {} container {}: {} (exit code {}, restarts {})\n",
+                        m.pod, s.name, s.status, s.exit_code, s.restarts
+                    ));
                 }
             }
             _ => {
@@ -362,7 +411,8 @@ pub fn pod_report(env: &Env) -> String {
 }
 
 fn redactions(t: &Test, env: &Env) -> Redactions {
-    let mut r = Redactions { run_id: Some(env.run.id.clone()), run_suffix: Some(env.run.suffix.clone()), ..Default::default() };
+    let mut r =
+        Redactions { run_id: Some(env.run.id.clone()), run_suffix: Some(env.run.suffix.clone()), ..Default::default() };
     for app in &env.apps {
         for s in &app.secrets {
             for v in s.data.iter().flat_map(|d| d.values()) {
@@ -402,16 +452,27 @@ struct StepContext<'a> {
 }
 
 impl StepContext<'_> {
-    fn run_step(&mut self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<(), String> {
+    fn run_step(
+        &mut self,
+        env: &mut Env,
+        step: &Step,
+        timeout: Duration,
+        log: &(dyn Fn(&str) + Sync),
+    ) -> std::result::Result<(), String> {
         let within = step.within.map(|w| w.min(timeout));
         let mut last_err: Option<String>;
         let started = Instant::now();
         loop {
             let obs = self.act(env, step, timeout, log);
             let checked = match (&obs, &step.expect.error) {
-                (Err(e), Some(m)) => m.check(e).map_err(|why| format!("the step failed as expected, but its error {why}\n  seen: {}", indent(e))).map(|_| None),
+                (Err(e), Some(m)) => m
+                    .check(e)
+                    .map_err(|why| format!("the step failed as expected, but its error {why}\n  seen: {}", indent(e)))
+                    .map(|_| None),
                 (Err(e), None) => Err(e.clone()),
-                (Ok(_), Some(m)) => Err(format!("expected the step to fail with an error that {}, but it succeeded", m.describe())),
+                (Ok(_), Some(m)) => {
+                    Err(format!("expected the step to fail with an error that {}, but it succeeded", m.describe()))
+                }
                 (Ok(o), None) => check_expect(&step.expect, o).map(|_| Some(o.clone())),
             };
             match checked {
@@ -424,7 +485,9 @@ impl StepContext<'_> {
                 Err(e) => last_err = Some(e),
             }
             match within {
-                Some(w) if started.elapsed() < w && !crate::signals::interrupted() => crate::wait::pause(Duration::from_millis(250)),
+                Some(w) if started.elapsed() < w && !crate::signals::interrupted() => {
+                    crate::wait::pause(Duration::from_millis(250))
+                }
                 _ => break,
             }
         }
@@ -435,13 +498,28 @@ impl StepContext<'_> {
         })
     }
 
-    fn snapshot(&mut self, env: &Env, step: &Step, snap: &scenario::SnapshotRef, o: &Observed) -> std::result::Result<(), String> {
+    fn snapshot(
+        &mut self,
+        env: &Env,
+        step: &Step,
+        snap: &scenario::SnapshotRef,
+        o: &Observed,
+    ) -> std::result::Result<(), String> {
         let Some(text) = o.primary() else { return Err("this step has no output to snapshot".into()) };
         let mut r = self.redactions.clone();
-        r.ips = env.members.iter().flat_map(|m| env.states(m).unwrap_or_default()).map(|s| s.ip).filter(|i| !i.is_empty()).collect();
+        r.ips = env
+            .members
+            .iter()
+            .flat_map(|m| env.states(m).unwrap_or_default())
+            .map(|s| s.ip)
+            .filter(|i| !i.is_empty())
+            .collect();
         // Every address on the run network, also of pods gone by now (an IP from before a restart in a log).
-        let subnets = ["network", "inspect", &env.network, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}"].map(String::from);
-        r.subnets = podman::run(&subnets).map(|o| o.stdout.split_whitespace().filter_map(snapshot::parse_subnet).collect()).unwrap_or_default();
+        let subnets =
+            ["network", "inspect", &env.network, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}"].map(String::from);
+        r.subnets = podman::run(&subnets)
+            .map(|o| o.stdout.split_whitespace().filter_map(snapshot::parse_subnet).collect())
+            .unwrap_or_default();
         for u in snap.redactions() {
             if let Ok(re) = regex::Regex::new(&u.regex) {
                 r.user.push((re, u.replace.clone()));
@@ -450,19 +528,33 @@ impl StepContext<'_> {
         let content = r.apply(text);
         // The source is relative to the project root, like insta's, so it does not depend on where podproof ran.
         let root = crate::source::project_root(&self.test.dir);
-        let source = self.test.file.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_else(|_| self.test.file_name.clone());
+        let source = self
+            .test
+            .file
+            .strip_prefix(&root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| self.test.file_name.clone());
         let header = snapshot::Header { source, description: step.name.clone(), expression: expression(&step.action) };
         let name = snap.name();
-        let out = self.opts.snapshots.check(&self.test.name, name, &header, &content).map_err(|e| format!("cannot write snapshot: {e}"))?;
+        let out = self
+            .opts
+            .snapshots
+            .check(&self.test.name, name, &header, &content)
+            .map_err(|e| format!("cannot write snapshot: {e}"))?;
         let file = snapshot::file_name(&self.test.name, name);
         let (problem, diff, draft) = match out {
             snapshot::Outcome::Matched | snapshot::Outcome::Accepted => return Ok(()),
-            snapshot::Outcome::New { draft } => (format!("snapshot {file} is missing"), snapshot::diff("", &content), draft),
+            snapshot::Outcome::New { draft } => {
+                (format!("snapshot {file} is missing"), snapshot::diff("", &content), draft)
+            }
             snapshot::Outcome::Changed { diff, draft } => (format!("snapshot {file} changed"), diff, draft),
         };
         self.snapshot_problem = Some(problem.clone());
         let how = match draft {
-            Some(d) => format!("; wrote {} (review it with `podproof snapshot review`, or rerun with --update-snapshots)", d.display()),
+            Some(d) => format!(
+                "; wrote {} (review it with `podproof snapshot review`, or rerun with --update-snapshots)",
+                d.display()
+            ),
             None => " (CI mode writes nothing: run without --ci, review and commit the snapshot)".into(),
         };
         // The failure is printed on stdout (reports strip the colours).
@@ -471,7 +563,13 @@ impl StepContext<'_> {
     }
 
     /// Performs a step's action once.
-    fn act(&mut self, env: &mut Env, step: &Step, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
+    fn act(
+        &mut self,
+        env: &mut Env,
+        step: &Step,
+        timeout: Duration,
+        log: &(dyn Fn(&str) + Sync),
+    ) -> std::result::Result<Observed, String> {
         let err = |e: Error| e.to_string().trim_start_matches("error: ").to_string();
         match &step.action {
             Action::Up => {
@@ -491,22 +589,43 @@ impl StepContext<'_> {
                 let states = env.states(&m).map_err(err)?;
                 let c = m.containers.first().cloned().unwrap_or_default();
                 let t = env.target(&m, &c, &states);
-                let host = h.host.clone().unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() });
+                let host =
+                    h.host.clone().unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() });
                 let url = crate::netns::Url { host, port: h.port, path: h.path.clone() };
                 let headers: Vec<(String, String)> = h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 let body = h.body.clone().unwrap_or_default();
-                let r = crate::netns::http(t.netns_pid, &h.method, &url, &headers, body.as_bytes(), timeout.min(Duration::from_secs(10)))
-                    .map_err(|e| format!("{} http://{}:{}{} from inside {}: {e}", h.method, url.host, url.port, url.path, m.pod))?;
+                let r = crate::netns::http(
+                    t.netns_pid,
+                    &h.method,
+                    &url,
+                    &headers,
+                    body.as_bytes(),
+                    timeout.min(Duration::from_secs(10)),
+                )
+                .map_err(|e| {
+                    format!("{} http://{}:{}{} from inside {}: {e}", h.method, url.host, url.port, url.path, m.pod)
+                })?;
                 Ok(Observed { status: Some(r.status), body: Some(r.body_text()), ..Default::default() })
             }
             Action::Exec(x) => {
                 let m = find_member(env, &x.pod)?;
                 let c = container_of(&m, x.container.as_deref())?;
-                let out = podman::exec_until(&m.container(&c), &x.command, x.stdin.as_deref().map(str::as_bytes), Some(timeout)).map_err(|e| err(e.into()))?;
+                let out = podman::exec_until(
+                    &m.container(&c),
+                    &x.command,
+                    x.stdin.as_deref().map(str::as_bytes),
+                    Some(timeout),
+                )
+                .map_err(|e| err(e.into()))?;
                 if out.status == 125 || out.status == 126 || out.status == 127 && out.stderr.contains("OCI runtime") {
                     return Err(format!("cannot exec {:?} in {}: {}", x.command, m.container(&c), out.stderr.trim()));
                 }
-                Ok(Observed { exit_code: Some(out.status), stdout: Some(out.stdout), stderr: Some(out.stderr), ..Default::default() })
+                Ok(Observed {
+                    exit_code: Some(out.status),
+                    stdout: Some(out.stdout),
+                    stderr: Some(out.stderr),
+                    ..Default::default()
+                })
             }
             Action::Logs(p) => {
                 let m = find_member(env, &p.pod)?;
@@ -517,7 +636,9 @@ impl StepContext<'_> {
             Action::File(f) => {
                 let m = find_member(env, &f.pod)?;
                 let c = container_of(&m, f.container.as_deref())?;
-                let out = podman::exec_until(&m.container(&c), &["cat".to_string(), f.path.clone()], None, Some(timeout)).map_err(|e| err(e.into()))?;
+                let out =
+                    podman::exec_until(&m.container(&c), &["cat".to_string(), f.path.clone()], None, Some(timeout))
+                        .map_err(|e| err(e.into()))?;
                 if out.status != 0 {
                     return Err(format!("cannot read {} in {}: {}", f.path, m.container(&c), out.stderr.trim()));
                 }
@@ -579,7 +700,8 @@ impl StepContext<'_> {
                 for (k, v) in &c.data {
                     let bytes = match v {
                         scenario::DataValue::Text(t) => t.clone().into_bytes(),
-                        scenario::DataValue::File(f) => std::fs::read(self.test.dir.join(f)).map_err(|e| format!("cannot read {f}: {}", crate::source::io_reason(&e)))?,
+                        scenario::DataValue::File(f) => std::fs::read(self.test.dir.join(f))
+                            .map_err(|e| format!("cannot read {f}: {}", crate::source::io_reason(&e)))?,
                     };
                     data.insert(k.clone(), bytes);
                 }
@@ -589,9 +711,16 @@ impl StepContext<'_> {
                 self.last_reload_ms = reports.iter().map(|r| r.latency.as_millis()).max();
                 let lines: Vec<String> = reports.iter().map(|r| r.line()).collect();
                 if outcome == crate::reloader::Outcome::Failed && step.expect.reload.is_none() {
-                    return Err(format!("the reload failed (expect `reload: failed` if that is the point)\n{}", lines.join("\n")));
+                    return Err(format!(
+                        "the reload failed (expect `reload: failed` if that is the point)\n{}",
+                        lines.join("\n")
+                    ));
                 }
-                Ok(Observed { reload: Some(outcome.as_str().to_string()), output: Some(lines.join("\n")), ..Default::default() })
+                Ok(Observed {
+                    reload: Some(outcome.as_str().to_string()),
+                    output: Some(lines.join("\n")),
+                    ..Default::default()
+                })
             }
         }
     }
@@ -623,9 +752,22 @@ pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()>
     Ok(())
 }
 
-fn run_script(t: &Test, env: &Env, s: &scenario::ScriptAction, timeout: Duration) -> std::result::Result<Observed, String> {
-    let mut expr = duct::cmd(&s.command[0], &s.command[1..]).dir(&t.dir).stdout_capture().stderr_capture().unchecked().stdin_null();
-    expr = expr.env("PODPROOF_RUN", &env.run.id).env("PODPROOF_NETWORK", &env.network).env("PODPROOF_SUFFIX", &env.run.suffix);
+fn run_script(
+    t: &Test,
+    env: &Env,
+    s: &scenario::ScriptAction,
+    timeout: Duration,
+) -> std::result::Result<Observed, String> {
+    let mut expr = duct::cmd(&s.command[0], &s.command[1..])
+        .dir(&t.dir)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .stdin_null();
+    expr = expr
+        .env("PODPROOF_RUN", &env.run.id)
+        .env("PODPROOF_NETWORK", &env.network)
+        .env("PODPROOF_SUFFIX", &env.run.suffix);
     for (k, v) in &s.env {
         expr = expr.env(k, v);
     }
@@ -662,8 +804,18 @@ pub fn find_member(env: &Env, spec: &str) -> std::result::Result<Member, String>
     }
     let parts: Vec<&str> = spec.split('/').collect();
     let found: Vec<&Member> = match parts.as_slice() {
-        [role, idx] => ms.iter().filter(|m| (m.role == *role || crate::app::dns_label(&m.role) == *role) && m.index.to_string() == *idx).collect(),
-        [app, role, idx] => ms.iter().filter(|m| m.app == *app && (m.role == *role || crate::app::dns_label(&m.role) == *role) && m.index.to_string() == *idx).collect(),
+        [role, idx] => ms
+            .iter()
+            .filter(|m| (m.role == *role || crate::app::dns_label(&m.role) == *role) && m.index.to_string() == *idx)
+            .collect(),
+        [app, role, idx] => ms
+            .iter()
+            .filter(|m| {
+                m.app == *app
+                    && (m.role == *role || crate::app::dns_label(&m.role) == *role)
+                    && m.index.to_string() == *idx
+            })
+            .collect(),
         [name] => {
             let by_role: Vec<&Member> = ms.iter().filter(|m| m.role == *name).collect();
             if !by_role.is_empty() {
@@ -676,8 +828,16 @@ pub fn find_member(env: &Env, spec: &str) -> std::result::Result<Member, String>
     };
     match found.as_slice() {
         [m] => Ok((*m).clone()),
-        [] => Err(format!("no pod `{spec}`; members: {}", ms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))),
-        many => Err(format!("`{spec}` names {} pods ({}): say which, e.g. `{}/0`", many.len(), many.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "), many[0].role)),
+        [] => Err(format!(
+            "no pod `{spec}`; members: {}",
+            ms.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+        many => Err(format!(
+            "`{spec}` names {} pods ({}): say which, e.g. `{}/0`",
+            many.len(),
+            many.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+            many[0].role
+        )),
     }
 }
 
@@ -687,7 +847,13 @@ fn find_role(env: &Env, name: &str, workload: bool) -> std::result::Result<(Stri
         .apps
         .iter()
         .flat_map(|a| a.roles.iter().map(move |r| (a, r)))
-        .filter(|(_, r)| if workload { r.workload.as_ref().map(|w| w.name == name).unwrap_or(false) } else { r.name == name || crate::app::dns_label(&r.name) == name })
+        .filter(|(_, r)| {
+            if workload {
+                r.workload.as_ref().map(|w| w.name == name).unwrap_or(false)
+            } else {
+                r.name == name || crate::app::dns_label(&r.name) == name
+            }
+        })
         .map(|(a, r)| (a.name.clone(), r.name.clone()))
         .collect();
     match found.as_slice() {
@@ -711,14 +877,24 @@ pub fn check_expect(e: &Expect, o: &Observed) -> std::result::Result<(), String>
     if let Some(want) = e.exit_code {
         match o.exit_code {
             Some(got) if got == want => {}
-            Some(got) => fails.push(format!("exitCode: expected {want}, seen {got}{}", o.stderr.as_deref().filter(|s| !s.trim().is_empty()).map(|s| format!("\n  stderr: {}", indent(s))).unwrap_or_default())),
+            Some(got) => fails.push(format!(
+                "exitCode: expected {want}, seen {got}{}",
+                o.stderr
+                    .as_deref()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| format!("\n  stderr: {}", indent(s)))
+                    .unwrap_or_default()
+            )),
             None => fails.push("exitCode: this step has no exit code".into()),
         }
     }
     if let Some(want) = e.status {
         match o.status {
             Some(got) if got == want => {}
-            Some(got) => fails.push(format!("status: expected {want}, seen {got}\n  body: {}", indent(o.body.as_deref().unwrap_or("")))),
+            Some(got) => fails.push(format!(
+                "status: expected {want}, seen {got}\n  body: {}",
+                indent(o.body.as_deref().unwrap_or(""))
+            )),
             None => fails.push("status: this step has no HTTP status".into()),
         }
     }
@@ -769,4 +945,3 @@ fn indent(s: &str) -> String {
     }
     s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n").trim_start().to_string()
 }
-

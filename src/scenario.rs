@@ -16,7 +16,6 @@ use std::time::Duration;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TestDoc {
-    #[allow(dead_code)]
     api_version: String,
     #[allow(dead_code)]
     kind: String,
@@ -63,7 +62,9 @@ impl<'de> Deserialize<'de> for AppEntry {
         let v = serde_yaml::Value::deserialize(d)?;
         match v {
             serde_yaml::Value::String(s) => Ok(AppEntry::Path(s)),
-            serde_yaml::Value::Mapping(_) => serde_yaml::from_value(v).map(AppEntry::Command).map_err(serde::de::Error::custom),
+            serde_yaml::Value::Mapping(_) => {
+                serde_yaml::from_value(v).map(AppEntry::Command).map_err(serde::de::Error::custom)
+            }
             _ => Err(serde::de::Error::custom("an app entry is a path or {command: [...]}")),
         }
     }
@@ -246,7 +247,9 @@ impl<'de> Deserialize<'de> for DataValue {
         let v = serde_yaml::Value::deserialize(d)?;
         match v {
             serde_yaml::Value::String(s) => Ok(DataValue::Text(s)),
-            serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<F>(v).map(|f| DataValue::File(f.file)).map_err(serde::de::Error::custom),
+            serde_yaml::Value::Mapping(_) => {
+                serde_yaml::from_value::<F>(v).map(|f| DataValue::File(f.file)).map_err(serde::de::Error::custom)
+            }
             _ => Err(serde::de::Error::custom("a data value is a string or {file: PATH}")),
         }
     }
@@ -329,7 +332,8 @@ impl Action {
     }
 }
 
-pub const ACTIONS: &str = "up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
+pub const ACTIONS: &str =
+    "up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
 
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -384,24 +388,69 @@ fn check_matcher(src: &Source, doc: &Doc, ptr: &str, m: &Matcher, diags: &mut Ve
     }
 }
 
+/// Where a path written in the test file points, when that is not what was written.
+fn resolved(src: &Source, rel: &str) -> String {
+    let full = crate::source::display(&crate::source::normalize(&src.dir.join(rel)));
+    if full == rel {
+        String::new()
+    } else {
+        format!(" ({full})")
+    }
+}
+
 /// Reads a Test document, collecting every problem.
 pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test> {
     let before = diags.len();
     let t: TestDoc = typed(src, doc, "").map_err(|d| diags.push(d)).ok()?;
     if !crate::app::is_dns_subdomain(&t.metadata.name.to_ascii_lowercase()) || t.metadata.name.contains('/') {
-        diags.push(error_at_value(src, doc, "/metadata/name", format!("test name `{}` must be letters, digits, '-' and '.'", t.metadata.name)));
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/metadata/name",
+            format!("test name `{}` must be letters, digits, '-' and '.'", t.metadata.name),
+        ));
+    }
+    // `is_test` takes any podproof.dev version, so a newer or misspelt one is told here.
+    if t.api_version != crate::app::podproof::API_VERSION {
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/apiVersion",
+            format!("Test must have apiVersion `{}`, found `{}`", crate::app::podproof::API_VERSION, t.api_version),
+        ));
     }
     if t.spec.apps.is_empty() {
         diags.push(error_at(src, doc, "/spec/apps", "a test needs at least one app"));
     }
+    // Paths are checked here, so that a typo points into the test file.
     for (i, a) in t.spec.apps.iter().enumerate() {
-        if let AppEntry::Command(c) = a {
-            if c.command.is_empty() {
+        match a {
+            AppEntry::Command(c) if c.command.is_empty() => {
                 diags.push(error_at(src, doc, &format!("/spec/apps/{i}/command"), "the command is empty"));
             }
+            AppEntry::Path(p) if !src.dir.join(p).exists() => {
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("/spec/apps/{i}"),
+                    format!("app `{p}` does not exist{}", resolved(src, p)),
+                ));
+            }
+            _ => {}
         }
     }
-    let timeout = t.spec.timeout.as_deref().and_then(|s| duration_at(src, doc, "/spec/timeout", s, diags)).unwrap_or(DEFAULT_TEST_TIMEOUT);
+    for (i, img) in t.spec.images.iter().enumerate() {
+        if !src.dir.join(&img.context).is_dir() {
+            let msg = format!("build context `{}` is not a directory{}", img.context, resolved(src, &img.context));
+            diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/context"), msg));
+        }
+    }
+    let timeout = t
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|s| duration_at(src, doc, "/spec/timeout", s, diags))
+        .unwrap_or(DEFAULT_TEST_TIMEOUT);
     for (i, r) in t.spec.redact.iter().enumerate() {
         if let Err(e) = regex::Regex::new(&r.regex) {
             diags.push(error_at_value(src, doc, &format!("/spec/redact/{i}/regex"), format!("invalid regex: {e}")));
@@ -421,6 +470,14 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
             actions.push(Action::Down);
         }
         if let Some(a) = s.http {
+            if a.port == 0 {
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{sp}/http/port"),
+                    "port must be between 1 and 65535, found 0",
+                ));
+            }
             actions.push(Action::Http(a));
         }
         if let Some(a) = s.exec {
@@ -459,58 +516,116 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
             let ok = (a.role.is_some() && a.members.is_some() && a.workload.is_none() && a.replicas.is_none())
                 || (a.workload.is_some() && a.replicas.is_some() && a.role.is_none() && a.members.is_none());
             if !ok {
-                diags.push(error_at(src, doc, &format!("{sp}/scale"), "scale takes {role, members} or {workload, replicas}"));
+                diags.push(error_at(
+                    src,
+                    doc,
+                    &format!("{sp}/scale"),
+                    "scale takes {role, members} or {workload, replicas}",
+                ));
             }
             actions.push(Action::Scale(a));
         }
         if let Some(a) = s.event {
             if !crate::app::podproof::EVENTS.contains(&a.name.as_str()) {
-                diags.push(error_at_value(src, doc, &format!("{sp}/event/name"), format!("unknown event `{}`: expected configure, addnodes or delnodes", a.name)));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{sp}/event/name"),
+                    format!("unknown event `{}`: expected configure, addnodes or delnodes", a.name),
+                ));
             }
             actions.push(Action::Event(a));
         }
         if let Some(a) = s.config {
             if a.config_map.is_some() == a.secret.is_some() {
-                diags.push(error_at(src, doc, &format!("{sp}/config"), "config takes exactly one of configMap or secret"));
+                diags.push(error_at(
+                    src,
+                    doc,
+                    &format!("{sp}/config"),
+                    "config takes exactly one of configMap or secret",
+                ));
             }
             actions.push(Action::Config(a));
         }
         if let Some(a) = s.render {
             if a.flavor != "podman" && a.flavor != "cluster" {
-                diags.push(error_at_value(src, doc, &format!("{sp}/render/flavor"), format!("unknown flavor `{}`: expected podman or cluster", a.flavor)));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{sp}/render/flavor"),
+                    format!("unknown flavor `{}`: expected podman or cluster", a.flavor),
+                ));
             }
             actions.push(Action::Render(a));
         }
         if actions.len() != 1 {
-            let found = if actions.is_empty() { "none".to_string() } else { actions.iter().map(|a| a.keyword()).collect::<Vec<_>>().join(", ") };
+            let found = if actions.is_empty() {
+                "none".to_string()
+            } else {
+                actions.iter().map(|a| a.keyword()).collect::<Vec<_>>().join(", ")
+            };
             diags.push(error_at(src, doc, &sp, format!("a step needs exactly one action ({ACTIONS}); found {found}")));
             continue;
         }
         let action = actions.remove(0);
         let ep = format!("{sp}/expect");
-        for (k, m) in [("stdout", &s.expect.stdout), ("stderr", &s.expect.stderr), ("body", &s.expect.body), ("output", &s.expect.output), ("content", &s.expect.content), ("error", &s.expect.error)] {
+        for (k, m) in [
+            ("stdout", &s.expect.stdout),
+            ("stderr", &s.expect.stderr),
+            ("body", &s.expect.body),
+            ("output", &s.expect.output),
+            ("content", &s.expect.content),
+            ("error", &s.expect.error),
+        ] {
             if let Some(m) = m {
                 check_matcher(src, doc, &format!("{ep}/{k}"), m, diags);
             }
         }
+        if let Some(code) = s.expect.status.filter(|c| !(100..=599).contains(c)) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{ep}/status"),
+                format!("status must be an HTTP status code (100 to 599), found {code}"),
+            ));
+        }
         if let Some(r) = &s.expect.reload {
             if !["succeeded", "failed", "restarted"].contains(&r.as_str()) {
-                diags.push(error_at_value(src, doc, &format!("{ep}/reload"), format!("unknown reload outcome `{r}`: expected succeeded, failed or restarted")));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{ep}/reload"),
+                    format!("unknown reload outcome `{r}`: expected succeeded, failed or restarted"),
+                ));
             }
         }
         if let Some(SnapshotRef::Full { redact, .. }) = &s.expect.snapshot {
             for (j, r) in redact.iter().enumerate() {
                 if let Err(e) = regex::Regex::new(&r.regex) {
-                    diags.push(error_at_value(src, doc, &format!("{ep}/snapshot/redact/{j}/regex"), format!("invalid regex: {e}")));
+                    diags.push(error_at_value(
+                        src,
+                        doc,
+                        &format!("{ep}/snapshot/redact/{j}/regex"),
+                        format!("invalid regex: {e}"),
+                    ));
                 }
             }
         }
         if let Some(n) = s.expect.snapshot.as_ref().map(|s| s.name().to_string()) {
             if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                diags.push(error_at_value(src, doc, &format!("{ep}/snapshot"), format!("snapshot name `{n}` may contain only letters, digits, '-', '_' and '.'")));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{ep}/snapshot"),
+                    format!("snapshot name `{n}` may contain only letters, digits, '-', '_' and '.'"),
+                ));
             }
         }
-        let step_timeout = s.timeout.as_deref().and_then(|d| duration_at(src, doc, &format!("{sp}/timeout"), d, diags)).unwrap_or(DEFAULT_STEP_TIMEOUT);
+        let step_timeout = s
+            .timeout
+            .as_deref()
+            .and_then(|d| duration_at(src, doc, &format!("{sp}/timeout"), d, diags))
+            .unwrap_or(DEFAULT_STEP_TIMEOUT);
         let within = s.expect.within.as_deref().and_then(|d| duration_at(src, doc, &format!("{ep}/within"), d, diags));
         let name = s.name.clone().unwrap_or_else(|| format!("{} #{}", action.keyword(), i + 1));
         steps.push(Step { name, action, expect: s.expect, timeout: step_timeout, within, line: doc.pos(&sp).line });
@@ -582,17 +697,24 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expect: &str) {
-        let src = crate::source::from_bytes("t.yaml", None, "/tmp".into(), "/tmp".into(), input.as_bytes().to_vec()).unwrap();
+        let src =
+            crate::source::from_bytes("t.yaml", None, "/tmp".into(), "/tmp".into(), input.as_bytes().to_vec()).unwrap();
         let docs = crate::app::docs::documents(&src).unwrap();
         let mut diags = Vec::new();
         let got = match read(&src, &docs[0], &mut diags) {
-            Some(t) => t.steps.iter().map(|s| format!("{} {} line {}", s.name, s.action.keyword(), s.line)).collect::<Vec<_>>().join("\n"),
+            Some(t) => t
+                .steps
+                .iter()
+                .map(|s| format!("{} {} line {}", s.name, s.action.keyword(), s.line))
+                .collect::<Vec<_>>()
+                .join("\n"),
             None => diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
         };
         assert_eq!(got.trim(), expect.trim(), "\n{got}");
     }
 
-    const HEAD: &str = "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: t}\nspec:\n  apps: [a.yaml]\n  steps:\n";
+    const HEAD: &str =
+        "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: t}\nspec:\n  apps: [.]\n  steps:\n";
 
     #[test]
     fn steps_parse() {
@@ -602,14 +724,24 @@ mod tests {
     #[test]
     fn step_errors_are_located() {
         check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
-        check(&format!("{HEAD}    - sleep: forever\n"), "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m");
+        check(
+            &format!("{HEAD}    - sleep: forever\n"),
+            "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m",
+        );
         check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
-        check(&format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"), "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group");
+        check(
+            &format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"),
+            "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group",
+        );
     }
 
     #[test]
     fn matchers() {
-        let m = Matcher { contains: Some("ok".into()), not: Some(Box::new(Matcher { contains: Some("bad".into()), ..Default::default() })), ..Default::default() };
+        let m = Matcher {
+            contains: Some("ok".into()),
+            not: Some(Box::new(Matcher { contains: Some("bad".into()), ..Default::default() })),
+            ..Default::default()
+        };
         assert!(m.check("all ok").is_ok());
         assert_eq!(m.check("ok but bad").unwrap_err(), "expected not: contains \"bad\"");
         assert_eq!(m.check("nope").unwrap_err(), "expected to contain \"ok\"");

@@ -43,9 +43,14 @@ pub enum Outcome {
     /// Written by `--update-snapshots` (new or changed).
     Accepted,
     /// No snapshot yet; a draft was written unless in CI mode.
-    New { draft: Option<PathBuf> },
+    New {
+        draft: Option<PathBuf>,
+    },
     /// Differs from the stored snapshot.
-    Changed { diff: String, draft: Option<PathBuf> },
+    Changed {
+        diff: String,
+        draft: Option<PathBuf>,
+    },
 }
 
 impl Outcome {
@@ -93,7 +98,10 @@ pub fn parse_file(text: &str) -> Option<(Header, String)> {
     let content = normalize(&lines.collect::<Vec<_>>().join("\n"));
     let doc = YamlLoader::load_from_str(&header.join("\n")).ok()?.into_iter().next().unwrap_or(Yaml::Null);
     let field = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
-    Some((Header { source: field("source"), description: field("description"), expression: field("expression") }, content))
+    Some((
+        Header { source: field("source"), description: field("description"), expression: field("expression") },
+        content,
+    ))
 }
 
 /// A pending `.snap.new` draft.
@@ -120,7 +128,8 @@ impl Draft {
 
     /// The draft's header, the stored content (if any) and the new content.
     pub fn read(&self) -> io::Result<(Header, Option<String>, String)> {
-        let bad = |p: &Path| io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a snapshot file", p.display()));
+        let bad =
+            |p: &Path| io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a snapshot file", p.display()));
         let (header, new) = parse_file(&std::fs::read_to_string(&self.path)?).ok_or_else(|| bad(&self.path))?;
         let old = match std::fs::read_to_string(self.target()) {
             Ok(t) => Some(parse_file(&t).ok_or_else(|| bad(&self.target()))?.1),
@@ -208,7 +217,8 @@ impl Store {
         let mut out = Vec::new();
         for e in entries {
             let path = e?.path();
-            let key = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(suffix)).map(str::to_string);
+            let key =
+                path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(suffix)).map(str::to_string);
             if let Some(key) = key.filter(|_| path.is_file()) {
                 out.push((key, path));
             }
@@ -427,7 +437,11 @@ mod tests {
 
     fn check(input: &str, expect: &str) {
         let r = Redactions {
-            secrets: vec!["hunter2".into(), "-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----\n".into(), "ab".into()],
+            secrets: vec![
+                "hunter2".into(),
+                "-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----\n".into(),
+                "ab".into(),
+            ],
             run_id: Some("tk3x9q2".into()),
             run_suffix: Some("k3x9q2".into()),
             ips: vec!["10.89.1.3".into()],
@@ -451,7 +465,10 @@ mod tests {
             ("at 2026-11-22 11:42:10.5 +0000 UTC m=+0.000012 ok", "at [timestamp] ok"),
             ("2026-11-22T11:42:10+01:00", "[timestamp]"),
             ("..2026_11_22_11_41_55.101252532", "..[timestamp-dir]"),
-            ("id 0bd4f40ae45d and 2591d36d459fae69ec567f569e423efc2030d4ee6eaeed550d252082065b1c86", "id [short-id] and [container-id]"),
+            (
+                "id 0bd4f40ae45d and 2591d36d459fae69ec567f569e423efc2030d4ee6eaeed550d252082065b1c86",
+                "id [short-id] and [container-id]",
+            ),
             ("uid dcc6fe55-8fb1-864b-3e43-9f0f8f2b1c7a", "uid [uuid]"),
             ("version: v2", "version: v[N]"),
             ("10.0.0.1 - - [22/Nov/2026:11:42:10 +0000] GET", "10.0.0.1 - - [[timestamp]] GET"),
@@ -462,7 +479,10 @@ mod tests {
             ("Sun Nov 22 11:42:10 UTC 2026", "[timestamp]"),
             ("I1122 11:42:10.123456   12345 main.go:12] ok", "I[timestamp]   12345 main.go:12] ok"),
             ("11:42:10.123 INFO", "[timestamp] INFO"),
-            ("took 250ms, 1.5s, 2m30s, 1h2m3.5s, 40µs", "took [duration], [duration], [duration], [duration], [duration]"),
+            (
+                "took 250ms, 1.5s, 2m30s, 1h2m3.5s, 40µs",
+                "took [duration], [duration], [duration], [duration], [duration]",
+            ),
             ("scrape_interval: 15s\ncpu: 50m\nretention: 24h", "scrape_interval: 15s\ncpu: 50m\nretention: 24h"),
         ] {
             check(input, expect);
@@ -471,7 +491,9 @@ mod tests {
 
     #[test]
     fn diffs() {
-        let long = |edit: usize| (1..=20).map(|i| if i == edit { "x".to_string() } else { i.to_string() }).collect::<Vec<_>>().join("\n");
+        let long = |edit: usize| {
+            (1..=20).map(|i| if i == edit { "x".to_string() } else { i.to_string() }).collect::<Vec<_>>().join("\n")
+        };
         for (old, new, expect) in [
             ("a\nb\nc", "a\nx\nc", "  a\n- b\n+ x\n  c"),
             ("", "a\nb", "+ a\n+ b"),
@@ -484,11 +506,15 @@ mod tests {
 
     #[test]
     fn files_read_like_insta() {
-        let h = Header { source: "fixtures/tests/a: b.yaml".into(), description: "step".into(), expression: String::new() };
+        let h =
+            Header { source: "fixtures/tests/a: b.yaml".into(), description: "step".into(), expression: String::new() };
         let text = render_file(&h, "one\r\ntwo  \n\n");
         assert_eq!(text, "---\nsource: \"fixtures/tests/a: b.yaml\"\ndescription: step\n---\none\ntwo\n");
         assert_eq!(parse_file(&text), Some((h, "one\ntwo".into())));
-        assert_eq!(parse_file("---\r\nsource: x\r\n---\r\nbody\r\n").map(|(h, c)| (h.source, c)), Some(("x".into(), "body".into())));
+        assert_eq!(
+            parse_file("---\r\nsource: x\r\n---\r\nbody\r\n").map(|(h, c)| (h.source, c)),
+            Some(("x".into(), "body".into()))
+        );
         assert_eq!(parse_file("no header"), None);
     }
 
@@ -496,11 +522,18 @@ mod tests {
     fn insta_reads_ours_and_we_read_insta() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t__s.snap");
-        let h = Header { source: "t.yaml".into(), description: "serves: the page".into(), expression: "script sh -c \"echo a\necho b\"".into() };
+        let h = Header {
+            source: "t.yaml".into(),
+            description: "serves: the page".into(),
+            expression: "script sh -c \"echo a\necho b\"".into(),
+        };
         std::fs::write(&path, render_file(&h, "a\n  b\n")).unwrap();
         let snap = insta::Snapshot::from_file(&path).unwrap();
         let md = snap.metadata();
-        assert_eq!((md.source(), md.description(), md.expression()), (Some("t.yaml"), Some("serves: the page"), Some(h.expression.as_str())));
+        assert_eq!(
+            (md.source(), md.description(), md.expression()),
+            (Some("t.yaml"), Some("serves: the page"), Some(h.expression.as_str()))
+        );
         assert_eq!(snap.as_text().unwrap().to_string(), "a\n  b");
         let theirs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/render__busybox-httpd-podman.snap");
         let (header, content) = parse_file(&std::fs::read_to_string(theirs).unwrap()).unwrap();

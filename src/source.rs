@@ -30,7 +30,8 @@ pub fn read(arg: &str) -> Result<Source, Diagnostic> {
         return from_bytes("<stdin>", None, cwd.clone(), project_root(&cwd), bytes);
     }
     let path = Path::new(arg);
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(arg, None, format!("cannot read file: {}", io_reason(&e))))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(arg, None, format!("cannot read file: {}", io_reason(&e))))?;
     let abs = absolute(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     let root = project_root(&dir);
@@ -50,7 +51,13 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub fn from_bytes(name: &str, path: Option<PathBuf>, dir: PathBuf, root: PathBuf, bytes: Vec<u8>) -> Result<Source, Diagnostic> {
+pub fn from_bytes(
+    name: &str,
+    path: Option<PathBuf>,
+    dir: PathBuf,
+    root: PathBuf,
+    bytes: Vec<u8>,
+) -> Result<Source, Diagnostic> {
     let sha = crate::digest::sha256_hex(&bytes);
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -62,11 +69,32 @@ pub fn from_bytes(name: &str, path: Option<PathBuf>, dir: PathBuf, root: PathBuf
                 Some(i) => std::str::from_utf8(&head[i + 1..]).map(|s| s.chars().count()).unwrap_or(0) + 1,
                 None => std::str::from_utf8(head).map(|s| s.chars().count()).unwrap_or(0) + 1,
             };
+            if e.as_bytes().starts_with(&[0xff, 0xfe]) || e.as_bytes().starts_with(&[0xfe, 0xff]) {
+                return Err(Diagnostic::error(
+                    name,
+                    Some((1, 1)),
+                    "file is UTF-16 (it starts with a UTF-16 byte order mark): save it as UTF-8",
+                ));
+            }
             return Err(Diagnostic::error(name, Some((line, col)), "file is not valid UTF-8"));
         }
     };
     let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+    if let Some(i) = text.find(|c: char| !printable(c)) {
+        let head = &text[..i];
+        let line = head.matches('\n').count() + 1;
+        let col = head.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let c = text[i..].chars().next().unwrap_or_default();
+        let msg = format!("file holds the control character U+{:04X}; YAML and JSON allow only printable characters (write it as an escape in a double-quoted string)", c as u32);
+        return Err(Diagnostic::error(name, Some((line, col)), msg));
+    }
     Ok(Source { name: name.to_string(), path, dir, root, text, bytes_sha256: sha })
+}
+
+/// Whether YAML allows `c` in a stream (its `c-printable`); JSON is read as
+/// YAML, so the rule holds for it too.
+fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
 /// An absolute, lexically normalised path (symlinks are not resolved, so the

@@ -24,7 +24,11 @@ pub enum Poll<T, E> {
 }
 
 /// Polls `predicate` every `interval` until it is ready, fails, or `timeout` passes.
-pub fn await_condition<T, E>(timeout: Duration, interval: Duration, mut predicate: impl FnMut() -> Poll<T, E>) -> Result<T, WaitError<E>> {
+pub fn await_condition<T, E>(
+    timeout: Duration,
+    interval: Duration,
+    mut predicate: impl FnMut() -> Poll<T, E>,
+) -> Result<T, WaitError<E>> {
     let deadline = Instant::now() + timeout;
     let mut last = None;
     loop {
@@ -61,6 +65,10 @@ pub fn pause(d: Duration) {
     }
 }
 
+/// The longest duration accepted: far beyond any timeout, and near enough
+/// that `Instant::now() + d` cannot overflow.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Parses durations such as `500ms`, `10s`, `5m`, `1h` or `1m30s`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -87,7 +95,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "" => return Err(format!("duration `{s}` needs a unit (ms, s, m or h)")),
             _ => return Err(format!("unknown unit `{unit}` in duration `{s}`")),
         };
-        total += Duration::from_secs_f64(secs);
+        // `from_secs_f64` and `+=` panic on overflow; a long duration is bad input.
+        total = Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(|| format!("duration `{s}` is too long (at most 100 years)"))?;
     }
     Ok(total)
 }
@@ -114,16 +127,28 @@ mod tests {
         check("10", "error: duration `10` needs a unit (ms, s, m or h)");
         check("10x", "error: unknown unit `x` in duration `10x`");
         check("", "error: empty duration");
+        check("99999999999999999999999h", "error: duration `99999999999999999999999h` is too long (at most 100 years)");
+        check(
+            "4000000000000000h4000000000000000h",
+            "error: duration `4000000000000000h4000000000000000h` is too long (at most 100 years)",
+        );
+        let nines = "9".repeat(400);
+        check(&format!("{nines}s"), &format!("error: duration `{nines}s` is too long (at most 100 years)"));
     }
 
     #[test]
     fn await_condition_times_out_with_last_reason() {
-        let r: Result<(), _> = await_condition(Duration::from_millis(30), Duration::from_millis(5), || Poll::Pending(Some("not yet")));
+        let r: Result<(), _> =
+            await_condition(Duration::from_millis(30), Duration::from_millis(5), || Poll::Pending(Some("not yet")));
         assert!(matches!(r, Err(WaitError::Timeout(Some("not yet")))));
         let mut n = 0;
         let r: Result<i32, WaitError<()>> = await_condition(Duration::from_secs(1), Duration::from_millis(1), || {
             n += 1;
-            if n == 3 { Poll::Ready(n) } else { Poll::Pending(None) }
+            if n == 3 {
+                Poll::Ready(n)
+            } else {
+                Poll::Pending(None)
+            }
         });
         assert_eq!(r.unwrap(), 3);
     }

@@ -139,14 +139,17 @@ pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
 /// reports a tab at the start of the scalar it was reading, and an unclosed
 /// bracket or quote where it finally gave up, so both get a pointer or a hint.
 fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
-    if info.contains("found a tab") || info.contains("tabs disallowed") {
+    if info.contains("tab") {
         // The offending tab is in the indentation of this line or a later one.
         let tab = text.lines().enumerate().skip(pos.line.saturating_sub(1)).find_map(|(i, l)| {
             let indent = &l[..l.len() - l.trim_start().len()];
             indent.find('\t').map(|c| Pos { line: i + 1, column: indent[..c].chars().count() + 1 })
         });
         if let Some(tab) = tab {
-            return SyntaxError { pos: tab, message: "yaml syntax error: a tab indents this line; YAML indents with spaces only".into() };
+            return SyntaxError {
+                pos: tab,
+                message: "yaml syntax error: a tab indents this line; YAML indents with spaces only".into(),
+            };
         }
     }
     if info.contains("unknown anchor") {
@@ -155,19 +158,40 @@ fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
         let rest: String = line.chars().skip(pos.column.saturating_sub(1)).collect();
         if let Some(alias) = rest.strip_prefix('*') {
             let name: String = alias.chars().take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c)).collect();
-            return SyntaxError { pos, message: format!("yaml syntax error: alias `*{name}` names no anchor: define `&{name}` before it is used") };
+            return SyntaxError {
+                pos,
+                message: format!(
+                    "yaml syntax error: alias `*{name}` names no anchor: define `&{name}` before it is used"
+                ),
+            };
         }
     }
     if info.contains("recursion limit exceeded") {
         // The scanner counts open `[` and `{` in a byte.
         return SyntaxError { pos, message: "yaml syntax error: more than 255 `[` or `{` are open here".into() };
     }
+    if info.contains("mapping values are not allowed") {
+        // A plain key longer than 1024 characters is not a key to the scanner.
+        let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
+        let key: String = line.chars().take(pos.column.saturating_sub(1)).collect();
+        if !key.contains(": ") && key.trim_start().chars().count() > 1024 {
+            return SyntaxError {
+                pos,
+                message: "yaml syntax error: this key is longer than the 1024 characters YAML allows".into(),
+            };
+        }
+    }
     let hint = if info.contains("flow construct") || info.contains("flow sequence") || info.contains("flow mapping") {
         " (is a `[` or `{` above not closed?)"
     } else if info.contains("quoted scalar") {
         " (is a quote not closed?)"
     } else if info.contains("did not find expected key") {
-        " (check the indentation of this line and the one above)"
+        let at = text.lines().nth(pos.line.saturating_sub(1)).and_then(|l| l.chars().nth(pos.column.saturating_sub(1)));
+        if matches!(at, Some(']' | '}')) {
+            " (this bracket closes nothing)"
+        } else {
+            " (check the indentation of this line and the one above)"
+        }
     } else if info.contains("mapping values are not allowed") {
         " (quote a value that holds `: `)"
     } else {
@@ -281,7 +305,10 @@ impl MarkedEventReceiver for Builder {
                     return;
                 };
                 if self.stack.len() >= MAX_DEPTH {
-                    self.fail(pos, format!("nested too deeply: more than {MAX_DEPTH} levels of mappings and sequences"));
+                    self.fail(
+                        pos,
+                        format!("nested too deeply: more than {MAX_DEPTH} levels of mappings and sequences"),
+                    );
                     return;
                 }
                 self.positions.insert(ptr.clone(), NodePos { key, value: pos });
@@ -294,7 +321,14 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 let (value, anchor) = match self.stack.pop() {
                     Some(Frame::Seq { items, anchor, .. }) => (Value::Sequence(items), anchor),
-                    Some(Frame::Map { map, anchor, .. }) => (Value::Mapping(map), anchor),
+                    Some(Frame::Map { mut map, anchor, ptr, .. }) => {
+                        if let Err(e) = merge_keys(&mut map) {
+                            let at = self.positions.get(&format!("{ptr}/<<")).map_or(pos, |n| n.value);
+                            self.fail(at, e);
+                            return;
+                        }
+                        (Value::Mapping(map), anchor)
+                    }
                     None => return,
                 };
                 self.place(value, anchor);
@@ -329,6 +363,32 @@ impl MarkedEventReceiver for Builder {
             _ => {}
         }
     }
+}
+
+/// Applies a merge key (`<<: *defaults`, or a sequence of them) the way
+/// Kubernetes' YAML reader does: keys written in the mapping win, then earlier
+/// merged mappings over later ones.
+fn merge_keys(map: &mut Mapping) -> Result<(), &'static str> {
+    let Some(merged) = map.remove("<<") else { return Ok(()) };
+    let sources = match merged {
+        Value::Mapping(m) => vec![m],
+        Value::Sequence(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Mapping(m) => Ok(m),
+                _ => Err("a merge key (`<<`) takes a mapping or a sequence of mappings"),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("a merge key (`<<`) takes a mapping or a sequence of mappings"),
+    };
+    for source in sources {
+        for (k, v) in source {
+            if !map.contains_key(&k) {
+                map.insert(k, v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many levels of sequences and mappings `v` holds; every value built
@@ -394,8 +454,13 @@ fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(n) = parse_int(text) {
         return Value::Number(n);
     }
-    if looks_like_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
+    // An integer too big for 64 bits is still a number to serde_yaml (and to
+    // Kubernetes), only an inexact one.
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let overflows = !digits.is_empty() && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit());
+    if overflows || looks_like_float(text) {
+        // Like serde_yaml, a float that overflows to infinity stays text.
+        if let Some(f) = text.parse::<f64>().ok().filter(|f| f.is_finite()) {
             return Value::Number(Number::from(f));
         }
     }
@@ -499,13 +564,25 @@ doc 0 @1:1
     fn multi_doc_and_errors() {
         check("a: 1\n---\nb: 2\n", "doc 0 @1:1\n  \"\" key=- value=1:1\n  \"/a\" key=1:1 value=1:4\ndoc 1 @3:1\n  \"\" key=- value=3:1\n  \"/b\" key=3:1 value=3:4");
         check("a: [1\n", "error 2:1 yaml syntax error: while parsing a flow sequence, expected ',' or ']' (is a `[` or `{` above not closed?)");
-        check("a:\n  b: [1,\n  c: 2\n", "error 3:3 yaml syntax error: invalid indentation in flow construct (is a `[` or `{` above not closed?)");
-        check("a: \"x\nb: 1\n", "error 1:4 yaml syntax error: invalid indentation in quoted scalar (is a quote not closed?)");
+        check(
+            "a:\n  b: [1,\n  c: 2\n",
+            "error 3:3 yaml syntax error: invalid indentation in flow construct (is a `[` or `{` above not closed?)",
+        );
+        check(
+            "a: \"x\nb: 1\n",
+            "error 1:4 yaml syntax error: invalid indentation in quoted scalar (is a quote not closed?)",
+        );
         check("a:\n\tb: 1\n", "error 2:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
-        check("a:\n  - b: x\n\t  c: y\n", "error 3:1 yaml syntax error: a tab indents this line; YAML indents with spaces only");
+        check(
+            "a:\n  - b: x\n\t  c: y\n",
+            "error 3:1 yaml syntax error: a tab indents this line; YAML indents with spaces only",
+        );
         check("a: 1\na: 2\n", "error 2:1 duplicate key `a` (first at line 1)");
         check("a: echo b: c\n", "error 1:10 yaml syntax error: mapping values are not allowed in this context (quote a value that holds `: `)");
-        check("a: *nope\n", "error 1:4 yaml syntax error: alias `*nope` names no anchor: define `&nope` before it is used");
+        check(
+            "a: *nope\n",
+            "error 1:4 yaml syntax error: alias `*nope` names no anchor: define `&nope` before it is used",
+        );
         check("a:\n  b: 1\n c: 2\n", "error 3:3 yaml syntax error: while parsing a block mapping, did not find expected key (check the indentation of this line and the one above)");
     }
 
@@ -517,8 +594,23 @@ doc 0 @1:1
         for i in 1..300 {
             chain.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
         }
-        check(&chain, "error 200:14 nested too deeply: this alias makes more than 200 levels of mappings and sequences");
-        check("a: &x 1\n---\nb: *x\n", "error 3:4 this alias names an anchor of an earlier document; an anchor holds only within its own document");
+        check(
+            &chain,
+            "error 200:14 nested too deeply: this alias makes more than 200 levels of mappings and sequences",
+        );
+        check(
+            "a: &x 1\n---\nb: *x\n",
+            "error 3:4 this alias names an anchor of an earlier document; an anchor holds only within its own document",
+        );
+    }
+
+    #[test]
+    fn merge_keys_apply_like_kubernetes() {
+        let docs = parse_stream("base: &b {a: 1, b: 2}\nmore: &m {c: 3}\nx:\n  <<: [*b, *m]\n  a: 9\n").unwrap();
+        let expected: Value =
+            serde_yaml::from_str("base: {a: 1, b: 2}\nmore: {c: 3}\nx: {a: 9, b: 2, c: 3}\n").unwrap();
+        assert_eq!(docs[0].value, expected);
+        check("x:\n  <<: 5\n", "error 2:7 a merge key (`<<`) takes a mapping or a sequence of mappings");
     }
 
     #[test]
@@ -527,7 +619,9 @@ doc 0 @1:1
         let names = ["b", "c", "d", "e", "f", "g", "h"];
         let mut prev = "a";
         for n in names {
-            s.push_str(&format!("{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            s.push_str(&format!(
+                "{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
             prev = n;
         }
         let err = parse_stream(&s).unwrap_err();
@@ -537,7 +631,8 @@ doc 0 @1:1
     #[test]
     fn scalars_resolve_like_serde_yaml() {
         let docs = parse_stream("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 0644\ng: 0x1F\nh: 1e3\n").unwrap();
-        let expected: Value = serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 420\ng: 31\nh: 1e3\n").unwrap();
+        let expected: Value =
+            serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 420\ng: 31\nh: 1e3\n").unwrap();
         assert_eq!(docs[0].value, expected);
     }
 }

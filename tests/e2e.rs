@@ -40,7 +40,11 @@ fn exclusive() -> Exclusive {
 fn leftovers() -> Vec<String> {
     let q = |args: &[&str], kind: &str| -> Vec<String> {
         let out = Command::new("podman").args(args).output().expect("podman runs");
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| format!("{kind} {l}")).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{kind} {l}"))
+            .collect()
     };
     let f = "label=podproof.dev/run";
     let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
@@ -76,7 +80,14 @@ fn every_fixture_plays_reaches_running_and_tears_down() {
         let path = format!("fixtures/apps/{fixture}");
         Test::new().args(["up", &path]).stderr_contains("members ready").run();
         let out = Command::new("podman")
-            .args(["pod", "ps", "--filter", &format!("label=podproof.dev/app={app}"), "--format", "{{.Name}} {{.Status}}"])
+            .args([
+                "pod",
+                "ps",
+                "--filter",
+                &format!("label=podproof.dev/app={app}"),
+                "--format",
+                "{{.Name}} {{.Status}}",
+            ])
             .output()
             .unwrap();
         let pods = String::from_utf8_lossy(&out.stdout).to_string();
@@ -117,7 +128,11 @@ fn scenario_suite_passes_with_valid_reports() {
     assert_clean("a passing suite");
     // The suite holds a Secret with a canary value: it must reach no output, report, snapshot or record.
     assert_no_canary(&[&out.stdout, &out.stderr, &xml, &std::fs::read_to_string(&json).unwrap()]);
-    let drafts: Vec<_> = std::fs::read_dir(root().join("snapshots")).unwrap().flatten().filter(|e| e.path().extension().map(|x| x == "new").unwrap_or(false)).collect();
+    let drafts: Vec<_> = std::fs::read_dir(root().join("snapshots"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().map(|x| x == "new").unwrap_or(false))
+        .collect();
     assert!(drafts.is_empty(), "snapshot drafts were written: {drafts:?}");
 }
 
@@ -194,7 +209,8 @@ fn a_podman_error_is_clear_and_leaves_no_half_made_pod() {
     assert_clean("a failed kube play");
     let t2 = test_file(dir.path(), "t2", &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: missing-image}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n", missing.display()));
     let out = Test::new().args(["test", &t2]).expect_status(1).run();
-    out.assert_stdout_contains("image `localhost/podproof/does-not-exist:1`").assert_stdout_contains("is not available locally");
+    out.assert_stdout_contains("image `localhost/podproof/does-not-exist:1`")
+        .assert_stdout_contains("is not available locally");
     assert_clean("a missing image");
 }
 
@@ -207,7 +223,13 @@ fn interrupt(signal: libc::c_int, name: &str) -> (i32, Duration) {
         name,
         &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml, APPS/multi-role/app.yaml]\n  steps:\n    - up: {{}}\n    - name: long wait\n      sleep: 120s\n"),
     );
-    let mut child = Command::new(common::podproof()).args(["test", &t]).current_dir(root()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(common::podproof())
+        .args(["test", &t])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = String::new();
@@ -277,7 +299,10 @@ fn keep_leaves_a_failing_test_up_until_down() {
 fn doctor_reports_the_environment() {
     let _g = exclusive();
     let out = Test::new().arg("doctor").run();
-    out.assert_stdout_contains("podman: version 4.").assert_stdout_contains("runtime: OCI runtime").assert_stdout_contains("probe container: a container starts").assert_stdout_contains("podman can run containers here");
+    out.assert_stdout_contains("podman: version 4.")
+        .assert_stdout_contains("runtime: OCI runtime")
+        .assert_stdout_contains("probe container: a container starts")
+        .assert_stdout_contains("podman can run containers here");
 }
 
 /// Runs `podman exec` directly: an independent look at what podproof wrote.
@@ -298,10 +323,12 @@ fn up_scales_a_kubedirector_cluster_with_its_events() {
     Test::new().args(["up", &d]).stderr_contains("configure ran on centos7-vanilla-centos-0").run();
     // What KubeDirector would have written, seen with plain podman exec.
     let c0 = "centos7-vanilla-centos-0-app";
-    assert!(podman_exec(c0, &["cat", "/opt/guestconfig/configure.stdout"]).contains("Starting configuration with option '--configure' on node"));
+    assert!(podman_exec(c0, &["cat", "/opt/guestconfig/configure.stdout"])
+        .contains("Starting configuration with option '--configure' on node"));
     let status = podman_exec(c0, &["cat", "/opt/guestconfig/configure.status"]);
     assert!(regex::Regex::new("^[0-9a-f]{64}=0$").unwrap().is_match(&status), "{status}");
-    let meta: serde_json::Value = serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
     assert_eq!(meta["node"]["role_id"], "vanilla_centos");
     assert_eq!(meta["node"]["fqdn"], "centos7-vanilla-centos-0.kdhs-centos7.default.svc.cluster.local");
     // Editing members and running `up` again scales with events, leaving member 0 alone.
@@ -313,8 +340,12 @@ fn up_scales_a_kubedirector_cluster_with_its_events() {
         .run();
     let events = podman_exec(c0, &["cat", "/var/log/guestconfig-events.log"]);
     assert_eq!(events.lines().count(), 2, "{events}");
-    assert!(events.contains("--addnodes --nodegroup 1 --role vanilla_centos --fqdns centos7-vanilla-centos-1."), "{events}");
-    let meta: serde_json::Value = serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
+    assert!(
+        events.contains("--addnodes --nodegroup 1 --role vanilla_centos --fqdns centos7-vanilla-centos-1."),
+        "{events}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&podman_exec(c0, &["cat", "/etc/guestconfig/configmeta.json"])).unwrap();
     assert_eq!(meta["nodegroups"]["1"]["roles"]["vanilla_centos"]["hostnames"].as_array().unwrap().len(), 2);
     // Back to one: both members get delnodes, then member 1 goes.
     std::fs::write(dir.path().join("cluster.yaml"), &cluster).unwrap();
@@ -328,11 +359,20 @@ fn up_scales_a_kubedirector_cluster_with_its_events() {
 fn a_cardinality_violation_is_refused_before_anything_starts() {
     let _g = exclusive();
     let dir = common::tempdir();
-    let app = std::fs::read_to_string(root().join("fixtures/apps/kd-centos/app.json")).unwrap().replace("\"1+\"", "\"2\"");
+    let app =
+        std::fs::read_to_string(root().join("fixtures/apps/kd-centos/app.json")).unwrap().replace("\"1+\"", "\"2\"");
     std::fs::write(dir.path().join("app.json"), app).unwrap();
-    std::fs::write(dir.path().join("cluster.yaml"), std::fs::read_to_string(root().join("fixtures/apps/kd-centos/cluster.yaml")).unwrap().replace("members: 1", "members: 3")).unwrap();
+    std::fs::write(
+        dir.path().join("cluster.yaml"),
+        std::fs::read_to_string(root().join("fixtures/apps/kd-centos/cluster.yaml"))
+            .unwrap()
+            .replace("members: 1", "members: 3"),
+    )
+    .unwrap();
     let out = Test::new().args(["up", &dir.path().display().to_string()]).expect_status(2).run();
-    out.assert_stderr_contains("cluster.yaml:9:14: error: role `vanilla_centos` has cardinality \"2\": members must be exactly 2, found 3");
+    out.assert_stderr_contains(
+        "cluster.yaml:9:14: error: role `vanilla_centos` has cardinality \"2\": members must be exactly 2, found 3",
+    );
     assert_clean("a refused cardinality");
 }
 
@@ -363,7 +403,11 @@ fn up_updates_config_in_place_in_the_kubelet_layout_and_reloads() {
     assert_ne!(t1, t2, "..data still points at the old directory\n{after}");
     assert!(!after.contains(&t1), "the old directory was not removed\n{after}");
     assert_eq!(podman_exec(c, &["cat", "/config/message"]), "hello v2\n");
-    assert_eq!(podman_exec(c, &["cat", "/proc/1/stat"]).split_whitespace().nth(21), id_before.split_whitespace().nth(21), "PID 1 was restarted");
+    assert_eq!(
+        podman_exec(c, &["cat", "/proc/1/stat"]).split_whitespace().nth(21),
+        id_before.split_whitespace().nth(21),
+        "PID 1 was restarted"
+    );
     Test::new().args(["down", "--all"]).run();
     assert_clean("down after a config update");
 }
@@ -375,7 +419,13 @@ fn up_watch_applies_saved_changes_and_tears_down_on_ctrl_c() {
     for f in ["app.yaml", "message"] {
         std::fs::copy(root().join("fixtures/apps/hup-app").join(f), dir.path().join(f)).unwrap();
     }
-    let mut child = Command::new(common::podproof()).args(["up", "--watch"]).arg(dir.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(common::podproof())
+        .args(["up", "--watch"])
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut wait_for = |needle: &str| {
         let mut seen = String::new();
@@ -422,7 +472,11 @@ fn a_failing_step_never_shows_a_secret_value() {
     let _g = exclusive();
     let dir = common::tempdir();
     let json = dir.path().join("r.json");
-    let out = Test::new().args(["test", "fixtures/failing/secret-canary-failing.yaml"]).arg(format!("--report=json={}", json.display())).expect_status(1).run();
+    let out = Test::new()
+        .args(["test", "fixtures/failing/secret-canary-failing.yaml"])
+        .arg(format!("--report=json={}", json.display()))
+        .expect_status(1)
+        .run();
     out.assert_stdout_contains("seen: the password is [secret]");
     assert_no_canary(&[&out.stdout, &out.stderr, &std::fs::read_to_string(&json).unwrap()]);
     let render = Test::new().args(["render", "fixtures/apps/secret-canary"]).run();

@@ -30,7 +30,8 @@ fn check(input: &Path, args: &[String], rules: &BTreeSet<String>, expect: &BTree
         t = t.args(["--config", "tests/lint/configs/default.yaml"]);
     }
     let out = t.arg(input).output();
-    let json: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{}: no JSON ({e})\n{out}", input.display()))?;
+    let json: Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("{}: no JSON ({e})\n{out}", input.display()))?;
     let got: BTreeSet<String> = json["findings"]
         .as_array()
         .unwrap()
@@ -68,7 +69,8 @@ fn lint_every_rule_has_positive_and_negative_cases() {
 
 #[test]
 fn lint_rule_cases() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("tests/lint/cases")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir(root().join("tests/lint/cases")).unwrap().map(|e| e.unwrap().path()).collect();
     cases.sort();
     let run = |case: &PathBuf| -> Result<(), String> {
         let text = std::fs::read_to_string(case).unwrap();
@@ -98,7 +100,10 @@ fn lint_rule_cases() {
     };
     // The cases are independent processes; four at a time keep this quick.
     let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = cases.chunks(cases.len().div_ceil(4)).map(|chunk| s.spawn(move || chunk.iter().filter_map(|c| run(c).err()).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> = cases
+            .chunks(cases.len().div_ceil(4))
+            .map(|chunk| s.spawn(move || chunk.iter().filter_map(|c| run(c).err()).collect::<Vec<_>>()))
+            .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
@@ -136,17 +141,23 @@ fn lint_fixtures_directory_positions() {
 fn lint_sarif_validates_and_has_real_regions() {
     let out = lint().args(["--format", "sarif", "fixtures/"]).expect_status(1).run();
     let sarif: Value = serde_json::from_str(&out.stdout).unwrap();
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/lint/sarif-schema-2.1.0.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/lint/sarif-schema-2.1.0.json")).unwrap())
+            .unwrap();
     let errors = schema::validate(&schema, &schema, &sarif, "");
     assert!(errors.is_empty(), "SARIF does not validate:\n{}", errors.join("\n"));
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert!(results.len() > 20);
     // No fixture has a problem on its first line, so no result may claim one.
-    let first: Vec<_> = results.iter().filter(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"] == 1).collect();
+    let first: Vec<_> =
+        results.iter().filter(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"] == 1).collect();
     assert!(first.is_empty(), "results on line 1: {first:#?}");
     let xcat_hostpath = results.iter().any(|r| {
         let loc = &r["locations"][0]["physicalLocation"];
-        r["ruleId"] == "relative-host-path" && loc["artifactLocation"]["uri"] == "fixtures/apps/xcat/pod.yaml" && loc["region"]["startLine"] == 132 && loc["region"]["startColumn"] == 15
+        r["ruleId"] == "relative-host-path"
+            && loc["artifactLocation"]["uri"] == "fixtures/apps/xcat/pod.yaml"
+            && loc["region"]["startLine"] == 132
+            && loc["region"]["startColumn"] == 15
     });
     assert!(xcat_hostpath, "{}", out.stdout);
     // The validator itself must reject what the schema forbids.
@@ -177,9 +188,16 @@ fn lint_github_annotations() {
 
 #[test]
 fn lint_exit_codes_and_bad_input() {
-    let warnings_only = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: nginx\n";
+    let warnings_only =
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: nginx\n";
     lint().arg("-").stdin(warnings_only).expect_status(0).stdout_contains("<stdin>:8:14").run();
-    lint().arg("-").stdin("kind: Pod\nspec: {hostNetwork: true\n").expect_status(2).stderr_contains("error: cannot lint an input").stderr_contains("<stdin>:3:1: error: yaml syntax error").run();
+    lint()
+        .arg("-")
+        .stdin("kind: Pod\nspec: {hostNetwork: true\n")
+        .expect_status(2)
+        .stderr_contains("error: cannot lint an input")
+        .stderr_contains("<stdin>:3:1: error: yaml syntax error")
+        .run();
     let dir = tempdir();
     std::fs::write(dir.path().join("bad.yaml"), b"kind: Pod\nmetadata:\n  name: \xff\n").unwrap();
     std::fs::write(dir.path().join("good.yaml"), warnings_only).unwrap();
@@ -188,14 +206,20 @@ fn lint_exit_codes_and_bad_input() {
     // The readable file is still linted, and stdout stays valid JSON.
     let json: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["summary"]["files"], 1);
-    lint().arg("no/such/file.yaml").expect_status(2).stderr_contains("no/such/file.yaml: error: cannot read file: no such file or directory").run();
+    lint()
+        .arg("no/such/file.yaml")
+        .expect_status(2)
+        .stderr_contains("no/such/file.yaml: error: cannot read file: no such file or directory")
+        .run();
     lint().expect_status(2).stderr_contains("podproof lint needs a PATH").run();
 }
 
 #[test]
 fn lint_gitignore_config_and_targets() {
     let dir = tempdir();
-    let pod = |name: &str| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  hostNetwork: true\n  containers:\n    - name: app\n      image: nginx:1\n      ports: [{{containerPort: 8080}}]\n");
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  hostNetwork: true\n  containers:\n    - name: app\n      image: nginx:1\n      ports: [{{containerPort: 8080}}]\n")
+    };
     std::fs::create_dir_all(dir.path().join("gen")).unwrap();
     std::fs::create_dir_all(dir.path().join("vendor")).unwrap();
     std::fs::write(dir.path().join(".gitignore"), "gen/\n").unwrap();
@@ -203,13 +227,28 @@ fn lint_gitignore_config_and_targets() {
     std::fs::write(dir.path().join("vendor/b.yaml"), pod("b")).unwrap();
     std::fs::write(dir.path().join("c.yaml"), pod("c")).unwrap();
     std::fs::write(dir.path().join("data.yml"), "scrape_interval: 15s\n").unwrap();
-    std::fs::write(dir.path().join(".podproof.yaml"), "rules:\n  host-network: error\n  latest-tag: off\nignorePaths: [vendor/]\n").unwrap();
-    let run = |args: &[&str]| Test::new().current_dir(dir.path()).args(["lint", "--podman-version", "4.3", "--format", "json"]).args(args).arg(".").any_status().run();
+    std::fs::write(
+        dir.path().join(".podproof.yaml"),
+        "rules:\n  host-network: error\n  latest-tag: off\nignorePaths: [vendor/]\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Test::new()
+            .current_dir(dir.path())
+            .args(["lint", "--podman-version", "4.3", "--format", "json"])
+            .args(args)
+            .arg(".")
+            .any_status()
+            .run()
+    };
     let out = run(&[]);
     assert_eq!(out.status, 1, "{out}");
     let json: Value = serde_json::from_str(&out.stdout).unwrap();
     let findings = json["findings"].as_array().unwrap();
-    assert_eq!(json["summary"]["files"], 1, "only c.yaml: gen/ is ignored by git, vendor/ by the config, data.yml is data");
+    assert_eq!(
+        json["summary"]["files"], 1,
+        "only c.yaml: gen/ is ignored by git, vendor/ by the config, data.yml is data"
+    );
     assert!(findings.iter().any(|f| f["rule"] == "host-network" && f["severity"] == "error"), "{out}");
     assert!(!findings.iter().any(|f| f["rule"] == "latest-tag"), "{out}");
     // Rules outside the target stay quiet.
@@ -228,11 +267,17 @@ fn lint_gitignore_config_and_targets() {
 #[test]
 fn lint_explain_rules() {
     let out = Test::new().args(["lint", "--explain", "host-network"]).run();
-    for needle in ["host-network\n", "default severity: warning", "node's network namespace", "Fix: Remove `hostNetwork: true`"] {
+    for needle in
+        ["host-network\n", "default severity: warning", "node's network namespace", "Fix: Remove `hostNetwork: true`"]
+    {
         out.assert_stdout_contains(needle);
     }
     Test::new().args(["lint", "--explain", "no-liveness-probe"]).stdout_contains("default severity: off").run();
-    Test::new().args(["lint", "--explain", "host-net"]).expect_status(2).stderr_contains("did you mean `host-network`?").run();
+    Test::new()
+        .args(["lint", "--explain", "host-net"])
+        .expect_status(2)
+        .stderr_contains("did you mean `host-network`?")
+        .run();
 }
 
 /// A validator for the JSON Schema subset the vendored SARIF schema uses.

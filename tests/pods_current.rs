@@ -17,7 +17,13 @@ fn fixtures() -> Vec<String> {
         .flatten()
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .map(|d| if d == "simple-app" { "fixtures/apps/simple-app/simple-app.yaml".to_string() } else { format!("fixtures/apps/{d}") })
+        .map(|d| {
+            if d == "simple-app" {
+                "fixtures/apps/simple-app/simple-app.yaml".to_string()
+            } else {
+                format!("fixtures/apps/{d}")
+            }
+        })
         .collect();
     v.sort();
     v

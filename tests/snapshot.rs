@@ -28,7 +28,11 @@ fn exclusive() -> MutexGuard<'static, ()> {
 fn leftovers() -> Vec<String> {
     let q = |args: &[&str], kind: &str| -> Vec<String> {
         let out = Command::new("podman").args(args).output().expect("podman runs");
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| format!("{kind} {l}")).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{kind} {l}"))
+            .collect()
     };
     let f = "label=podproof.dev/run";
     let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
@@ -75,7 +79,12 @@ impl Project {
     /// podproof in the project, never in CI mode by accident, with snapshots in `snaps/`.
     fn podproof<const N: usize>(&self, args: [&str; N]) -> Test {
         let dir = self.path("snaps").display().to_string();
-        Test::new().current_dir(self.dir.path()).env_remove("CI").env("NO_COLOR", "1").args(args).args(["--snapshot-dir", &dir])
+        Test::new()
+            .current_dir(self.dir.path())
+            .env_remove("CI")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .args(["--snapshot-dir", &dir])
     }
 
     fn test<const N: usize>(&self, args: [&str; N]) -> Test {
@@ -84,13 +93,16 @@ impl Project {
 
     /// The files in `snaps/`, sorted.
     fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.path("snaps")).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+        let mut v: Vec<String> = std::fs::read_dir(self.path("snaps"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
         v.sort();
         v
     }
 
     fn read(&self, file: &str) -> String {
-        std::fs::read_to_string(self.path("snaps").join(file)).unwrap_or_else(|e| panic!("{file}: {e}; snaps/ holds {:?}", self.files()))
+        std::fs::read_to_string(self.path("snaps").join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}; snaps/ holds {:?}", self.files()))
     }
 }
 
@@ -124,7 +136,10 @@ fn ci_mode_writes_nothing_and_names_every_missing_snapshot() {
     p.script_test("one", "a", "echo 1").script_test("two", "b", "echo 2");
     for ci in [p.test(["--ci"]), p.test([]).env("CI", "true")] {
         let out = ci.expect_status(1).run();
-        out.assert_stdout_contains("snapshots:\n  snapshot one__a.snap is missing\n  snapshot two__b.snap is missing\n").assert_stdout_contains("CI mode writes nothing");
+        out.assert_stdout_contains(
+            "snapshots:\n  snapshot one__a.snap is missing\n  snapshot two__b.snap is missing\n",
+        )
+        .assert_stdout_contains("CI mode writes nothing");
         assert_eq!(p.files(), Vec::<String>::new());
     }
     // CI=false is how some systems say "not CI".
@@ -154,10 +169,12 @@ fn a_changed_snapshot_writes_a_draft_and_a_diff_and_only_it_fails() {
     p.test(["--update-snapshots"]).run();
     p.script_test("greet", "greeting", "printf 'one\\n2\\nthree\\n'");
     let out = p.test(["--ci"]).expect_status(1).run();
-    out.assert_stdout_contains("snapshot greet__greeting.snap changed (CI mode writes nothing").assert_stdout_contains("  one\n- two\n+ 2\n  three");
+    out.assert_stdout_contains("snapshot greet__greeting.snap changed (CI mode writes nothing")
+        .assert_stdout_contains("  one\n- two\n+ 2\n  three");
     assert_eq!(p.files(), ["greet__greeting.snap", "stable__s.snap"]);
     let out = p.test([]).expect_status(1).run();
-    out.assert_stdout_contains("snapshot greet__greeting.snap changed; wrote").assert_stdout_contains("  one\n- two\n+ 2\n  three");
+    out.assert_stdout_contains("snapshot greet__greeting.snap changed; wrote")
+        .assert_stdout_contains("  one\n- two\n+ 2\n  three");
     out.assert_stderr_contains("PASS  stable");
     assert!(out.stdout.trim_end().ends_with("1 passed, 1 failed"), "{out}");
     assert_eq!(p.files(), ["greet__greeting.snap", "greet__greeting.snap.new", "stable__s.snap"]);
@@ -189,8 +206,15 @@ fn render_steps_are_snapshotted() {
     );
     p.test(["--update-snapshots"]).run();
     let cluster = p.read("manifests__cluster.snap");
-    assert!(cluster.starts_with("---\nsource: t.yaml\ndescription: \"render #1\"\nexpression: render --flavor cluster\n---\n"), "{cluster}");
-    assert!(content(&cluster).contains("kind: StatefulSet") || content(&cluster).contains("kind: Deployment"), "{cluster}");
+    assert!(
+        cluster
+            .starts_with("---\nsource: t.yaml\ndescription: \"render #1\"\nexpression: render --flavor cluster\n---\n"),
+        "{cluster}"
+    );
+    assert!(
+        content(&cluster).contains("kind: StatefulSet") || content(&cluster).contains("kind: Deployment"),
+        "{cluster}"
+    );
     assert!(content(&p.read("manifests__podman.snap")).contains("kind: Pod"));
     p.test(["--ci"]).run();
 }
@@ -207,11 +231,17 @@ fn two_drafts() -> Project {
 #[test]
 fn pending_lists_drafts_and_exits_0() {
     let p = two_drafts();
-    p.podproof(["snapshot", "pending"]).expect_stdout("new      alpha__first  snaps/alpha__first.snap.new\nnew      beta__second  snaps/beta__second.snap.new\n").run();
+    p.podproof(["snapshot", "pending"])
+        .expect_stdout(
+            "new      alpha__first  snaps/alpha__first.snap.new\nnew      beta__second  snaps/beta__second.snap.new\n",
+        )
+        .run();
     p.podproof(["snapshot", "accept", "alpha"]).run();
     p.script_test("alpha", "first", "echo AA");
     p.test([]).expect_status(1).run();
-    p.podproof(["snapshot", "pending", "alp"]).expect_stdout("changed  alpha__first  snaps/alpha__first.snap.new\n").run();
+    p.podproof(["snapshot", "pending", "alp"])
+        .expect_stdout("changed  alpha__first  snaps/alpha__first.snap.new\n")
+        .run();
     p.podproof(["snapshot", "accept"]).run();
     p.podproof(["snapshot", "pending"]).expect_stdout("").stderr_contains("no pending snapshots").run();
 }
@@ -221,7 +251,10 @@ fn accept_and_reject_take_a_filter() {
     let p = two_drafts();
     p.podproof(["snapshot", "accept", "^alpha__"]).expect_stdout("accepted alpha__first\n").run();
     assert_eq!(p.files(), ["alpha__first.snap", "beta__second.snap.new"]);
-    p.podproof(["snapshot", "reject", "nothing-matches"]).expect_stdout("").stderr_contains("no pending snapshots match `nothing-matches`").run();
+    p.podproof(["snapshot", "reject", "nothing-matches"])
+        .expect_stdout("")
+        .stderr_contains("no pending snapshots match `nothing-matches`")
+        .run();
     p.podproof(["snapshot", "reject", "second"]).expect_stdout("rejected beta__second\n").run();
     assert_eq!(p.files(), ["alpha__first.snap"]);
     p.test([]).expect_status(1).run();
@@ -243,7 +276,10 @@ fn review_follows_a_stdin_script() {
     p.script_test("alpha", "first", "echo AA").script_test("beta", "second", "echo B");
     p.test([]).expect_status(1).run();
     let out = p.podproof(["snapshot", "review"]).stdin("what\ns\n").run();
-    out.assert_stdout_contains("[1/2] alpha__first (changed)").assert_stdout_contains("- A\n+ AA").assert_stdout_contains("unknown answer `what`").assert_stdout_contains("accepted 0, rejected 0, 2 still pending");
+    out.assert_stdout_contains("[1/2] alpha__first (changed)")
+        .assert_stdout_contains("- A\n+ AA")
+        .assert_stdout_contains("unknown answer `what`")
+        .assert_stdout_contains("accepted 0, rejected 0, 2 still pending");
     assert_eq!(p.files(), ["alpha__first.snap", "alpha__first.snap.new", "beta__second.snap.new"]);
     p.podproof(["snapshot", "review", "beta"]).stdin("q\n").stdout_contains("[1/1] beta__second").run();
     p.podproof(["snapshot", "review"]).stdin("a\na\n").run();
@@ -265,9 +301,15 @@ fn unreferenced_finds_and_deletes_snapshots_no_test_uses() {
     assert_eq!(p.files(), ["keep__renamed.snap"]);
     p.podproof(["snapshot", "unreferenced", "."]).expect_stdout("").run();
     // A test that does not load may use any snapshot, so nothing is deleted.
-    p.write("broken.yaml", "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: broken}\nspec: {apps: [], steps: []}\n");
+    p.write(
+        "broken.yaml",
+        "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: broken}\nspec: {apps: [], steps: []}\n",
+    );
     std::fs::write(p.path("snaps/broken__x.snap"), "---\nsource: broken.yaml\n---\nx\n").unwrap();
-    p.podproof(["snapshot", "unreferenced", "--delete", "."]).expect_status(1).stderr_contains("not deleting anything").run();
+    p.podproof(["snapshot", "unreferenced", "--delete", "."])
+        .expect_status(1)
+        .stderr_contains("not deleting anything")
+        .run();
     assert_eq!(p.files(), ["broken__x.snap", "keep__renamed.snap"]);
 }
 
@@ -276,7 +318,15 @@ fn the_default_store_is_snapshots_at_the_project_root() {
     let p = Project::new();
     p.write("tests/deep.yaml", &script_test("deep", "out", "echo deep"));
     // Run from below the root, without --snapshot-dir.
-    let run = |args: &[&str], status| Test::new().current_dir(p.path("tests")).env_remove("CI").args(args).expect_status(status).timeout(Duration::from_secs(120)).run();
+    let run = |args: &[&str], status| {
+        Test::new()
+            .current_dir(p.path("tests"))
+            .env_remove("CI")
+            .args(args)
+            .expect_status(status)
+            .timeout(Duration::from_secs(120))
+            .run()
+    };
     run(&["test", ".", "--update-snapshots"], 0);
     let snap = std::fs::read_to_string(p.path("snapshots/deep__out.snap")).unwrap();
     assert!(snap.starts_with("---\nsource: tests/deep.yaml\n"), "the source is relative to the project root:\n{snap}");
@@ -287,7 +337,12 @@ fn the_default_store_is_snapshots_at_the_project_root() {
 #[test]
 fn bad_usage_exits_2() {
     let p = Project::new();
-    for args in [&["snapshot"][..], &["snapshot", "frobnicate"], &["snapshot", "accept", "--bogus"], &["snapshot", "pending", "a", "b"]] {
+    for args in [
+        &["snapshot"][..],
+        &["snapshot", "frobnicate"],
+        &["snapshot", "accept", "--bogus"],
+        &["snapshot", "pending", "a", "b"],
+    ] {
         let out: Output = Test::new().current_dir(p.dir.path()).args(args).output();
         assert_eq!(out.status, 2, "{args:?}\n{out}");
     }
@@ -325,13 +380,17 @@ fn real_pods_snapshot_identically_and_a_changed_page_fails_alone() {
     assert_eq!(p.files(), ["identity__identity.snap", "page__index.snap"]);
     let identity = content(&first[0]);
     assert!(identity.starts_with("hello-web-0\n[pod-ip]\n"), "pod IP redacted:\n{identity}");
-    assert!(!regex::Regex::new(r"\d+\.\d+\.\d+\.\d+|[0-9a-f]{12}").unwrap().is_match(identity), "an address or id leaked:\n{identity}");
+    assert!(
+        !regex::Regex::new(r"\d+\.\d+\.\d+\.\d+|[0-9a-f]{12}").unwrap().is_match(identity),
+        "an address or id leaked:\n{identity}"
+    );
     p.test(["--update-snapshots", "-j", "2"]).run();
     let second: Vec<String> = p.files().iter().map(|f| p.read(f)).collect();
     assert_eq!(first, second, "two runs are byte-identical");
     httpd_app(&p, "<h1>hello v2</h1>\n");
     let out = p.test(["-j", "2"]).expect_status(1).run();
-    out.assert_stdout_contains("snapshot page__index.snap changed").assert_stdout_contains("- <h1>hello v1</h1>\n+ <h1>hello v2</h1>");
+    out.assert_stdout_contains("snapshot page__index.snap changed")
+        .assert_stdout_contains("- <h1>hello v1</h1>\n+ <h1>hello v2</h1>");
     assert!(out.stdout.trim_end().ends_with("1 passed, 1 failed"), "{out}");
     assert_eq!(p.files(), ["identity__identity.snap", "page__index.snap", "page__index.snap.new"]);
     assert_clean("a changed snapshot");

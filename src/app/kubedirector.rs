@@ -156,19 +156,33 @@ pub fn parse_cardinality(s: &str) -> Result<Cardinality, String> {
         Some(n) => (n, true),
         None => (s, false),
     };
+    // KubeDirector's own pattern is `^\d+\+?$`; `parse` alone would also take "+1".
     num.parse::<u32>()
+        .ok()
+        .filter(|_| num.bytes().all(|b| b.is_ascii_digit()))
         .map(|min| Cardinality { min, open })
-        .map_err(|_| format!("cardinality `{s}` must be \"N\" or \"N+\""))
+        .ok_or_else(|| format!("cardinality `{s}` must be \"N\" or \"N+\" (e.g. \"1\" or \"1+\")"))
 }
 
 /// Builds the app from one KubeDirectorApp and one KubeDirectorCluster.
-pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App> {
+pub fn read(
+    app_src: &Source,
+    app_doc: &Doc,
+    cl_src: &Source,
+    cl_doc: &Doc,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<App> {
     let before = diags.len();
     let kd: KdAppDoc = typed(app_src, app_doc, "").map_err(|d| diags.push(d)).ok()?;
     let cl: KdClusterDoc = typed(cl_src, cl_doc, "").map_err(|d| diags.push(d)).ok()?;
     let cluster = cl.metadata.name.clone();
     if !super::is_dns_label(&cluster) {
-        diags.push(error_at_value(cl_src, cl_doc, "/metadata/name", format!("cluster name `{cluster}` must be a DNS label (lowercase letters, digits and '-', at most 63)")));
+        diags.push(error_at_value(
+            cl_src,
+            cl_doc,
+            "/metadata/name",
+            format!("cluster name `{cluster}` must be a DNS label (lowercase letters, digits and '-', at most 63)"),
+        ));
     }
     let mut app = App {
         name: cluster.clone(),
@@ -193,7 +207,12 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
     for (ci, cr) in cl.spec.roles.iter().enumerate() {
         if !kd.spec.roles.iter().any(|r| r.id == cr.id) {
             let ids: Vec<_> = kd.spec.roles.iter().map(|r| r.id.as_str()).collect();
-            diags.push(error_at_value(cl_src, cl_doc, &format!("/spec/roles/{ci}/id"), format!("role `{}` is not defined by app `{}` (roles: {})", cr.id, kd.metadata.name, ids.join(", "))));
+            diags.push(error_at_value(
+                cl_src,
+                cl_doc,
+                &format!("/spec/roles/{ci}/id"),
+                format!("role `{}` is not defined by app `{}` (roles: {})", cr.id, kd.metadata.name, ids.join(", ")),
+            ));
         }
     }
     for (ri, ar) in kd.spec.roles.iter().enumerate() {
@@ -209,22 +228,49 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
         let members = match found {
             Some((ci, cr)) => {
                 let n = cr.members.unwrap_or(card.min as i64);
-                let ptr = if cr.members.is_some() { format!("/spec/roles/{ci}/members") } else { format!("/spec/roles/{ci}") };
-                let ok = n >= 0 && if card.open { n >= card.min as i64 } else { n == card.min as i64 };
+                let ptr = if cr.members.is_some() {
+                    format!("/spec/roles/{ci}/members")
+                } else {
+                    format!("/spec/roles/{ci}")
+                };
+                if n < 0 {
+                    diags.push(error_at_value(
+                        cl_src,
+                        cl_doc,
+                        &ptr,
+                        format!("members of role `{}` must not be negative, found {n}", ar.id),
+                    ));
+                    continue;
+                }
+                let ok = if card.open { n >= card.min as i64 } else { n == card.min as i64 };
                 if !ok {
-                    let rule = if card.open { format!("at least {}", card.min) } else { format!("exactly {}", card.min) };
-                    let msg = format!("role `{}` has cardinality \"{}\": members must be {rule}, found {n}", ar.id, ar.cardinality);
+                    let rule =
+                        if card.open { format!("at least {}", card.min) } else { format!("exactly {}", card.min) };
+                    let msg = format!(
+                        "role `{}` has cardinality \"{}\": members must be {rule}, found {n}",
+                        ar.id, ar.cardinality
+                    );
                     diags.push(error_at_value(cl_src, cl_doc, &ptr, msg));
                     continue;
                 }
                 if n > 100 {
-                    diags.push(error_at_value(cl_src, cl_doc, &ptr, format!("members {n} is more than podproof runs locally (100)")));
+                    diags.push(error_at_value(
+                        cl_src,
+                        cl_doc,
+                        &ptr,
+                        format!("members {n} is more than podproof runs locally (100)"),
+                    ));
                     continue;
                 }
                 n as u32
             }
             None if card.min > 0 => {
-                diags.push(error_at(cl_src, cl_doc, "/spec/roles", format!("role `{}` has cardinality \"{}\" but the cluster does not list it", ar.id, ar.cardinality)));
+                diags.push(error_at(
+                    cl_src,
+                    cl_doc,
+                    "/spec/roles",
+                    format!("role `{}` has cardinality \"{}\" but the cluster does not list it", ar.id, ar.cardinality),
+                ));
                 continue;
             }
             None => 0,
@@ -232,17 +278,27 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
         let cr = found.map(|(_, c)| c);
         let image = ar.image_repo_tag.clone().or_else(|| kd.spec.default_image_repo_tag.clone());
         let Some(image) = image else {
-            diags.push(error_at(app_src, app_doc, &rp, format!("role `{}` has no imageRepoTag and the app has no defaultImageRepoTag", ar.id)));
+            diags.push(error_at(
+                app_src,
+                app_doc,
+                &rp,
+                format!("role `{}` has no imageRepoTag and the app has no defaultImageRepoTag", ar.id),
+            ));
             continue;
         };
         // An explicit `configPackage: null` on a role turns the default off.
         let role_pkg_ptr = format!("{rp}/configPackage");
-        let pkg = if app_doc.has(&role_pkg_ptr) { ar.config_package.clone() } else { kd.spec.default_config_package.clone() };
+        let pkg =
+            if app_doc.has(&role_pkg_ptr) { ar.config_package.clone() } else { kd.spec.default_config_package.clone() };
         let config_package = match pkg {
             Some(p) => match p.package_url.strip_prefix("file://") {
                 Some(path) if path.starts_with('/') => Some(ConfigPackage::InImage(path.to_string())),
                 _ => {
-                    let ptr = if app_doc.has(&role_pkg_ptr) { format!("{role_pkg_ptr}/packageURL") } else { "/spec/defaultConfigPackage/packageURL".into() };
+                    let ptr = if app_doc.has(&role_pkg_ptr) {
+                        format!("{role_pkg_ptr}/packageURL")
+                    } else {
+                        "/spec/defaultConfigPackage/packageURL".into()
+                    };
                     diags.push(error_at_value(app_src, app_doc, &ptr, format!("packageURL `{}`: podproof runs offline, so only file:///absolute/path inside the image is supported", p.package_url)));
                     continue;
                 }
@@ -262,7 +318,15 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
                     if let (Some(a), Some(b)) = (crate::quantity::parse(&have.0), crate::quantity::parse(&q.0)) {
                         if a < b {
                             let ci = cl.spec.roles.iter().position(|c| c.id == ar.id).unwrap_or(0);
-                            diags.push(error_at_value(cl_src, cl_doc, &format!("/spec/roles/{ci}/resources/requests/{k}"), format!("role `{}` requests {k} {} but the app's minResources is {}", ar.id, have.0, q.0)));
+                            diags.push(error_at_value(
+                                cl_src,
+                                cl_doc,
+                                &format!("/spec/roles/{ci}/resources/requests/{k}"),
+                                format!(
+                                    "role `{}` requests {k} {} but the app's minResources is {}",
+                                    ar.id, have.0, q.0
+                                ),
+                            ));
                         }
                     }
                 }
@@ -272,7 +336,8 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
         let mut claim_templates = Vec::new();
         for (i, dir) in persist.iter().enumerate() {
             let name = format!("persist-{i}");
-            let size = cr.and_then(|c| c.storage.as_ref()).map(|s| s.size.clone()).unwrap_or_else(|| Quantity("1Gi".into()));
+            let size =
+                cr.and_then(|c| c.storage.as_ref()).map(|s| s.size.clone()).unwrap_or_else(|| Quantity("1Gi".into()));
             claim_templates.push(core::PersistentVolumeClaim {
                 metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
                 spec: Some(core::PersistentVolumeClaimSpec {
@@ -340,6 +405,11 @@ pub fn read(app_src: &Source, app_doc: &Doc, cl_src: &Source, cl_doc: &Doc, diag
 
 fn check_event(src: &Source, doc: &Doc, ptr: &str, e: &str, diags: &mut Vec<Diagnostic>) {
     if !super::podproof::EVENTS.contains(&e) {
-        diags.push(error_at_value(src, doc, ptr, format!("unknown event `{e}`: expected one of configure, addnodes, delnodes")));
+        diags.push(error_at_value(
+            src,
+            doc,
+            ptr,
+            format!("unknown event `{e}`: expected one of configure, addnodes, delnodes"),
+        ));
     }
 }

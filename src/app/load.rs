@@ -35,7 +35,11 @@ impl Loaded {
     pub fn into_result(self) -> crate::error::Result<(Vec<App>, Vec<Diagnostic>)> {
         if self.has_errors() {
             let n = self.diagnostics.iter().filter(|d| d.is_error()).count();
-            let head = if n == 1 { "invalid app definition".to_string() } else { format!("invalid app definitions ({n} errors)") };
+            let head = if n == 1 {
+                "invalid app definition".to_string()
+            } else {
+                format!("invalid app definitions ({n} errors)")
+            };
             return Err(crate::error::Error::from_diagnostics(head, &in_file_order(self.diagnostics)));
         }
         Ok((self.apps, self.diagnostics))
@@ -104,17 +108,41 @@ struct KdDoc {
     name: String,
 }
 
+/// The KubeDirector documents seen so far, to be paired once all are read.
+#[derive(Default)]
+struct KdDocs {
+    apps: Vec<KdDoc>,
+    clusters: Vec<KdDoc>,
+    /// Whether a KubeDirector document was refused: a partner it leaves
+    /// without a match is then no news.
+    incomplete: bool,
+}
+
 /// Loads every argument into apps.
 pub fn load(args: &[String]) -> Loaded {
+    load_sources(args.iter().map(|a| (a.as_str(), sources_of(a))))
+}
+
+/// Loads apps from one file held in memory, named `name` and resolving
+/// relative paths against the current directory (the fuzz targets use it).
+pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Loaded {
+    let dir = std::env::current_dir().unwrap_or_default();
+    let src = source::from_bytes(name, None, dir.clone(), source::project_root(&dir), bytes);
+    load_sources([(name, src.map(|s| vec![s]))])
+}
+
+/// Loads the sources of each argument (or the reason they could not be read).
+fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<Source>, Diagnostic>)>) -> Loaded {
     let mut out = Loaded::default();
     let mut all_sources: Vec<Source> = Vec::new();
-    let mut kd_apps: Vec<KdDoc> = Vec::new();
-    let mut kd_clusters: Vec<KdDoc> = Vec::new();
+    let mut kd = KdDocs::default();
     // Whether some input could not be read or parsed: its documents are then
     // unknown, so a KubeDirector document missing its partner is no news.
     let mut unreadable = false;
-    for arg in args {
-        let srcs = match sources_of(arg) {
+    let mut args = Vec::new();
+    for (arg, srcs) in inputs {
+        args.push(arg);
+        let srcs = match srcs {
             Ok(s) => s,
             Err(d) => {
                 out.diagnostics.push(d);
@@ -136,42 +164,55 @@ pub fn load(args: &[String]) -> Loaded {
                 }
             };
             for doc in docs {
-                classify(&src, si, doc, arg, &mut manifest_app, &mut kd_apps, &mut kd_clusters, &mut out);
+                classify(&src, si, doc, arg, &mut manifest_app, &mut kd, &mut out);
             }
             all_sources.push(src);
         }
         match manifest_app {
-            Some(app) if !app.roles.is_empty() => out.apps.push(app),
+            Some(app) if !app.roles.is_empty() => add_app(&mut out, app, arg_name(arg), None),
             // ConfigMaps, Services or skipped kinds alone run nothing; an
             // error here is plainer than an app with no pods.
-            Some(_) if !out.diagnostics[before..].iter().any(Diagnostic::is_error) => out.diagnostics.push(Diagnostic::error(
-                arg_name(arg),
-                None,
-                "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
-            )),
+            Some(_) if !out.diagnostics[before..].iter().any(Diagnostic::is_error) => {
+                out.diagnostics.push(Diagnostic::error(
+                    arg_name(arg),
+                    None,
+                    "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
+                ))
+            }
             _ => {}
         }
     }
     // Pair every cluster with its app.
-    let mut used = vec![false; kd_apps.len()];
-    for c in &kd_clusters {
+    let mut used = vec![false; kd.apps.len()];
+    for c in &kd.clusters {
         let csrc = &all_sources[c.src];
-        let app_name = c.doc.value.get("spec").and_then(|s| s.get("app")).and_then(|a| a.as_str()).unwrap_or("");
-        match kd_apps.iter().position(|a| a.name == app_name) {
+        let app_name = match c.doc.value.get("spec").and_then(|s| s.get("app")) {
+            Some(serde_yaml::Value::String(a)) => a.as_str(),
+            None => "",
+            Some(other) => {
+                let msg = format!(
+                    "spec.app must be a string, the name of a KubeDirectorApp, found {}",
+                    docs::type_name(other)
+                );
+                out.diagnostics.push(error_at_value(csrc, &c.doc, "/spec/app", msg));
+                kd.incomplete = true;
+                continue;
+            }
+        };
+        match kd.apps.iter().position(|a| a.name == app_name) {
             Some(i) => {
                 used[i] = true;
-                let a = &kd_apps[i];
+                let a = &kd.apps[i];
                 if let Some(app) = kubedirector::read(&all_sources[a.src], &a.doc, csrc, &c.doc, &mut out.diagnostics) {
-                    out.apps.push(app);
+                    let p = c.doc.value_pos("/metadata/name");
+                    add_app(&mut out, app, &csrc.name, Some((p.line, p.column)));
                 }
             }
-            None if unreadable => {}
-            None if app_name.is_empty() => out.diagnostics.push(error_at(
-                csrc,
-                &c.doc,
-                "/spec/app",
-                "a KubeDirectorCluster needs `spec.app`, the name of its KubeDirectorApp",
-            )),
+            None if app_name.is_empty() => {
+                out.diagnostics.push(error_at(csrc, &c.doc, "/spec/app", "a KubeDirectorCluster needs `spec.app`, the name of its KubeDirectorApp"));
+                kd.incomplete = true;
+            }
+            None if unreadable || kd.incomplete => {}
             None => out.diagnostics.push(error_at_value(
                 csrc,
                 &c.doc,
@@ -180,8 +221,8 @@ pub fn load(args: &[String]) -> Loaded {
             )),
         }
     }
-    for (i, a) in kd_apps.iter().enumerate() {
-        if !used[i] && !unreadable {
+    for (i, a) in kd.apps.iter().enumerate() {
+        if !used[i] && !unreadable && !kd.incomplete {
             out.diagnostics.push(error_at(
                 &all_sources[a.src],
                 &a.doc,
@@ -190,29 +231,37 @@ pub fn load(args: &[String]) -> Loaded {
             ));
         }
     }
-    // App names must be unique: they prefix every pod name.
-    let mut seen = std::collections::BTreeSet::new();
-    for app in &out.apps {
-        if !seen.insert(app.name.clone()) {
-            let src = app.inputs.first().map(|i| i.name.clone()).unwrap_or_default();
-            out.diagnostics.push(Diagnostic::error(src, None, format!("two apps are named `{}`; pod names would collide", app.name)));
-        }
-    }
     if out.apps.is_empty() && !out.has_errors() {
-        out.diagnostics.push(Diagnostic::error(args.join(" "), None, "no app found: expected an App, Kubernetes workloads, or a KubeDirectorApp with a KubeDirectorCluster"));
+        out.diagnostics.push(Diagnostic::error(
+            args.join(" "),
+            None,
+            "no app found: expected an App, Kubernetes workloads, or a KubeDirectorApp with a KubeDirectorCluster",
+        ));
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Adds an app, unless another has its name: the name prefixes every pod name.
+fn add_app(out: &mut Loaded, app: App, file: &str, at: Option<(usize, usize)>) {
+    if let Some(first) = out.apps.iter().find(|a| a.name == app.name) {
+        // A KubeDirector app is named by its cluster, its second input.
+        let named_in = if first.form == Form::KubeDirector { first.inputs.get(1) } else { first.inputs.first() };
+        let other = named_in.map(|i| i.name.as_str()).filter(|o| *o != file);
+        let elsewhere = other.map(|o| format!(" (the other is in {o})")).unwrap_or_default();
+        let msg = format!("two apps are named `{}`{elsewhere}; pod names would collide", app.name);
+        out.diagnostics.push(Diagnostic::error(file, at, msg));
+        return;
+    }
+    out.apps.push(app);
+}
+
 fn classify(
     src: &Source,
     si: usize,
     doc: Doc,
     arg: &str,
     manifest_app: &mut Option<App>,
-    kd_apps: &mut Vec<KdDoc>,
-    kd_clusters: &mut Vec<KdDoc>,
+    kd: &mut KdDocs,
     out: &mut Loaded,
 ) {
     let (api, kind) = match docs::header(src, &doc) {
@@ -225,7 +274,8 @@ fn classify(
     match (api.as_str(), kind.as_str()) {
         (podproof::API_VERSION, "App") => {
             if let Some(app) = podproof::read(src, &doc, &mut out.diagnostics) {
-                out.apps.push(app);
+                let p = doc.value_pos("/metadata/name");
+                add_app(out, app, &src.name, Some((p.line, p.column)));
             }
         }
         (podproof::API_VERSION, "Test") => out.diagnostics.push(error_at(
@@ -234,28 +284,42 @@ fn classify(
             "/kind",
             "this is a Test, not an app: run it with `podproof test`",
         )),
-        (a, k) if a.starts_with("podproof.dev/") => {
-            out.diagnostics.push(error_at_value(src, &doc, "/kind", format!("unknown podproof kind `{k}` ({a}): expected App or Test")))
-        }
+        (a, "App" | "Test") if a.starts_with("podproof.dev/") => out.diagnostics.push(error_at_value(
+            src,
+            &doc,
+            "/apiVersion",
+            format!("{kind} must have apiVersion `{}`, found `{a}`", podproof::API_VERSION),
+        )),
+        (a, k) if a.starts_with("podproof.dev/") => out.diagnostics.push(error_at_value(
+            src,
+            &doc,
+            "/kind",
+            format!("unknown podproof kind `{k}` ({a}): expected App or Test"),
+        )),
         (kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
-            let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
+            let name =
+                doc.value.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
             let Some(name) = name else {
                 out.diagnostics.push(error_at(src, &doc, "/metadata", format!("{kind} needs metadata.name")));
+                kd.incomplete = true;
                 return;
             };
             let entry = KdDoc { src: si, doc, name };
             if kind == "KubeDirectorApp" {
-                kd_apps.push(entry);
+                kd.apps.push(entry);
             } else {
-                kd_clusters.push(entry);
+                kd.clusters.push(entry);
             }
         }
-        (a, "KubeDirectorApp" | "KubeDirectorCluster") => out.diagnostics.push(error_at_value(
-            src,
-            &doc,
-            "/apiVersion",
-            format!("{kind} must have apiVersion `{}`, found `{a}`", kubedirector::API_VERSION),
-        )),
+        (a, "KubeDirectorApp" | "KubeDirectorCluster") => {
+            out.diagnostics.push(error_at_value(
+                src,
+                &doc,
+                "/apiVersion",
+                format!("{kind} must have apiVersion `{}`, found `{a}`", kubedirector::API_VERSION),
+            ));
+            kd.incomplete = true;
+        }
         ("v1", "List") => {
             let items = match doc.value.get("items") {
                 Some(serde_yaml::Value::Sequence(items)) => items.clone(),
@@ -266,7 +330,7 @@ fn classify(
             };
             for (i, item) in items.into_iter().enumerate() {
                 let sub = doc.subdoc(doc.index, &format!("/items/{i}"), item);
-                classify(src, si, sub, arg, manifest_app, kd_apps, kd_clusters, out);
+                classify(src, si, sub, arg, manifest_app, kd, out);
             }
         }
         _ => {
@@ -284,7 +348,11 @@ fn classify(
                 kubedirector: None,
             });
             if !app.inputs.iter().any(|i| i.name == src.name) {
-                app.inputs.push(Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256.clone() });
+                app.inputs.push(Input {
+                    name: src.name.clone(),
+                    path: src.path.clone(),
+                    sha256: src.bytes_sha256.clone(),
+                });
             }
             manifests::add(src, &doc, &api, &kind, app, &mut out.diagnostics);
         }

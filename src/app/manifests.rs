@@ -37,17 +37,32 @@ pub fn is_manifest_kind(kind: &str) -> bool {
 /// Adds one manifest document to `app`.
 pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
     let Some((_, want)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        diags.push(warning_at(src, doc, "/kind", format!("kind `{kind}` ({api}) is not supported by podproof; skipped")));
+        diags.push(warning_at(
+            src,
+            doc,
+            "/kind",
+            format!("kind `{kind}` ({api}) is not supported by podproof; skipped"),
+        ));
         return;
     };
     if api != *want {
-        diags.push(error_at_value(src, doc, "/apiVersion", format!("{kind} must have apiVersion `{want}`, found `{api}`")));
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/apiVersion",
+            format!("{kind} must have apiVersion `{want}`, found `{api}`"),
+        ));
         return;
     }
     let name = match doc.value.get("metadata").and_then(|m| m.get("name")) {
         Some(serde_yaml::Value::String(n)) if super::is_dns_subdomain(n) => n.clone(),
         Some(serde_yaml::Value::String(n)) => {
-            diags.push(error_at_value(src, doc, "/metadata/name", format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')")));
+            diags.push(error_at_value(
+                src,
+                doc,
+                "/metadata/name",
+                format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')"),
+            ));
             return;
         }
         Some(_) => {
@@ -67,18 +82,54 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
         "Deployment" => typed::<apps::Deployment>(src, doc, "").map(|d| {
             let spec = d.spec.unwrap_or_default();
             let replicas = replicas(src, doc, spec.replicas, diags);
-            role(src, doc, "/spec/template/metadata", "Deployment", &name, replicas, Naming::Indexed(name.clone()), spec.template, Vec::new(), app, diags)
+            role(
+                src,
+                doc,
+                "/spec/template/metadata",
+                "Deployment",
+                &name,
+                replicas,
+                Naming::Indexed(name.clone()),
+                spec.template,
+                Vec::new(),
+                app,
+                diags,
+            )
         }),
         "StatefulSet" => typed::<apps::StatefulSet>(src, doc, "").map(|s| {
             let spec = s.spec.unwrap_or_default();
             let replicas = replicas(src, doc, spec.replicas, diags);
             let claims = spec.volume_claim_templates.unwrap_or_default();
-            role(src, doc, "/spec/template/metadata", "StatefulSet", &name, replicas, Naming::Indexed(name.clone()), spec.template, claims, app, diags)
+            role(
+                src,
+                doc,
+                "/spec/template/metadata",
+                "StatefulSet",
+                &name,
+                replicas,
+                Naming::Indexed(name.clone()),
+                spec.template,
+                claims,
+                app,
+                diags,
+            )
         }),
         "DaemonSet" => typed::<apps::DaemonSet>(src, doc, "").map(|s| {
             // One machine is one node, so a DaemonSet has one member.
             let spec = s.spec.unwrap_or_default();
-            role(src, doc, "/spec/template/metadata", "DaemonSet", &name, 1, Naming::Indexed(name.clone()), spec.template, Vec::new(), app, diags)
+            role(
+                src,
+                doc,
+                "/spec/template/metadata",
+                "DaemonSet",
+                &name,
+                1,
+                Naming::Indexed(name.clone()),
+                spec.template,
+                Vec::new(),
+                app,
+                diags,
+            )
         }),
         "Job" => typed::<batch::Job>(src, doc, "").map(|j| {
             let spec = j.spec.unwrap_or_default();
@@ -87,7 +138,19 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
             if let Some(s) = template.spec.as_mut() {
                 s.restart_policy.get_or_insert_with(|| "Never".into());
             }
-            role(src, doc, "/spec/template/metadata", "Job", &name, n, Naming::Indexed(name.clone()), template, Vec::new(), app, diags)
+            role(
+                src,
+                doc,
+                "/spec/template/metadata",
+                "Job",
+                &name,
+                n,
+                Naming::Indexed(name.clone()),
+                template,
+                Vec::new(),
+                app,
+                diags,
+            )
         }),
         "ConfigMap" => typed::<core::ConfigMap>(src, doc, "").map(|c| app.config_maps.push(c)),
         "Secret" => typed::<core::Secret>(src, doc, "").map(|mut s| {
@@ -114,7 +177,12 @@ fn replicas(src: &Source, doc: &Doc, r: Option<i32>, diags: &mut Vec<Diagnostic>
         None => 1,
         Some(n) if (0..=100).contains(&n) => n as u32,
         Some(n) => {
-            diags.push(error_at_value(src, doc, "/spec/replicas", format!("replicas must be between 0 and 100, found {n}")));
+            diags.push(error_at_value(
+                src,
+                doc,
+                "/spec/replicas",
+                format!("replicas must be between 0 and 100, found {n}"),
+            ));
             1
         }
     }
@@ -140,6 +208,32 @@ fn role(
         diags.push(error_at(src, doc, &spec_ptr, format!("{kind} `{name}` has no containers")));
         return;
     }
+    // k8s-openapi fills in missing required fields with empty values, which
+    // podman would only refuse once the pod is played.
+    if let Some(spec) = &template.spec {
+        let sp = format!("{}/spec", meta_ptr.trim_end_matches("/metadata"));
+        for (field, list) in [
+            ("containers", &spec.containers[..]),
+            ("initContainers", spec.init_containers.as_deref().unwrap_or_default()),
+        ] {
+            for (i, c) in list.iter().enumerate() {
+                let cp = format!("{sp}/{field}/{i}");
+                if let Err(e) = super::check_container_name(&c.name) {
+                    diags.push(error_at_value(src, doc, &format!("{cp}/name"), e));
+                }
+                for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
+                    if m.mount_path.is_empty() {
+                        diags.push(error_at(
+                            src,
+                            doc,
+                            &format!("{cp}/volumeMounts/{j}"),
+                            format!("volume mount `{}` needs a `mountPath`", m.name),
+                        ));
+                    }
+                }
+            }
+        }
+    }
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let annotations = meta.annotations.clone().unwrap_or_default();
     let mut policy = None;
@@ -147,7 +241,8 @@ fn role(
         let ptr = format!("{meta_ptr}/annotations/{}", crate::yaml::escape(reload::ANNOTATION));
         match reload::parse(v) {
             Ok(action) => {
-                policy = Some(reload::Policy { action, container: annotations.get(reload::CONTAINER_ANNOTATION).cloned() })
+                policy =
+                    Some(reload::Policy { action, container: annotations.get(reload::CONTAINER_ANNOTATION).cloned() })
             }
             Err(e) => diags.push(error_at_value(src, doc, &ptr, e)),
         }

@@ -126,7 +126,12 @@ impl Role {
             let ok = if c.open { n >= c.min } else { n == c.min };
             if !ok {
                 let rule = if c.open { format!("at least {}", c.min) } else { format!("exactly {}", c.min) };
-                return Err(format!("role `{}` has cardinality \"{}{}\": members must be {rule}, found {n}", self.name, c.min, if c.open { "+" } else { "" }));
+                return Err(format!(
+                    "role `{}` has cardinality \"{}{}\": members must be {rule}, found {n}",
+                    self.name,
+                    c.min,
+                    if c.open { "+" } else { "" }
+                ));
             }
         }
         Ok(())
@@ -166,10 +171,8 @@ impl App {
 
 /// Makes a string a DNS-1123 label: lowercase alphanumerics and `-`.
 pub fn dns_label(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect();
+    let mut out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
@@ -183,6 +186,18 @@ pub fn is_dns_label(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+/// Checks a container's name: podman and a cluster both need a DNS label, and
+/// k8s-openapi turns a missing name into an empty one.
+pub fn check_container_name(name: &str) -> Result<(), String> {
+    match name {
+        "" => Err("a container needs a `name`".into()),
+        n if !is_dns_label(n) => {
+            Err(format!("container name `{n}` must be a DNS label (lowercase letters, digits and '-', at most 63)"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether `s` is a valid DNS-1123 subdomain (ConfigMap, Secret, Pod names).

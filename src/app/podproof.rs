@@ -155,7 +155,12 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
     let before = diags.len();
     let name = parsed.metadata.name.clone();
     if !is_dns_label(&name) {
-        diags.push(error_at_value(src, doc, "/metadata/name", format!("app name `{name}` must be a DNS label (lowercase letters, digits and '-', at most 63)")));
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/metadata/name",
+            format!("app name `{name}` must be a DNS label (lowercase letters, digits and '-', at most 63)"),
+        ));
     }
     let mut app = App {
         name: name.clone(),
@@ -176,9 +181,11 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
             Err(d) => diags.push(d),
         }
     }
-    let app_reload = parsed.spec.reload.as_deref().and_then(|r| {
-        reload::parse(r).map_err(|e| diags.push(error_at_value(src, doc, "/spec/reload", e))).ok()
-    });
+    let app_reload = parsed
+        .spec
+        .reload
+        .as_deref()
+        .and_then(|r| reload::parse(r).map_err(|e| diags.push(error_at_value(src, doc, "/spec/reload", e))).ok());
     if parsed.spec.roles.is_empty() {
         diags.push(error_at(src, doc, "/spec/roles", "an app needs at least one role"));
     }
@@ -186,7 +193,12 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
     for (ri, r) in parsed.spec.roles.iter().enumerate() {
         let rp = format!("/spec/roles/{ri}");
         if let Some(prev) = seen.insert(r.name.clone(), ri) {
-            diags.push(error_at_value(src, doc, &format!("{rp}/name"), format!("role `{}` is defined twice (first at roles[{prev}])", r.name)));
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/name"),
+                format!("role `{}` is defined twice (first at roles[{prev}])", r.name),
+            ));
         }
         if let Some(role) = read_role(src, doc, &rp, &name, r, app_reload.clone(), &mut app, diags) {
             app.roles.push(role);
@@ -219,10 +231,50 @@ fn read_role(
 ) -> Option<Role> {
     let before = diags.len();
     if !is_dns_label(&r.name) {
-        diags.push(error_at_value(src, doc, &format!("{rp}/name"), format!("role name `{}` must be a DNS label (lowercase letters, digits and '-', at most 63)", r.name)));
+        diags.push(error_at_value(
+            src,
+            doc,
+            &format!("{rp}/name"),
+            format!("role name `{}` must be a DNS label (lowercase letters, digits and '-', at most 63)", r.name),
+        ));
     }
     if r.members == 0 || r.members > 100 {
-        diags.push(error_at_value(src, doc, &format!("{rp}/members"), format!("members must be between 1 and 100, found {}", r.members)));
+        diags.push(error_at_value(
+            src,
+            doc,
+            &format!("{rp}/members"),
+            format!("members must be between 1 and 100, found {}", r.members),
+        ));
+    }
+    for (i, p) in r.ports.iter().enumerate() {
+        if !(1..=65535).contains(&p.port) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/ports/{i}/port"),
+                format!("port must be between 1 and 65535, found {}", p.port),
+            ));
+        }
+    }
+    for (field, value, allowed) in [
+        ("restartPolicy", &r.restart_policy, ["Always", "OnFailure", "Never"]),
+        ("imagePullPolicy", &r.image_pull_policy, ["Always", "IfNotPresent", "Never"]),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !allowed.contains(v)) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/{field}"),
+                format!("{field} `{v}` must be one of {}", allowed.join(", ")),
+            ));
+        }
+    }
+    for (field, list) in [("initContainers", &r.init_containers), ("sidecars", &r.sidecars)] {
+        for (i, c) in list.iter().enumerate() {
+            if let Err(e) = super::check_container_name(&c.name) {
+                diags.push(error_at_value(src, doc, &format!("{rp}/{field}/{i}/name"), e));
+            }
+        }
     }
     if let Some(b) = &r.build {
         match resolve_dir(src, doc, &format!("{rp}/build"), b) {
@@ -241,12 +293,28 @@ fn read_role(
         let field = if kind == "config" { "config" } else { "secrets" };
         for (i, f) in list.iter().enumerate() {
             let fp = format!("{rp}/{field}/{i}");
-            let obj_name = f.name.clone().unwrap_or_else(|| if i == 0 { format!("{prefix}-{kind}") } else { format!("{prefix}-{kind}-{i}") });
+            let obj_name = f.name.clone().unwrap_or_else(|| {
+                if i == 0 {
+                    format!("{prefix}-{kind}")
+                } else {
+                    format!("{prefix}-{kind}-{i}")
+                }
+            });
             if !super::is_dns_subdomain(&obj_name) {
-                diags.push(error_at_value(src, doc, &format!("{fp}/name"), format!("`{obj_name}` is not a valid object name")));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{fp}/name"),
+                    format!("`{obj_name}` is not a valid object name"),
+                ));
             }
             if !f.mount_path.starts_with('/') {
-                diags.push(error_at_value(src, doc, &format!("{fp}/mountPath"), format!("mountPath `{}` must be absolute", f.mount_path)));
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{fp}/mountPath"),
+                    format!("mountPath `{}` must be absolute", f.mount_path),
+                ));
             }
             let mut data = BTreeMap::new();
             for (key, spec) in &f.files {
@@ -257,7 +325,12 @@ fn read_role(
                 }
                 match (&spec.file, &spec.content) {
                     (Some(_), Some(_)) | (None, None) => {
-                        diags.push(error_at(src, doc, &kp, format!("file `{key}` needs exactly one of `file` or `content`")));
+                        diags.push(error_at(
+                            src,
+                            doc,
+                            &kp,
+                            format!("file `{key}` needs exactly one of `file` or `content`"),
+                        ));
                     }
                     (None, Some(c)) => {
                         data.insert(key.clone(), c.clone().into_bytes());
@@ -274,7 +347,8 @@ fn read_role(
             let vol_name = dns_label(&format!("{kind}-{i}"));
             if kind == "config" {
                 let mut cm = core::ConfigMap { metadata: meta(&obj_name, app_name), ..Default::default() };
-                let (text, binary): (BTreeMap<_, _>, BTreeMap<_, _>) = data.into_iter().partition(|(_, v)| std::str::from_utf8(v).is_ok());
+                let (text, binary): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                    data.into_iter().partition(|(_, v)| std::str::from_utf8(v).is_ok());
                 cm.data = Some(text.into_iter().map(|(k, v)| (k, String::from_utf8(v).unwrap_or_default())).collect());
                 if !binary.is_empty() {
                     cm.binary_data = Some(binary.into_iter().map(|(k, v)| (k, ByteString(v))).collect());
@@ -282,7 +356,11 @@ fn read_role(
                 app.config_maps.push(cm);
                 volumes.push(core::Volume {
                     name: vol_name.clone(),
-                    config_map: Some(core::ConfigMapVolumeSource { name: obj_name.clone(), default_mode: f.default_mode, ..Default::default() }),
+                    config_map: Some(core::ConfigMapVolumeSource {
+                        name: obj_name.clone(),
+                        default_mode: f.default_mode,
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 });
             } else {
@@ -295,17 +373,31 @@ fn read_role(
                 app.secrets.push(s);
                 volumes.push(core::Volume {
                     name: vol_name.clone(),
-                    secret: Some(core::SecretVolumeSource { secret_name: Some(obj_name.clone()), default_mode: f.default_mode, ..Default::default() }),
+                    secret: Some(core::SecretVolumeSource {
+                        secret_name: Some(obj_name.clone()),
+                        default_mode: f.default_mode,
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 });
             }
-            mounts.push(core::VolumeMount { name: vol_name, mount_path: f.mount_path.clone(), read_only: Some(true), ..Default::default() });
+            mounts.push(core::VolumeMount {
+                name: vol_name,
+                mount_path: f.mount_path.clone(),
+                read_only: Some(true),
+                ..Default::default()
+            });
         }
     }
     let mut claim_templates = Vec::new();
     for (i, dir) in r.persistent_dirs.iter().enumerate() {
         if !dir.starts_with('/') {
-            diags.push(error_at_value(src, doc, &format!("{rp}/persistentDirs/{i}"), format!("persistent dir `{dir}` must be absolute")));
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/persistentDirs/{i}"),
+                format!("persistent dir `{dir}` must be absolute"),
+            ));
             continue;
         }
         let claim = format!("data-{i}");
@@ -332,7 +424,12 @@ fn read_role(
             let pp = format!("{rp}/lifecycle/configPackage");
             if let Some(path) = pkg.strip_prefix("file://") {
                 if !path.starts_with('/') {
-                    diags.push(error_at_value(src, doc, &pp, format!("`{pkg}` must be file:///absolute/path inside the image")));
+                    diags.push(error_at_value(
+                        src,
+                        doc,
+                        &pp,
+                        format!("`{pkg}` must be file:///absolute/path inside the image"),
+                    ));
                 }
                 config_package = Some(ConfigPackage::InImage(path.to_string()));
             } else if pkg.contains("://") {
@@ -347,7 +444,12 @@ fn read_role(
         if let Some(list) = &l.event_list {
             for (i, e) in list.iter().enumerate() {
                 if !EVENTS.contains(&e.as_str()) {
-                    diags.push(error_at_value(src, doc, &format!("{rp}/lifecycle/eventList/{i}"), format!("unknown event `{e}`: expected one of configure, addnodes, delnodes")));
+                    diags.push(error_at_value(
+                        src,
+                        doc,
+                        &format!("{rp}/lifecycle/eventList/{i}"),
+                        format!("unknown event `{e}`: expected one of configure, addnodes, delnodes"),
+                    ));
                 }
             }
             event_list = Some(list.clone());
@@ -366,12 +468,20 @@ fn read_role(
         args: r.args.clone(),
         working_dir: r.working_dir.clone(),
         env: (!r.env.is_empty()).then(|| {
-            r.env.iter().map(|(k, v)| core::EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }).collect()
+            r.env
+                .iter()
+                .map(|(k, v)| core::EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() })
+                .collect()
         }),
         ports: (!r.ports.is_empty()).then(|| {
             r.ports
                 .iter()
-                .map(|p| core::ContainerPort { name: p.name.clone(), container_port: p.port, protocol: p.protocol.clone(), ..Default::default() })
+                .map(|p| core::ContainerPort {
+                    name: p.name.clone(),
+                    container_port: p.port,
+                    protocol: p.protocol.clone(),
+                    ..Default::default()
+                })
                 .collect()
         }),
         resources: r.resources.clone(),
@@ -394,7 +504,12 @@ fn read_role(
     }
     if let Some(c) = &r.reload_container {
         if !containers.iter().any(|k| &k.name == c) {
-            diags.push(error_at_value(src, doc, &format!("{rp}/reloadContainer"), format!("no container named `{c}` in role `{}`", r.name)));
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/reloadContainer"),
+                format!("no container named `{c}` in role `{}`", r.name),
+            ));
         }
     }
     let template = core::PodTemplateSpec {

@@ -7,7 +7,9 @@ use crate::state::{self, RunKind};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof clean        # runs whose podproof process is gone\n  podproof clean --all  # everything podproof made, the `up` environment too")]
+#[command(
+    after_help = "Examples:\n  podproof clean        # runs whose podproof process is gone\n  podproof clean --all  # everything podproof made, the `up` environment too"
+)]
 pub struct Args {
     /// Remove everything podproof made, including the `up` environment and live runs
     #[arg(long)]

@@ -4,7 +4,9 @@ use crate::error::Result;
 use clap::CommandFactory;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof completions bash > /etc/bash_completion.d/podproof\n  podproof completions zsh > \"${fpath[1]}/_podproof\"\n  podproof completions fish > ~/.config/fish/completions/podproof.fish")]
+#[command(
+    after_help = "Examples:\n  podproof completions bash > /etc/bash_completion.d/podproof\n  podproof completions zsh > \"${fpath[1]}/_podproof\"\n  podproof completions fish > ~/.config/fish/completions/podproof.fish"
+)]
 pub struct Args {
     /// The shell to write completions for
     #[arg(value_enum)]

@@ -8,13 +8,15 @@ use crate::state;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof down prom\n  podproof down fixtures/apps/prometheus/app.yaml\n  podproof down --all\n  podproof down --run t4k2x9")]
+#[command(
+    after_help = "Examples:\n  podproof down prom\n  podproof down fixtures/apps/prometheus/app.yaml\n  podproof down --all\n  podproof down --run t4k2x9"
+)]
 pub struct Args {
     /// App names or definition files
     #[arg(value_name = "APP", conflicts_with_all = ["all", "run"])]
     pub apps: Vec<String>,
     /// Remove every app of the `up` environment, and its network
-    #[arg(long)]
+    #[arg(long, conflicts_with = "run")]
     pub all: bool,
     /// Remove a test run kept with `podproof test --keep`
     #[arg(long, value_name = "ID")]

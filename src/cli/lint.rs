@@ -11,7 +11,9 @@ use std::path::PathBuf;
 const DEFAULT_PODMAN: &str = "4.3";
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof lint fixtures/\n  helm template ./chart | podproof lint -\n  podproof lint --format sarif --target cluster manifests/ > lint.sarif\n  podproof lint --explain host-network\n\nExit status: 0 without error findings, 1 with error findings, 2 for unreadable or unparsable input.")]
+#[command(
+    after_help = "Examples:\n  podproof lint fixtures/\n  helm template ./chart | podproof lint -\n  podproof lint --format sarif --target cluster manifests/ > lint.sarif\n  podproof lint --explain host-network\n\nExit status: 0 without error findings, 1 with error findings, 2 for unreadable or unparsable input."
+)]
 pub struct Args {
     /// Files or directories to lint (`-` for stdin); directories are walked recursively, respecting .gitignore
     #[arg(value_name = "PATH")]
@@ -53,13 +55,20 @@ pub fn run(a: Args) -> Result<i32> {
         return Ok(0);
     }
     if a.paths.is_empty() {
-        return Err(Error::Usage("podproof lint needs a PATH (a file, a directory or `-` for stdin); see `podproof lint --help`".into()));
+        return Err(Error::Usage(
+            "podproof lint needs a PATH (a file, a directory or `-` for stdin); see `podproof lint --help`".into(),
+        ));
     }
     // The flag wins, then podproof.yaml's lint.podmanVersion, then the installed podman.
     let (_, project) = crate::config::load(&std::env::current_dir().unwrap_or_default())?;
     let podman = match a.podman_version.as_ref().or(project.lint.podman_version.as_ref()) {
-        Some(v) => Version::parse(v).ok_or_else(|| Error::Usage(format!("podman version `{v}`: expected X.Y, e.g. 4.3")))?,
-        None => crate::podman::version().ok().or_else(|| Version::parse(DEFAULT_PODMAN)).expect("the default version parses"),
+        Some(v) => {
+            Version::parse(v).ok_or_else(|| Error::Usage(format!("podman version `{v}`: expected X.Y, e.g. 4.3")))?
+        }
+        None => crate::podman::version()
+            .ok()
+            .or_else(|| Version::parse(DEFAULT_PODMAN))
+            .expect("the default version parses"),
     };
     let config = match &a.config {
         Some(p) => Config::load(p).map_err(|d| Error::from_diagnostics("invalid lint configuration", &d))?,
@@ -92,7 +101,10 @@ pub fn run(a: Args) -> Result<i32> {
 }
 
 fn unknown_rule(id: &str) -> String {
-    let near = lint::RULES.iter().find(|r| r.id.starts_with(id)).or_else(|| lint::RULES.iter().find(|r| r.id.contains(id) || id.contains(r.id)));
+    let near = lint::RULES
+        .iter()
+        .find(|r| r.id.starts_with(id))
+        .or_else(|| lint::RULES.iter().find(|r| r.id.contains(id) || id.contains(r.id)));
     match near {
         Some(r) => format!("unknown rule `{id}`; did you mean `{}`? (see `podproof lint --list-rules`)", r.id),
         None => format!("unknown rule `{id}` (see `podproof lint --list-rules`)"),

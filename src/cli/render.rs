@@ -6,7 +6,9 @@ use crate::render::{self, Flavor, Options};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof render fixtures/apps/prometheus/app.yaml\n  helm template ./chart | podproof render -\n  podproof render --flavor cluster -o out/ fixtures/apps/kd-centos/")]
+#[command(
+    after_help = "Examples:\n  podproof render fixtures/apps/prometheus/app.yaml\n  helm template ./chart | podproof render -\n  podproof render --flavor cluster -o out/ fixtures/apps/kd-centos/"
+)]
 pub struct Args {
     /// App definitions: App files, manifests (`-` for stdin), or a KubeDirectorApp with its KubeDirectorCluster; a directory means the files in it
     #[arg(required = true, value_name = "APP")]
@@ -26,7 +28,8 @@ pub fn run(a: Args) -> Result<i32> {
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     let flavor: Flavor = a.flavor.parse().map_err(Error::Usage)?;
-    let opts = Options { flavor, relative_to: a.relative_to.as_deref().map(crate::source::absolute), ..Options::default() };
+    let opts =
+        Options { flavor, relative_to: a.relative_to.as_deref().map(crate::source::absolute), ..Options::default() };
     let mut outputs = Vec::new();
     for app in &apps {
         let r = render::render(app, &opts);
@@ -42,7 +45,8 @@ pub fn run(a: Args) -> Result<i32> {
             print!("{all}");
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::runtime(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::runtime(format!("cannot create {}: {e}", dir.display())))?;
             for (name, y) in outputs {
                 let p = dir.join(format!("{name}.yaml"));
                 std::fs::write(&p, y).map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?;

@@ -7,7 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "FILTER is a regex (or, if it is not one, a substring) matched against <test>__<name>.\n\nExamples:\n  podproof snapshot pending\n  podproof snapshot review\n  printf 'a\\nr\\n' | podproof snapshot review   # scripted: accept the first, reject the second\n  podproof snapshot accept 'hello__'\n  podproof snapshot unreferenced --delete fixtures/tests")]
+#[command(
+    after_help = "FILTER is a regex (or, if it is not one, a substring) matched against <test>__<name>.\n\nExamples:\n  podproof snapshot pending\n  podproof snapshot review\n  printf 'a\\nr\\n' | podproof snapshot review   # scripted: accept the first, reject the second\n  podproof snapshot accept 'hello__'\n  podproof snapshot unreferenced --delete fixtures/tests"
+)]
 pub struct Args {
     #[command(subcommand)]
     command: Sub,
@@ -43,11 +45,18 @@ pub fn run(a: Args) -> Result<i32> {
     let io = |e: std::io::Error| Error::runtime(format!("snapshots in {}: {e}", crate::source::display(&store.dir)));
     let drafts = |filter: &Option<String>| -> Result<Vec<Draft>> {
         // A filter that is not a valid regex is meant literally (e.g. `web(0`).
-        let re = filter.as_deref().map(|f| regex::Regex::new(f).unwrap_or_else(|_| regex::Regex::new(&regex::escape(f)).expect("escaped")));
+        let re = filter
+            .as_deref()
+            .map(|f| regex::Regex::new(f).unwrap_or_else(|_| regex::Regex::new(&regex::escape(f)).expect("escaped")));
         let all = store.drafts().map_err(io)?;
-        let picked: Vec<Draft> = all.into_iter().filter(|d| re.as_ref().map(|r| r.is_match(&d.key)).unwrap_or(true)).collect();
+        let picked: Vec<Draft> =
+            all.into_iter().filter(|d| re.as_ref().map(|r| r.is_match(&d.key)).unwrap_or(true)).collect();
         if picked.is_empty() {
-            eprintln!("no pending snapshots{} in {}", filter.as_deref().map(|f| format!(" match `{f}`")).unwrap_or_default(), crate::source::display(&store.dir));
+            eprintln!(
+                "no pending snapshots{} in {}",
+                filter.as_deref().map(|f| format!(" match `{f}`")).unwrap_or_default(),
+                crate::source::display(&store.dir)
+            );
         }
         Ok(picked)
     };
@@ -131,7 +140,11 @@ fn review(drafts: &[Draft]) -> std::io::Result<()> {
 /// Lists (or deletes) snapshots whose `<test>__<name>` no test step names.
 fn unreferenced(store: &Store, cwd: &std::path::Path, paths: &[String], delete: bool) -> Result<()> {
     let root = crate::source::project_root(cwd);
-    let paths = if paths.is_empty() { vec![if root == cwd { ".".into() } else { root.display().to_string() }] } else { paths.to_vec() };
+    let paths = if paths.is_empty() {
+        vec![if root == cwd { ".".into() } else { root.display().to_string() }]
+    } else {
+        paths.to_vec()
+    };
     let (tests, diags) = crate::runner::discover(&paths);
     let broken: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
     if !broken.is_empty() {
@@ -142,8 +155,16 @@ fn unreferenced(store: &Store, cwd: &std::path::Path, paths: &[String], delete: 
                 .because("fix them, or name only the directories that hold good tests: podproof snapshot unreferenced --delete DIR..."));
         }
     }
-    let used: BTreeSet<String> =
-        tests.iter().flat_map(|l| l.test.steps.iter().filter_map(|s| s.expect.snapshot.as_ref()).map(|s| format!("{}__{}", l.test.name, s.name()))).collect();
+    let used: BTreeSet<String> = tests
+        .iter()
+        .flat_map(|l| {
+            l.test
+                .steps
+                .iter()
+                .filter_map(|s| s.expect.snapshot.as_ref())
+                .map(|s| format!("{}__{}", l.test.name, s.name()))
+        })
+        .collect();
     let io = |e: std::io::Error| Error::runtime(format!("snapshots in {}: {e}", crate::source::display(&store.dir)));
     for (key, path) in store.snapshots().map_err(io)?.into_iter().filter(|(k, _)| !used.contains(k)) {
         if delete {

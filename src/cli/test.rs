@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>")]
+#[command(
+    after_help = "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>"
+)]
 pub struct Args {
     /// Files or directories to search for `kind: Test` files (default: .)
     #[arg(value_name = "PATH")]
@@ -69,7 +71,9 @@ pub fn run(a: Args) -> Result<i32> {
     let mut reports = Vec::new();
     for r in &a.reports {
         match r.split_once('=') {
-            Some(("junit", f)) | Some(("json", f)) if !f.is_empty() => reports.push((r.split('=').next().unwrap_or("").to_string(), PathBuf::from(f))),
+            Some(("junit", f)) | Some(("json", f)) if !f.is_empty() => {
+                reports.push((r.split('=').next().unwrap_or("").to_string(), PathBuf::from(f)))
+            }
             _ => return Err(Error::Usage(format!("--report `{r}`: expected junit=FILE or json=FILE"))),
         }
     }
@@ -86,7 +90,8 @@ pub fn run(a: Args) -> Result<i32> {
         return Err(Error::from_diagnostics("invalid tests", &diags));
     }
     super::print_warnings(&diags);
-    let mut selected: Vec<runner::Loaded> = tests.into_iter().filter(|t| filter.as_ref().map(|f| f.is_match(&t.test.name)).unwrap_or(true)).collect();
+    let mut selected: Vec<runner::Loaded> =
+        tests.into_iter().filter(|t| filter.as_ref().map(|f| f.is_match(&t.test.name)).unwrap_or(true)).collect();
     if let Some((k, n)) = shard {
         selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect();
     }
@@ -94,13 +99,26 @@ pub fn run(a: Args) -> Result<i32> {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
     }
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
-    let mode = if a.update_snapshots { Mode::Update } else if ci { Mode::Ci } else { Mode::Local };
-    let snapshot_dir = a.snapshot_dir.clone().or_else(|| config.snapshots.dir.as_ref().map(|d| root.join(d))).unwrap_or_else(|| root.join("snapshots"));
+    let mode = if a.update_snapshots {
+        Mode::Update
+    } else if ci {
+        Mode::Ci
+    } else {
+        Mode::Local
+    };
+    let snapshot_dir = a
+        .snapshot_dir
+        .clone()
+        .or_else(|| config.snapshots.dir.as_ref().map(|d| root.join(d)))
+        .unwrap_or_else(|| root.join("snapshots"));
     let store = Store { dir: snapshot_dir, mode };
     // Runs of dead processes are removed alongside the tests: they share no
     // names with this run, and the tests need not wait for it.
     let cleaner = std::thread::spawn(super::clean::clean_recorded);
-    let jobs = a.jobs.or(config.test.jobs).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let jobs = a
+        .jobs
+        .or(config.test.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
     let progress = Printer::new();
     let start = Instant::now();
@@ -127,7 +145,10 @@ pub fn run(a: Args) -> Result<i32> {
     }
     println!("{}", report::summary_line(&results));
     if crate::signals::interrupted() {
-        return Err(Error::failed(format!("interrupted by {}; everything started was removed", crate::signals::which().unwrap_or("a signal"))));
+        return Err(Error::failed(format!(
+            "interrupted by {}; everything started was removed",
+            crate::signals::which().unwrap_or("a signal")
+        )));
     }
     Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
 }
@@ -170,7 +191,8 @@ impl Printer {
             return;
         }
         let cur = self.current.lock().expect("progress lock");
-        let line: Vec<String> = cur.iter().map(|(t, s, at)| format!("{t}: {s} ({:.0}s)", at.elapsed().as_secs_f64())).collect();
+        let line: Vec<String> =
+            cur.iter().map(|(t, s, at)| format!("{t}: {s} ({:.0}s)", at.elapsed().as_secs_f64())).collect();
         let mut text = format!("[{:>5.1}s] {}", self.start.elapsed().as_secs_f64(), line.join(" | "));
         text.truncate(160);
         eprint!("\r\x1b[2K{text}");
@@ -218,7 +240,12 @@ impl Progress for Printer {
             Outcome::Failed => "FAIL",
             Outcome::Skipped => "SKIP",
         };
-        self.line(&format!("{tag}  {} ({:.1}s, teardown {:.1}s)", r.name, r.duration.as_secs_f64(), r.teardown.as_secs_f64()));
+        self.line(&format!(
+            "{tag}  {} ({:.1}s, teardown {:.1}s)",
+            r.name,
+            r.duration.as_secs_f64(),
+            r.teardown.as_secs_f64()
+        ));
     }
 
     fn log(&self, test: &str, line: &str) {

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  podproof up fixtures/apps/prometheus/app.yaml\n  podproof up fixtures/apps/kd-centos/   # again after editing members: scales with events\n  podproof down --all")]
+#[command(
+    after_help = "Examples:\n  podproof up fixtures/apps/prometheus/app.yaml\n  podproof up fixtures/apps/kd-centos/   # again after editing members: scales with events\n  podproof down --all"
+)]
 pub struct Args {
     /// App definitions (App files, manifests, `-`, or a KubeDirectorApp with its cluster)
     #[arg(required = true, value_name = "APP")]
@@ -34,7 +36,10 @@ pub struct Args {
 pub fn run(a: Args) -> Result<i32> {
     crate::signals::install();
     let log = |s: &str| eprintln!("{s}");
-    let env = match reconcile(&a, &log) {
+    // Bad input is refused before anything starts, so it gets no `down` hint.
+    let (apps, warnings) = app::load(&a.apps).into_result()?;
+    super::print_warnings(&warnings);
+    let env = match apply(&a, apps, &log) {
         Ok(env) => env,
         Err(e) if crate::signals::interrupted() => {
             eprintln!("interrupted: tearing down");
@@ -51,10 +56,15 @@ pub fn run(a: Args) -> Result<i32> {
     watch(&a, env, &log)
 }
 
-/// Applies the definitions to the `up` environment; returns it.
+/// Reads the definitions again and applies them to the `up` environment; returns it.
 fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
+    apply(a, apps, log)
+}
+
+/// Applies loaded apps to the `up` environment; returns it.
+fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let settings = Settings { ready_timeout: a.timeout, ..Settings::default() };
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
     for app in apps {
@@ -89,7 +99,8 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
         }
     }
     // Changed config data reaches unchanged members in place, with their reload.
-    let unchanged: Vec<Member> = env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
+    let unchanged: Vec<Member> =
+        env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
     crate::reloader::apply(&env, Some(&unchanged), log)?;
     let started = Instant::now();
     env.remove_members(&replaced, log)?;
@@ -105,21 +116,32 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
 
 /// The files an environment's definitions came from, with their modification times.
 fn watched(a: &Args, env: &Env) -> Vec<(PathBuf, Option<SystemTime>)> {
-    let mut files: Vec<PathBuf> = env.apps.iter().flat_map(|app| app.inputs.iter().filter_map(|i| i.path.clone())).collect();
+    let mut files: Vec<PathBuf> =
+        env.apps.iter().flat_map(|app| app.inputs.iter().filter_map(|i| i.path.clone())).collect();
     for arg in &a.apps {
         let p = PathBuf::from(arg);
         if p.is_dir() {
-            files.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| app::load::is_definition_file(p)));
+            files.extend(
+                std::fs::read_dir(&p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| app::load::is_definition_file(p)),
+            );
         } else if arg != "-" {
             files.push(p);
         }
     }
     files.sort();
     files.dedup();
-    files.into_iter().map(|f| {
-        let t = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
-        (f, t)
-    }).collect()
+    files
+        .into_iter()
+        .map(|f| {
+            let t = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+            (f, t)
+        })
+        .collect()
 }
 
 /// Polls the watched files and applies each change until SIGINT/SIGTERM,
@@ -130,7 +152,11 @@ fn watch(a: &Args, mut env: Env, log: &(dyn Fn(&str) + Sync)) -> Result<i32> {
     loop {
         let changed = await_condition(Duration::from_secs(100 * 365 * 24 * 3600), Duration::from_millis(200), || {
             let now = watched(a, &env);
-            if now != seen { Poll::Ready(now) } else { Poll::<_, ()>::Pending(None) }
+            if now != seen {
+                Poll::Ready(now)
+            } else {
+                Poll::<_, ()>::Pending(None)
+            }
         });
         let now = match changed {
             Ok(now) => now,
@@ -163,7 +189,9 @@ fn leaving_members(env: &Env, up_pods: &[String]) -> Vec<Member> {
         for role in &app.roles {
             let app::Naming::Indexed(prefix) = &role.naming else { continue };
             for pod in up_pods {
-                let Some(idx) = pod.strip_prefix(&format!("{prefix}-")).and_then(|i| i.parse::<u32>().ok()) else { continue };
+                let Some(idx) = pod.strip_prefix(&format!("{prefix}-")).and_then(|i| i.parse::<u32>().ok()) else {
+                    continue;
+                };
                 if idx >= role.members {
                     out.push(env.member_of(app, role, idx));
                 }

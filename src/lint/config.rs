@@ -47,7 +47,8 @@ impl Config {
     }
 
     pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Config, Vec<Diagnostic>> {
-        let docs = yaml::parse_stream(text).map_err(|e| vec![Diagnostic::error(name, Some((e.pos.line, e.pos.column)), e.message)])?;
+        let docs = yaml::parse_stream(text)
+            .map_err(|e| vec![Diagnostic::error(name, Some((e.pos.line, e.pos.column)), e.message)])?;
         let mut c = Config::default();
         let mut errors = Vec::new();
         let Some(doc) = docs.into_iter().find(|d| !d.value.is_null()) else { return Ok(c) };
@@ -67,7 +68,11 @@ impl Config {
                         let id = id.as_str().unwrap_or_default();
                         let rp = format!("/rules/{}", yaml::escape(id));
                         if rules::rule(id).is_none() {
-                            errors.push(err(&doc, &rp, format!("unknown rule `{id}` (see `podproof lint --list-rules`)")));
+                            errors.push(err(
+                                &doc,
+                                &rp,
+                                format!("unknown rule `{id}` (see `podproof lint --list-rules`)"),
+                            ));
                             continue;
                         }
                         let level = match level.as_str() {
@@ -79,7 +84,11 @@ impl Config {
                             _ if level.as_bool() == Some(false) => None,
                             _ => {
                                 let p = doc.value_pos(&rp);
-                                errors.push(Diagnostic::error(name, Some((p.line, p.column)), format!("rule `{id}`: expected off, info, warning or error")));
+                                errors.push(Diagnostic::error(
+                                    name,
+                                    Some((p.line, p.column)),
+                                    format!("rule `{id}`: expected off, info, warning or error"),
+                                ));
                                 continue;
                             }
                         };
@@ -89,7 +98,10 @@ impl Config {
                 ("ignorePaths", Value::Sequence(globs)) => {
                     let mut b = GitignoreBuilder::new(dir);
                     for (i, g) in globs.iter().enumerate() {
-                        let added = g.as_str().ok_or_else(|| "expected a string".to_string()).and_then(|g| b.add_line(None, g).map(|_| ()).map_err(|e| e.to_string()));
+                        let added = g
+                            .as_str()
+                            .ok_or_else(|| "expected a string".to_string())
+                            .and_then(|g| b.add_line(None, g).map(|_| ()).map_err(|e| e.to_string()));
                         if let Err(e) = added {
                             errors.push(err(&doc, &format!("/ignorePaths/{i}"), format!("ignorePaths: {e}")));
                         }
@@ -108,7 +120,11 @@ impl Config {
                 }
                 ("rules" | "imageMap", _) => errors.push(err(&doc, &ptr, format!("`{key}` must be a mapping"))),
                 ("ignorePaths", _) => errors.push(err(&doc, &ptr, "`ignorePaths` must be a sequence of globs".into())),
-                _ => errors.push(err(&doc, &ptr, format!("unknown key `{key}`: expected rules, ignorePaths or imageMap"))),
+                _ => errors.push(err(
+                    &doc,
+                    &ptr,
+                    format!("unknown key `{key}`: expected rules, ignorePaths or imageMap"),
+                )),
             }
         }
         if errors.is_empty() {
@@ -141,9 +157,18 @@ mod tests {
     fn check(text: &str, expect: &str) {
         let got = match Config::parse("c.yaml", text, Path::new("/p")) {
             Ok(c) => {
-                let mut r: Vec<_> = c.rules.iter().map(|(k, v)| format!("{k}={}", v.map(|s| s.to_string()).unwrap_or("off".into()))).collect();
+                let mut r: Vec<_> = c
+                    .rules
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.map(|s| s.to_string()).unwrap_or("off".into())))
+                    .collect();
                 r.sort();
-                format!("rules {} ignore /p/vendor/x.yaml={} map={}", r.join(","), c.ignores(Path::new("/p/vendor/x.yaml"), false), c.maps_image("localhost/a:1"))
+                format!(
+                    "rules {} ignore /p/vendor/x.yaml={} map={}",
+                    r.join(","),
+                    c.ignores(Path::new("/p/vendor/x.yaml"), false),
+                    c.maps_image("localhost/a:1")
+                )
             }
             Err(e) => e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
         };
@@ -152,10 +177,22 @@ mod tests {
 
     #[test]
     fn config_files() {
-        check("rules: {latest-tag: off, host-network: error}\n", "rules host-network=error,latest-tag=off ignore /p/vendor/x.yaml=false map=false");
-        check("ignorePaths: [vendor/]\nimageMap: {localhost/a: r.io/a}\n", "rules  ignore /p/vendor/x.yaml=true map=true");
-        check("rules:\n  latest-tags: off\n", "c.yaml:2:3: error: unknown rule `latest-tags` (see `podproof lint --list-rules`)");
-        check("rules:\n  latest-tag: loud\n", "c.yaml:2:15: error: rule `latest-tag`: expected off, info, warning or error");
+        check(
+            "rules: {latest-tag: off, host-network: error}\n",
+            "rules host-network=error,latest-tag=off ignore /p/vendor/x.yaml=false map=false",
+        );
+        check(
+            "ignorePaths: [vendor/]\nimageMap: {localhost/a: r.io/a}\n",
+            "rules  ignore /p/vendor/x.yaml=true map=true",
+        );
+        check(
+            "rules:\n  latest-tags: off\n",
+            "c.yaml:2:3: error: unknown rule `latest-tags` (see `podproof lint --list-rules`)",
+        );
+        check(
+            "rules:\n  latest-tag: loud\n",
+            "c.yaml:2:15: error: rule `latest-tag`: expected off, info, warning or error",
+        );
         check("rule: {}\n", "c.yaml:1:1: error: unknown key `rule`: expected rules, ignorePaths or imageMap");
     }
 }

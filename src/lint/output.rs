@@ -61,7 +61,8 @@ fn human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
             writeln!(w, "{pad}{} {}:{}:{}", paint("1;34", "-->"), file.name, f.line, f.column)?;
             if let Some(src) = lines.get(f.line.wrapping_sub(1)) {
                 let bar = paint("1;34", "|");
-                let indent: String = src.chars().take(f.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let indent: String =
+                    src.chars().take(f.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
                 let carets = "^".repeat(token_len(src, f.column));
                 writeln!(w, "{pad} {bar}")?;
                 writeln!(w, "{} {bar} {src}", paint("1;34", &f.line.to_string()))?;
@@ -77,7 +78,14 @@ fn human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
     if e + wn + i == 0 {
         writeln!(w, "no findings in {}", plural(files, "file"))
     } else {
-        writeln!(w, "{}, {}, {} in {}", plural(e, "error"), plural(wn, "warning"), plural(i, "info"), plural(files, "file"))
+        writeln!(
+            w,
+            "{}, {}, {} in {}",
+            plural(e, "error"),
+            plural(wn, "warning"),
+            plural(i, "info"),
+            plural(files, "file")
+        )
     }
 }
 
@@ -170,12 +178,22 @@ fn sarif_level(s: Severity) -> &'static str {
 /// Percent-encodes what a URI reference may not hold (file names are paths).
 fn uri(path: &str) -> String {
     path.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 fn sarif(report: &Report, opts: &Options) -> serde_json::Value {
-    let rules: Vec<&Rule> = RULES.iter().copied().filter(|r| opts.level(r).is_some() || report.findings().any(|f| f.rule.id == r.id)).collect();
+    let rules: Vec<&Rule> = RULES
+        .iter()
+        .copied()
+        .filter(|r| opts.level(r).is_some() || report.findings().any(|f| f.rule.id == r.id))
+        .collect();
     let descriptors: Vec<_> = rules
         .iter()
         .map(|r| {
@@ -232,7 +250,14 @@ fn github(report: &Report, w: &mut impl Write) -> io::Result<()> {
             Severity::Info => "notice",
         };
         let file = prop(&report.files[f.file].name);
-        writeln!(w, "::{level} file={file},line={},col={},title={}::{}", f.line, f.column, prop(f.rule.id), data(&f.message))?;
+        writeln!(
+            w,
+            "::{level} file={file},line={},col={},title={}::{}",
+            f.line,
+            f.column,
+            prop(f.rule.id),
+            data(&f.message)
+        )?;
     }
     Ok(())
 }
@@ -257,10 +282,20 @@ fn junit(report: &Report, w: &mut impl Write) -> io::Result<()> {
         for f in &file.findings {
             let name = xml(&format!("{}:{}:{} {}", file.name, f.line, f.column, f.rule.id));
             if f.severity == Severity::Info {
-                writeln!(w, r#"    <testcase classname="{class}" name="{name}"><system-out>{}</system-out></testcase>"#, xml(&f.message))?;
+                writeln!(
+                    w,
+                    r#"    <testcase classname="{class}" name="{name}"><system-out>{}</system-out></testcase>"#,
+                    xml(&f.message)
+                )?;
             } else {
                 writeln!(w, r#"    <testcase classname="{class}" name="{name}">"#)?;
-                writeln!(w, r#"      <failure type="{}" message="{}">{}</failure>"#, f.severity, xml(&f.message), xml(&format!("{}:{}:{}: {}\nhelp: {}", file.name, f.line, f.column, f.message, f.rule.fix)))?;
+                writeln!(
+                    w,
+                    r#"      <failure type="{}" message="{}">{}</failure>"#,
+                    f.severity,
+                    xml(&f.message),
+                    xml(&format!("{}:{}:{}: {}\nhelp: {}", file.name, f.line, f.column, f.message, f.rule.fix))
+                )?;
                 writeln!(w, "    </testcase>")?;
             }
         }
@@ -272,7 +307,14 @@ fn junit(report: &Report, w: &mut impl Write) -> io::Result<()> {
 /// `--explain`: the rule's id, default severity, explanation and fix.
 pub fn explain(rule: &Rule) -> String {
     let sev = rule.default.map(|s| s.to_string()).unwrap_or_else(|| "off".into());
-    format!("{}\n\n  default severity: {sev}\n  target: {}\n  category: {:?}\n\n{}\n\nFix: {}\n", rule.id, rule.target, rule.category, wrap(rule.explanation, 78), wrap(rule.fix, 78))
+    format!(
+        "{}\n\n  default severity: {sev}\n  target: {}\n  category: {:?}\n\n{}\n\nFix: {}\n",
+        rule.id,
+        rule.target,
+        rule.category,
+        wrap(rule.explanation, 78),
+        wrap(rule.fix, 78)
+    )
 }
 
 fn wrap(text: &str, width: usize) -> String {
@@ -298,7 +340,8 @@ mod tests {
 
     #[test]
     fn carets_cover_the_token() {
-        let check = |line: &str, col: usize, expect: usize| assert_eq!(token_len(line, col), expect, "{line:?} at {col}");
+        let check =
+            |line: &str, col: usize, expect: usize| assert_eq!(token_len(line, col), expect, "{line:?} at {col}");
         check("  hostNetwork: true", 3, 11);
         check("  image: 'localhost/podproof/xcat:1'", 10, 27);
         check("      image: localhost/podproof/xcat:1", 14, 25);

@@ -12,7 +12,10 @@ use super::rules::{Ctx, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
 use crate::app::docs::{humanize, type_name};
 use crate::yaml::escape;
 use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core};
-use k8s_openapi::api::{networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling, storage::v1 as storage};
+use k8s_openapi::api::{
+    networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling,
+    storage::v1 as storage,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_yaml::Value;
@@ -30,7 +33,11 @@ pub fn header(ctx: &mut Ctx) {
     for key in ["apiVersion", "kind"] {
         match m.get(key) {
             Some(Value::String(s)) if !s.is_empty() => {}
-            Some(other) => ctx.value(&SCHEMA_INVALID, &format!("/{key}"), format!("`{key}` must be a non-empty string, found {}", type_name(other))),
+            Some(other) => ctx.value(
+                &SCHEMA_INVALID,
+                &format!("/{key}"),
+                format!("`{key}` must be a non-empty string, found {}", type_name(other)),
+            ),
             None => ctx.value(&SCHEMA_INVALID, "", format!("missing `{key}`")),
         }
     }
@@ -38,20 +45,45 @@ pub fn header(ctx: &mut Ctx) {
 
 /// The API version each known kind must have.
 const KNOWN: &[(&str, &str)] = &[
-    ("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "PersistentVolumeClaim"), ("v1", "PersistentVolume"),
-    ("v1", "ServiceAccount"), ("v1", "Namespace"), ("v1", "ReplicationController"), ("v1", "LimitRange"), ("v1", "ResourceQuota"),
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"),
-    ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("policy/v1", "PodDisruptionBudget"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    ("storage.k8s.io/v1", "StorageClass"), ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("v1", "Pod"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "PersistentVolume"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Namespace"),
+    ("v1", "ReplicationController"),
+    ("v1", "LimitRange"),
+    ("v1", "ResourceQuota"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "ReplicaSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
 ];
 
 pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
     let known = KNOWN.iter().find(|(_, k)| *k == kind);
-    if let Some((want, _)) = known.filter(|(a, _)| *a != api && !api.starts_with("autoscaling/") && !super::rules::is_removed(api)) {
-        return ctx.value(&SCHEMA_INVALID, "/apiVersion", format!("{kind} must have apiVersion `{want}`, found `{api}`"));
+    if let Some((want, _)) =
+        known.filter(|(a, _)| *a != api && !api.starts_with("autoscaling/") && !super::rules::is_removed(api))
+    {
+        return ctx.value(
+            &SCHEMA_INVALID,
+            "/apiVersion",
+            format!("{kind} must have apiVersion `{want}`, found `{api}`"),
+        );
     }
     metadata_name(ctx, kind);
     let doc = ctx.doc;
@@ -83,9 +115,17 @@ fn metadata_name(ctx: &mut Ctx, kind: &str) {
     let meta = ctx.doc.value.get("metadata");
     match meta.and_then(|m| m.get("name")) {
         Some(Value::String(n)) => {
-            let ok = if matches!(kind, "Service" | "Namespace") { crate::app::is_dns_label(n) } else { crate::app::is_dns_subdomain(n) };
+            let ok = if matches!(kind, "Service" | "Namespace") {
+                crate::app::is_dns_label(n)
+            } else {
+                crate::app::is_dns_subdomain(n)
+            };
             if !ok {
-                ctx.value(&SCHEMA_INVALID, "/metadata/name", format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')"));
+                ctx.value(
+                    &SCHEMA_INVALID,
+                    "/metadata/name",
+                    format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')"),
+                );
             }
         }
         None if meta.and_then(|m| m.get("generateName")).is_some() => {}
@@ -232,7 +272,9 @@ pub fn app(ctx: &mut Ctx) {
     let doc = ctx.doc;
     let value = &doc.value;
     typed::<crate::app::podproof::AppDoc>(ctx, "", value);
-    for (i, role) in value.get("spec").and_then(|s| s.get("roles")).and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+    for (i, role) in
+        value.get("spec").and_then(|s| s.get("roles")).and_then(Value::as_sequence).into_iter().flatten().enumerate()
+    {
         for (field, v) in role.as_mapping().into_iter().flatten() {
             let ptr = format!("/spec/roles/{i}/{}", escape(field.as_str().unwrap_or_default()));
             match field.as_str().unwrap_or_default() {
@@ -288,7 +330,16 @@ const KD_APP: Shape = Shape::Obj(&[
                 Shape::List(&Shape::Obj(&[
                     ("!id", Shape::Str),
                     ("label", LABEL),
-                    ("endpoint", Shape::Obj(&[("urlScheme", Shape::Str), ("port", Shape::Int), ("path", Shape::Str), ("isDashboard", Shape::Bool), ("hasAuthToken", Shape::Bool)])),
+                    (
+                        "endpoint",
+                        Shape::Obj(&[
+                            ("urlScheme", Shape::Str),
+                            ("port", Shape::Int),
+                            ("path", Shape::Str),
+                            ("isDashboard", Shape::Bool),
+                            ("hasAuthToken", Shape::Bool),
+                        ]),
+                    ),
                     ("exported_service", Shape::Str),
                 ])),
             ),
@@ -317,7 +368,12 @@ const KD_APP: Shape = Shape::Obj(&[
         ]),
     ),
 ]);
-const SECRET: Shape = Shape::Obj(&[("!name", Shape::Str), ("defaultMode", Shape::Int), ("!mountPath", Shape::Str), ("readOnly", Shape::Bool)]);
+const SECRET: Shape = Shape::Obj(&[
+    ("!name", Shape::Str),
+    ("defaultMode", Shape::Int),
+    ("!mountPath", Shape::Str),
+    ("readOnly", Shape::Bool),
+]);
 const KD_CLUSTER: Shape = Shape::Obj(&[
     ("!apiVersion", Shape::Str),
     ("!kind", Shape::Str),
@@ -345,10 +401,39 @@ const KD_CLUSTER: Shape = Shape::Obj(&[
                     ("affinity", Shape::K8s(strict::<core::Affinity>)),
                     ("storage", Shape::Obj(&[("!size", Shape::Str), ("storageClassName", Shape::Str)])),
                     ("env", Shape::K8s(strict::<Vec<core::EnvVar>>)),
-                    ("fileInjections", Shape::List(&Shape::Obj(&[("!srcURL", Shape::Str), ("!destDir", Shape::Str), ("permissions", Shape::Obj(&[("fileMode", Shape::Int), ("fileOwner", Shape::Str), ("fileGroup", Shape::Str)]))]))),
+                    (
+                        "fileInjections",
+                        Shape::List(&Shape::Obj(&[
+                            ("!srcURL", Shape::Str),
+                            ("!destDir", Shape::Str),
+                            (
+                                "permissions",
+                                Shape::Obj(&[
+                                    ("fileMode", Shape::Int),
+                                    ("fileOwner", Shape::Str),
+                                    ("fileGroup", Shape::Str),
+                                ]),
+                            ),
+                        ])),
+                    ),
                     ("secret", SECRET),
-                    ("blockStorage", Shape::Obj(&[("storageClassName", Shape::Str), ("pathPrefix", Shape::Str), ("size", Shape::Str), ("numDevices", Shape::Int)])),
-                    ("secretKeys", Shape::List(&Shape::Obj(&[("!name", Shape::Str), ("value", Shape::Str), ("encryptedValue", Shape::Str)]))),
+                    (
+                        "blockStorage",
+                        Shape::Obj(&[
+                            ("storageClassName", Shape::Str),
+                            ("pathPrefix", Shape::Str),
+                            ("size", Shape::Str),
+                            ("numDevices", Shape::Int),
+                        ]),
+                    ),
+                    (
+                        "secretKeys",
+                        Shape::List(&Shape::Obj(&[
+                            ("!name", Shape::Str),
+                            ("value", Shape::Str),
+                            ("encryptedValue", Shape::Str),
+                        ])),
+                    ),
                 ])),
             ),
         ]),
@@ -366,9 +451,19 @@ fn walk(ctx: &mut Ctx, ptr: &str, v: &Value, shape: Shape) {
     if v.is_null() {
         return;
     }
-    let expect = |what: &str| at(ptr, &format!("invalid type: {}, expected {what}", type_name(v).trim_start_matches("a ").trim_start_matches("n ")));
+    let expect = |what: &str| {
+        at(
+            ptr,
+            &format!(
+                "invalid type: {}, expected {what}",
+                type_name(v).trim_start_matches("a ").trim_start_matches("n ")
+            ),
+        )
+    };
     match shape {
-        Shape::Str if !v.is_string() => ctx.value(&SCHEMA_INVALID, ptr, expect("a string") + " (quote the value to make it a string)"),
+        Shape::Str if !v.is_string() => {
+            ctx.value(&SCHEMA_INVALID, ptr, expect("a string") + " (quote the value to make it a string)")
+        }
         Shape::Int if !(v.is_i64() || v.is_u64()) => ctx.value(&SCHEMA_INVALID, ptr, expect("an integer")),
         Shape::Bool if !v.is_bool() => ctx.value(&SCHEMA_INVALID, ptr, expect("a boolean")),
         Shape::Str | Shape::Int | Shape::Bool | Shape::Any => {}
@@ -378,7 +473,9 @@ fn walk(ctx: &mut Ctx, ptr: &str, v: &Value, shape: Shape) {
             None => ctx.value(&SCHEMA_INVALID, ptr, expect("a sequence")),
         },
         Shape::Map(item) => match v.as_mapping() {
-            Some(m) => m.iter().for_each(|(k, x)| walk(ctx, &format!("{ptr}/{}", escape(k.as_str().unwrap_or_default())), x, *item)),
+            Some(m) => m
+                .iter()
+                .for_each(|(k, x)| walk(ctx, &format!("{ptr}/{}", escape(k.as_str().unwrap_or_default())), x, *item)),
             None => ctx.value(&SCHEMA_INVALID, ptr, expect("a mapping")),
         },
         Shape::Obj(fields) => {
@@ -387,13 +484,16 @@ fn walk(ctx: &mut Ctx, ptr: &str, v: &Value, shape: Shape) {
                 let bare = name.trim_start_matches('!');
                 match m.get(bare) {
                     Some(x) => walk(ctx, &format!("{ptr}/{}", escape(bare)), x, *s),
-                    None if name.starts_with('!') => ctx.value(&SCHEMA_INVALID, ptr, at(ptr, &format!("missing field `{bare}`"))),
+                    None if name.starts_with('!') => {
+                        ctx.value(&SCHEMA_INVALID, ptr, at(ptr, &format!("missing field `{bare}`")))
+                    }
                     None => {}
                 }
             }
             for k in m.keys().filter_map(Value::as_str) {
                 if !fields.iter().any(|(n, _)| n.trim_start_matches('!') == k) {
-                    let names: Vec<String> = fields.iter().map(|(n, _)| format!("`{}`", n.trim_start_matches('!'))).collect();
+                    let names: Vec<String> =
+                        fields.iter().map(|(n, _)| format!("`{}`", n.trim_start_matches('!'))).collect();
                     let msg = unknown_message(&format!("unknown field `{k}`, expected one of {}", names.join(", ")));
                     ctx.key(&SCHEMA_UNKNOWN_FIELD, &format!("{ptr}/{}", escape(k)), at(ptr, &msg));
                 }

@@ -64,7 +64,13 @@ impl PodView<'_> {
     /// Init containers then containers, each with its view pointer.
     pub fn containers(&self) -> impl Iterator<Item = (String, &Value, bool)> {
         let list = |key: &'static str| {
-            self.spec.get(key).and_then(Value::as_sequence).into_iter().flatten().enumerate().map(move |(i, c)| (format!("/{key}/{i}"), c, key == "initContainers"))
+            self.spec
+                .get(key)
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, c)| (format!("/{key}/{i}"), c, key == "initContainers"))
         };
         list("initContainers").chain(list("containers"))
     }
@@ -82,7 +88,9 @@ impl PodView<'_> {
 fn template_ptr(kind: &str) -> Option<&'static str> {
     match kind {
         "Pod" => Some(""),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => Some("/spec/template"),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
+            Some("/spec/template")
+        }
         "CronJob" => Some("/spec/jobTemplate/spec/template"),
         _ => None,
     }
@@ -100,7 +108,15 @@ pub fn manifest_pod<'a>(doc: &'a Doc, _api: &str, kind: &'a str) -> Option<PodVi
         _ => None,
     };
     let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?").to_string();
-    Some(PodView { form: Form::Manifest, kind, name, spec: Cow::Borrowed(spec), map: PtrMap::new(&format!("{t}/spec"), Vec::new()), meta, replicas })
+    Some(PodView {
+        form: Form::Manifest,
+        kind,
+        name,
+        spec: Cow::Borrowed(spec),
+        map: PtrMap::new(&format!("{t}/spec"), Vec::new()),
+        meta,
+        replicas,
+    })
 }
 
 /// The pods of an App: each role's main container (from the role's own
@@ -119,32 +135,48 @@ pub fn app_pods(doc: &Doc) -> Vec<PodView<'_>> {
         ];
         for (k, v) in r {
             match k.as_str().unwrap_or_default() {
-                f @ ("name" | "image" | "imagePullPolicy" | "command" | "args" | "workingDir" | "resources" | "readinessProbe" | "livenessProbe" | "startupProbe" | "securityContext") => {
+                f @ ("name" | "image" | "imagePullPolicy" | "command" | "args" | "workingDir" | "resources"
+                | "readinessProbe" | "livenessProbe" | "startupProbe" | "securityContext") => {
                     main.insert(f.into(), v.clone());
                 }
                 "hooks" => {
                     main.insert("lifecycle".into(), v.clone());
                 }
                 "env" => {
-                    let env: Vec<Value> = v.as_mapping().into_iter().flatten().enumerate().map(|(j, (name, value))| {
-                        let n = name.as_str().unwrap_or_default();
-                        overrides.push((format!("/containers/0/env/{j}"), format!("{rp}/env/{}", escape(n))));
-                        let mut e = Mapping::new();
-                        e.insert("name".into(), name.clone());
-                        e.insert("value".into(), value.clone());
-                        Value::Mapping(e)
-                    }).collect();
+                    let env: Vec<Value> = v
+                        .as_mapping()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(j, (name, value))| {
+                            let n = name.as_str().unwrap_or_default();
+                            overrides.push((format!("/containers/0/env/{j}"), format!("{rp}/env/{}", escape(n))));
+                            let mut e = Mapping::new();
+                            e.insert("name".into(), name.clone());
+                            e.insert("value".into(), value.clone());
+                            Value::Mapping(e)
+                        })
+                        .collect();
                     main.insert("env".into(), Value::Sequence(env));
                 }
                 "ports" => {
-                    let ports: Vec<Value> = v.as_sequence().into_iter().flatten().enumerate().map(|(j, p)| {
-                        overrides.push((format!("/containers/0/ports/{j}/containerPort"), format!("{rp}/ports/{j}/port")));
-                        let mut m = p.as_mapping().cloned().unwrap_or_default();
-                        if let Some(port) = m.remove("port") {
-                            m.insert("containerPort".into(), port);
-                        }
-                        Value::Mapping(m)
-                    }).collect();
+                    let ports: Vec<Value> = v
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(j, p)| {
+                            overrides.push((
+                                format!("/containers/0/ports/{j}/containerPort"),
+                                format!("{rp}/ports/{j}/port"),
+                            ));
+                            let mut m = p.as_mapping().cloned().unwrap_or_default();
+                            if let Some(port) = m.remove("port") {
+                                m.insert("containerPort".into(), port);
+                            }
+                            Value::Mapping(m)
+                        })
+                        .collect();
                     main.insert("ports".into(), Value::Sequence(ports));
                 }
                 _ => {}

@@ -47,7 +47,8 @@ pub fn lint(paths: &[String], opts: &Options) -> super::Report {
             }
         }
     }
-    let cross: Vec<Finding> = contexts.values().flat_map(|facts| rules::cross_check(&facts.iter().collect::<Vec<_>>(), opts)).collect();
+    let cross: Vec<Finding> =
+        contexts.values().flat_map(|facts| rules::cross_check(&facts.iter().collect::<Vec<_>>(), opts)).collect();
     for f in report.files.iter_mut().flat_map(|f| f.findings.iter_mut()) {
         f.file = index[f.file];
     }
@@ -56,8 +57,10 @@ pub fn lint(paths: &[String], opts: &Options) -> super::Report {
         report.files[f.file].findings.push(f);
     }
     for file in &mut report.files {
-        file.findings.sort_by(|a, b| (a.line, a.column, a.rule.id, &a.message).cmp(&(b.line, b.column, b.rule.id, &b.message)));
-        file.findings.dedup_by(|a, b| (a.line, a.column, a.rule.id, &a.message) == (b.line, b.column, b.rule.id, &b.message));
+        file.findings
+            .sort_by(|a, b| (a.line, a.column, a.rule.id, &a.message).cmp(&(b.line, b.column, b.rule.id, &b.message)));
+        file.findings
+            .dedup_by(|a, b| (a.line, a.column, a.rule.id, &a.message) == (b.line, b.column, b.rule.id, &b.message));
     }
     report
 }
@@ -84,12 +87,18 @@ fn inputs(paths: &[String], opts: &Options, bad: &mut Vec<Diagnostic>) -> Vec<In
                 .require_git(false)
                 .git_global(false)
                 .sort_by_file_name(|a, b| a.cmp(b))
-                .filter_entry(move |e| !config.ignores(&source::absolute(e.path()), e.file_type().is_some_and(|t| t.is_dir())))
+                .filter_entry(move |e| {
+                    !config.ignores(&source::absolute(e.path()), e.file_type().is_some_and(|t| t.is_dir()))
+                })
                 .build();
             for entry in walker {
                 match entry {
                     Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && is_definition_file(e.path()) => {
-                        out.push(Input { name: e.path().display().to_string(), path: Some(e.path().to_path_buf()), walked: true })
+                        out.push(Input {
+                            name: e.path().display().to_string(),
+                            path: Some(e.path().to_path_buf()),
+                            walked: true,
+                        })
                     }
                     Ok(_) => {}
                     Err(e) => bad.push(Diagnostic::error(arg, None, format!("cannot walk directory: {e}"))),

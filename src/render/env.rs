@@ -21,7 +21,12 @@ pub fn resolve(app: &App, c: &mut core::Container, reveal: bool) -> Result<(), S
                     }
                 }
                 None if r.optional == Some(true) => {}
-                None => return Err(format!("container `{}`: envFrom names ConfigMap `{}`, which is not defined", c.name, r.name)),
+                None => {
+                    return Err(format!(
+                        "container `{}`: envFrom names ConfigMap `{}`, which is not defined",
+                        c.name, r.name
+                    ))
+                }
             }
         }
         if let Some(r) = &from.secret_ref {
@@ -32,7 +37,12 @@ pub fn resolve(app: &App, c: &mut core::Container, reveal: bool) -> Result<(), S
                     }
                 }
                 None if r.optional == Some(true) => {}
-                None => return Err(format!("container `{}`: envFrom names Secret `{}`, which is not defined", c.name, r.name)),
+                None => {
+                    return Err(format!(
+                        "container `{}`: envFrom names Secret `{}`, which is not defined",
+                        c.name, r.name
+                    ))
+                }
             }
         }
     }
@@ -46,7 +56,12 @@ pub fn resolve(app: &App, c: &mut core::Container, reveal: bool) -> Result<(), S
                         e.value_from = None;
                     }
                     None if r.optional == Some(true) => continue,
-                    None => return Err(format!("env `{}`: key `{}` of ConfigMap `{}` is not defined", e.name, r.key, r.name)),
+                    None => {
+                        return Err(format!(
+                            "env `{}`: key `{}` of ConfigMap `{}` is not defined",
+                            e.name, r.key, r.name
+                        ))
+                    }
                 }
             } else if let Some(r) = &vf.secret_key_ref {
                 let v = app.secret(&r.name).and_then(|s| s.data.as_ref()?.get(&r.key).map(|b| b.0.clone()));
@@ -56,7 +71,9 @@ pub fn resolve(app: &App, c: &mut core::Container, reveal: bool) -> Result<(), S
                         e.value_from = None;
                     }
                     None if r.optional == Some(true) => continue,
-                    None => return Err(format!("env `{}`: key `{}` of Secret `{}` is not defined", e.name, r.key, r.name)),
+                    None => {
+                        return Err(format!("env `{}`: key `{}` of Secret `{}` is not defined", e.name, r.key, r.name))
+                    }
                 }
             }
         }

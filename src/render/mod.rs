@@ -115,7 +115,8 @@ impl Object {
             Object::StatefulSet(s) => ("StatefulSet", &s.metadata),
             Object::Raw(v) => {
                 let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("Unknown").to_string();
-                let name = v.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or("").to_string();
+                let name =
+                    v.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or("").to_string();
                 return (kind, name);
             }
         };

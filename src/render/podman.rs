@@ -30,7 +30,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub fn render(app: &App, opts: &Options) -> Rendered {
-    let mut out = Rendered { app: app.name.clone(), objects: Vec::new(), projections: Vec::new(), host_dirs: Vec::new(), diagnostics: Vec::new() };
+    let mut out = Rendered {
+        app: app.name.clone(),
+        objects: Vec::new(),
+        projections: Vec::new(),
+        host_dirs: Vec::new(),
+        diagnostics: Vec::new(),
+    };
     let run = opts.run.as_ref();
     for claim in &app.claims {
         let mut c = claim.clone();
@@ -44,7 +50,9 @@ pub fn render(app: &App, opts: &Options) -> Rendered {
             let member = role.member_name(i);
             match member_pod(app, role, &member, opts, &mut out) {
                 Ok(pod) => out.objects.push(Object::Pod(Box::new(pod))),
-                Err(e) => out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}"))),
+                Err(e) => {
+                    out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}")))
+                }
             }
         }
     }
@@ -56,7 +64,13 @@ fn input_name(app: &App) -> String {
 }
 
 /// Renders the pod of one member. Claims it needs are pushed to `out` first.
-pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mut Rendered) -> Result<core::Pod, String> {
+pub fn member_pod(
+    app: &App,
+    role: &Role,
+    member: &str,
+    opts: &Options,
+    out: &mut Rendered,
+) -> Result<core::Pod, String> {
     let run = opts.run.as_ref();
     let pod_name = run_name(member, run);
     let mut meta = role.template.metadata.clone().unwrap_or_default();
@@ -73,7 +87,8 @@ pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mu
         let tname = tmpl.metadata.name.clone().unwrap_or_default();
         let claim_name = run_name(&format!("{tname}-{member}"), run);
         let mut c = tmpl.clone();
-        c.metadata = ObjectMeta { name: Some(claim_name.clone()), labels: tmpl.metadata.labels.clone(), ..Default::default() };
+        c.metadata =
+            ObjectMeta { name: Some(claim_name.clone()), labels: tmpl.metadata.labels.clone(), ..Default::default() };
         label_meta(&mut c.metadata, &app.name, run);
         out.objects.push(Object::Claim(c));
         volumes.retain(|v| v.name != tname);
@@ -123,13 +138,18 @@ pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mu
                 continue;
             };
             if sub.starts_with('/') || sub.split('/').any(|s| s == "..") {
-                return Err(format!("container `{}`: subPath `{sub}` must be relative and stay inside the volume", c.name));
+                return Err(format!(
+                    "container `{}`: subPath `{sub}` must be relative and stay inside the volume",
+                    c.name
+                ));
             }
             let name = format!("{}-{}", m.name, crate::app::dns_label(&sub));
             let path = format!("{}/{}", hp.path.trim_end_matches('/'), sub);
             if !extra.iter().any(|v: &core::Volume| v.name == name) {
                 // A projected volume's subPath is a single file; anything else a directory.
-                let kind = if vol.host_path.as_ref().and_then(|h| h.type_.as_deref()) == Some("Directory") && is_projection(out, &pod_name, &vol.name) {
+                let kind = if vol.host_path.as_ref().and_then(|h| h.type_.as_deref()) == Some("Directory")
+                    && is_projection(out, &pod_name, &vol.name)
+                {
                     None
                 } else {
                     if hp.path.starts_with('/') || hp.path.starts_with("./") {
@@ -137,7 +157,11 @@ pub fn member_pod(app: &App, role: &Role, member: &str, opts: &Options, out: &mu
                     }
                     Some("DirectoryOrCreate".to_string())
                 };
-                extra.push(core::Volume { name: name.clone(), host_path: Some(core::HostPathVolumeSource { path, type_: kind }), ..Default::default() });
+                extra.push(core::Volume {
+                    name: name.clone(),
+                    host_path: Some(core::HostPathVolumeSource { path, type_: kind }),
+                    ..Default::default()
+                });
             }
             m.name = name;
         }
@@ -155,10 +179,20 @@ fn is_projection(out: &Rendered, pod: &str, volume: &str) -> bool {
 }
 
 /// Converts one volume; projections and emptyDirs become host directories.
-fn volume(app: &App, v: &core::Volume, pod: &str, pod_dir: &Path, opts: &Options, out: &mut Rendered) -> Result<core::Volume, String> {
+fn volume(
+    app: &App,
+    v: &core::Volume,
+    pod: &str,
+    pod_dir: &Path,
+    opts: &Options,
+    out: &mut Rendered,
+) -> Result<core::Volume, String> {
     let host = |path: &Path| core::Volume {
         name: v.name.clone(),
-        host_path: Some(core::HostPathVolumeSource { path: path.display().to_string(), type_: Some("Directory".into()) }),
+        host_path: Some(core::HostPathVolumeSource {
+            path: path.display().to_string(),
+            type_: Some("Directory".into()),
+        }),
         ..Default::default()
     };
     let dir = pod_dir.join(&v.name);
@@ -212,7 +246,8 @@ fn volume(app: &App, v: &core::Volume, pod: &str, pod_dir: &Path, opts: &Options
         let mut v = v.clone();
         let shared = app.claims.iter().any(|c| c.metadata.name.as_deref() == Some(pvc.claim_name.as_str()));
         if shared {
-            v.persistent_volume_claim.as_mut().expect("checked above").claim_name = run_name(&pvc.claim_name, opts.run.as_ref());
+            v.persistent_volume_claim.as_mut().expect("checked above").claim_name =
+                run_name(&pvc.claim_name, opts.run.as_ref());
         }
         return Ok(v);
     }

@@ -23,11 +23,35 @@ struct Spot {
 
 #[derive(Debug, Clone)]
 enum Fact {
-    Pods { ns: String, kind: String, name: String, labels: Labels, replicas: i64, account: Option<(String, Spot)>, spot: Spot },
-    Service { ns: String, name: String, selector: Labels, spot: Spot },
-    Policy { ns: String, selector: Value },
-    Account { ns: String, name: String },
-    Budget { ns: String, selector: Value, min: i64, spot: Spot },
+    Pods {
+        ns: String,
+        kind: String,
+        name: String,
+        labels: Labels,
+        replicas: i64,
+        account: Option<(String, Spot)>,
+        spot: Spot,
+    },
+    Service {
+        ns: String,
+        name: String,
+        selector: Labels,
+        spot: Spot,
+    },
+    Policy {
+        ns: String,
+        selector: Value,
+    },
+    Account {
+        ns: String,
+        name: String,
+    },
+    Budget {
+        ns: String,
+        selector: Value,
+        min: i64,
+        spot: Spot,
+    },
 }
 
 /// What one file contributes to its directory's cross-document checks.
@@ -36,7 +60,14 @@ pub struct Facts(Vec<Fact>);
 
 fn spot(ctx: &Ctx, pointer: &str, at_value: bool) -> Spot {
     let p = if at_value { ctx.doc.value_pos(pointer) } else { ctx.doc.pos(pointer) };
-    Spot { file: ctx.file, line: p.line, column: p.column, pointer: existing(ctx.doc, pointer), object: ctx.object.clone(), ignored: ctx.ignored.clone() }
+    Spot {
+        file: ctx.file,
+        line: p.line,
+        column: p.column,
+        pointer: existing(ctx.doc, pointer),
+        object: ctx.object.clone(),
+        ignored: ctx.ignored.clone(),
+    }
 }
 
 fn namespace(doc: &Value) -> String {
@@ -44,7 +75,11 @@ fn namespace(doc: &Value) -> String {
 }
 
 pub fn labels_of(m: Option<&Mapping>) -> Labels {
-    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| serde_yaml::to_string(v).unwrap_or_default().trim().to_string());
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| serde_yaml::to_string(v).unwrap_or_default().trim().to_string())
+    };
     m.into_iter().flatten().map(|(k, v)| (text(k), text(v))).collect()
 }
 
@@ -56,7 +91,8 @@ pub fn selector_matches(sel: &Value, labels: &Labels) -> bool {
     }
     sel.get("matchExpressions").and_then(Value::as_sequence).into_iter().flatten().all(|e| {
         let key = s(e, "key").unwrap_or_default();
-        let values: Vec<&str> = e.get("values").and_then(Value::as_sequence).into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> =
+            e.get("values").and_then(Value::as_sequence).into_iter().flatten().filter_map(Value::as_str).collect();
         let have = labels.get(key).map(String::as_str);
         match s(e, "operator") {
             Some("In") => have.is_some_and(|h| values.contains(&h)),
@@ -82,24 +118,43 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                 facts.0.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
             }
         }
-        "NetworkPolicy" => facts.0.push(Fact::Policy { ns, selector: spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default() }),
+        "NetworkPolicy" => facts
+            .0
+            .push(Fact::Policy { ns, selector: spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default() }),
         "ServiceAccount" => facts.0.push(Fact::Account { ns, name }),
         "PodDisruptionBudget" => {
             let Some(spec) = spec else { return };
             if let Some(m) = spec.get("maxUnavailable").filter(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
                 let m = m.as_i64().map(|i| i.to_string()).unwrap_or_else(|| "0%".into());
-                ctx.value(&PDB_MAX_UNAVAILABLE, "/spec/maxUnavailable", format!("PodDisruptionBudget `{name}` has maxUnavailable {m}, so no pod may ever be evicted"));
+                ctx.value(
+                    &PDB_MAX_UNAVAILABLE,
+                    "/spec/maxUnavailable",
+                    format!("PodDisruptionBudget `{name}` has maxUnavailable {m}, so no pod may ever be evicted"),
+                );
             }
             match spec.get("minAvailable") {
-                Some(Value::String(p)) if p == "100%" => ctx.value(&PDB_MIN_AVAILABLE, "/spec/minAvailable", format!("PodDisruptionBudget `{name}` has minAvailable 100%, so no pod may ever be evicted")),
+                Some(Value::String(p)) if p == "100%" => ctx.value(
+                    &PDB_MIN_AVAILABLE,
+                    "/spec/minAvailable",
+                    format!("PodDisruptionBudget `{name}` has minAvailable 100%, so no pod may ever be evicted"),
+                ),
                 Some(Value::Number(n)) => {
                     let selector = spec.get("selector").cloned().unwrap_or_default();
-                    facts.0.push(Fact::Budget { ns, selector, min: n.as_i64().unwrap_or(0), spot: spot(ctx, "/spec/minAvailable", true) });
+                    facts.0.push(Fact::Budget {
+                        ns,
+                        selector,
+                        min: n.as_i64().unwrap_or(0),
+                        spot: spot(ctx, "/spec/minAvailable", true),
+                    });
                 }
                 _ => {}
             }
             if spec.get("unhealthyPodEvictionPolicy").is_none() {
-                ctx.key(&PDB_UNHEALTHY_POD_EVICTION_POLICY, "/spec", format!("PodDisruptionBudget `{name}` does not set unhealthyPodEvictionPolicy"));
+                ctx.key(
+                    &PDB_UNHEALTHY_POD_EVICTION_POLICY,
+                    "/spec",
+                    format!("PodDisruptionBudget `{name}` does not set unhealthyPodEvictionPolicy"),
+                );
             }
         }
         _ => {}
@@ -111,8 +166,11 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     if pod.form != Form::Manifest {
         return;
     }
-    let account = s(&pod.spec, "serviceAccountName").or_else(|| s(&pod.spec, "serviceAccount")).filter(|a| !a.is_empty() && *a != "default");
-    let account_ptr = pod.ptr(if pod.spec.get("serviceAccountName").is_some() { "/serviceAccountName" } else { "/serviceAccount" });
+    let account = s(&pod.spec, "serviceAccountName")
+        .or_else(|| s(&pod.spec, "serviceAccount"))
+        .filter(|a| !a.is_empty() && *a != "default");
+    let account_ptr =
+        pod.ptr(if pod.spec.get("serviceAccountName").is_some() { "/serviceAccountName" } else { "/serviceAccount" });
     let labels_ptr = pod.meta.as_ref().map(|(_, p)| format!("{p}/labels")).unwrap_or_default();
     facts.0.push(Fact::Pods {
         ns: namespace(&ctx.doc.value),
@@ -152,24 +210,43 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
     for f in &all {
         match f {
             Fact::Service { ns, name, selector, spot } => {
-                if !pods().any(|(pns, labels, ..)| pns == ns && selector.iter().all(|(k, v)| labels.get(k) == Some(v))) {
+                if !pods().any(|(pns, labels, ..)| pns == ns && selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                {
                     let sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    report(&DANGLING_SERVICE, spot, format!("Service `{name}` selects {}, which no pod template in this directory carries", sel.join(",")));
+                    report(
+                        &DANGLING_SERVICE,
+                        spot,
+                        format!(
+                            "Service `{name}` selects {}, which no pod template in this directory carries",
+                            sel.join(",")
+                        ),
+                    );
                 }
             }
             Fact::Pods { ns, kind, name, labels, account, spot, .. } => {
                 let isolated = all.iter().any(|p| matches!(p, Fact::Policy { ns: pns, selector } if pns == ns && selector_matches(selector, labels)));
                 if !isolated {
-                    report(&NON_ISOLATED_POD, spot, format!("no NetworkPolicy in this directory selects the pods of {kind} `{name}`"));
+                    report(
+                        &NON_ISOLATED_POD,
+                        spot,
+                        format!("no NetworkPolicy in this directory selects the pods of {kind} `{name}`"),
+                    );
                 }
                 if let Some((a, aspot)) = account {
                     if !all.iter().any(|x| matches!(x, Fact::Account { ns: ans, name } if ans == ns && name == a)) {
-                        report(&NON_EXISTENT_SERVICE_ACCOUNT, aspot, format!("ServiceAccount `{a}` is not defined in this directory"));
+                        report(
+                            &NON_EXISTENT_SERVICE_ACCOUNT,
+                            aspot,
+                            format!("ServiceAccount `{a}` is not defined in this directory"),
+                        );
                     }
                 }
             }
             Fact::Budget { ns, selector, min, spot } => {
-                if let Some((_, _, replicas, kind, name)) = pods().find(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels)).filter(|p| *min >= p.2) {
+                if let Some((_, _, replicas, kind, name)) = pods()
+                    .find(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels))
+                    .filter(|p| *min >= p.2)
+                {
                     report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`, so no pod may ever be evicted"));
                 }
             }

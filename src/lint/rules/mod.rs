@@ -330,7 +330,9 @@ impl Ctx<'_> {
     }
 
     fn push(&mut self, rule: &'static Rule, pointer: &str, p: crate::yaml::Pos, message: String) {
-        let Some(severity) = self.opts.level(rule).filter(|_| !self.ignored.iter().any(|i| i == rule.id)) else { return };
+        let Some(severity) = self.opts.level(rule).filter(|_| !self.ignored.iter().any(|i| i == rule.id)) else {
+            return;
+        };
         self.out.push(Finding {
             rule,
             severity,
@@ -440,7 +442,11 @@ fn suppressions(ctx: &mut Ctx) {
                 let msg = format!("`{id}` is not a podproof lint rule; this annotation suppresses nothing");
                 ctx.key(&INVALID_SUPPRESSION, &ptr, msg);
             } else if reason.is_empty() {
-                ctx.value(&INVALID_SUPPRESSION, &ptr, format!("suppressing `{id}` needs a reason; without one the finding stays"));
+                ctx.value(
+                    &INVALID_SUPPRESSION,
+                    &ptr,
+                    format!("suppressing `{id}` needs a reason; without one the finding stays"),
+                );
             } else {
                 ctx.ignored.push(id.to_string());
             }
@@ -451,7 +457,12 @@ fn suppressions(ctx: &mut Ctx) {
 /// Iterates a sequence at `ptr` inside `v`, with each item's pointer.
 pub fn items<'v>(v: &'v Value, key: &str, ptr: &str) -> impl Iterator<Item = (String, &'v Value)> + 'v {
     let base = format!("{ptr}/{key}");
-    v.get(key).and_then(Value::as_sequence).into_iter().flatten().enumerate().map(move |(i, x)| (format!("{base}/{i}"), x))
+    v.get(key)
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(move |(i, x)| (format!("{base}/{i}"), x))
 }
 
 /// A string field, if it is one.

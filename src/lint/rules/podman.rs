@@ -7,14 +7,34 @@ use crate::lint::view::Form;
 
 /// Pod fields podman's support table marks "no".
 const POD_IGNORED: &[&str] = &[
-    "imagePullSecrets", "enableServiceLinks", "os", "runtimeClassName", "priority", "priorityClassName", "activeDeadlineSeconds",
-    "readinessGates", "setHostnameAsFQDN", "subdomain", "dnsPolicy", "serviceAccountName", "serviceAccount",
-    "automountServiceAccountToken", "nodeSelector", "nodeName", "affinity", "tolerations", "schedulerName", "topologySpreadConstraints",
+    "imagePullSecrets",
+    "enableServiceLinks",
+    "os",
+    "runtimeClassName",
+    "priority",
+    "priorityClassName",
+    "activeDeadlineSeconds",
+    "readinessGates",
+    "setHostnameAsFQDN",
+    "subdomain",
+    "dnsPolicy",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "nodeSelector",
+    "nodeName",
+    "affinity",
+    "tolerations",
+    "schedulerName",
+    "topologySpreadConstraints",
 ];
-const POD_SECURITY_IGNORED: &[&str] = &["runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "seccompProfile", "windowsOptions"];
-const CONTAINER_IGNORED: &[&str] = &["volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "stdin", "stdinOnce", "tty"];
+const POD_SECURITY_IGNORED: &[&str] =
+    &["runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "seccompProfile", "windowsOptions"];
+const CONTAINER_IGNORED: &[&str] =
+    &["volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "stdin", "stdinOnce", "tty"];
 const CONTAINER_SECURITY_IGNORED: &[&str] = &["runAsNonRoot", "seccompProfile"];
-const DEPLOYMENT_IGNORED: &[&str] = &["strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused"];
+const DEPLOYMENT_IGNORED: &[&str] =
+    &["strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused"];
 
 /// Pod fields that arrived in a later podman: (field, major, minor).
 const POD_SINCE: &[(&str, u32, u32)] = &[("hostPID", 4, 4), ("hostIPC", 4, 5), ("terminationGracePeriodSeconds", 4, 7)];
@@ -28,7 +48,9 @@ pub fn kind(ctx: &mut Ctx, _api: &str, kind: &str) {
         "Job" if v.at_least(5, 3) => return,
         "StatefulSet" => "podproof runs each replica as its own Pod, with the StatefulSet's stable names",
         "Service" => "podproof keeps its name resolvable for the app's pods and ships it on promotion",
-        "DaemonSet" => "podproof runs it as one Pod (this machine is the only node); podman supports DaemonSets from 4.7",
+        "DaemonSet" => {
+            "podproof runs it as one Pod (this machine is the only node); podman supports DaemonSets from 4.7"
+        }
         "Job" => "podproof runs its pods to completion itself; podman supports Jobs from 5.3",
         _ => {
             let msg = format!("podman {label} skips kind `{kind}` without a word; nothing runs it locally");
@@ -54,7 +76,10 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
     let spec = &*pod.spec;
     if pod.kind == "Deployment" && v.at_least(4, 4) {
         if let Some((n, p)) = pod.replicas.as_ref().filter(|(n, _)| *n > 1) {
-            let msg = format!("podman {l} runs 1 of the {n} replicas (as pod `{}-pod`); podproof runs all {n} as their own pods", pod.name);
+            let msg = format!(
+                "podman {l} runs 1 of the {n} replicas (as pod `{}-pod`); podproof runs all {n} as their own pods",
+                pod.name
+            );
             ctx.key(&PODMAN_REPLICAS_CAPPED, p, msg);
         }
     }
@@ -68,19 +93,32 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
     }
     if let Some(sc) = spec.get("securityContext") {
         for f in POD_SECURITY_IGNORED.iter().filter(|f| sc.get(**f).is_some()) {
-            ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("/securityContext/{f}")), format!("podman ignores the pod's `securityContext.{f}`"));
+            ctx.key(
+                &PODMAN_IGNORED_FIELD,
+                &pod.ptr(&format!("/securityContext/{f}")),
+                format!("podman ignores the pod's `securityContext.{f}`"),
+            );
         }
         if sc.get("sysctls").is_some() && !v.at_least(4, 5) {
-            ctx.key(&PODMAN_UNSUPPORTED_FIELD, &pod.ptr("/securityContext/sysctls"), format!("podman {l} ignores `sysctls` (supported from 4.5)"));
+            ctx.key(
+                &PODMAN_UNSUPPORTED_FIELD,
+                &pod.ptr("/securityContext/sysctls"),
+                format!("podman {l} ignores `sysctls` (supported from 4.5)"),
+            );
         }
     }
     for (f, major, minor) in POD_SINCE {
         if spec.get(*f).is_some_and(|x| !matches!(x, Value::Bool(false) | Value::Null)) && !v.at_least(*major, *minor) {
-            ctx.key(&PODMAN_UNSUPPORTED_FIELD, &pod.ptr(&format!("/{f}")), format!("podman {l} ignores `{f}` (supported from {major}.{minor})"));
+            ctx.key(
+                &PODMAN_UNSUPPORTED_FIELD,
+                &pod.ptr(&format!("/{f}")),
+                format!("podman {l} ignores `{f}` (supported from {major}.{minor})"),
+            );
         }
     }
     let host_net = is_true(spec, "hostNetwork");
-    let ports: usize = pod.containers().map(|(_, c, _)| c.get("ports").and_then(Value::as_sequence).map_or(0, Vec::len)).sum();
+    let ports: usize =
+        pod.containers().map(|(_, c, _)| c.get("ports").and_then(Value::as_sequence).map_or(0, Vec::len)).sum();
     if host_net && ports > 0 {
         let msg = format!("podman refuses {ports} containerPorts on a host-network pod (\"PortMappings can only be used with Bridge or slirp4netns networking\"); podproof drops them");
         ctx.key(&PODMAN_HOST_NETWORK_PORTS, &pod.ptr("/hostNetwork"), msg);
@@ -95,19 +133,35 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
     let l = ctx.opts.podman_label();
     let name = s(c, "name").unwrap_or("?");
     for f in CONTAINER_IGNORED.iter().filter(|f| c.get(**f).is_some()) {
-        ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("{cp}/{f}")), format!("podman ignores `{f}` of container `{name}`"));
+        ctx.key(
+            &PODMAN_IGNORED_FIELD,
+            &pod.ptr(&format!("{cp}/{f}")),
+            format!("podman ignores `{f}` of container `{name}`"),
+        );
     }
     if let Some(sc) = c.get("securityContext") {
         for f in CONTAINER_SECURITY_IGNORED.iter().filter(|f| sc.get(**f).is_some()) {
-            ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("{cp}/securityContext/{f}")), format!("podman ignores `securityContext.{f}` of container `{name}`"));
+            ctx.key(
+                &PODMAN_IGNORED_FIELD,
+                &pod.ptr(&format!("{cp}/securityContext/{f}")),
+                format!("podman ignores `securityContext.{f}` of container `{name}`"),
+            );
         }
         if sc.get("procMount").is_some() && !v.at_least(4, 7) {
-            ctx.key(&PODMAN_UNSUPPORTED_FIELD, &pod.ptr(&format!("{cp}/securityContext/procMount")), format!("podman {l} ignores `procMount` (supported from 4.7)"));
+            ctx.key(
+                &PODMAN_UNSUPPORTED_FIELD,
+                &pod.ptr(&format!("{cp}/securityContext/procMount")),
+                format!("podman {l} ignores `procMount` (supported from 4.7)"),
+            );
         }
     }
     for (ep, e) in items(c, "envFrom", cp) {
         if e.get("prefix").is_some() {
-            ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("{ep}/prefix")), "podman ignores `envFrom.prefix`; podproof writes the variables in with their prefix");
+            ctx.key(
+                &PODMAN_IGNORED_FIELD,
+                &pod.ptr(&format!("{ep}/prefix")),
+                "podman ignores `envFrom.prefix`; podproof writes the variables in with their prefix",
+            );
         }
     }
     for (mp, m) in items(c, "volumeMounts", cp) {
@@ -123,15 +177,27 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
         return;
     }
     if c.get("readinessProbe").is_some() {
-        ctx.key(&PODMAN_EMULATED_FIELD, &pod.ptr(&format!("{cp}/readinessProbe")), format!("podman ignores the readinessProbe of `{name}`; podproof performs it itself"));
+        ctx.key(
+            &PODMAN_EMULATED_FIELD,
+            &pod.ptr(&format!("{cp}/readinessProbe")),
+            format!("podman ignores the readinessProbe of `{name}`; podproof performs it itself"),
+        );
     }
     for hook in ["postStart", "preStop"] {
         if c.get("lifecycle").and_then(|l| l.get(hook)).is_some() {
-            ctx.key(&PODMAN_EMULATED_FIELD, &pod.ptr(&format!("{cp}/lifecycle/{hook}")), format!("podman ignores the {hook} hook of `{name}`; podproof runs it itself"));
+            ctx.key(
+                &PODMAN_EMULATED_FIELD,
+                &pod.ptr(&format!("{cp}/lifecycle/{hook}")),
+                format!("podman ignores the {hook} hook of `{name}`; podproof runs it itself"),
+            );
         }
     }
     if c.get("startupProbe").is_some() && !v.at_least(4, 4) {
-        ctx.key(&PODMAN_EMULATED_FIELD, &pod.ptr(&format!("{cp}/startupProbe")), format!("podman {l} ignores startupProbe (mapped from 4.4); podproof performs it itself"));
+        ctx.key(
+            &PODMAN_EMULATED_FIELD,
+            &pod.ptr(&format!("{cp}/startupProbe")),
+            format!("podman {l} ignores startupProbe (mapped from 4.4); podproof performs it itself"),
+        );
     }
     let image = s(c, "image").unwrap_or("");
     for probe in ["livenessProbe", "startupProbe"] {
@@ -147,7 +213,10 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
         }
     }
     if v.at_least(4, 8) && !host_net {
-        let bare: Vec<(String, i64)> = items(c, "ports", cp).filter(|(_, p)| p.get("hostPort").is_none()).filter_map(|(pp, p)| Some((pp, int(p, "containerPort")?))).collect();
+        let bare: Vec<(String, i64)> = items(c, "ports", cp)
+            .filter(|(_, p)| p.get("hostPort").is_none())
+            .filter_map(|(pp, p)| Some((pp, int(p, "containerPort")?)))
+            .collect();
         if let Some((pp, _)) = bare.first() {
             let list: Vec<String> = bare.iter().map(|(_, n)| n.to_string()).collect();
             let msg = format!("podman {l} publishes no containerPort without hostPort; port {} of `{name}` is reachable only inside the pod", list.join(", "));

@@ -39,10 +39,22 @@ pub fn is_removed(api: &str) -> bool {
 
 pub fn api_version(ctx: &mut Ctx, api: &str, kind: &str) {
     if api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" {
-        let to = if matches!(kind, "Ingress" | "NetworkPolicy" | "IngressClass") { "networking.k8s.io/v1" } else { "apps/v1" };
-        ctx.value(&NO_EXTENSIONS_V1BETA, "/apiVersion", format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"));
+        let to = if matches!(kind, "Ingress" | "NetworkPolicy" | "IngressClass") {
+            "networking.k8s.io/v1"
+        } else {
+            "apps/v1"
+        };
+        ctx.value(
+            &NO_EXTENSIONS_V1BETA,
+            "/apiVersion",
+            format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"),
+        );
     } else if let Some((_, to)) = REMOVED.iter().find(|(a, _)| *a == api) {
-        ctx.value(&REMOVED_API_VERSION, "/apiVersion", format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"));
+        ctx.value(
+            &REMOVED_API_VERSION,
+            "/apiVersion",
+            format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"),
+        );
     }
 }
 
@@ -52,15 +64,24 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
         let Some(path) = vol.get("hostPath").and_then(|h| s(h, "path")) else { continue };
         let ptr = pod.ptr(&format!("{vp}/hostPath/path"));
         if !path.starts_with('/') {
-            let named = if path.contains('/') { "" } else { " (podman even takes a name without `/` for a named volume)" };
+            let named =
+                if path.contains('/') { "" } else { " (podman even takes a name without `/` for a named volume)" };
             let msg = format!("hostPath `{path}` is relative: podman resolves it against its working directory{named}, a cluster node against the kubelet's");
             ctx.value(&RELATIVE_HOST_PATH, &ptr, msg);
         } else if let Some(d) = HOST_SPECIFIC.iter().find(|d| path == **d || path.starts_with(&format!("{d}/"))) {
-            ctx.value(&HOST_SPECIFIC_HOST_PATH, &ptr, format!("hostPath `{path}` is under `{d}`, which cluster nodes do not share with this machine"));
+            ctx.value(
+                &HOST_SPECIFIC_HOST_PATH,
+                &ptr,
+                format!("hostPath `{path}` is under `{d}`, which cluster nodes do not share with this machine"),
+            );
         }
     }
     if spec.get("serviceAccount").is_some() {
-        ctx.key(&DEPRECATED_SERVICE_ACCOUNT_FIELD, &pod.ptr("/serviceAccount"), "`serviceAccount` is deprecated; use `serviceAccountName`");
+        ctx.key(
+            &DEPRECATED_SERVICE_ACCOUNT_FIELD,
+            &pod.ptr("/serviceAccount"),
+            "`serviceAccount` is deprecated; use `serviceAccountName`",
+        );
     }
     for (cp, c, _) in pod.containers() {
         let name = s(c, "name").unwrap_or("?");
@@ -71,7 +92,11 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
             for list in ["add", "drop"] {
                 for (ip, cap) in items(sc, list, &format!("{cp}/securityContext/capabilities")) {
                     if let Some(cap) = cap.as_str().filter(|c| c.to_ascii_uppercase().starts_with("CAP_")) {
-                        ctx.value(&CAPABILITY_NAME_PREFIX, &pod.ptr(&ip), format!("`{cap}`: Kubernetes names capabilities without CAP_ (`{}`)", &cap[4..]));
+                        ctx.value(
+                            &CAPABILITY_NAME_PREFIX,
+                            &pod.ptr(&ip),
+                            format!("`{cap}`: Kubernetes names capabilities without CAP_ (`{}`)", &cap[4..]),
+                        );
                     }
                 }
             }
@@ -87,14 +112,22 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
 pub fn image(ctx: &mut Ctx, ptr: &str, image: &str) {
     let local = ["localhost/", "localhost:", "127.0.0.1"].iter().any(|p| image.starts_with(p));
     if local && !ctx.opts.config.maps_image(image) {
-        ctx.value(&LOCAL_IMAGE, ptr, format!("image `{image}` exists only on this machine and .podproof.yaml has no `imageMap` entry for it"));
+        ctx.value(
+            &LOCAL_IMAGE,
+            ptr,
+            format!("image `{image}` exists only on this machine and .podproof.yaml has no `imageMap` entry for it"),
+        );
     }
 }
 
 /// ConfigMap uses that never see updates, in a pod that expects live reloads.
 fn stale_config(ctx: &mut Ctx, pod: &PodView) {
     let Some(value) = pod.annotation(reload::ANNOTATION) else { return };
-    let ann = format!("{}/annotations/{}", pod.meta.as_ref().map(|(_, p)| p.as_str()).unwrap_or(""), crate::yaml::escape(reload::ANNOTATION));
+    let ann = format!(
+        "{}/annotations/{}",
+        pod.meta.as_ref().map(|(_, p)| p.as_str()).unwrap_or(""),
+        crate::yaml::escape(reload::ANNOTATION)
+    );
     let policy = match reload::parse(value) {
         Ok(reload::Action::Restart) => return,
         Ok(a) => a,
@@ -106,7 +139,11 @@ fn stale_config(ctx: &mut Ctx, pod: &PodView) {
     let spec = &*pod.spec;
     let cm_volumes: Vec<&str> = items(spec, "volumes", "")
         .filter(|(_, v)| {
-            v.get("configMap").is_some() || v.get("projected").and_then(|p| p.get("sources")).and_then(Value::as_sequence).is_some_and(|s| s.iter().any(|x| x.get("configMap").is_some()))
+            v.get("configMap").is_some()
+                || v.get("projected")
+                    .and_then(|p| p.get("sources"))
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|s| s.iter().any(|x| x.get("configMap").is_some()))
         })
         .filter_map(|(_, v)| s(v, "name"))
         .collect();
@@ -147,7 +184,9 @@ fn selector(ctx: &mut Ctx, pod: &PodView) {
     let labels = labels_of(pod.labels());
     // A ReplicationController's selector is a plain label map.
     let ok = if pod.kind == "ReplicationController" {
-        sel.as_mapping().is_none_or(|m| m.iter().all(|(k, v)| labels.get(k.as_str().unwrap_or_default()).map(String::as_str) == v.as_str()))
+        sel.as_mapping().is_none_or(|m| {
+            m.iter().all(|(k, v)| labels.get(k.as_str().unwrap_or_default()).map(String::as_str) == v.as_str())
+        })
     } else {
         selector_matches(sel, &labels)
     };

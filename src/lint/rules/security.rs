@@ -4,22 +4,58 @@
 use super::*;
 use crate::lint::view::Form;
 
-const DANGEROUS_CAPS: &[&str] = &["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME", "DAC_READ_SEARCH", "BPF", "PERFMON"];
+const DANGEROUS_CAPS: &[&str] = &[
+    "ALL",
+    "SYS_ADMIN",
+    "NET_ADMIN",
+    "SYS_PTRACE",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_BOOT",
+    "SYS_TIME",
+    "DAC_READ_SEARCH",
+    "BPF",
+    "PERFMON",
+];
 /// Host directories whose mount (or a mount below them) exposes the node.
-const SENSITIVE: &[&str] = &["/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/run/containerd", "/run/containerd"];
+const SENSITIVE: &[&str] = &[
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/proc",
+    "/sys",
+    "/usr",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/run/containerd",
+    "/run/containerd",
+];
 const UNSAFE_SYSCTL_PREFIXES: &[&str] = &["kernel.msg", "kernel.sem", "kernel.shm", "fs.mqueue.", "net."];
 
 pub fn pod(ctx: &mut Ctx, pod: &PodView) {
     let spec = &*pod.spec;
-    for (field, rule, what) in [("hostNetwork", &HOST_NETWORK, "network"), ("hostPID", &HOST_PID, "process"), ("hostIPC", &HOST_IPC, "IPC")] {
+    for (field, rule, what) in
+        [("hostNetwork", &HOST_NETWORK, "network"), ("hostPID", &HOST_PID, "process"), ("hostIPC", &HOST_IPC, "IPC")]
+    {
         if is_true(spec, field) {
-            ctx.key(rule, &pod.ptr(&format!("/{field}")), format!("{} `{}` shares the host's {what} namespace", pod.kind, pod.name));
+            ctx.key(
+                rule,
+                &pod.ptr(&format!("/{field}")),
+                format!("{} `{}` shares the host's {what} namespace", pod.kind, pod.name),
+            );
         }
     }
-    let sysctls: Vec<(String, &Value)> = spec.get("securityContext").map(|sc| items(sc, "sysctls", "/securityContext").collect()).unwrap_or_default();
+    let sysctls: Vec<(String, &Value)> =
+        spec.get("securityContext").map(|sc| items(sc, "sysctls", "/securityContext").collect()).unwrap_or_default();
     for (sp, sysctl) in sysctls {
         if let Some(n) = s(sysctl, "name").filter(|n| UNSAFE_SYSCTL_PREFIXES.iter().any(|u| n.starts_with(u))) {
-            ctx.value(&UNSAFE_SYSCTLS, &pod.ptr(&format!("{sp}/name")), format!("sysctl `{n}` is unsafe: it is not isolated per pod"));
+            ctx.value(
+                &UNSAFE_SYSCTLS,
+                &pod.ptr(&format!("{sp}/name")),
+                format!("sysctl `{n}` is unsafe: it is not isolated per pod"),
+            );
         }
     }
     let mut host_volumes = Vec::new();
@@ -29,15 +65,30 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
         let ptr = pod.ptr(&format!("{vp}/hostPath/path"));
         let clean = path.trim_end_matches('/');
         if clean.ends_with("docker.sock") {
-            ctx.value(&DOCKER_SOCK, &ptr, format!("volume `{}` mounts the container runtime socket `{path}`", s(vol, "name").unwrap_or("?")));
+            ctx.value(
+                &DOCKER_SOCK,
+                &ptr,
+                format!("volume `{}` mounts the container runtime socket `{path}`", s(vol, "name").unwrap_or("?")),
+            );
         } else if clean.is_empty() || SENSITIVE.iter().any(|d| clean == *d || clean.starts_with(&format!("{d}/"))) {
-            ctx.value(&SENSITIVE_HOST_MOUNTS, &ptr, format!("volume `{}` mounts the host's `{path}`", s(vol, "name").unwrap_or("?")));
+            ctx.value(
+                &SENSITIVE_HOST_MOUNTS,
+                &ptr,
+                format!("volume `{}` mounts the host's `{path}`", s(vol, "name").unwrap_or("?")),
+            );
         }
     }
     if let Some((n, p)) = pod.replicas.as_ref().filter(|(n, _)| *n > 1) {
         let anti = spec.get("affinity").and_then(|a| a.get("podAntiAffinity")).is_some();
         if pod.form == Form::Manifest && !anti {
-            ctx.key(&NO_ANTI_AFFINITY, p, format!("{} replicas of {} `{}` and no podAntiAffinity: they may all land on one node", n, pod.kind, pod.name));
+            ctx.key(
+                &NO_ANTI_AFFINITY,
+                p,
+                format!(
+                    "{} replicas of {} `{}` and no podAntiAffinity: they may all land on one node",
+                    n, pod.kind, pod.name
+                ),
+            );
         }
     }
     // k8s-openapi fills missing required fields with defaults, so the few
@@ -66,7 +117,9 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
             image_tag(ctx, &at("/image"), image);
             super::portability::image(ctx, &at("/image"), image);
         }
-        None if pod.form == Form::Manifest => ctx.key(&SCHEMA_INVALID, &at(""), format!("container `{name}` has no image")),
+        None if pod.form == Form::Manifest => {
+            ctx.key(&SCHEMA_INVALID, &at(""), format!("container `{name}` has no image"))
+        }
         None => {}
     }
     let sc = c.get("securityContext");
@@ -76,25 +129,46 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
         ctx.key(&PRIVILEGED_CONTAINER, &at("/securityContext/privileged"), format!("container `{name}` is privileged"));
     }
     if field("allowPrivilegeEscalation").and_then(Value::as_bool) != Some(false) {
-        let p = if field("allowPrivilegeEscalation").is_some() { "/securityContext/allowPrivilegeEscalation" } else if sc.is_some() { "/securityContext" } else { "" };
-        ctx.key(&PRIVILEGE_ESCALATION_CONTAINER, &at(p), format!("container `{name}` does not set allowPrivilegeEscalation: false"));
+        let p = if field("allowPrivilegeEscalation").is_some() {
+            "/securityContext/allowPrivilegeEscalation"
+        } else if sc.is_some() {
+            "/securityContext"
+        } else {
+            ""
+        };
+        ctx.key(
+            &PRIVILEGE_ESCALATION_CONTAINER,
+            &at(p),
+            format!("container `{name}` does not set allowPrivilegeEscalation: false"),
+        );
     }
     let caps = field("capabilities");
     let norm = |v: &Value| v.as_str().map(|c| c.to_ascii_uppercase().trim_start_matches("CAP_").to_string());
-    let added: Vec<(String, &Value)> = caps.map(|k| items(k, "add", "/securityContext/capabilities").collect()).unwrap_or_default();
+    let added: Vec<(String, &Value)> =
+        caps.map(|k| items(k, "add", "/securityContext/capabilities").collect()).unwrap_or_default();
     for (ip, cap) in added {
         if let Some(n) = norm(cap).filter(|n| DANGEROUS_CAPS.contains(&n.as_str())) {
             ctx.value(&DANGEROUS_CAPABILITIES, &at(&ip), format!("container `{name}` adds capability {n}"));
         }
     }
-    let dropped = caps.and_then(|k| k.get("drop")).and_then(Value::as_sequence).is_some_and(|d| d.iter().filter_map(norm).any(|n| n == "NET_RAW" || n == "ALL"));
+    let dropped = caps
+        .and_then(|k| k.get("drop"))
+        .and_then(Value::as_sequence)
+        .is_some_and(|d| d.iter().filter_map(norm).any(|n| n == "NET_RAW" || n == "ALL"));
     if !dropped {
-        let p = if caps.is_some() { "/securityContext/capabilities" } else if sc.is_some() { "/securityContext" } else { "" };
+        let p = if caps.is_some() {
+            "/securityContext/capabilities"
+        } else if sc.is_some() {
+            "/securityContext"
+        } else {
+            ""
+        };
         ctx.key(&DROP_NET_RAW_CAPABILITY, &at(p), format!("container `{name}` does not drop NET_RAW"));
     }
     // The container's settings override the pod's.
     let eff = |k: &str| field(k).or_else(|| pod_sc.and_then(|s| s.get(k)));
-    let non_root = eff("runAsNonRoot").and_then(Value::as_bool) == Some(true) || eff("runAsUser").and_then(Value::as_i64).is_some_and(|u| u > 0);
+    let non_root = eff("runAsNonRoot").and_then(Value::as_bool) == Some(true)
+        || eff("runAsUser").and_then(Value::as_i64).is_some_and(|u| u > 0);
     if !non_root {
         let p = if field("runAsNonRoot").is_some() {
             at("/securityContext/runAsNonRoot")
@@ -105,29 +179,49 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
         } else {
             at("")
         };
-        ctx.key(&RUN_AS_NON_ROOT, &p, format!("container `{name}` may run as root: set runAsNonRoot: true and a non-zero runAsUser"));
+        ctx.key(
+            &RUN_AS_NON_ROOT,
+            &p,
+            format!("container `{name}` may run as root: set runAsNonRoot: true and a non-zero runAsUser"),
+        );
     }
     if field("readOnlyRootFilesystem").and_then(Value::as_bool) != Some(true) {
         let p = if field("readOnlyRootFilesystem").is_some() { "/securityContext/readOnlyRootFilesystem" } else { "" };
         ctx.key(&NO_READ_ONLY_ROOT_FS, &at(p), format!("container `{name}` has a writable root filesystem"));
     }
     if field("procMount").and_then(Value::as_str) == Some("Unmasked") {
-        ctx.value(&UNSAFE_PROC_MOUNT, &at("/securityContext/procMount"), format!("container `{name}` mounts /proc unmasked"));
+        ctx.value(
+            &UNSAFE_PROC_MOUNT,
+            &at("/securityContext/procMount"),
+            format!("container `{name}` mounts /proc unmasked"),
+        );
     }
     for (mp, m) in items(c, "volumeMounts", cp) {
         if s(m, "name").is_some_and(|n| host_volumes.contains(&n)) && !is_true(m, "readOnly") {
-            ctx.key(&WRITABLE_HOST_MOUNT, &pod.ptr(&format!("{mp}/mountPath")), format!("container `{name}` mounts host path volume `{}` writable", s(m, "name").unwrap_or("?")));
+            ctx.key(
+                &WRITABLE_HOST_MOUNT,
+                &pod.ptr(&format!("{mp}/mountPath")),
+                format!("container `{name}` mounts host path volume `{}` writable", s(m, "name").unwrap_or("?")),
+            );
         }
     }
     ports(ctx, pod, cp, c, name);
     let sidecar = s(c, "restartPolicy") == Some("Always");
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
         if init && !sidecar && c.get(probe).is_some() {
-            ctx.key(&INIT_CONTAINER_PROBE, &at(&format!("/{probe}")), format!("init container `{name}` may not have a {probe}"));
+            ctx.key(
+                &INIT_CONTAINER_PROBE,
+                &at(&format!("/{probe}")),
+                format!("init container `{name}` may not have a {probe}"),
+            );
         }
     }
     if init && !sidecar && c.get("lifecycle").is_some() {
-        ctx.key(&INIT_CONTAINER_PROBE, &at("/lifecycle"), format!("init container `{name}` may not have lifecycle hooks"));
+        ctx.key(
+            &INIT_CONTAINER_PROBE,
+            &at("/lifecycle"),
+            format!("init container `{name}` may not have lifecycle hooks"),
+        );
     }
     if !init {
         for (probe, rule) in [("livenessProbe", &NO_LIVENESS_PROBE), ("readinessProbe", &NO_READINESS_PROBE)] {
@@ -141,7 +235,10 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
 fn resources(ctx: &mut Ctx, cp: &str, c: &Value, name: &str) {
     let r = c.get("resources");
     for (res, rule) in [("cpu", &UNSET_CPU_REQUIREMENTS), ("memory", &UNSET_MEMORY_REQUIREMENTS)] {
-        let missing: Vec<&str> = ["requests", "limits"].into_iter().filter(|k| r.and_then(|r| r.get(*k)).and_then(|x| x.get(res)).is_none()).collect();
+        let missing: Vec<&str> = ["requests", "limits"]
+            .into_iter()
+            .filter(|k| r.and_then(|r| r.get(*k)).and_then(|x| x.get(res)).is_none())
+            .collect();
         if missing.is_empty() {
             continue;
         }
@@ -161,12 +258,20 @@ fn env(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
     for (ep, e) in items(c, "env", cp) {
         let Some(var) = s(e, "name") else { continue };
         if seen.contains(&var) {
-            ctx.value(&DUPLICATE_ENV_VAR, &pod.ptr(&format!("{ep}/name")), format!("container `{name}` sets `{var}` twice; the last one wins"));
+            ctx.value(
+                &DUPLICATE_ENV_VAR,
+                &pod.ptr(&format!("{ep}/name")),
+                format!("container `{name}` sets `{var}` twice; the last one wins"),
+            );
         }
         seen.push(var);
         let literal = e.get("value").is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
         if literal && secret_like(var) {
-            ctx.value(&ENV_VAR_SECRET, &pod.ptr(&format!("{ep}/value")), format!("`{var}` of container `{name}` looks like a secret written into the manifest"));
+            ctx.value(
+                &ENV_VAR_SECRET,
+                &pod.ptr(&format!("{ep}/value")),
+                format!("`{var}` of container `{name}` looks like a secret written into the manifest"),
+            );
         }
     }
 }
@@ -174,7 +279,13 @@ fn env(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
 /// Names like *PASSWORD*, *SECRET*, *TOKEN* or *KEY* (as a word).
 fn secret_like(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w)) || up.split(['_', '-', '.']).any(|w| w == "KEY" || w.ends_with("KEY") && w.len() > 3 && ["API", "ACCESS", "PRIVATE", "AUTH"].iter().any(|p| w.starts_with(p)))
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w))
+        || up.split(['_', '-', '.']).any(|w| {
+            w == "KEY"
+                || w.ends_with("KEY")
+                    && w.len() > 3
+                    && ["API", "ACCESS", "PRIVATE", "AUTH"].iter().any(|p| w.starts_with(p))
+        })
 }
 
 fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
@@ -184,11 +295,19 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
         let n = int(p, "containerPort");
         if let Some(port_name) = s(p, "name") {
             if let Err(e) = iana_name(port_name) {
-                ctx.value(&INVALID_TARGET_PORTS, &pod.ptr(&format!("{pp}/name")), format!("port name `{port_name}` {e}"));
+                ctx.value(
+                    &INVALID_TARGET_PORTS,
+                    &pod.ptr(&format!("{pp}/name")),
+                    format!("port name `{port_name}` {e}"),
+                );
             }
         }
         if n == Some(22) && s(p, "protocol").is_none_or(|p| p == "TCP") {
-            ctx.value(&SSH_PORT, &pod.ptr(&format!("{pp}/containerPort")), format!("container `{name}` exposes port 22 (SSH)"));
+            ctx.value(
+                &SSH_PORT,
+                &pod.ptr(&format!("{pp}/containerPort")),
+                format!("container `{name}` exposes port 22 (SSH)"),
+            );
         }
         if let Some(n) = n.filter(|n| (1..1024).contains(n)) {
             privileged.push((pp.clone(), n));
@@ -197,16 +316,26 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
     if let Some((pp, _)) = privileged.first() {
         let mut ns: Vec<String> = privileged.iter().map(|(_, n)| n.to_string()).collect();
         ns.dedup();
-        ctx.value(&PRIVILEGED_PORTS, &pod.ptr(&format!("{pp}/containerPort")), format!("container `{name}` uses privileged ports {}", ns.join(", ")));
+        ctx.value(
+            &PRIVILEGED_PORTS,
+            &pod.ptr(&format!("{pp}/containerPort")),
+            format!("container `{name}` uses privileged ports {}", ns.join(", ")),
+        );
     }
-    for (probe, rule) in [("livenessProbe", &LIVENESS_PORT), ("readinessProbe", &READINESS_PORT), ("startupProbe", &STARTUP_PORT)] {
+    for (probe, rule) in
+        [("livenessProbe", &LIVENESS_PORT), ("readinessProbe", &READINESS_PORT), ("startupProbe", &STARTUP_PORT)]
+    {
         for handler in ["httpGet", "tcpSocket", "grpc"] {
             let Some(port) = c.get(probe).and_then(|p| p.get(handler)).and_then(|h| h.get("port")) else { continue };
             let ptr = pod.ptr(&format!("{cp}/{probe}/{handler}/port"));
             match port {
                 Value::String(n) if n.parse::<i64>().is_err() => {
                     if !list.iter().any(|(_, p)| s(p, "name") == Some(n.as_str())) {
-                        ctx.value(rule, &ptr, format!("{probe} of `{name}` names port `{n}`, which the container does not declare"));
+                        ctx.value(
+                            rule,
+                            &ptr,
+                            format!("{probe} of `{name}` names port `{n}`, which the container does not declare"),
+                        );
                     }
                 }
                 _ => {
@@ -217,7 +346,11 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
                     };
                     let declared = list.iter().any(|(_, p)| int(p, "containerPort") == n);
                     if let (Some(n), false) = (n, list.is_empty() || declared) {
-                        ctx.value(rule, &ptr, format!("{probe} of `{name}` targets port {n}, which is not among the container's ports"));
+                        ctx.value(
+                            rule,
+                            &ptr,
+                            format!("{probe} of `{name}` targets port {n}, which is not among the container's ports"),
+                        );
                     }
                 }
             }
@@ -273,7 +406,10 @@ pub fn service_ports(ctx: &mut Ctx, kind: &str) {
 /// A KubeDirectorApp's images: the default and each role's.
 pub fn kd_images(ctx: &mut Ctx) {
     let spec = ctx.doc.value.get("spec").cloned().unwrap_or(Value::Null);
-    let mut images: Vec<(String, String)> = s(&spec, "defaultImageRepoTag").map(|i| ("/spec/defaultImageRepoTag".to_string(), i.to_string())).into_iter().collect();
+    let mut images: Vec<(String, String)> = s(&spec, "defaultImageRepoTag")
+        .map(|i| ("/spec/defaultImageRepoTag".to_string(), i.to_string()))
+        .into_iter()
+        .collect();
     for (rp, r) in items(&spec, "roles", "/spec") {
         if let Some(i) = s(r, "imageRepoTag") {
             images.push((format!("{rp}/imageRepoTag"), i.to_string()));
