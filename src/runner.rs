@@ -167,22 +167,22 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
     (tests, diags)
 }
 
-/// Loads a test's apps, relative to the test file.
+/// Loads a test's apps, relative to the test file. An entry may be a command
+/// (helm template, ytt, kustomize build...) whose stdout is the manifests; its
+/// command line names the input in the test record, with the digest of its output.
 pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
-    let mut args = Vec::new();
+    let mut inputs: Vec<(String, std::result::Result<Vec<crate::source::Source>, Diagnostic>)> = Vec::new();
     for a in &t.apps {
         match a {
-            AppEntry::Path(p) => args.push(t.dir.join(p).display().to_string()),
-            AppEntry::Command(c) => {
-                return Err(vec![Diagnostic::error(
-                    &t.file_name,
-                    None,
-                    format!("app commands ({:?}) are not supported yet", c.command),
-                )]);
+            AppEntry::Path(p) => {
+                let arg = t.dir.join(p).display().to_string();
+                let srcs = app::load::sources_of(&arg);
+                inputs.push((arg, srcs));
             }
+            AppEntry::Command(c) => inputs.push((command_app_name(&c.command), template(t, &c.command))),
         }
     }
-    let loaded = app::load(&args);
+    let loaded = app::load::load_sources(inputs.iter().map(|(a, s)| (a.as_str(), s.clone())));
     if loaded.has_errors() {
         return Err(loaded.diagnostics.into_iter().filter(Diagnostic::is_error).collect());
     }
@@ -194,6 +194,34 @@ pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
         }
     }
     Ok(apps)
+}
+
+/// The app a templating command renders is named after its last non-flag argument (`./chart` gives `chart`).
+fn command_app_name(cmd: &[String]) -> String {
+    cmd.iter().skip(1).rev().find(|a| !a.starts_with('-')).cloned().unwrap_or_else(|| cmd[0].clone())
+}
+
+/// Runs a templating command in the test's directory; its stdout is the manifests.
+fn template(t: &Test, cmd: &[String]) -> std::result::Result<Vec<crate::source::Source>, Diagnostic> {
+    let shown = format!("command: {}", cmd.join(" "));
+    let out = duct::cmd(&cmd[0], &cmd[1..])
+        .dir(&t.dir)
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| Diagnostic::error(&t.file_name, None, format!("cannot run app command {cmd:?}: {e}")))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(Diagnostic::error(
+            &t.file_name,
+            None,
+            format!("app command {cmd:?} exited {}: {}", out.status.code().unwrap_or(-1), why.trim()),
+        ));
+    }
+    let src = crate::source::from_bytes(&shown, None, t.dir.clone(), crate::source::project_root(&t.dir), out.stdout)?;
+    Ok(vec![src])
 }
 
 /// What a step observed.

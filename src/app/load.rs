@@ -132,7 +132,7 @@ pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Loaded {
 }
 
 /// Loads the sources of each argument (or the reason they could not be read).
-fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<Source>, Diagnostic>)>) -> Loaded {
+pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<Source>, Diagnostic>)>) -> Loaded {
     let mut out = Loaded::default();
     let mut all_sources: Vec<Source> = Vec::new();
     let mut kd = KdDocs::default();
