@@ -135,12 +135,11 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
     let mut test_records = Vec::new();
     for (t, r) in tests.iter().zip(results) {
         for app in &t.apps {
-            if !apps.iter().any(|a| a.name == app.name) {
-                apps.push(AppRecord {
-                    name: app.name.clone(),
-                    inputs: app_inputs(root, app),
-                    rendered_sha256: rendered_digest(app),
-                });
+            // Two tests may load different bytes under one app name (a file, and
+            // a templating command's output): each set of inputs is recorded.
+            let inputs = app_inputs(root, app);
+            if !apps.iter().any(|a| a.name == app.name && a.inputs == inputs) {
+                apps.push(AppRecord { name: app.name.clone(), inputs, rendered_sha256: rendered_digest(app) });
             }
         }
         test_records.push(TestRecord {

@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
     for doc in &docs {
         let mut diags = Vec::new();
         let app = app::podproof::read(&src, doc, &mut diags);
-        assert_eq!(app.is_none(), diags.iter().any(|d| d.is_error()), "an app must come without errors, and errors without an app: {diags:?}");
+        assert_eq!(
+            app.is_none(),
+            diags.iter().any(|d| d.is_error()),
+            "an app must come without errors, and errors without an app: {diags:?}"
+        );
     }
 });

@@ -15,6 +15,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(p.line <= lines, "document start {p:?} past the end ({lines} lines)");
             }
         }
-        Err(e) => assert!(e.pos.line >= 1 && e.pos.line <= lines, "error at {:?} past the end ({lines} lines): {}", e.pos, e.message),
+        Err(e) => assert!(
+            e.pos.line >= 1 && e.pos.line <= lines,
+            "error at {:?} past the end ({lines} lines): {}",
+            e.pos,
+            e.message
+        ),
     }
 });
