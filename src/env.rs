@@ -349,13 +349,7 @@ impl Env {
     pub fn render_member(&self, m: &Member) -> Result<(core::Pod, Rendered)> {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
-        let mut out = Rendered {
-            app: app.name.clone(),
-            objects: Vec::new(),
-            projections: Vec::new(),
-            host_dirs: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        let mut out = Rendered::empty(&app.name);
         let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out)
             .map_err(|e| Error::bad_input(format!("cannot render pod {}", m.name), vec![e]))?;
         Ok((pod, out))

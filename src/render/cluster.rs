@@ -73,13 +73,7 @@ pub fn render(app: &App, opts: &Options) -> Rendered {
 
 /// Renders the cluster flavour with the given reload mechanisms.
 pub fn render_with(app: &App, opts: &Options, reload: &Reload) -> Rendered {
-    let mut out = Rendered {
-        app: app.name.clone(),
-        objects: Vec::new(),
-        projections: Vec::new(),
-        host_dirs: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    let mut out = Rendered::empty(&app.name);
     if let (Form::KubeDirector, Some(kd)) = (app.form, &app.kubedirector) {
         out.objects.push(Object::Raw(kd.app_doc.clone()));
         let mut cluster = kd.cluster_doc.clone();

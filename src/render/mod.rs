@@ -158,6 +158,17 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Nothing rendered yet for app `app`.
+    pub fn empty(app: &str) -> Rendered {
+        Rendered {
+            app: app.to_string(),
+            objects: Vec::new(),
+            projections: Vec::new(),
+            host_dirs: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
     /// The multi-document YAML of every object.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();

@@ -30,13 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub fn render(app: &App, opts: &Options) -> Rendered {
-    let mut out = Rendered {
-        app: app.name.clone(),
-        objects: Vec::new(),
-        projections: Vec::new(),
-        host_dirs: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    let mut out = Rendered::empty(&app.name);
     let run = opts.run.as_ref();
     for claim in &app.claims {
         let mut c = claim.clone();
