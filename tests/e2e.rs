@@ -32,30 +32,8 @@ impl Drop for Exclusive {
 /// Takes the podman lock and checks nothing is left from before.
 fn exclusive() -> Exclusive {
     let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
     Exclusive(g)
-}
-
-/// Every podman object labelled podproof.dev/run, as `kind name` lines.
-fn leftovers() -> Vec<String> {
-    let q = |args: &[&str], kind: &str| -> Vec<String> {
-        let out = Command::new("podman").args(args).output().expect("podman runs");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| format!("{kind} {l}"))
-            .collect()
-    };
-    let f = "label=podproof.dev/run";
-    let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
-    v.extend(q(&["pod", "ps", "--filter", f, "--format", "{{.Name}}"], "pod"));
-    v.extend(q(&["volume", "ls", "--filter", f, "--format", "{{.Name}}"], "volume"));
-    v.extend(q(&["network", "ls", "--filter", f, "--format", "{{.Name}}"], "network"));
-    v
-}
-
-fn assert_clean(after: &str) {
-    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
 }
 
 /// Writes a Test file into a temp dir; `APPS` in `body` becomes the fixtures path.
@@ -96,7 +74,7 @@ fn every_fixture_plays_reaches_running_and_tears_down() {
             assert!(line.ends_with("Running"), "{fixture}: pod not running: {line}");
         }
         Test::new().args(["down", "--all"]).run();
-        assert_clean(&format!("down of {fixture}"));
+        common::assert_clean(&format!("down of {fixture}"));
     }
 }
 
@@ -125,7 +103,7 @@ fn scenario_suite_passes_with_valid_reports() {
     assert_junit_well_formed(&xml);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["failed"], 0);
-    assert_clean("a passing suite");
+    common::assert_clean("a passing suite");
     // The suite holds a Secret with a canary value: it must reach no output, report, snapshot or record.
     assert_no_canary(&[&out.stdout, &out.stderr, &xml, &std::fs::read_to_string(&json).unwrap()]);
     let drafts: Vec<_> = std::fs::read_dir(root().join("snapshots"))
@@ -172,7 +150,7 @@ fn a_failing_test_reports_what_was_expected_and_seen() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure message=\"step `wrong greeting`"), "{xml}");
     assert_junit_well_formed(&xml);
-    assert_clean("a failing expectation");
+    common::assert_clean("a failing expectation");
 }
 
 #[test]
@@ -188,7 +166,7 @@ fn a_step_timeout_fails_and_cleans_up() {
     let out = Test::new().args(["test", &t]).expect_status(1).run();
     out.assert_stdout_contains("timed out after 2s");
     assert!(start.elapsed() < Duration::from_secs(40), "took {:?}", start.elapsed());
-    assert_clean("a step timeout");
+    common::assert_clean("a step timeout");
 }
 
 #[test]
@@ -206,12 +184,12 @@ fn a_podman_error_is_clear_and_leaves_no_half_made_pod() {
     let t1 = test_file(dir.path(), "t1", &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: bad-command}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n", app.display()));
     let out = Test::new().args(["test", &t1]).expect_status(1).run();
     out.assert_stdout_contains("cannot start pod broken-").assert_stdout_contains("/does/not/exist");
-    assert_clean("a failed kube play");
+    common::assert_clean("a failed kube play");
     let t2 = test_file(dir.path(), "t2", &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: missing-image}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n", missing.display()));
     let out = Test::new().args(["test", &t2]).expect_status(1).run();
     out.assert_stdout_contains("image `localhost/podproof/does-not-exist:1`")
         .assert_stdout_contains("is not available locally");
-    assert_clean("a missing image");
+    common::assert_clean("a missing image");
 }
 
 /// Starts `podproof test` on a test that sleeps, waits until the sleep step
@@ -259,7 +237,7 @@ fn sigint_mid_step_cleans_up() {
     let (code, took) = interrupt(libc::SIGINT, "sigint");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(30), "took {took:?} to stop");
-    assert_clean("SIGINT");
+    common::assert_clean("SIGINT");
 }
 
 #[test]
@@ -268,7 +246,7 @@ fn sigterm_mid_step_cleans_up() {
     let (code, took) = interrupt(libc::SIGTERM, "sigterm");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(30), "took {took:?} to stop");
-    assert_clean("SIGTERM");
+    common::assert_clean("SIGTERM");
 }
 
 #[test]
@@ -276,9 +254,9 @@ fn sigkill_then_clean_removes_everything() {
     let _g = exclusive();
     let (code, _) = interrupt(libc::SIGKILL, "sigkill");
     assert_eq!(code, -1, "killed by a signal");
-    assert!(!leftovers().is_empty(), "SIGKILL should leave the run's objects for clean to find");
+    assert!(!common::leftovers().is_empty(), "SIGKILL should leave the run's objects for clean to find");
     Test::new().arg("clean").stderr_contains("removed").run();
-    assert_clean("SIGKILL and clean");
+    common::assert_clean("SIGKILL and clean");
 }
 
 #[test]
@@ -287,12 +265,12 @@ fn keep_leaves_a_failing_test_up_until_down() {
     let out = Test::new().args(["test", "--keep", "fixtures/failing/expected-failure.yaml"]).expect_status(1).run();
     let hint = regex::Regex::new(r"podproof down --run (t[a-z0-9]+)").unwrap();
     let id = hint.captures(&out.stdout).map(|c| c[1].to_string()).unwrap_or_else(|| panic!("no down hint\n{out}"));
-    assert!(!leftovers().is_empty(), "--keep removed the pods");
+    assert!(!common::leftovers().is_empty(), "--keep removed the pods");
     // A kept run belongs to nobody alive, but `clean` must leave it alone.
     Test::new().arg("clean").run();
-    assert!(!leftovers().is_empty(), "clean removed a kept run");
+    assert!(!common::leftovers().is_empty(), "clean removed a kept run");
     Test::new().args(["down", "--run", &id]).run();
-    assert_clean("down --run");
+    common::assert_clean("down --run");
 }
 
 #[test]
@@ -352,7 +330,7 @@ fn up_scales_a_kubedirector_cluster_with_its_events() {
     Test::new().args(["up", &d]).stderr_contains("delnodes sent to centos7-vanilla-centos-1").run();
     assert!(podman_exec(c0, &["cat", "/var/log/guestconfig-events.log"]).contains("--delnodes"));
     Test::new().args(["down", "--all"]).run();
-    assert_clean("down of the KubeDirector cluster");
+    common::assert_clean("down of the KubeDirector cluster");
 }
 
 #[test]
@@ -373,7 +351,7 @@ fn a_cardinality_violation_is_refused_before_anything_starts() {
     out.assert_stderr_contains(
         "cluster.yaml:9:14: error: role `vanilla_centos` has cardinality \"2\": members must be exactly 2, found 3",
     );
-    assert_clean("a refused cardinality");
+    common::assert_clean("a refused cardinality");
 }
 
 /// `ls -la` of a mounted ConfigMap directory, as an independent check.
@@ -409,7 +387,7 @@ fn up_updates_config_in_place_in_the_kubelet_layout_and_reloads() {
         "PID 1 was restarted"
     );
     Test::new().args(["down", "--all"]).run();
-    assert_clean("down after a config update");
+    common::assert_clean("down after a config update");
 }
 
 #[test]
@@ -448,7 +426,7 @@ fn up_watch_applies_saved_changes_and_tears_down_on_ctrl_c() {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     wait_for("removed");
     assert!(child.wait().unwrap().success());
-    assert_clean("up --watch and Ctrl-C");
+    common::assert_clean("up --watch and Ctrl-C");
 }
 
 const CANARY: &str = "canary-Zq8xv3Rk";
@@ -482,7 +460,7 @@ fn a_failing_step_never_shows_a_secret_value() {
     let render = Test::new().args(["render", "fixtures/apps/secret-canary"]).run();
     render.assert_stdout_contains("value: '[secret]'");
     assert_no_canary(&[&render.stdout]);
-    assert_clean("a failing secret test");
+    common::assert_clean("a failing secret test");
 }
 
 #[test]
@@ -505,5 +483,5 @@ fn eight_concurrent_runs_of_one_test_do_not_collide() {
         assert!(out.status.success(), "a concurrent run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.trim_end().ends_with("1 passed, 0 failed"), "{stdout}");
     }
-    assert_clean("eight concurrent runs");
+    common::assert_clean("eight concurrent runs");
 }

@@ -11,7 +11,6 @@ mod common;
 
 use common::{root, Output, Test};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,30 +19,8 @@ static PODMAN: Mutex<()> = Mutex::new(());
 /// Takes the podman lock and checks nothing is left from before.
 fn exclusive() -> MutexGuard<'static, ()> {
     let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
     g
-}
-
-/// Every podman object labelled podproof.dev/run, as `kind name` lines.
-fn leftovers() -> Vec<String> {
-    let q = |args: &[&str], kind: &str| -> Vec<String> {
-        let out = Command::new("podman").args(args).output().expect("podman runs");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| format!("{kind} {l}"))
-            .collect()
-    };
-    let f = "label=podproof.dev/run";
-    let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
-    v.extend(q(&["pod", "ps", "--filter", f, "--format", "{{.Name}}"], "pod"));
-    v.extend(q(&["volume", "ls", "--filter", f, "--format", "{{.Name}}"], "volume"));
-    v.extend(q(&["network", "ls", "--filter", f, "--format", "{{.Name}}"], "network"));
-    v
-}
-
-fn assert_clean(after: &str) {
-    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
 }
 
 /// A project in a temporary directory: test files at its top, snapshots in `snaps/`.
@@ -375,7 +352,7 @@ fn real_pods_snapshot_identically_and_a_changed_page_fails_alone() {
         p.write(&format!("{name}.yaml"), body);
     }
     p.test(["--update-snapshots", "-j", "2"]).run();
-    assert_clean("an update run");
+    common::assert_clean("an update run");
     let first: Vec<String> = p.files().iter().map(|f| p.read(f)).collect();
     assert_eq!(p.files(), ["identity__identity.snap", "page__index.snap"]);
     let identity = content(&first[0]);
@@ -393,8 +370,8 @@ fn real_pods_snapshot_identically_and_a_changed_page_fails_alone() {
         .assert_stdout_contains("- <h1>hello v1</h1>\n+ <h1>hello v2</h1>");
     assert!(out.stdout.trim_end().ends_with("1 passed, 1 failed"), "{out}");
     assert_eq!(p.files(), ["identity__identity.snap", "page__index.snap", "page__index.snap.new"]);
-    assert_clean("a changed snapshot");
+    common::assert_clean("a changed snapshot");
     p.podproof(["snapshot", "accept"]).run();
     p.test(["--ci", "-j", "2"]).run();
-    assert_clean("the accepted run");
+    common::assert_clean("the accepted run");
 }

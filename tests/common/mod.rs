@@ -335,3 +335,27 @@ fn to_output(o: &std::process::Output) -> Output {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("podproof-test-").tempdir().expect("cannot create a temporary directory")
 }
+
+/// Every podman object labelled podproof.dev/run, as `kind name` lines: what
+/// the podman tests check is empty before and after each of them.
+pub fn leftovers() -> Vec<String> {
+    let q = |args: &[&str], kind: &str| -> Vec<String> {
+        let out = Command::new("podman").args(args).output().expect("podman runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{kind} {l}"))
+            .collect()
+    };
+    let f = "label=podproof.dev/run";
+    let mut v = q(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"], "container");
+    v.extend(q(&["pod", "ps", "--filter", f, "--format", "{{.Name}}"], "pod"));
+    v.extend(q(&["volume", "ls", "--filter", f, "--format", "{{.Name}}"], "volume"));
+    v.extend(q(&["network", "ls", "--filter", f, "--format", "{{.Name}}"], "network"));
+    v
+}
+
+/// Panics when podproof left a podman object behind.
+pub fn assert_clean(after: &str) {
+    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
+}
