@@ -151,6 +151,18 @@ pub struct Cardinality {
     pub open: bool,
 }
 
+impl Cardinality {
+    /// Checks a member count; `shown` is the cardinality as written, for the message.
+    pub fn check(&self, role: &str, shown: &str, n: i64) -> Result<(), String> {
+        let ok = if self.open { n >= self.min as i64 } else { n == self.min as i64 };
+        if ok {
+            return Ok(());
+        }
+        let rule = if self.open { format!("at least {}", self.min) } else { format!("exactly {}", self.min) };
+        Err(format!("role `{role}` has cardinality \"{shown}\": members must be {rule}, found {n}"))
+    }
+}
+
 pub fn parse_cardinality(s: &str) -> Result<Cardinality, String> {
     let (num, open) = match s.strip_suffix('+') {
         Some(n) => (n, true),
@@ -242,14 +254,7 @@ pub fn read(
                     ));
                     continue;
                 }
-                let ok = if card.open { n >= card.min as i64 } else { n == card.min as i64 };
-                if !ok {
-                    let rule =
-                        if card.open { format!("at least {}", card.min) } else { format!("exactly {}", card.min) };
-                    let msg = format!(
-                        "role `{}` has cardinality \"{}\": members must be {rule}, found {n}",
-                        ar.id, ar.cardinality
-                    );
+                if let Err(msg) = card.check(&ar.id, &ar.cardinality, n) {
                     diags.push(error_at_value(cl_src, cl_doc, &ptr, msg));
                     continue;
                 }

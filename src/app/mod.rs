@@ -122,19 +122,10 @@ impl Role {
         if n > 100 {
             return Err(format!("{n} members is more than podproof runs locally (100)"));
         }
-        if let Some(c) = self.cardinality {
-            let ok = if c.open { n >= c.min } else { n == c.min };
-            if !ok {
-                let rule = if c.open { format!("at least {}", c.min) } else { format!("exactly {}", c.min) };
-                return Err(format!(
-                    "role `{}` has cardinality \"{}{}\": members must be {rule}, found {n}",
-                    self.name,
-                    c.min,
-                    if c.open { "+" } else { "" }
-                ));
-            }
+        match self.cardinality {
+            Some(c) => c.check(&self.name, &format!("{}{}", c.min, if c.open { "+" } else { "" }), n as i64),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The pod name of member `index`.
