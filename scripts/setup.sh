@@ -2,13 +2,16 @@
 # Prepare this machine for podproof: system packages, podman runtime settings and
 # the local images (no image registry is needed or used).
 #
-# Usage: scripts/setup.sh [all|system|images]
-#   all     (default) system, then images
+# Usage: scripts/setup.sh [all|system|images|rootless]
+#   all     (default) system, then images, then rootless (when root)
 #   system  install missing packages (root on Debian only), build the busybox base
 #           image, make `podman run` work (containers.conf drop-in if needed),
 #           pre-build podman's infra (pause) image
 #   images  build the debian base image and every fixtures/images/<name>/Containerfile
 #           as localhost/podproof/<name>:1
+#   rootless  (root only) prepare the user $PODPROOF_ROOTLESS_USER (podproof-rootless) for
+#           rootless podman: subuids, a /dev/net/tun it can open, and the busybox and
+#           tools images in its store. The e2e tests run their rootless subset as it.
 #
 # Idempotent: prints nothing when there is nothing to do and one line per action
 # otherwise. This is the only place in the project that installs system software.
@@ -17,13 +20,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODE=${1:-all}
 case $MODE in
-  all | system | images) ;;
+  all | system | images | rootless) ;;
   -h | --help)
-    sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)
-    echo "usage: $0 [all|system|images]" >&2
+    echo "usage: $0 [all|system|images|rootless]" >&2
     exit 2
     ;;
 esac
@@ -114,7 +117,7 @@ pkg_installed() {
 
 ensure_packages() {
   local want=("${REQUIRED_PKGS[@]}") missing=() p
-  is_root || want+=("${ROOTLESS_PKGS[@]}")
+  want+=("${ROOTLESS_PKGS[@]}")
   if ! command -v dpkg-query >/dev/null; then
     # Not Debian: check the commands and say what is missing.
     local cmd
@@ -485,6 +488,58 @@ build_fixtures() {
   done
 }
 
+# ---------------------------------------------------------------- rootless
+
+ROOTLESS_USER=${PODPROOF_ROOTLESS_USER:-podproof-rootless}
+ROOTLESS_IMAGES=("$BUSYBOX_IMAGE" localhost/podproof/tools:1)
+
+as_rootless() { runuser -u "$ROOTLESS_USER" -- "$@"; }
+
+# ensure_rootless: a user that can run rootless podman, for the e2e tests' rootless
+# subset. Rootless podman needs subordinate ids, newuidmap, and a /dev/net/tun the
+# user can open (slirp4netns and the rootless network namespace use it).
+ensure_rootless() {
+  is_root || die "the rootless set-up prepares another user, so it needs root"
+  if ! id "$ROOTLESS_USER" >/dev/null 2>&1; then
+    quiet useradd --create-home --shell /bin/bash "$ROOTLESS_USER" || die "could not create user $ROOTLESS_USER"
+    say "created user $ROOTLESS_USER for rootless podman"
+  fi
+  local f
+  for f in /etc/subuid /etc/subgid; do
+    if ! grep -q "^$ROOTLESS_USER:" "$f" 2>/dev/null; then
+      quiet usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$ROOTLESS_USER" ||
+        die "could not give $ROOTLESS_USER subordinate ids"
+      say "gave $ROOTLESS_USER subordinate uids and gids 300000-365535"
+      break
+    fi
+  done
+  if [[ ! -c /dev/net/tun ]]; then
+    mkdir -p /dev/net
+    mknod /dev/net/tun c 10 200 || die "could not create /dev/net/tun"
+    say "created /dev/net/tun"
+  fi
+  if ! as_rootless test -r /dev/net/tun -a -w /dev/net/tun; then
+    chmod 0666 /dev/net/tun
+    say "made /dev/net/tun usable by every user (rootless networking needs it)"
+  fi
+  local img id
+  for img in "${ROOTLESS_IMAGES[@]}"; do
+    image_exists "$img" || continue
+    id=$(image_id "$img")
+    [[ $(cd / && as_rootless podman image inspect --format '{{.Id}}' "$img" 2>/dev/null) == "$id" ]] && continue
+    local tar
+    tar=$(mktemp /tmp/podproof-rootless-image.XXXXXX)
+    quiet podman save --format oci-archive -o "$tar" "$img" || die "could not save $img"
+    chmod 0644 "$tar"
+    (cd / && quiet as_rootless podman load -q -i "$tar") || die "could not load $img as $ROOTLESS_USER"
+    rm -f "$tar"
+    say "loaded $img into $ROOTLESS_USER's image store"
+  done
+  if ! (cd / && quiet as_rootless podman run --rm --pull=never --label "$PROBE_LABEL" "$BUSYBOX_IMAGE" true); then
+    say "warning: rootless podman does not work for $ROOTLESS_USER; the e2e tests will skip their rootless subset"
+  fi
+}
+
 # ---------------------------------------------------------------- main
 
 take_lock
@@ -498,4 +553,7 @@ if [[ $MODE == all || $MODE == images ]]; then
   command -v podman >/dev/null || die "podman is missing: run scripts/setup.sh system (as root)"
   build_debian
   build_fixtures
+fi
+if [[ $MODE == rootless ]] || { [[ $MODE == all ]] && is_root; }; then
+  ensure_rootless
 fi

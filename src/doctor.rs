@@ -57,6 +57,42 @@ fn tun_usable() -> Result<(), String> {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun").map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// What rootless podman needs beyond /dev/net/tun: subordinate ids and
+/// newuidmap; and what it cannot do here (limits on cgroups v1).
+fn rootless_checks(cgroups_v1: bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let has_ids = |file: &str| {
+        std::fs::read_to_string(file)
+            .is_ok_and(|t| t.lines().any(|l| l.split(':').next().is_some_and(|who| who == user || who == uid)))
+    };
+    if has_ids("/etc/subuid") && has_ids("/etc/subgid") {
+        out.push(check("subordinate ids", Status::Ok, "in /etc/subuid and /etc/subgid", None));
+    } else {
+        out.push(check(
+            "subordinate ids",
+            Status::Fail,
+            format!("no /etc/subuid or /etc/subgid entry for {user} (uid {uid})"),
+            Some("as root: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`, then `podman system migrate`"),
+        ));
+    }
+    let newuidmap = ["/usr/bin/newuidmap", "/usr/sbin/newuidmap", "/bin/newuidmap"];
+    if !newuidmap.iter().any(|p| std::path::Path::new(p).exists()) {
+        out.push(check("newuidmap", Status::Fail, "newuidmap is missing", Some("as root: `apt-get install uidmap`")));
+    }
+    if cgroups_v1 {
+        out.push(check(
+            "resource limits",
+            Status::Warn,
+            "rootless podman cannot enforce limits on cgroups v1; podproof leaves them out of played pods",
+            None,
+        ));
+    }
+    out
+}
+
 /// Runs every check. The probe container is labelled like everything podproof
 /// makes and removed by `--rm`.
 pub fn run() -> Vec<Check> {
@@ -89,6 +125,9 @@ pub fn run() -> Vec<Check> {
         ));
     }
     out.push(check("mode", Status::Ok, if rootless { "rootless" } else { "rootful (root)" }, None));
+    if rootless {
+        out.extend(rootless_checks(cgroups == "v1"));
+    }
     match tun_usable() {
         Ok(()) => out.push(check("/dev/net/tun", Status::Ok, "usable (rootless networking works)", None)),
         Err(e) => out.push(check(
@@ -109,7 +148,11 @@ pub fn run() -> Vec<Check> {
                 &format!("image {img}"),
                 Status::Warn,
                 "missing base image",
-                Some("run `make setup` (it builds the local base images; no registry is reachable)"),
+                Some(if rootless {
+                    "copy it from root's store: `sudo podman save --format oci-archive IMAGE | podman load` (no registry is reachable)"
+                } else {
+                    "run `make setup` (it builds the local base images; no registry is reachable)"
+                }),
             )),
         }
     }

@@ -396,6 +396,13 @@ impl Env {
         for name in claims {
             self.ensure_volume(&name, &app.name)?;
         }
+        let mut pod = pod;
+        if !podman::limits_enforced() && strip_limits(&mut pod) {
+            log(&format!(
+                "resource limits of {} are left out: rootless podman on cgroups v1 cannot enforce them",
+                m.pod
+            ));
+        }
         let yaml = pod_yaml(&pod);
         let file = self.played_file(m);
         write_private(&file, yaml.as_bytes())?;
@@ -878,6 +885,18 @@ fn run_flags(
         }
     }
     Ok((flags, image, c.args.clone().unwrap_or_default()))
+}
+
+/// Removes every container's resource requests and limits; true if any were set.
+fn strip_limits(pod: &mut core::Pod) -> bool {
+    let mut any = false;
+    for spec in pod.spec.iter_mut() {
+        let inits = spec.init_containers.iter_mut().flatten();
+        for c in spec.containers.iter_mut().chain(inits) {
+            any |= c.resources.take().is_some();
+        }
+    }
+    any
 }
 
 pub fn pod_yaml(pod: &core::Pod) -> String {

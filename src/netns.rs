@@ -4,9 +4,13 @@
 //! without curl or nc in the image. A network namespace is per thread on
 //! Linux, so a short-lived thread joins the pod's namespace (through its infra
 //! process) and makes the connection there; the rest of podproof is untouched.
+//! Under rootless podman the namespace belongs to podman's user namespace,
+//! which podproof cannot enter itself, so a pooled helper started with
+//! `podman unshare` does the same work there (see `helper`).
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use serde::{Deserialize, Serialize};
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 /// Runs `f` on a thread inside the network namespace of process `pid`
@@ -29,14 +33,235 @@ pub fn within<T: Send + 'static>(pid: i64, f: impl FnOnce() -> io::Result<T> + S
     .map_err(|_| io::Error::other("network namespace thread panicked"))?
 }
 
+/// One thing to do inside a pod's network namespace. It is data, not a
+/// closure, so that a helper process can do it when this one may not enter
+/// the namespace (rootless podman).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    Tcp { host: String, port: u16, timeout_ms: u64 },
+    Http { method: String, url: Url, headers: Vec<(String, String)>, body: Vec<u8>, timeout_ms: u64 },
+    Dns { server: Ipv4Addr, name: String, timeout_ms: u64 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Connected,
+    Http(Response),
+    Dns(Vec<Ipv4Addr>),
+}
+
+/// Does `req` in the calling thread's namespace.
+fn execute(req: Request) -> io::Result<Reply> {
+    match req {
+        Request::Tcp { host, port, timeout_ms } => {
+            let addr = resolve(&host, port)?;
+            TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms)).map(|_| Reply::Connected)
+        }
+        Request::Http { method, url, headers, body, timeout_ms } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            let addr = resolve(&url.host, url.port)?;
+            let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+            s.set_read_timeout(Some(timeout))?;
+            s.set_write_timeout(Some(timeout))?;
+            let mut req = format!(
+                "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nUser-Agent: podproof\r\n",
+                url.path, url.host, url.port
+            );
+            for (k, v) in &headers {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+            s.write_all(req.as_bytes())?;
+            s.write_all(&body)?;
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw)?;
+            parse_response(&raw).map(Reply::Http).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }
+        Request::Dns { server, name, timeout_ms } => {
+            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            sock.set_read_timeout(Some(Duration::from_millis(timeout_ms)))?;
+            sock.send_to(&dns_query(&name), (server, 53))?;
+            let mut buf = [0u8; 1500];
+            let n = sock.recv(&mut buf)?;
+            Ok(Reply::Dns(parse_dns_a(&buf[..n])))
+        }
+    }
+}
+
+/// Does `req` inside the network namespace of `pid`: on a thread of this
+/// process when it may enter the namespace, else through a helper.
+pub fn call(pid: i64, req: Request) -> io::Result<Reply> {
+    if pid > 0 && helper::needed() {
+        helper::call(pid, req)
+    } else {
+        within(pid, move || execute(req))
+    }
+}
+
 /// Opens and closes a TCP connection to `host:port` inside the namespace.
 pub fn tcp_check(pid: i64, host: &str, port: u16, timeout: Duration) -> io::Result<()> {
-    let host = host.to_string();
-    within(pid, move || {
-        let addr = resolve(&host, port)?;
-        TcpStream::connect_timeout(&addr, timeout).map(|_| ())
-    })
+    call(pid, Request::Tcp { host: host.to_string(), port, timeout_ms: millis(timeout) }).map(|_| ())
 }
+
+/// Sends one HTTP/1.1 request inside the namespace of `pid`.
+pub fn http(
+    pid: i64,
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
+    let req = Request::Http {
+        method: method.to_string(),
+        url: url.clone(),
+        headers: headers.to_vec(),
+        body: body.to_vec(),
+        timeout_ms: millis(timeout),
+    };
+    match call(pid, req)? {
+        Reply::Http(r) => Ok(r),
+        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}
+
+/// Asks the DNS server at `server` (port 53) for the A records of `name`, from
+/// inside the network namespace of `pid`. Returns the addresses (empty for
+/// NXDOMAIN or no answer).
+pub fn dns_a(pid: i64, server: Ipv4Addr, name: &str, timeout: Duration) -> io::Result<Vec<Ipv4Addr>> {
+    match call(pid, Request::Dns { server, name: name.to_string(), timeout_ms: millis(timeout) })? {
+        Reply::Dns(a) => Ok(a),
+        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// The helper for rootless podman. A pod's network namespace then belongs to
+/// podman's user namespace, and setns needs CAP_SYS_ADMIN there, which only a
+/// process inside it has. `podman unshare podproof __netns` is such a process:
+/// it reads one JSON request per line and answers one JSON line each. Helpers
+/// are pooled so that a readiness poll does not pay podman's start-up each
+/// time; each exits when its stdin closes, which happens when podproof exits
+/// for any reason, so none outlives a run.
+mod helper {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Serialize, Deserialize)]
+    struct Envelope {
+        pid: i64,
+        req: Request,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    enum Answer {
+        Ok(Reply),
+        Err { kind: String, message: String },
+    }
+
+    struct Helper {
+        child: std::process::Child,
+        stdin: std::process::ChildStdin,
+        stdout: io::BufReader<std::process::ChildStdout>,
+    }
+
+    static POOL: Mutex<Vec<Helper>> = Mutex::new(Vec::new());
+
+    /// Whether this process needs a helper: it is not root, so the pods'
+    /// namespaces belong to rootless podman's user namespace.
+    pub fn needed() -> bool {
+        // SAFETY: geteuid cannot fail.
+        unsafe { libc::geteuid() != 0 }
+    }
+
+    pub fn call(pid: i64, req: Request) -> io::Result<Reply> {
+        let taken = POOL.lock().map_err(|_| io::Error::other("netns helper pool poisoned"))?.pop();
+        let mut h = match taken {
+            Some(h) => h,
+            None => spawn()?,
+        };
+        let answer = ask(&mut h, &Envelope { pid, req });
+        match answer {
+            Ok(a) => {
+                if let Ok(mut pool) = POOL.lock() {
+                    pool.push(h);
+                }
+                match a {
+                    Answer::Ok(r) => Ok(r),
+                    Answer::Err { kind, message } => Err(io::Error::new(kind_of(&kind), message)),
+                }
+            }
+            Err(e) => {
+                let _ = h.child.kill();
+                let _ = h.child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    fn spawn() -> io::Result<Helper> {
+        let exe = std::env::current_exe()?;
+        let mut child = crate::podman::unshare_helper(&exe, "__netns")?;
+        let stdin = child.stdin.take().ok_or_else(|| io::Error::other("helper has no stdin"))?;
+        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("helper has no stdout"))?;
+        Ok(Helper { child, stdin, stdout: io::BufReader::new(stdout) })
+    }
+
+    fn ask(h: &mut Helper, env: &Envelope) -> io::Result<Answer> {
+        let mut line = serde_json::to_string(env).map_err(io::Error::other)?;
+        line.push('\n');
+        h.stdin.write_all(line.as_bytes())?;
+        h.stdin.flush()?;
+        let mut answer = String::new();
+        if h.stdout.read_line(&mut answer)? == 0 {
+            return Err(io::Error::other(
+                "the rootless network helper (`podman unshare podproof __netns`) exited; run `podproof doctor`",
+            ));
+        }
+        serde_json::from_str(&answer).map_err(io::Error::other)
+    }
+
+    fn kind_of(kind: &str) -> io::ErrorKind {
+        use io::ErrorKind::*;
+        [
+            ConnectionRefused,
+            ConnectionReset,
+            TimedOut,
+            WouldBlock,
+            NotFound,
+            InvalidData,
+            UnexpectedEof,
+            PermissionDenied,
+        ]
+        .into_iter()
+        .find(|k| format!("{k:?}") == kind)
+        .unwrap_or(Other)
+    }
+
+    /// The helper's side: answers requests until stdin closes.
+    pub fn serve(input: impl BufRead, mut output: impl Write) -> io::Result<()> {
+        for line in input.lines() {
+            let line = line?;
+            let answer = match serde_json::from_str::<Envelope>(&line) {
+                Ok(Envelope { pid, req }) => match within(pid, move || execute(req)) {
+                    Ok(r) => Answer::Ok(r),
+                    Err(e) => Answer::Err { kind: format!("{:?}", e.kind()), message: e.to_string() },
+                },
+                Err(e) => Answer::Err { kind: "InvalidData".into(), message: format!("bad request: {e}") },
+            };
+            let mut out = serde_json::to_string(&answer).map_err(io::Error::other)?;
+            out.push('\n');
+            output.write_all(out.as_bytes())?;
+            output.flush()?;
+        }
+        Ok(())
+    }
+}
+
+pub use helper::serve;
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let h = if host.is_empty() || host == "localhost" { "127.0.0.1" } else { host };
@@ -47,7 +272,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 }
 
 /// An HTTP response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -61,7 +286,7 @@ impl Response {
 }
 
 /// A parsed `http://host:port/path` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Url {
     pub host: String,
     pub port: u16,
@@ -82,40 +307,6 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
         return Err(format!("`{url}`: missing host"));
     }
     Ok(Url { host, port, path })
-}
-
-/// Sends one HTTP/1.1 request inside the namespace of `pid`.
-pub fn http(
-    pid: i64,
-    method: &str,
-    url: &Url,
-    headers: &[(String, String)],
-    body: &[u8],
-    timeout: Duration,
-) -> io::Result<Response> {
-    let url = url.clone();
-    let method = method.to_string();
-    let headers = headers.to_vec();
-    let body = body.to_vec();
-    within(pid, move || {
-        let addr = resolve(&url.host, url.port)?;
-        let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
-        let mut req = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nUser-Agent: podproof\r\n",
-            url.path, url.host, url.port
-        );
-        for (k, v) in &headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        s.write_all(req.as_bytes())?;
-        s.write_all(&body)?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)?;
-        parse_response(&raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    })
 }
 
 /// Parses a complete HTTP/1.x response (with Content-Length, chunked, or close-delimited body).
@@ -199,6 +390,22 @@ mod tests {
     }
 
     #[test]
+    fn the_helper_answers_one_line_per_request() {
+        // A port that was just free is closed: the request is refused.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let input = format!(
+            "{{\"pid\":0,\"req\":{{\"Tcp\":{{\"host\":\"127.0.0.1\",\"port\":{closed},\"timeout_ms\":500}}}}}}\nnot json\n"
+        );
+        let mut out = Vec::new();
+        serve(input.as_bytes(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with(r#"{"Err":{"kind":"ConnectionRefused""#), "{out}");
+        assert!(lines[1].contains("bad request"), "{out}");
+    }
+
+    #[test]
     fn talks_http_on_the_host_namespace() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -212,26 +419,6 @@ mod tests {
         let r = http(0, "GET", &url, &[], b"", Duration::from_secs(2)).unwrap();
         assert_eq!((r.status, r.body_text().as_str()), (200, "hello"));
     }
-}
-
-/// Asks the DNS server at `server` (port 53) for the A records of `name`, from
-/// inside the network namespace of `pid`. Returns the addresses (empty for
-/// NXDOMAIN or no answer).
-pub fn dns_a(
-    pid: i64,
-    server: std::net::Ipv4Addr,
-    name: &str,
-    timeout: Duration,
-) -> io::Result<Vec<std::net::Ipv4Addr>> {
-    let query = dns_query(name);
-    within(pid, move || {
-        let sock = std::net::UdpSocket::bind("0.0.0.0:0")?;
-        sock.set_read_timeout(Some(timeout))?;
-        sock.send_to(&query, (server, 53))?;
-        let mut buf = [0u8; 1500];
-        let n = sock.recv(&mut buf)?;
-        Ok(parse_dns_a(&buf[..n]))
-    })
 }
 
 /// A DNS query packet for the A record of `name` (id 0x5050, recursion desired).

@@ -196,6 +196,26 @@ pub fn is_rootless() -> bool {
     info_field("{{.Host.Security.Rootless}}").map(|s| s == "true").unwrap_or(false)
 }
 
+/// Whether podman can enforce resource limits here. Rootless podman on
+/// cgroups v1 cannot: runc fails the container with "cannot set memory limit".
+pub fn limits_enforced() -> bool {
+    static ENFORCED: OnceLock<bool> = OnceLock::new();
+    *ENFORCED.get_or_init(|| {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        root || cgroups_v2()
+    })
+}
+
+/// Whether /sys/fs/cgroup is the unified (v2) hierarchy.
+fn cgroups_v2() -> bool {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let path = std::ffi::CString::new("/sys/fs/cgroup").expect("no NUL");
+    // SAFETY: statfs fills the zeroed struct; the path is a valid C string.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statfs(path.as_ptr(), &mut st) == 0 && st.f_type as i64 == CGROUP2_SUPER_MAGIC }
+}
+
 /// `key=value` label arguments.
 fn label_args(flag: &str, labels: &BTreeMap<String, String>) -> Vec<String> {
     labels.iter().flat_map(|(k, v)| [flag.to_string(), format!("{k}={v}")]).collect()
@@ -238,12 +258,48 @@ pub fn network_gateway(name: &str) -> Result<std::net::Ipv4Addr, PodmanError> {
     })
 }
 
-/// Sends SIGHUP to aardvark-dns (rootful), which makes it reread every network's names.
+/// Starts `podman unshare <exe> <arg>` with piped stdin and stdout: a
+/// process inside rootless podman's user namespace that may enter pods'
+/// network namespaces (see `netns`). Its stderr is discarded, because podman
+/// prints start-up warnings there; a helper that dies shows as a closed stdout.
+pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Child> {
+    use std::process::{Command, Stdio};
+    let _trace = Trace::new(&["unshare".to_string(), exe.display().to_string(), arg.to_string()]);
+    Command::new(binary())
+        .arg("unshare")
+        .arg("--")
+        .arg(exe)
+        .arg(arg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
+/// Sends SIGHUP to aardvark-dns, which makes it reread every network's names.
+/// Its pid file is under podman's runtime directory: /run for root, and for a
+/// rootless user $XDG_RUNTIME_DIR or, without a login session, /tmp/podman-run-<uid>.
 pub fn reload_aardvark() {
-    let Ok(pid) = std::fs::read_to_string("/run/containers/networks/aardvark-dns/aardvark.pid") else { return };
-    if let Ok(pid) = pid.trim().parse::<i32>() {
-        // SAFETY: a signal to the aardvark-dns process podman started.
-        unsafe { libc::kill(pid, libc::SIGHUP) };
+    const PID_FILE: &str = "containers/networks/aardvark-dns/aardvark.pid";
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let dirs: Vec<std::path::PathBuf> = if uid == 0 {
+        vec!["/run".into()]
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain([std::path::PathBuf::from(format!("/tmp/podman-run-{uid}"))])
+            .collect()
+    };
+    for dir in dirs {
+        let Ok(pid) = std::fs::read_to_string(dir.join(PID_FILE)) else { continue };
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: a signal to the aardvark-dns process podman started.
+            unsafe { libc::kill(pid, libc::SIGHUP) };
+            return;
+        }
     }
 }
 

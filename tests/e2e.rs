@@ -485,3 +485,73 @@ fn eight_concurrent_runs_of_one_test_do_not_collide() {
     }
     common::assert_clean("eight concurrent runs");
 }
+
+/// The user `scripts/setup.sh rootless` prepares.
+const ROOTLESS_USER: &str = "podproof-rootless";
+
+/// Why rootless podman cannot be tried here, or None when it can: this
+/// process must be root (to act as the user), and the user must exist and
+/// run a container.
+fn rootless_unavailable() -> Option<String> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root, so cannot act as the rootless user".into());
+    }
+    let probe = Command::new("runuser")
+        .args(["-u", ROOTLESS_USER, "--", "podman", "run", "--rm", "--pull=never"])
+        .args(["localhost/podproof/busybox:latest", "true"])
+        .current_dir("/")
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "user {ROOTLESS_USER} cannot run a rootless container (run `scripts/setup.sh rootless`): {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("cannot run runuser: {e}")),
+    }
+}
+
+#[test]
+fn a_rootless_subset_of_the_suite_passes() {
+    let _g = exclusive();
+    if let Some(why) = rootless_unavailable() {
+        eprintln!("skipping the rootless subset: {why}");
+        return;
+    }
+    // The user gets its own copy of the project: it may not be able to read
+    // the checkout, and records and reports are written beside the tests.
+    let dir = common::tempdir();
+    let copy = Command::new("cp")
+        .args(["-a", "fixtures", "snapshots", "podproof.yaml"])
+        .arg(dir.path())
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let bin = dir.path().join("podproof");
+    std::fs::copy(common::podproof(), &bin).unwrap();
+    let chown = Command::new("chown").args(["-R", ROOTLESS_USER]).arg(dir.path()).status().unwrap();
+    assert!(chown.success());
+    // Readiness probes, http steps, exec, restart, hooks, init containers,
+    // Services as DNS names, Secrets, and four reload mechanisms: all with
+    // images the setup loaded into the user's store (busybox and tools).
+    let subset = "^(hello|hooks|failing-post-start|failing-init-container|simple-app|simple-app-templated\
+                  |secret-canary|services|reload-(hup|watch|restart|subprocess))$";
+    let out = Test::new()
+        .program("runuser")
+        .args(["-u", ROOTLESS_USER, "--"])
+        .arg(&bin)
+        .args(["test", "fixtures/tests", "--ci", "-j", "3", "--filter", subset, "--report", "json=report.json"])
+        .current_dir(dir.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .timeout(Duration::from_secs(600))
+        .run();
+    out.assert_stdout_contains("12 passed, 0 failed");
+    out.assert_stderr_lacks("Operation not permitted");
+    let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    assert!(report.contains("\"services\""), "{report}");
+    assert_eq!(common::leftovers_as(Some(ROOTLESS_USER)), Vec::<String>::new(), "rootless objects left");
+    let helpers = Command::new("pgrep").args(["-u", ROOTLESS_USER, "-f", "__netns"]).output().unwrap();
+    assert!(helpers.stdout.is_empty(), "netns helpers outlived the run: {}", String::from_utf8_lossy(&helpers.stdout));
+}

@@ -5,6 +5,7 @@ mod completions;
 mod doctor;
 mod down;
 mod lint;
+mod netns_helper;
 mod promote;
 mod render;
 mod snapshot;
@@ -49,6 +50,9 @@ pub enum Command {
     Completions(completions::Args),
     /// Lint manifests: podman compatibility, cluster portability, security and reliability
     Lint(lint::Args),
+    /// Internal: answer network requests inside rootless podman's user namespace
+    #[command(name = "__netns", hide = true)]
+    NetnsHelper,
 }
 
 /// Parses the arguments and runs the command; returns the exit code.
@@ -81,6 +85,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Snapshot(a) => snapshot::run(a),
         Command::Promote(a) => promote::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::NetnsHelper => netns_helper::run(),
     }
 }
 

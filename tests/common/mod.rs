@@ -339,8 +339,21 @@ pub fn tempdir() -> tempfile::TempDir {
 /// Every podman object labelled podproof.dev/run, as `kind name` lines: what
 /// the podman tests check is empty before and after each of them.
 pub fn leftovers() -> Vec<String> {
+    leftovers_as(None)
+}
+
+/// What podproof left in the podman of `user` (rootless), or of this process.
+pub fn leftovers_as(user: Option<&str>) -> Vec<String> {
     let q = |args: &[&str], kind: &str| -> Vec<String> {
-        let out = Command::new("podman").args(args).output().expect("podman runs");
+        let mut cmd = match user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--", "podman"]).current_dir("/");
+                c
+            }
+            None => Command::new("podman"),
+        };
+        let out = cmd.args(args).output().expect("podman runs");
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.trim().is_empty())
