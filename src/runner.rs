@@ -156,11 +156,12 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
     }
     let mut seen = std::collections::BTreeMap::new();
     for l in &tests {
-        if let Some(prev) = seen.insert(l.test.name.clone(), l.test.file_name.clone()) {
+        let here = format!("{}:{}:{}", l.test.file_name, l.test.name_at.0, l.test.name_at.1);
+        if let Some(prev) = seen.insert(l.test.name.clone(), here) {
             diags.push(Diagnostic::error(
                 &l.test.file_name,
-                None,
-                format!("test name `{}` is also used by {prev}", l.test.name),
+                Some(l.test.name_at),
+                format!("test name `{}` is also used at {prev}", l.test.name),
             ));
         }
     }

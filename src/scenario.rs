@@ -352,6 +352,8 @@ pub struct Test {
     pub file: PathBuf,
     /// The file as the user named it (for messages and reports).
     pub file_name: String,
+    /// Where `metadata.name` is written (line, column).
+    pub name_at: (usize, usize),
     pub dir: PathBuf,
     pub apps: Vec<AppEntry>,
     pub images: Vec<ImageDoc>,
@@ -637,6 +639,10 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         name: t.metadata.name,
         file: src.path.clone().unwrap_or_default(),
         file_name: src.name.clone(),
+        name_at: {
+            let p = doc.value_pos("/metadata/name");
+            (p.line, p.column)
+        },
         dir: src.dir.clone(),
         apps: t.spec.apps,
         images: t.spec.images,

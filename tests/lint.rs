@@ -197,6 +197,7 @@ fn lint_exit_codes_and_bad_input() {
         .expect_status(2)
         .stderr_contains("error: cannot lint an input")
         .stderr_contains("<stdin>:3:1: error: yaml syntax error")
+        .expect_stdout("")
         .run();
     let dir = tempdir();
     std::fs::write(dir.path().join("bad.yaml"), b"kind: Pod\nmetadata:\n  name: \xff\n").unwrap();

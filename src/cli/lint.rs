@@ -89,9 +89,13 @@ pub fn run(a: Args) -> Result<i32> {
         "never" => false,
         _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    // A closed pipe (`| head`) is the reader's choice, not an error.
-    let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
+    // When no input could be read there is no report to print, only the error:
+    // an empty report would read as "clean".
+    if !(report.files.is_empty() && !report.bad_input.is_empty()) {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
+    }
     if !report.bad_input.is_empty() {
         let n = report.bad_input.len();
         let head = if n == 1 { "cannot lint an input".to_string() } else { format!("cannot lint {n} inputs") };
