@@ -91,7 +91,7 @@ pub fn run(a: Args) -> Result<i32> {
     };
     // When no input could be read there is no report to print, only the error:
     // an empty report would read as "clean".
-    if !(report.files.is_empty() && !report.bad_input.is_empty()) {
+    if !report.files.is_empty() || report.bad_input.is_empty() {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         // A closed pipe (`| head`) is the reader's choice, not an error.
         let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
