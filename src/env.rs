@@ -81,6 +81,19 @@ pub struct Env {
     /// play); teardown then sweeps by label.
     untracked: std::sync::atomic::AtomicBool,
     network_ready: std::sync::atomic::AtomicBool,
+    /// Per pod, the last states that found every container running, with the
+    /// start time of each main process (see `states_fresh`).
+    known: std::sync::Mutex<std::collections::BTreeMap<String, KnownStates>>,
+}
+
+type KnownStates = (Vec<ContainerState>, Vec<(i64, u64)>);
+
+/// The start time of process `pid` (clock ticks since boot, field 22 of
+/// /proc/PID/stat): with the pid it names one process, even if pids are reused.
+fn start_time(pid: i64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces, so count from its closing paren.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// What teardown removed and how long it took.
@@ -108,6 +121,7 @@ impl Env {
             volumes: Default::default(),
             untracked: Default::default(),
             network_ready: Default::default(),
+            known: Default::default(),
         };
         for app in apps {
             env.add_app(app);
@@ -522,7 +536,31 @@ impl Env {
     }
 
     pub fn states(&self, m: &Member) -> Result<Vec<ContainerState>> {
-        Ok(podman::inspect_containers(&m.podman_containers())?)
+        let states = podman::inspect_containers(&m.podman_containers())?;
+        let seen: Vec<(i64, u64)> = states.iter().filter_map(|s| Some((s.pid, start_time(s.pid)?))).collect();
+        let cache = (states.len() == m.containers.len() && states.iter().all(|s| s.running && s.pid > 0))
+            .then(|| (states.clone(), seen))
+            .filter(|(_, seen)| seen.len() == states.len());
+        let mut known = self.known.lock().expect("known lock");
+        match cache {
+            Some(c) => known.insert(m.pod.clone(), c),
+            None => known.remove(&m.pod),
+        };
+        Ok(states)
+    }
+
+    /// The states of a member's containers without asking podman, when the
+    /// last inspection found them all running and each main process is still
+    /// the same one (same pid and start time): then nothing has changed that
+    /// an `http` step needs (the pod's network namespace and IP).
+    pub fn states_fresh(&self, m: &Member) -> Result<Vec<ContainerState>> {
+        let cached = self.known.lock().expect("known lock").get(&m.pod).cloned();
+        if let Some((states, seen)) = cached {
+            if seen.iter().all(|(pid, t)| start_time(*pid) == Some(*t)) {
+                return Ok(states);
+            }
+        }
+        self.states(m)
     }
 
     /// A probe target for container `c` of member `m`.

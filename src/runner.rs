@@ -615,7 +615,7 @@ impl StepContext<'_> {
             }
             Action::Http(h) => {
                 let m = find_member(env, &h.pod)?;
-                let states = env.states(&m).map_err(err)?;
+                let states = env.states_fresh(&m).map_err(err)?;
                 let c = m.containers.first().cloned().unwrap_or_default();
                 let t = env.target(&m, &c, &states);
                 let host =

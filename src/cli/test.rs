@@ -115,6 +115,9 @@ pub fn run(a: Args) -> Result<i32> {
     // Runs of dead processes are removed alongside the tests: they share no
     // names with this run, and the tests need not wait for it.
     let cleaner = std::thread::spawn(super::clean::clean_recorded);
+    // The record names the podman version; asking now keeps the question off
+    // the end of the run (the answer is cached for the process).
+    std::thread::spawn(|| crate::podman::version().ok());
     let jobs = a
         .jobs
         .or(config.test.jobs)
