@@ -176,21 +176,23 @@ ours=$(time_it "$podproof" lint --podman-version 4.3 --format json "$corpus")
 "$podproof" lint --podman-version 4.3 --format json "$corpus" >"$corpus.json" 2>/dev/null || true
 findings=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$corpus.json" 2>/dev/null || echo "?")
 rm -f "$corpus.json"
-printf 'podproof lint: %.3f s for %s resources on %s cores (%s findings; target < 1 s on 2 cores)\n' "$ours" "$n" "$(nproc)" "$findings"
+# Rows of scripts/bench.sh's table: figure, target, measurement.
+row() { printf '%-44s %-10s %s\n' "$@"; }
+row "lint, $n resources ($(nproc) cores)" "< 1 s" "$(printf '%.3fs (best of %s, %s findings)' "$ours" "${RUNS:-3}" "$findings")"
 
 venv=target/lint-bench-venv
 if [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
-    echo "installing checkov and kubernetes-validate into $venv (optional)..."
-    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet checkov kubernetes-validate; } >/dev/null 2>&1 || echo "could not install them; skipping the comparison"
+    echo "installing checkov and kubernetes-validate into $venv (optional)..." >&2
+    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet checkov kubernetes-validate; } >/dev/null 2>&1 || echo "could not install them; skipping the comparison" >&2
 fi
 if [ -x "$venv/bin/kubernetes-validate" ]; then
     files=$(find "$corpus" -name '*.yaml')
     # shellcheck disable=SC2086
     kv=$(RUNS=1 time_it timeout 900 "$venv/bin/kubernetes-validate" --strict $files)
-    printf 'kubernetes-validate: %.3f s (%.1fx podproof)\n' "$kv" "$(echo "$kv / $ours" | bc -l)"
+    row "lint ratio: kubernetes-validate / podproof" "-" "$(printf '%.0fx (%.3fs)' "$(echo "$kv / $ours" | bc -l)" "$kv")"
 fi
 if [ -x "$venv/bin/checkov" ]; then
     ck=$(RUNS=1 time_it timeout 1800 "$venv/bin/checkov" --quiet --compact --framework kubernetes -d "$corpus")
-    printf 'checkov: %.3f s (%.1fx podproof)\n' "$ck" "$(echo "$ck / $ours" | bc -l)"
+    row "lint ratio: checkov / podproof" "-" "$(printf '%.0fx (%.3fs)' "$(echo "$ck / $ours" | bc -l)" "$ck")"
 fi
 exit 0
