@@ -185,7 +185,13 @@ pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
     }
     let loaded = app::load::load_sources(inputs.iter().map(|(a, s)| (a.as_str(), s.clone())));
     if loaded.has_errors() {
-        return Err(loaded.diagnostics.into_iter().filter(Diagnostic::is_error).collect());
+        // App paths are joined to the test's directory, so they are absolute:
+        // show them from the current directory, as the user would type them.
+        let shown = |mut d: Diagnostic| {
+            d.file = crate::source::display(Path::new(&d.file));
+            d
+        };
+        return Err(loaded.diagnostics.into_iter().filter(Diagnostic::is_error).map(shown).collect());
     }
     let mut apps = loaded.apps;
     for img in &t.images {
