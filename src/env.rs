@@ -537,13 +537,14 @@ impl Env {
 
     pub fn states(&self, m: &Member) -> Result<Vec<ContainerState>> {
         let states = podman::inspect_containers(&m.podman_containers())?;
-        let seen: Vec<(i64, u64)> = states.iter().filter_map(|s| Some((s.pid, start_time(s.pid)?))).collect();
-        let cache = (states.len() == m.containers.len() && states.iter().all(|s| s.running && s.pid > 0))
-            .then(|| (states.clone(), seen))
-            .filter(|(_, seen)| seen.len() == states.len());
+        // Only a pod with every container running is worth remembering, and
+        // only then are the start times read.
+        let all_running = states.len() == m.containers.len() && states.iter().all(|s| s.running && s.pid > 0);
+        let seen: Option<Vec<(i64, u64)>> =
+            all_running.then(|| states.iter().map(|s| Some((s.pid, start_time(s.pid)?))).collect()).flatten();
         let mut known = self.known.lock().expect("known lock");
-        match cache {
-            Some(c) => known.insert(m.pod.clone(), c),
+        match seen {
+            Some(seen) => known.insert(m.pod.clone(), (states.clone(), seen)),
             None => known.remove(&m.pod),
         };
         Ok(states)

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Runs `f` on a thread inside the network namespace of process `pid`
 /// (0 means the host's own namespace).
-pub fn within<T: Send + 'static>(pid: i64, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+fn within<T: Send + 'static>(pid: i64, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     std::thread::spawn(move || {
         if pid > 0 {
             let path = format!("/proc/{pid}/ns/net");
@@ -90,7 +90,7 @@ fn execute(req: Request) -> io::Result<Reply> {
 
 /// Does `req` inside the network namespace of `pid`: on a thread of this
 /// process when it may enter the namespace, else through a helper.
-pub fn call(pid: i64, req: Request) -> io::Result<Reply> {
+fn call(pid: i64, req: Request) -> io::Result<Reply> {
     if pid > 0 && helper::needed() {
         helper::call(pid, req)
     } else {
@@ -173,8 +173,7 @@ mod helper {
     /// Whether this process needs a helper: it is not root, so the pods'
     /// namespaces belong to rootless podman's user namespace.
     pub fn needed() -> bool {
-        // SAFETY: geteuid cannot fail.
-        unsafe { libc::geteuid() != 0 }
+        crate::podman::rootless_user()
     }
 
     pub fn call(pid: i64, req: Request) -> io::Result<Reply> {

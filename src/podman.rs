@@ -196,15 +196,18 @@ pub fn is_rootless() -> bool {
     info_field("{{.Host.Security.Rootless}}").map(|s| s == "true").unwrap_or(false)
 }
 
+/// Whether this process is not root, so the podman it drives is rootless.
+/// Unlike `is_rootless`, which asks podman (for `doctor`), it costs no call.
+pub fn rootless_user() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() != 0 }
+}
+
 /// Whether podman can enforce resource limits here. Rootless podman on
 /// cgroups v1 cannot: runc fails the container with "cannot set memory limit".
 pub fn limits_enforced() -> bool {
     static ENFORCED: OnceLock<bool> = OnceLock::new();
-    *ENFORCED.get_or_init(|| {
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
-        root || cgroups_v2()
-    })
+    *ENFORCED.get_or_init(|| !rootless_user() || cgroups_v2())
 }
 
 /// Whether /sys/fs/cgroup is the unified (v2) hierarchy.
@@ -281,11 +284,11 @@ pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Ch
 /// rootless user $XDG_RUNTIME_DIR or, without a login session, /tmp/podman-run-<uid>.
 pub fn reload_aardvark() {
     const PID_FILE: &str = "containers/networks/aardvark-dns/aardvark.pid";
-    // SAFETY: geteuid cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    let dirs: Vec<std::path::PathBuf> = if uid == 0 {
+    let dirs: Vec<std::path::PathBuf> = if !rootless_user() {
         vec!["/run".into()]
     } else {
+        // SAFETY: geteuid cannot fail.
+        let uid = unsafe { libc::geteuid() };
         std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|d| !d.is_empty())
             .map(std::path::PathBuf::from)
