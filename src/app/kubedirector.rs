@@ -196,22 +196,12 @@ pub fn read(
             format!("cluster name `{cluster}` must be a DNS label (lowercase letters, digits and '-', at most 63)"),
         ));
     }
-    let mut app = App {
-        name: cluster.clone(),
-        form: Form::KubeDirector,
-        inputs: vec![
-            Input { name: app_src.name.clone(), path: app_src.path.clone(), sha256: app_src.bytes_sha256.clone() },
-            Input { name: cl_src.name.clone(), path: cl_src.path.clone(), sha256: cl_src.bytes_sha256.clone() },
-        ],
-        dir: cl_src.dir.clone(),
-        roles: Vec::new(),
-        config_maps: Vec::new(),
-        secrets: Vec::new(),
-        services: Vec::new(),
-        claims: Vec::new(),
-        images: Vec::new(),
-        kubedirector: None,
-    };
+    let mut app = App::empty(
+        cluster.clone(),
+        Form::KubeDirector,
+        vec![Input::of(app_src), Input::of(cl_src)],
+        cl_src.dir.clone(),
+    );
     for (i, e) in kd.spec.default_event_list.iter().flatten().enumerate() {
         check_event(app_src, app_doc, &format!("/spec/defaultEventList/{i}"), e, diags);
     }

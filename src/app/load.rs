@@ -334,25 +334,11 @@ fn classify(
             }
         }
         _ => {
-            let app = manifest_app.get_or_insert_with(|| App {
-                name: manifest_app_name(arg),
-                form: Form::Manifests,
-                inputs: Vec::new(),
-                dir: src.dir.clone(),
-                roles: Vec::new(),
-                config_maps: Vec::new(),
-                secrets: Vec::new(),
-                services: Vec::new(),
-                claims: Vec::new(),
-                images: Vec::new(),
-                kubedirector: None,
+            let app = manifest_app.get_or_insert_with(|| {
+                App::empty(manifest_app_name(arg), Form::Manifests, Vec::new(), src.dir.clone())
             });
             if !app.inputs.iter().any(|i| i.name == src.name) {
-                app.inputs.push(Input {
-                    name: src.name.clone(),
-                    path: src.path.clone(),
-                    sha256: src.bytes_sha256.clone(),
-                });
+                app.inputs.push(Input::of(src));
             }
             manifests::add(src, &doc, &api, &kind, app, &mut out.diagnostics);
         }

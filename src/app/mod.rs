@@ -36,6 +36,13 @@ pub struct Input {
     pub sha256: String,
 }
 
+impl Input {
+    /// The input a source file is: its name as shown, its path and digest.
+    pub fn of(src: &crate::source::Source) -> Input {
+        Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256.clone() }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub name: String,
@@ -55,6 +62,25 @@ pub struct App {
     pub images: Vec<ImageBuild>,
     /// KubeDirector's own documents and cluster-level facts.
     pub kubedirector: Option<kubedirector::KdMeta>,
+}
+
+impl App {
+    /// An app with nothing in it yet; each reader fills in what its form holds.
+    pub fn empty(name: String, form: Form, inputs: Vec<Input>, dir: PathBuf) -> App {
+        App {
+            name,
+            form,
+            inputs,
+            dir,
+            roles: Vec::new(),
+            config_maps: Vec::new(),
+            secrets: Vec::new(),
+            services: Vec::new(),
+            claims: Vec::new(),
+            images: Vec::new(),
+            kubedirector: None,
+        }
+    }
 }
 
 /// How a role's members are named.

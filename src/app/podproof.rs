@@ -162,19 +162,7 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
             format!("app name `{name}` must be a DNS label (lowercase letters, digits and '-', at most 63)"),
         ));
     }
-    let mut app = App {
-        name: name.clone(),
-        form: Form::App,
-        inputs: vec![Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256.clone() }],
-        dir: src.dir.clone(),
-        roles: Vec::new(),
-        config_maps: Vec::new(),
-        secrets: Vec::new(),
-        services: Vec::new(),
-        claims: Vec::new(),
-        images: Vec::new(),
-        kubedirector: None,
-    };
+    let mut app = App::empty(name.clone(), Form::App, vec![Input::of(src)], src.dir.clone());
     for (i, img) in parsed.spec.images.iter().enumerate() {
         match resolve_dir(src, doc, &format!("/spec/images/{i}/context"), &img.context) {
             Ok(context) => app.images.push(ImageBuild { tag: img.tag.clone(), context }),
