@@ -248,12 +248,12 @@ pub fn read(
                     diags.push(error_at_value(cl_src, cl_doc, &ptr, msg));
                     continue;
                 }
-                if n > 100 {
+                if n > super::MAX_MEMBERS as i64 {
                     diags.push(error_at_value(
                         cl_src,
                         cl_doc,
                         &ptr,
-                        format!("members {n} is more than podproof runs locally (100)"),
+                        format!("members {n} is more than podproof runs locally ({})", super::MAX_MEMBERS),
                     ));
                     continue;
                 }

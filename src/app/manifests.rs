@@ -175,13 +175,13 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
 fn replicas(src: &Source, doc: &Doc, r: Option<i32>, diags: &mut Vec<Diagnostic>) -> u32 {
     match r {
         None => 1,
-        Some(n) if (0..=100).contains(&n) => n as u32,
+        Some(n) if (0..=super::MAX_MEMBERS as i32).contains(&n) => n as u32,
         Some(n) => {
             diags.push(error_at_value(
                 src,
                 doc,
                 "/spec/replicas",
-                format!("replicas must be between 0 and 100, found {n}"),
+                format!("replicas must be between 0 and {}, found {n}", super::MAX_MEMBERS),
             ));
             1
         }

@@ -36,6 +36,10 @@ pub struct Input {
     pub sha256: String,
 }
 
+/// The most members a role (or replicas a workload) may have: what podproof
+/// runs locally on one machine.
+pub const MAX_MEMBERS: u32 = 100;
+
 impl Input {
     /// The input a source file is: its name as shown, its path and digest.
     pub fn of(src: &crate::source::Source) -> Input {
@@ -145,8 +149,8 @@ impl Role {
 
     /// Checks a member count against the role's limits.
     pub fn check_members(&self, n: u32) -> Result<(), String> {
-        if n > 100 {
-            return Err(format!("{n} members is more than podproof runs locally (100)"));
+        if n > MAX_MEMBERS {
+            return Err(format!("{n} members is more than podproof runs locally ({MAX_MEMBERS})"));
         }
         match self.cardinality {
             Some(c) => c.check(&self.name, &format!("{}{}", c.min, if c.open { "+" } else { "" }), n as i64),

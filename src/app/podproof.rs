@@ -226,12 +226,12 @@ fn read_role(
             format!("role name `{}` must be a DNS label (lowercase letters, digits and '-', at most 63)", r.name),
         ));
     }
-    if r.members == 0 || r.members > 100 {
+    if r.members == 0 || r.members > super::MAX_MEMBERS {
         diags.push(error_at_value(
             src,
             doc,
             &format!("{rp}/members"),
-            format!("members must be between 1 and 100, found {}", r.members),
+            format!("members must be between 1 and {}, found {}", super::MAX_MEMBERS, r.members),
         ));
     }
     for (i, p) in r.ports.iter().enumerate() {
