@@ -245,32 +245,40 @@ impl Env {
         out
     }
 
-    /// Makes sure the member's name resolves to its new address on the run's
-    /// network. aardvark-dns (podman 4.3) sometimes misses the update when
-    /// several networks change at once and keeps answering NXDOMAIN for a
-    /// recreated pod; a SIGHUP makes it reread its configuration.
+    /// Makes sure the member's names (its `.dns.podman` name and the Services
+    /// that select it) resolve to its address on the run's network, asked
+    /// from every played member's namespace. aardvark-dns (podman 4.3)
+    /// sometimes misses an update when several networks change at once and
+    /// keeps answering NXDOMAIN for a new or recreated pod; a SIGHUP makes it
+    /// reread its configuration. The states come from the readiness poll just
+    /// before, so this costs no podman call when all is well.
     pub fn ensure_dns(&self, m: &Member, log: Log) {
         if m.host_network {
             return;
         }
-        let Ok(states) = self.states(m) else { return };
+        let Ok(states) = self.states_fresh(m) else { return };
         let Some(st) = states.iter().find(|s| s.running && !s.ip.is_empty()) else { return };
-        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), podman::network_gateway(&self.network)) else {
+        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), st.gateway.parse::<std::net::Ipv4Addr>()) else {
             return;
         };
-        let name = format!("{}.dns.podman", m.name);
+        let mut names = vec![format!("{}.dns.podman", m.name)];
+        if let Ok((pod, _)) = self.render_member(m) {
+            names.extend(self.service_aliases(&pod));
+        }
         // Ask from every other member's namespace too: aardvark answers per client.
         let mut pids = vec![st.pid];
         for o in self.members.iter().filter(|o| o.pod != m.pod && !o.host_network && self.is_played(o)) {
-            if let Some(p) = self.states(o).ok().and_then(|s| s.into_iter().find(|s| s.running).map(|s| s.pid)) {
+            if let Some(p) = self.states_fresh(o).ok().and_then(|s| s.into_iter().find(|s| s.running).map(|s| s.pid)) {
                 pids.push(p);
             }
         }
         let resolves = || {
             pids.iter().all(|pid| {
-                crate::netns::dns_a(*pid, gw, &name, Duration::from_millis(300))
-                    .map(|a| a.contains(&ip))
-                    .unwrap_or(false)
+                names.iter().all(|name| {
+                    crate::netns::dns_a(*pid, gw, name, Duration::from_millis(300))
+                        .map(|a| a.contains(&ip))
+                        .unwrap_or(false)
+                })
             })
         };
         // Under heavy network churn aardvark-dns can stay deaf for seconds.
@@ -523,7 +531,14 @@ impl Env {
         });
         let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
         match errors.len() {
-            0 => Ok(()),
+            0 => {
+                // Ready is not reachable until the names resolve: apps that
+                // talk through member or Service names need them at once.
+                for m in members {
+                    self.ensure_dns(m, log);
+                }
+                Ok(())
+            }
             1 => Err(errors.into_iter().next().expect("one error")),
             n => {
                 let mut e = Error::runtime(format!("{n} members failed to start"));

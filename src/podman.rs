@@ -250,17 +250,6 @@ pub fn network_exists(name: &str) -> Result<bool, PodmanError> {
     Ok(run_unchecked(&s(&["network", "exists", name]), None)?.status == 0)
 }
 
-/// The gateway address of a network (where aardvark-dns answers).
-pub fn network_gateway(name: &str) -> Result<std::net::Ipv4Addr, PodmanError> {
-    let args = s(&["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", name]);
-    let out = run(&args)?;
-    out.stdout.split_whitespace().find_map(|g| g.parse().ok()).ok_or(PodmanError {
-        command: command_line(&args),
-        status: Some(0),
-        stderr: "no IPv4 gateway".into(),
-    })
-}
-
 /// Starts `podman unshare <exe> <arg>` with piped stdin and stdout: a
 /// process inside rootless podman's user namespace that may enter pods'
 /// network namespaces (see `netns`). Its stderr is discarded, because podman
@@ -413,6 +402,8 @@ pub struct ContainerState {
     pub started_at: String,
     pub restarts: i64,
     pub ip: String,
+    /// The gateway of the container's network: where aardvark-dns answers.
+    pub gateway: String,
 }
 
 /// Inspects containers by name; missing ones are left out.
@@ -434,13 +425,13 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
     let mut res = Vec::new();
     for c in v.as_array().into_iter().flatten() {
         let st = &c["State"];
-        let ip = c["NetworkSettings"]["Networks"]
-            .as_object()
-            .and_then(|m| m.values().next())
+        let net = c["NetworkSettings"]["Networks"].as_object().and_then(|m| m.values().next());
+        let ip = net
             .and_then(|n| n["IPAddress"].as_str())
             .or_else(|| c["NetworkSettings"]["IPAddress"].as_str())
             .unwrap_or("")
             .to_string();
+        let gateway = net.and_then(|n| n["Gateway"].as_str()).unwrap_or("").to_string();
         res.push(ContainerState {
             id: c["Id"].as_str().unwrap_or("").to_string(),
             name: c["Name"].as_str().unwrap_or("").to_string(),
@@ -451,6 +442,7 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
             started_at: st["StartedAt"].as_str().unwrap_or("").to_string(),
             restarts: c["RestartCount"].as_i64().unwrap_or(0),
             ip,
+            gateway,
         });
     }
     Ok(res)

@@ -782,7 +782,6 @@ fn expression(a: &Action) -> String {
 pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.remove_members(std::slice::from_ref(m), log)?;
     env.start_pods(std::slice::from_ref(m), log)?;
-    env.ensure_dns(m, log);
     log(&format!("restarted {}", m.pod));
     Ok(())
 }
