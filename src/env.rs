@@ -247,13 +247,20 @@ impl Env {
 
     /// Makes sure the member's names (its `.dns.podman` name and the Services
     /// that select it) resolve to its address on the run's network, asked
-    /// from every played member's namespace. aardvark-dns (podman 4.3)
+    /// from every other played member's namespace. aardvark-dns (podman 4.3)
     /// sometimes misses an update when several networks change at once and
     /// keeps answering NXDOMAIN for a new or recreated pod; a SIGHUP makes it
     /// reread its configuration. The states come from the readiness poll just
     /// before, so this costs no podman call when all is well.
     pub fn ensure_dns(&self, m: &Member, log: Log) {
         if m.host_network {
+            return;
+        }
+        // Only other pods look these names up (a pod finds itself through its
+        // hostname in /etc/hosts): alone on the network, there is nothing to wait for.
+        let others: Vec<&Member> =
+            self.members.iter().filter(|o| o.pod != m.pod && !o.host_network && self.is_played(o)).collect();
+        if others.is_empty() {
             return;
         }
         let Ok(states) = self.states_fresh(m) else { return };
@@ -267,7 +274,7 @@ impl Env {
         }
         // Ask from every other member's namespace too: aardvark answers per client.
         let mut pids = vec![st.pid];
-        for o in self.members.iter().filter(|o| o.pod != m.pod && !o.host_network && self.is_played(o)) {
+        for o in others {
             if let Some(p) = self.states_fresh(o).ok().and_then(|s| s.into_iter().find(|s| s.running).map(|s| s.pid)) {
                 pids.push(p);
             }
