@@ -42,6 +42,8 @@ DEBIAN_REV=2
 PROBE_LABEL=podproof.dev/run=setup-probe
 REQUIRED_PKGS=(podman runc catatonit netavark aardvark-dns busybox-static debootstrap uidmap tar gzip)
 ROOTLESS_PKGS=(slirp4netns)
+# podman 5 on cgroups v1 warns on every call; podproof knows, and says so once in doctor.
+export PODMAN_IGNORE_CGROUPSV1_WARNING=1
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {
@@ -142,6 +144,41 @@ ensure_packages() {
   quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
     die "apt-get install failed"
   say "installed ${missing[*]} ($((SECONDS - t0))s)"
+}
+
+# version_ge A B: A >= B, compared as dotted numbers.
+version_ge() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1) == "$2" ]]; }
+
+# firewall_pkg: the package whose command this netavark calls to set up NAT. netavark
+# before 1.10 knows only iptables; from 1.10 it has an nftables driver, and the
+# distributions that ship it (Debian 13's 1.14) build nftables in as the default.
+firewall_pkg() {
+  local v
+  v=$(netavark --version 2>/dev/null | awk '{ print $2 }') || v=
+  [[ -n $v ]] || v=$(dpkg-query -W -f='${Version}' netavark 2>/dev/null) || v=
+  v=${v#*:}
+  if [[ -n $v ]] && version_ge "${v%%[-+~]*}" 1.10; then echo nftables; else echo iptables; fi
+}
+
+# install_pkgs PKG...: apt-get install on Debian as root, or say what to install.
+install_pkgs() {
+  local t0=$SECONDS
+  if ! is_root || ! command -v apt-get >/dev/null; then
+    die "missing packages: $* (install them as root: apt-get install -y --no-install-recommends $*)"
+  fi
+  quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
+    { quiet apt-get update && quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; } ||
+    die "apt-get install $* failed"
+  say "installed $* ($((SECONDS - t0))s)"
+}
+
+# A new machine has neither iptables nor nftables, and netavark fails without the one
+# it calls ("netavark: No such file or directory" or "unable to execute nft").
+ensure_firewall() {
+  command -v dpkg-query >/dev/null || return 0
+  local pkg
+  pkg=$(firewall_pkg)
+  pkg_installed "$pkg" || install_pkgs "$pkg"
 }
 
 # ---------------------------------------------------------------- busybox image
@@ -248,6 +285,16 @@ ensure_runtime() {
     return 0
   fi
   case $out in
+    *"unable to execute nft"* | *nftables*)
+      install_pkgs nftables
+      probe >/dev/null && return 0
+      out=$(probe) || true
+      ;;&
+    *netavark*"No such file or directory"* | *iptables*)
+      install_pkgs iptables
+      probe >/dev/null && return 0
+      out=$(probe) || true
+      ;;&
     *rlimit* | *"cgroups in hybrid mode"* | *crun*) ;;
     *)
       printf '%s\n' "$out" >&2
@@ -466,8 +513,18 @@ context_sha() { # CONTEXT BASE_IMAGE
   } | sha256sum | cut -c1-16
 }
 
+# build_ulimits: --ulimit flags for the limits the drop-in sets. podman 5 builds do not
+# take containers.conf's default_ulimits, and fail with "error setting rlimit type 7".
+build_ulimits() {
+  local path
+  path=$(dropin_path)
+  [[ -f $path ]] || return 0
+  grep -oE '"(nofile|nproc)=[0-9-]+:[0-9-]+"' "$path" | tr -d '"' | sed 's/^/--ulimit\n/'
+}
+
 build_fixtures() {
-  local cf ctx name tag base sha old t0
+  local cf ctx name tag base sha old t0 ulimits=()
+  mapfile -t ulimits < <(build_ulimits)
   for cf in "$ROOT"/fixtures/images/*/Containerfile; do
     [[ -f $cf ]] || continue
     ctx=$(dirname "$cf")
@@ -480,7 +537,7 @@ build_fixtures() {
     fi
     t0=$SECONDS
     old=$(image_id "$tag")
-    quiet podman build --layers --pull=never \
+    quiet podman build --layers --pull=never "${ulimits[@]}" \
       --label podproof.dev/fixture=1 --label "podproof.dev/context-sha=$sha" \
       -t "$tag" -f "$cf" "$ctx" || die "could not build $tag"
     forget_image "$old" "$tag"
@@ -545,6 +602,7 @@ ensure_rootless() {
 take_lock
 if [[ $MODE == all || $MODE == system ]]; then
   ensure_packages
+  ensure_firewall
   build_busybox
   ensure_runtime
   ensure_infra_image
