@@ -45,6 +45,27 @@ pub fn diagnose(stderr: &str) -> Vec<Check> {
             Some("set `default_ulimits` under [containers] to the hard limits podman runs with, e.g. [\"nofile=20000:20000\", \"nproc=32768:32768\"] (`make setup` measures and writes them)"),
         ));
     }
+    // netavark sets up NAT by running a firewall command it does not depend on as a
+    // package, so a new machine fails here. netavark before 1.10 runs iptables and
+    // says only "netavark: No such file or directory (os error 2)"; from 1.10 the
+    // nftables driver says "nftables error: unable to execute nft".
+    if stderr.contains("unable to execute nft") || stderr.contains("nftables error") {
+        out.push(check(
+            "netavark firewall",
+            Status::Fail,
+            "netavark runs `nft` to set up the container network, and nft is missing",
+            Some("install the nftables package: `apt-get install nftables` (`make setup` installs it)"),
+        ));
+    } else if stderr.contains("netavark")
+        && (stderr.contains("iptables") || stderr.contains("No such file or directory"))
+    {
+        out.push(check(
+            "netavark firewall",
+            Status::Fail,
+            "netavark runs `iptables` to set up the container network, and iptables is missing",
+            Some("install the iptables package: `apt-get install iptables` (`make setup` installs it)"),
+        ));
+    }
     if stderr.contains("/dev/net/tun") || stderr.contains("slirp4netns") && stderr.contains("tun") {
         out.push(check("/dev/net/tun", Status::Fail, "rootless networking needs /dev/net/tun", Some(TUN_FIX)));
     }
@@ -203,6 +224,19 @@ mod tests {
             &["crun on cgroup v1 hybrid"],
         );
         check_diag("error setting rlimit type 7: operation not permitted: OCI permission denied", &["RLIMIT EPERM"]);
+        check_diag("Error: netavark: No such file or directory (os error 2)", &["netavark firewall"]);
+        check_diag(
+            "Error: netavark: nftables error: unable to execute nft: No such file or directory (os error 2)",
+            &["netavark firewall"],
+        );
+        check_diag("Error: netavark: iptables: command not found", &["netavark firewall"]);
         check_diag("all good", &[]);
+    }
+
+    #[test]
+    fn the_netavark_fix_names_the_package() {
+        let fix = |stderr: &str| diagnose(stderr).remove(0).fix.unwrap_or_default();
+        assert!(fix("Error: netavark: No such file or directory (os error 2)").contains("apt-get install iptables"));
+        assert!(fix("netavark: nftables error: unable to execute nft").contains("apt-get install nftables"));
     }
 }

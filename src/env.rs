@@ -315,12 +315,22 @@ impl Env {
     /// Builds missing local images, then checks every image a member needs
     /// exists, so a bad image fails before any pod is made.
     pub fn prepare_images(&self, log: Log) -> Result<()> {
+        const CONTEXT_LABEL: &str = "podproof.dev/context-sha256";
         for app in &self.apps {
             for img in &app.images {
-                if !podman::image_exists(&img.tag)? {
+                // The image is rebuilt when its context changed since it was built, so
+                // the record's context digest always describes the image the test ran.
+                let sha = crate::record::digest_path(&img.context).map_err(|e| {
+                    Error::bad_input(
+                        format!("cannot read the build context {}", crate::source::display(&img.context)),
+                        vec![e.to_string()],
+                    )
+                })?;
+                if podman::image_label(&img.tag, CONTEXT_LABEL)?.as_deref() != Some(sha.as_str()) {
                     log(&format!("building image {} from {}", img.tag, crate::source::display(&img.context)));
                     let mut labels = BTreeMap::new();
                     labels.insert("podproof.dev/built".to_string(), "true".to_string());
+                    labels.insert(CONTEXT_LABEL.to_string(), sha);
                     podman::build(&img.tag, &img.context, &labels)
                         .map_err(|e| Error::from(e).context(format!("cannot build image {}", img.tag)))?;
                 }

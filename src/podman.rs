@@ -230,6 +230,20 @@ pub fn image_exists(tag: &str) -> Result<bool, PodmanError> {
     Ok(run_unchecked(&s(&["image", "exists", tag]), None)?.status == 0)
 }
 
+/// The ID of the image `tag` names, `None` when there is none.
+pub fn image_id(tag: &str) -> Result<Option<String>, PodmanError> {
+    let o = run_unchecked(&s(&["image", "inspect", "--format", "{{.Id}}", tag]), None)?;
+    Ok((o.status == 0).then(|| o.stdout.trim().to_string()).filter(|id| !id.is_empty()))
+}
+
+/// The value of one label of an image, `None` when the image or the label is missing.
+pub fn image_label(tag: &str, key: &str) -> Result<Option<String>, PodmanError> {
+    let template = format!("{{{{ index .Labels {key:?} }}}}");
+    let o = run_unchecked(&s(&["image", "inspect", "--format", &template, tag]), None)?;
+    let v = o.stdout.trim();
+    Ok((o.status == 0 && !v.is_empty() && v != "<no value>").then(|| v.to_string()))
+}
+
 pub fn build(tag: &str, context: &Path, labels: &BTreeMap<String, String>) -> Result<Output, PodmanError> {
     let mut args = s(&["build", "--layers", "-t", tag]);
     args.extend(label_args("--label", labels));

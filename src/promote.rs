@@ -238,6 +238,15 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
         });
         match found {
             Some((file, rec, a)) => {
+                // The images the test built are part of what was tested: their contexts
+                // must be unchanged and their tags must still name the built images.
+                for img in &a.images {
+                    let now = crate::podman::image_id(&img.tag).ok();
+                    for change in record::image_changes(root, img, now) {
+                        problems
+                            .push(format!("app `{}`: {change} (record {file}): run `podproof test` again", app.name));
+                    }
+                }
                 for t in rec.tests.iter().filter(|t| t.apps.contains(&app.name)) {
                     if t.outcome == crate::runner::Outcome::Passed.as_str() {
                         passed += 1;

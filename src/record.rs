@@ -10,7 +10,9 @@ use crate::runner::{Loaded, Outcome, TestResult};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-pub const FORMAT: u32 = 1;
+/// Format 2 records the images a test built apart from the input files, with the
+/// digest of each build context and the built image's ID, so promotion can check both.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,22 @@ pub struct AppRecord {
     pub inputs: Vec<InputDigest>,
     /// sha256 of the rendered podman and cluster flavours, one after the other.
     pub rendered_sha256: String,
+    /// The images the run built for this app (from the App or the Test's `images:`).
+    pub images: Vec<ImageRecord>,
+}
+
+/// An image built from a local context: what promotion checks again before it
+/// ships an app that runs it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRecord {
+    pub tag: String,
+    /// The build context, relative to the project root where possible.
+    pub context: String,
+    /// `digest_path` of the context when the test ran.
+    pub context_sha256: String,
+    /// The image ID podman had for `tag` after the run (empty if it could not be read).
+    pub image_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,7 +117,9 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io
     Ok(())
 }
 
-/// The digests of an app's inputs: definitions, referenced files, build contexts.
+/// The digests of an app's inputs: definitions and referenced files. Image build
+/// contexts are recorded apart (`image_records`): a Test may add images that the
+/// app's own files do not name, and promotion loads only the app's files.
 pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
     let mut v: Vec<InputDigest> = app
         .inputs
@@ -109,14 +129,46 @@ pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
             sha256: i.sha256.clone(),
         })
         .collect();
-    for img in &app.images {
-        if let Ok(d) = digest_path(&img.context) {
-            v.push(InputDigest { path: format!("{} (image {})", rel(root, &img.context), img.tag), sha256: d });
-        }
-    }
     v.sort();
     v.dedup();
     v
+}
+
+/// What a run built for an app: each image's context digest and image ID.
+pub fn image_records(root: &Path, app: &App) -> Vec<ImageRecord> {
+    let mut v: Vec<ImageRecord> = app
+        .images
+        .iter()
+        .map(|img| ImageRecord {
+            tag: img.tag.clone(),
+            context: rel(root, &img.context),
+            context_sha256: digest_path(&img.context).unwrap_or_default(),
+            image_id: crate::podman::image_id(&img.tag).ok().flatten().unwrap_or_default(),
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Why a recorded image can no longer be trusted: its context changed, or the
+/// tag now names another image. Empty when both still hold. `image_id` is the ID
+/// podman has for the tag now (`None` when podman could not be asked).
+pub fn image_changes(root: &Path, img: &ImageRecord, image_id: Option<Option<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    let ctx = root.join(&img.context);
+    match digest_path(&ctx) {
+        Ok(d) if d == img.context_sha256 => {}
+        Ok(_) => out.push(format!("the build context `{}` of image `{}` changed", img.context, img.tag)),
+        Err(e) => out.push(format!("the build context `{}` of image `{}` cannot be read: {e}", img.context, img.tag)),
+    }
+    match image_id {
+        Some(Some(id)) if id == img.image_id => {}
+        Some(Some(_)) => out.push(format!("image `{}` was rebuilt or retagged since the test ran", img.tag)),
+        Some(None) => out.push(format!("image `{}` that the test ran is no longer present", img.tag)),
+        None => out.push(format!("image `{}` cannot be checked: podman did not answer", img.tag)),
+    }
+    out
 }
 
 /// The digest of what an app renders to, in both flavours.
@@ -139,7 +191,12 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
             // a templating command's output): each set of inputs is recorded.
             let inputs = app_inputs(root, app);
             if !apps.iter().any(|a| a.name == app.name && a.inputs == inputs) {
-                apps.push(AppRecord { name: app.name.clone(), inputs, rendered_sha256: rendered_digest(app) });
+                apps.push(AppRecord {
+                    name: app.name.clone(),
+                    inputs,
+                    rendered_sha256: rendered_digest(app),
+                    images: image_records(root, app),
+                });
             }
         }
         test_records.push(TestRecord {

@@ -558,3 +558,100 @@ fn a_rootless_subset_of_the_suite_passes() {
     let helpers = Command::new("pgrep").args(["-u", ROOTLESS_USER, "-f", "__netns"]).output().unwrap();
     assert!(helpers.stdout.is_empty(), "netns helpers outlived the run: {}", String::from_utf8_lossy(&helpers.stdout));
 }
+
+/// The main job end to end for an app whose Test builds its own image: test,
+/// then promote the tested bytes; a changed build context or a rebuilt image
+/// stops promotion until the app is tested again.
+#[test]
+fn test_then_promote_an_app_whose_test_builds_its_image() {
+    let _g = exclusive();
+    const TAG: &str = "localhost/ppbuild/web:1";
+    let dir = common::tempdir();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("app")).unwrap();
+    std::fs::create_dir_all(p.join("image")).unwrap();
+    std::fs::create_dir_all(p.join("tests")).unwrap();
+    std::fs::write(
+        p.join("podproof.yaml"),
+        "promote:\n  imageMap:\n    \"localhost/ppbuild/\": \"registry.example.com/ppbuild/\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("app/app.yaml"),
+        r#"apiVersion: podproof.dev/v1alpha1
+kind: App
+metadata: {name: built}
+spec:
+  roles:
+    - name: web
+      image: localhost/ppbuild/web:1
+      command: [httpd, -f, -p, "8080", -h, /www]
+      ports:
+        - {name: http, port: 8080}
+      readinessProbe:
+        httpGet: {path: /, port: http}
+      resources:
+        requests: {cpu: 10m, memory: 16Mi}
+        limits: {cpu: 100m, memory: 32Mi}
+"#,
+    )
+    .unwrap();
+    let containerfile = |v: &str| {
+        std::fs::write(
+            p.join("image/Containerfile"),
+            format!("FROM localhost/podproof/busybox:latest\nRUN mkdir /www && echo {v} > /www/index.html\n"),
+        )
+        .unwrap()
+    };
+    containerfile("built-v1");
+    std::fs::write(
+        p.join("tests/built.yaml"),
+        r#"apiVersion: podproof.dev/v1alpha1
+kind: Test
+metadata: {name: built}
+spec:
+  apps: [../app/app.yaml]
+  images:
+    - {tag: localhost/ppbuild/web:1, context: ../image}
+  steps:
+    - up: {}
+    - http: {pod: built, port: 8080, path: /}
+      expect: {status: 200, body: {contains: built-v1}}
+"#,
+    )
+    .unwrap();
+    let rmi = || {
+        let _ = Command::new("podman").args(["rmi", "-f", TAG]).output();
+    };
+    rmi();
+    Test::new().current_dir(p).args(["test", "tests/built.yaml"]).stderr_contains("building image").run();
+    let out = Test::new().current_dir(p).args(["promote", "app/app.yaml", "--out", "out"]).run();
+    let promoted: String = std::fs::read_dir(p.join("out"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        promoted.contains("registry.example.com/ppbuild/web:1"),
+        "the promoted app runs the mapped image\n{out}\n{promoted}"
+    );
+
+    // A changed context is no longer the tested image.
+    containerfile("built-v2");
+    Test::new()
+        .current_dir(p)
+        .args(["promote", "app/app.yaml", "--out", "out2"])
+        .expect_status(1)
+        .stderr_contains("the build context `image` of image `localhost/ppbuild/web:1` changed")
+        .run();
+    // Testing again rebuilds the image from the new context, and promotion follows.
+    std::fs::write(
+        p.join("tests/built.yaml"),
+        std::fs::read_to_string(p.join("tests/built.yaml")).unwrap().replace("built-v1", "built-v2"),
+    )
+    .unwrap();
+    Test::new().current_dir(p).args(["test", "tests/built.yaml"]).stderr_contains("building image").run();
+    Test::new().current_dir(p).args(["promote", "app/app.yaml", "--out", "out3"]).run();
+    rmi();
+    common::assert_clean("test then promote with a built image");
+}
