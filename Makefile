@@ -26,8 +26,15 @@ build:
 
 # Every test, the end-to-end tests against real podman included; then a check
 # that nothing labelled podproof is left.
+# cargo nextest (on this machine kind) runs the podman tests one at a time in
+# their test group (.config/nextest.toml) beside everything else; cargo test is
+# the fallback where nextest is missing. Doctests only run under cargo test.
 test: setup
-	$(CARGO) test --release -- --test-threads=4
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --release --no-fail-fast && $(CARGO) test --release --doc; \
+	else \
+		$(CARGO) test --release -- --test-threads=4; \
+	fi
 	FAULT_RUNS=5 scripts/faults.sh
 	scripts/teardown-check.sh
 

@@ -17,15 +17,18 @@ count() { [[ -z $1 ]] && echo 0 || wc -l <<<"$1"; }
 # check WHO: counts and lists the leftovers of the podman in PM; returns 1 if any.
 check() {
   local containers pods volumes networks pod_filters=()
-  containers=$(pm ps -a -q --no-trunc --filter "label=$label")
-  pods=$(pm pod ps -q --no-trunc --filter "label=$label")
+  # check runs on the left of `||`, where bash ignores errexit: a podman that fails
+  # must fail the check, not count as zero leftovers.
+  local failed="podproof leftovers ($1): podman failed, so nothing could be counted"
+  containers=$(pm ps -a -q --no-trunc --filter "label=$label") || { echo "$failed" >&2; return 2; }
+  pods=$(pm pod ps -q --no-trunc --filter "label=$label") || { echo "$failed" >&2; return 2; }
   if [[ -n $pods ]]; then
     while read -r p; do pod_filters+=(--filter "pod=$p"); done <<<"$pods"
-    containers+=$'\n'$(pm ps -a -q --no-trunc "${pod_filters[@]}")
+    containers+=$'\n'$(pm ps -a -q --no-trunc "${pod_filters[@]}") || { echo "$failed" >&2; return 2; }
   fi
   containers=$(sed '/^$/d' <<<"$containers" | sort -u)
-  volumes=$(pm volume ls -q --filter "label=$label")
-  networks=$(pm network ls -q --filter "label=$label")
+  volumes=$(pm volume ls -q --filter "label=$label") || { echo "$failed" >&2; return 2; }
+  networks=$(pm network ls -q --filter "label=$label") || { echo "$failed" >&2; return 2; }
 
   local nc np nv nn
   nc=$(count "$containers") np=$(count "$pods") nv=$(count "$volumes") nn=$(count "$networks")
@@ -46,6 +49,6 @@ status=0
 check "$(id -un)" || status=1
 if [[ $(id -u) == 0 ]] && id "$ROOTLESS_USER" >/dev/null 2>&1; then
   PM=(runuser -u "$ROOTLESS_USER" -- podman)
-  check "$ROOTLESS_USER" 2>/dev/null || status=1
+  check "$ROOTLESS_USER" || status=1
 fi
 exit $status

@@ -29,11 +29,16 @@ impl Drop for Exclusive {
     }
 }
 
-/// Takes the podman lock and checks nothing is left from before.
-fn exclusive() -> Exclusive {
+/// Takes the podman lock and checks nothing is left from before; `None` (the
+/// test returns) when podman is not available and may be skipped.
+#[track_caller]
+fn exclusive() -> Option<Exclusive> {
+    if !common::podman_or_skip(&format!("the e2e test at {}", std::panic::Location::caller())) {
+        return None;
+    }
     let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    Exclusive(g)
+    Some(Exclusive(g))
 }
 
 /// Writes a Test file into a temp dir; `APPS` in `body` becomes the fixtures path.
@@ -46,7 +51,7 @@ fn test_file(dir: &Path, name: &str, body: &str) -> String {
 
 #[test]
 fn every_fixture_plays_reaches_running_and_tears_down() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     for (fixture, app) in [
         ("busybox-httpd", "hello"),
         ("prometheus", "prom"),
@@ -80,7 +85,7 @@ fn every_fixture_plays_reaches_running_and_tears_down() {
 
 #[test]
 fn scenario_suite_passes_with_valid_reports() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let junit = dir.path().join("junit.xml");
     let json = dir.path().join("report.json");
@@ -133,7 +138,7 @@ fn assert_junit_well_formed(xml: &str) {
 
 #[test]
 fn a_failing_test_reports_what_was_expected_and_seen() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let junit = dir.path().join("junit.xml");
     let out = Test::new()
@@ -155,7 +160,7 @@ fn a_failing_test_reports_what_was_expected_and_seen() {
 
 #[test]
 fn a_step_timeout_fails_and_cleans_up() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let t = test_file(
         dir.path(),
@@ -171,7 +176,7 @@ fn a_step_timeout_fails_and_cleans_up() {
 
 #[test]
 fn a_podman_error_is_clear_and_leaves_no_half_made_pod() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let app = dir.path().join("broken.yaml");
     std::fs::write(
@@ -233,7 +238,7 @@ fn interrupt(signal: libc::c_int, name: &str) -> (i32, Duration) {
 
 #[test]
 fn sigint_mid_step_cleans_up() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let (code, took) = interrupt(libc::SIGINT, "sigint");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(30), "took {took:?} to stop");
@@ -242,7 +247,7 @@ fn sigint_mid_step_cleans_up() {
 
 #[test]
 fn sigterm_mid_step_cleans_up() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let (code, took) = interrupt(libc::SIGTERM, "sigterm");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(30), "took {took:?} to stop");
@@ -251,7 +256,7 @@ fn sigterm_mid_step_cleans_up() {
 
 #[test]
 fn sigkill_then_clean_removes_everything() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let (code, _) = interrupt(libc::SIGKILL, "sigkill");
     assert_eq!(code, -1, "killed by a signal");
     assert!(!common::leftovers().is_empty(), "SIGKILL should leave the run's objects for clean to find");
@@ -261,7 +266,7 @@ fn sigkill_then_clean_removes_everything() {
 
 #[test]
 fn keep_leaves_a_failing_test_up_until_down() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let out = Test::new().args(["test", "--keep", "fixtures/failing/expected-failure.yaml"]).expect_status(1).run();
     let hint = regex::Regex::new(r"podproof down --run (t[a-z0-9]+)").unwrap();
     let id = hint.captures(&out.stdout).map(|c| c[1].to_string()).unwrap_or_else(|| panic!("no down hint\n{out}"));
@@ -275,7 +280,7 @@ fn keep_leaves_a_failing_test_up_until_down() {
 
 #[test]
 fn doctor_reports_the_environment() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let out = Test::new().arg("doctor").run();
     out.assert_stdout_contains("podman: version 4.")
         .assert_stdout_contains("runtime: OCI runtime")
@@ -292,7 +297,7 @@ fn podman_exec(container: &str, cmd: &[&str]) -> String {
 
 #[test]
 fn up_scales_a_kubedirector_cluster_with_its_events() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     std::fs::copy(root().join("fixtures/apps/kd-centos/app.json"), dir.path().join("app.json")).unwrap();
     let cluster = std::fs::read_to_string(root().join("fixtures/apps/kd-centos/cluster.yaml")).unwrap();
@@ -335,7 +340,7 @@ fn up_scales_a_kubedirector_cluster_with_its_events() {
 
 #[test]
 fn a_cardinality_violation_is_refused_before_anything_starts() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let app =
         std::fs::read_to_string(root().join("fixtures/apps/kd-centos/app.json")).unwrap().replace("\"1+\"", "\"2\"");
@@ -364,7 +369,7 @@ fn ls_config(container: &str, dir: &str) -> (String, String) {
 
 #[test]
 fn up_updates_config_in_place_in_the_kubelet_layout_and_reloads() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     for f in ["app.yaml", "message"] {
         std::fs::copy(root().join("fixtures/apps/hup-app").join(f), dir.path().join(f)).unwrap();
@@ -392,7 +397,7 @@ fn up_updates_config_in_place_in_the_kubelet_layout_and_reloads() {
 
 #[test]
 fn up_watch_applies_saved_changes_and_tears_down_on_ctrl_c() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     for f in ["app.yaml", "message"] {
         std::fs::copy(root().join("fixtures/apps/hup-app").join(f), dir.path().join(f)).unwrap();
@@ -447,7 +452,7 @@ fn assert_no_canary(texts: &[&str]) {
 
 #[test]
 fn a_failing_step_never_shows_a_secret_value() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let dir = common::tempdir();
     let json = dir.path().join("r.json");
     let out = Test::new()
@@ -465,7 +470,7 @@ fn a_failing_step_never_shows_a_secret_value() {
 
 #[test]
 fn eight_concurrent_runs_of_one_test_do_not_collide() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     let children: Vec<_> = (0..8)
         .map(|_| {
             Command::new(common::podproof())
@@ -514,7 +519,7 @@ fn rootless_unavailable() -> Option<String> {
 
 #[test]
 fn a_rootless_subset_of_the_suite_passes() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     if let Some(why) = rootless_unavailable() {
         // CI sets this: there the machine allows rootless podman, so a skip
         // would hide a broken set-up.
@@ -564,7 +569,7 @@ fn a_rootless_subset_of_the_suite_passes() {
 /// stops promotion until the app is tested again.
 #[test]
 fn test_then_promote_an_app_whose_test_builds_its_image() {
-    let _g = exclusive();
+    let Some(_g) = exclusive() else { return };
     const TAG: &str = "localhost/ppbuild/web:1";
     let dir = common::tempdir();
     let p = dir.path();

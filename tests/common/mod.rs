@@ -354,6 +354,14 @@ pub fn leftovers_as(user: Option<&str>) -> Vec<String> {
             None => Command::new("podman"),
         };
         let out = cmd.args(args).output().expect("podman runs");
+        // A podman that fails lists nothing: that must fail the check, not pass it as clean.
+        assert!(
+            out.status.success(),
+            "the leftovers check could not ask podman (`podman {}` exited {}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -366,6 +374,33 @@ pub fn leftovers_as(user: Option<&str>) -> Vec<String> {
     v.extend(q(&["volume", "ls", "--filter", f, "--format", "{{.Name}}"], "volume"));
     v.extend(q(&["network", "ls", "--filter", f, "--format", "{{.Name}}"], "network"));
     v
+}
+
+/// Why the tests that need podman cannot run here, or `None` when they can.
+/// Asked once per test process.
+pub fn podman_unavailable() -> Option<String> {
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(|| match Command::new("podman").args(["info", "--format", "{{.Host.OCIRuntime.Name}}"]).output() {
+        Err(e) => Some(format!("podman cannot be started: {e}")),
+        Ok(o) if !o.status.success() => {
+            Some(format!("`podman info` failed: {}", String::from_utf8_lossy(&o.stderr).trim()))
+        }
+        Ok(_) => None,
+    })
+    .clone()
+}
+
+/// Whether a test that needs podman may go on. Without podman it says why and
+/// the test returns early; under `PODPROOF_REQUIRE_PODMAN=1` (CI sets it) a
+/// missing podman fails the test instead, so CI cannot pass by skipping.
+pub fn podman_or_skip(test: &str) -> bool {
+    let Some(why) = podman_unavailable() else { return true };
+    assert!(
+        std::env::var_os("PODPROOF_REQUIRE_PODMAN").is_none_or(|v| v != "1"),
+        "{test} needs podman and PODPROOF_REQUIRE_PODMAN=1 is set: {why}"
+    );
+    eprintln!("skipped {test}: it needs podman: {why}");
+    false
 }
 
 /// Panics when podproof left a podman object behind.
