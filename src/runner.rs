@@ -494,7 +494,9 @@ impl StepContext<'_> {
         timeout: Duration,
         log: &(dyn Fn(&str) + Sync),
     ) -> std::result::Result<(), String> {
-        let within = step.within.map(|w| w.min(timeout));
+        // `within` repeats observations only: an action with side effects (restart,
+        // kill, config, scale, ...) must not be repeated until its expectation holds.
+        let within = step.within.map(|w| w.min(timeout)).filter(|_| step.action.observes());
         let mut last_err: Option<String>;
         let started = Instant::now();
         loop {

@@ -312,6 +312,13 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action only observes (and so may be repeated by `within`
+    /// until its expectation holds). Every other action acts on the pods or the
+    /// host, so it runs once and its expectation is checked once.
+    pub fn observes(&self) -> bool {
+        matches!(self, Action::Http(_) | Action::Exec(_) | Action::Logs(_) | Action::File(_) | Action::Render(_))
+    }
+
     pub fn keyword(&self) -> &'static str {
         match self {
             Action::Up => "up",

@@ -660,3 +660,22 @@ spec:
     rmi();
     common::assert_clean("test then promote with a built image");
 }
+
+/// `within` repeats observations only: a `restart` whose expectation never
+/// holds restarts once, and its failure is reported without retries.
+#[test]
+fn within_on_a_restart_step_restarts_once() {
+    let Some(_g) = exclusive() else { return };
+    let dir = common::tempdir();
+    let t = test_file(
+        dir.path(),
+        "within-restart",
+        "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: within-restart}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml]\n  steps:\n    - up: {}\n    - restart: {pod: web}\n      expect: {output: {contains: never-printed}, within: 20s}\n",
+    );
+    let start = Instant::now();
+    let out = Test::new().args(["test", &t]).expect_status(1).run();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(all.matches("restarted ").count(), 1, "the pod must be restarted once\n{out}");
+    assert!(start.elapsed() < Duration::from_secs(20), "an acting step is not retried: took {:?}", start.elapsed());
+    common::assert_clean("within on a restart step");
+}
