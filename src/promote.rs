@@ -277,7 +277,8 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
                         app.name
                     )),
                 }
-                provenance.push(Provenance { digest: format!("sha256:{}", inputs_digest(&inputs)), record: None });
+                let all = record::all_inputs(root, app);
+                provenance.push(Provenance { digest: format!("sha256:{}", inputs_digest(&all)), record: None });
             }
         }
     }

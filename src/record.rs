@@ -134,6 +134,20 @@ pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
     v
 }
 
+/// Every input of an app, image build contexts included (as `CONTEXT (image TAG)`):
+/// what the provenance digest of an app without a record covers.
+pub fn all_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
+    let mut v = app_inputs(root, app);
+    for img in &app.images {
+        if let Ok(d) = digest_path(&img.context) {
+            v.push(InputDigest { path: format!("{} (image {})", rel(root, &img.context), img.tag), sha256: d });
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// What a run built for an app: each image's context digest and image ID.
 pub fn image_records(root: &Path, app: &App) -> Vec<ImageRecord> {
     let mut v: Vec<ImageRecord> = app
