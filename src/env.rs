@@ -549,6 +549,7 @@ impl Env {
         let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
         match errors.len() {
             0 => {
+                self.pin_bridge(members, log);
                 // Ready is not reachable until the names resolve: apps that
                 // talk through member or Service names need them at once.
                 for m in members {
@@ -563,6 +564,26 @@ impl Env {
                     e = e.because(err.to_string().trim_start_matches("error: ").to_string());
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Pins the MAC of the run network's bridge (see `bridge`), so that the
+    /// pods just started do not change the gateway's address under the others.
+    /// The bridge is made when the first pod joins the network and removed when
+    /// the last leaves, so this is checked after every start; the check reads
+    /// sysfs and the states the readiness poll just cached, with no podman call.
+    fn pin_bridge(&self, members: &[Member], log: Log) {
+        if podman::rootless_user() {
+            return;
+        }
+        let gateway = members.iter().filter(|m| !m.host_network).find_map(|m| {
+            let states = self.states_fresh(m).ok()?;
+            states.iter().find_map(|s| s.gateway.parse::<std::net::Ipv4Addr>().ok())
+        });
+        if let Some(gw) = gateway {
+            if let Err(e) = crate::bridge::pin_mac(gw) {
+                log(&format!("{e} (pods may lose the gateway for seconds when others join or leave)"));
             }
         }
     }

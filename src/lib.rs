@@ -2,6 +2,7 @@
 //! promoting them to a cluster. The CLI in `cli` is glue over these modules.
 
 pub mod app;
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod digest;
