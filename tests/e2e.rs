@@ -679,3 +679,19 @@ fn within_on_a_restart_step_restarts_once() {
     assert!(start.elapsed() < Duration::from_secs(20), "an acting step is not retried: took {:?}", start.elapsed());
     common::assert_clean("within on a restart step");
 }
+
+/// The run network's bridge has a pinned MAC, so it keeps it while pods come and go (netavark 1.4
+/// would let each new veth change it, and the other pods would lose the
+/// gateway, aardvark-dns included, until their ARP entries expire).
+#[test]
+fn the_run_bridge_has_a_pinned_mac() {
+    let Some(_g) = exclusive() else { return };
+    let dir = common::tempdir();
+    let t = test_file(
+        dir.path(),
+        "bridge",
+        "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {name: bridge}\nspec:\n  apps: [APPS/multi-role/app.yaml]\n  steps:\n    - up: {}\n    - script: {command: [sh, -c, 'for n in $(podman network ls -q --filter label=podproof.dev/run); do i=$(podman network inspect --format \"{{.NetworkInterface}}\" $n); cat /sys/class/net/$i/addr_assign_type /sys/class/net/$i/address; done']}\n      expect: {stdout: {matches: \"^3\\n\"}}\n",
+    );
+    Test::new().args(["test", &t]).run();
+    common::assert_clean("the bridge check");
+}
