@@ -1,6 +1,9 @@
 //! podproof: prove Kubernetes apps locally with `podman kube play` before
 //! promoting them to a cluster. The CLI in `cli` is glue over these modules.
 
+// First, so its output macros are in scope in every module below.
+#[macro_use]
+pub mod redact;
 pub mod app;
 pub mod cli;
 pub mod config;

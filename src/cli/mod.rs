@@ -92,7 +92,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
 /// Prints warnings from loading to stderr.
 pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diagnostic>) {
     for d in diags {
-        eprintln!("{d}");
+        errln!("{d}");
     }
 }
 

@@ -42,15 +42,16 @@ pub fn run(a: Args) -> Result<i32> {
     match &a.out {
         None => {
             let all: String = outputs.into_iter().map(|(_, y)| y).collect();
-            print!("{all}");
+            out!("{all}");
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::runtime(format!("cannot create {}: {e}", dir.display())))?;
             for (name, y) in outputs {
-                let p = dir.join(format!("{name}.yaml"));
-                std::fs::write(&p, y).map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?;
-                eprintln!("wrote {}", p.display());
+                let p = crate::state::write_file_in(dir, &format!("{name}.yaml"), y.as_bytes()).map_err(|e| {
+                    Error::runtime(format!("cannot write {}: {e}", dir.join(format!("{name}.yaml")).display()))
+                })?;
+                errln!("wrote {}", p.display());
             }
         }
     }

@@ -35,21 +35,21 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     crate::signals::install();
-    let log = |s: &str| eprintln!("{s}");
+    let log = |s: &str| errln!("{s}");
     // Bad input is refused before anything starts, so it gets no `down` hint.
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     let env = match apply(&a, apps, &log) {
         Ok(env) => env,
         Err(e) if crate::signals::interrupted() => {
-            eprintln!("interrupted: tearing down");
+            errln!("interrupted: tearing down");
             let _ = crate::podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO);
             let _ = state::remove(state::UP_ID);
             return Err(e);
         }
         Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
     };
-    eprintln!("{} members ready", env.members.len());
+    errln!("{} members ready", env.members.len());
     if !a.watch {
         return Ok(0);
     }
