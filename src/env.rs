@@ -389,8 +389,13 @@ impl Env {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
         let mut out = Rendered::empty(&app.name);
-        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out)
-            .map_err(|e| Error::bad_input(format!("cannot render pod {}", m.name), vec![e]))?;
+        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out).map_err(|e| {
+            let located: Vec<String> = out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+            Error::bad_input(
+                format!("cannot render pod {}", m.name),
+                if located.is_empty() { vec![e] } else { located },
+            )
+        })?;
         Ok((pod, out))
     }
 

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod hostpath;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;

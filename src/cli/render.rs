@@ -22,9 +22,13 @@ pub struct Args {
     /// Write resolved relative hostPaths relative to DIR (as ./...), for files played from DIR
     #[arg(long, value_name = "DIR")]
     pub relative_to: Option<PathBuf>,
+    /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    pub allow_host_path: Vec<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
+    super::allow_host_paths(&a.allow_host_path)?;
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     let flavor: Flavor = a.flavor.parse().map_err(Error::Usage)?;

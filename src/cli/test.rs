@@ -47,6 +47,9 @@ pub struct Args {
     /// Where snapshots live (default: snapshots/ at the project root)
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: Option<PathBuf>,
+    /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    pub allow_host_path: Vec<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -97,6 +100,12 @@ pub fn run(a: Args) -> Result<i32> {
     }
     if selected.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
+    }
+    super::allow_host_paths(&a.allow_host_path)?;
+    let refused: Vec<crate::error::Diagnostic> =
+        selected.iter().flat_map(|t| t.apps.iter().flat_map(crate::hostpath::check_app)).collect();
+    if !refused.is_empty() {
+        return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
     }
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     let mode = if a.update_snapshots {
