@@ -126,8 +126,9 @@ fn host_paths_outside_the_project_are_refused_with_their_position() {
         }
     }
     // A symlink that leaves the project counts where it points.
-    std::os::unix::fs::symlink("/etc", dir.path().join("app/etc-link")).unwrap();
-    let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", "./etc-link"));
+    let outside = common::tempdir();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("app/out-link")).unwrap();
+    let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", "./out-link"));
     Test::new()
         .args(["render", &app])
         .current_dir(dir.path())
@@ -329,11 +330,13 @@ fn the_canary_secret_reaches_no_output_and_no_file() {
         outputs.push((format!("{name} stdout"), out.stdout.clone()));
         outputs.push((format!("{name} stderr"), out.stderr.clone()));
         assert!(out.stderr.contains("trace:"), "no trace:\n{out}");
+        let shown = if fail == "0" { "[secret]" } else { "exited with code 3" };
+        out.assert_stdout_contains(shown);
     }
     let up = write(dir.path(), "up/app.yaml", &CANARY_APP.replace("EXIT", "0"));
     let render = Test::new().args(["render", &up]).current_dir(dir.path()).run();
     outputs.push(("render".into(), render.stdout.clone()));
-    outputs.extend(texts_under(dir.path()).into_iter().filter(|(p, _)| !p.ends_with("app.yaml")));
+    outputs.extend(texts_under(dir.path()).into_iter().filter(|(p, _)| !p.ends_with(".yaml")));
     assert!(outputs.iter().any(|(_, t)| t.contains("[secret]")), "nothing was redacted at all");
     for (what, text) in &outputs {
         for f in &forbidden {
