@@ -179,6 +179,23 @@ fn a_closed_pipe_stops_output_not_cleanup() {
 }
 
 #[test]
+fn a_non_ascii_step_name_on_a_terminal_does_not_panic() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script(1), which gives podproof a terminal, is not installed");
+        return;
+    }
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let long = "ünïcödé-step-näme ".repeat(12);
+    let t = one_test(dir.path(), "tty", &format!("    - up: {{}}\n    - name: \"{long}\"\n      sleep: 1s\n"));
+    // The status line is drawn only on a terminal; script(1) provides one.
+    let cmd = format!("{} test {t}", common::podproof().display());
+    let out = Test::new().program("script").args(["-qec", &cmd, "/dev/null"]).run();
+    out.assert_stdout_contains("1 passed, 0 failed");
+    assert_all_clean("a non-ASCII step name on a terminal");
+}
+
+#[test]
 fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
     let _g = exclusive();
     let dir = common::tempdir();
