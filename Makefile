@@ -67,7 +67,7 @@ lint:
 
 # Every fuzz target for FUZZ_SECONDS each (see docs/fuzzing.md); not part of `make test`.
 # Only stable Rust is assumed: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
-FUZZ_TARGETS := yaml_stream load_apps app_reader test_reader reload_policy duration
+FUZZ_TARGETS := yaml_stream load_apps app_reader test_reader reload_policy duration cli_paths
 FUZZ_SECONDS ?= 60
 
 fuzz:

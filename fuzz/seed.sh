@@ -29,3 +29,10 @@ done
 for v in 500ms 10s 5m 1h 1m30s 1.5s 0.25h; do
     printf '%s' "$v" > fuzz/corpus/duration/seed-$v
 done
+
+mkdir -p fuzz/corpus/cli_paths
+i=0
+for v in up tk3x9q2 /tmp/x ../../victim .. tplant 'up/../..' 'a/b' ''; do
+    printf '%s' "$v" > fuzz/corpus/cli_paths/seed-$i
+    i=$((i + 1))
+done

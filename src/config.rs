@@ -6,6 +6,7 @@
 //! snapshots: {dir: snapshots}
 //! lint: {podmanVersion: "4.3"}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
+//! hostPaths: {allow: [/srv/shared-data]}
 //! ```
 //! Command-line flags win over the file; unknown keys are errors with their location.
 
@@ -28,6 +29,17 @@ pub struct Config {
     pub lint: LintDefaults,
     #[serde(default)]
     pub promote: PromoteDefaults,
+    #[serde(default)]
+    pub host_paths: HostPathDefaults,
+}
+
+/// hostPaths podproof may mount although they leave the project or reach a
+/// sensitive place of the host (see docs/security.md); relative to the root.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostPathDefaults {
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -102,5 +114,6 @@ mod tests {
         check("tset: {}\n", "podproof.yaml:1:1: error: unknown field `tset`");
         check("test: {jobs: 0}\n", "test.jobs must be at least 1");
         check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None }");
+        check("hostPaths: {allow: [/srv/x, data]}\n", "allow: [\"/srv/x\", \"data\"]");
     }
 }

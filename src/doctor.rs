@@ -83,8 +83,7 @@ fn tun_usable() -> Result<(), String> {
 fn rootless_checks(cgroups_v1: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() }.to_string();
+    let uid = rustix::process::getuid().as_raw().to_string();
     let has_ids = |file: &str| {
         std::fs::read_to_string(file)
             .is_ok_and(|t| t.lines().any(|l| l.split(':').next().is_some_and(|who| who == user || who == uid)))

@@ -108,6 +108,7 @@ impl Env {
     pub fn new(apps: Vec<App>, id: &str, suffix: &str, kind: RunKind, settings: Settings) -> Result<Env> {
         let dir =
             state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
+        crate::signals::track(id);
         let run = RunContext { id: id.to_string(), suffix: suffix.to_string() };
         let mut env = Env {
             network: format!("podproof-{id}"),
@@ -131,6 +132,15 @@ impl Env {
 
     /// Adds an app's members (without starting them).
     pub fn add_app(&mut self, app: App) {
+        // Its Secret values are hidden from every output from now on.
+        for s in &app.secrets {
+            for v in s.data.iter().flat_map(|d| d.values()) {
+                crate::redact::add(&v.0);
+            }
+            for v in s.string_data.iter().flat_map(|d| d.values()) {
+                crate::redact::add_str(v);
+            }
+        }
         for role in &app.roles {
             for i in 0..role.members {
                 self.members.push(self.member_of(&app, role, i));
@@ -389,8 +399,13 @@ impl Env {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
         let mut out = Rendered::empty(&app.name);
-        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out)
-            .map_err(|e| Error::bad_input(format!("cannot render pod {}", m.name), vec![e]))?;
+        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out).map_err(|e| {
+            let located: Vec<String> = out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+            Error::bad_input(
+                format!("cannot render pod {}", m.name),
+                if located.is_empty() { vec![e] } else { located },
+            )
+        })?;
         Ok((pod, out))
     }
 
@@ -480,8 +495,23 @@ impl Env {
         let (pod, _) = self.render_member(m)?;
         let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
         for c in inits {
-            let (flags, image, command) = run_flags(c, &volumes)
+            let (mut flags, image, command, envs) = run_flags(c, &volumes)
                 .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
+            // Env values may be Secret values: they go to podman in a file only
+            // this user can read, never on its command line, where `ps` and
+            // error messages would show them.
+            let env_file = self.dir.join("env").join(format!("{}-{}.env", m.pod, c.name));
+            let (lines, multi): (Vec<_>, Vec<_>) = envs.into_iter().partition(|(_, v)| !v.contains('\n'));
+            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            write_private(&env_file, text.as_bytes())?;
+            flags.push(format!("--env-file={}", env_file.display()));
+            // An env file holds one line per variable; a multi-line value is
+            // named on the command line and its value read from podman's own
+            // environment, which only this user can read.
+            for (k, _) in &multi {
+                flags.push("--env".into());
+                flags.push(k.clone());
+            }
             log(&format!("running init container {} of {}", c.name, m.pod));
             let out = podman::run_in_pod(
                 &m.pod,
@@ -490,8 +520,11 @@ impl Env {
                 &image,
                 &command,
                 &labels,
+                &multi,
                 self.settings.ready_timeout,
-            )?;
+            );
+            let _ = std::fs::remove_file(&env_file);
+            let out = out?;
             if out.status != 0 {
                 let output = format!("{}{}", out.stdout, out.stderr);
                 return Err(Error::runtime(format!(
@@ -857,7 +890,7 @@ impl Env {
                 .iter()
                 .map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))))
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect()
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
         });
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
         let rm = podman::pod_rm(&pods, Duration::ZERO);
@@ -868,7 +901,7 @@ impl Env {
             }
         }
         for m in members {
-            let _ = std::fs::remove_dir_all(self.dir.join("volumes").join(&m.pod));
+            let _ = state::remove_inside(&self.dir, &self.dir.join("volumes").join(&m.pod));
         }
         // A pod that is already gone makes `stop` fail; `rm -f` is what must succeed.
         rm?;
@@ -910,11 +943,65 @@ impl Env {
         // A run whose teardown failed keeps its record, so `clean` finds it.
         if result.is_ok() {
             let _ = state::remove(&self.run.id);
+            crate::signals::untrack(&self.run.id);
         } else {
             let _ = state::create(&self.run.id, self.kind);
         }
         result?;
         Ok(Teardown { pods: known.len(), elapsed: start.elapsed() })
+    }
+}
+
+/// An environment that is torn down when the guard is dropped, also when a
+/// panic unwinds through the code that uses it: a bug in a step must not
+/// leave pods behind. `finish` tears down with a log and returns the result;
+/// `keep` hands the environment over (a kept failing test) without teardown.
+pub struct TeardownGuard {
+    env: Env,
+    armed: bool,
+}
+
+impl TeardownGuard {
+    pub fn new(env: Env) -> TeardownGuard {
+        TeardownGuard { env, armed: true }
+    }
+
+    /// Tears down now.
+    pub fn finish(mut self, log: Log) -> Result<Teardown> {
+        self.armed = false;
+        self.env.teardown(log)
+    }
+
+    /// Leaves everything running.
+    pub fn keep(mut self) {
+        self.armed = false;
+        crate::signals::untrack(&self.env.run.id);
+    }
+}
+
+impl std::ops::Deref for TeardownGuard {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl std::ops::DerefMut for TeardownGuard {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+}
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            if std::thread::panicking() {
+                crate::errln!("run {}: tearing down after a panic", self.env.run.id);
+            }
+            if let Err(e) = self.env.teardown(&|_| {}) {
+                crate::errln!("run {}: teardown failed: {e}; `podproof clean` removes what is left", self.env.run.id);
+            }
+        }
     }
 }
 
@@ -932,10 +1019,10 @@ fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>)
 
 /// `podman run` flags for a container spec rendered in the podman flavour
 /// (whose volumes are all host paths or named volumes by then).
-fn run_flags(
-    c: &core::Container,
-    volumes: &[core::Volume],
-) -> std::result::Result<(Vec<String>, String, Vec<String>), String> {
+/// The env variables come back apart from the flags, as (name, value).
+type RunFlags = (Vec<String>, String, Vec<String>, Vec<(String, String)>);
+
+fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<RunFlags, String> {
     let image = c.image.clone().ok_or("no image")?;
     let mut flags = Vec::new();
     for vm in c.volume_mounts.iter().flatten() {
@@ -955,10 +1042,8 @@ fn run_flags(
     if let Some(cmd) = &c.command {
         flags.push(format!("--entrypoint={}", serde_json::to_string(cmd).expect("strings serialize")));
     }
-    for e in c.env.iter().flatten() {
-        flags.push("--env".into());
-        flags.push(format!("{}={}", e.name, e.value.clone().unwrap_or_default()));
-    }
+    let envs: Vec<(String, String)> =
+        c.env.iter().flatten().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
     if let Some(w) = &c.working_dir {
         flags.push(format!("--workdir={w}"));
     }
@@ -976,7 +1061,7 @@ fn run_flags(
             flags.push(format!("--cap-drop={cap}"));
         }
     }
-    Ok((flags, image, c.args.clone().unwrap_or_default()))
+    Ok((flags, image, c.args.clone().unwrap_or_default(), envs))
 }
 
 /// Removes every container's resource requests and limits; true if any were set.

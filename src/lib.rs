@@ -1,6 +1,9 @@
 //! podproof: prove Kubernetes apps locally with `podman kube play` before
 //! promoting them to a cluster. The CLI in `cli` is glue over these modules.
 
+// First, so its output macros are in scope in every module below.
+#[macro_use]
+pub mod redact;
 pub mod app;
 pub mod bridge;
 pub mod cli;
@@ -9,6 +12,7 @@ pub mod digest;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod hostpath;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;

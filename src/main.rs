@@ -1,9 +1,9 @@
+// SIGPIPE keeps Rust's default (ignored): a closed stdout or stderr makes
+// writes fail, the output layer stops writing, and the command still cleans
+// up and exits with its own code (`podproof test 2>&1 | head -1`).
 fn main() {
-    // Die quietly on a closed pipe (`podproof render | head`), like other CLIs.
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let code = podproof::cli::run(std::env::args_os()).unwrap_or_else(|e| {
-        eprintln!("{e}");
+        podproof::errln!("{e}");
         e.exit_code()
     });
     std::process::exit(code);

@@ -20,12 +20,11 @@ fn within<T: Send + 'static>(pid: i64, f: impl FnOnce() -> io::Result<T> + Send 
         if pid > 0 {
             let path = format!("/proc/{pid}/ns/net");
             let file = std::fs::File::open(&path)?;
-            use std::os::fd::AsRawFd;
-            // SAFETY: setns only changes this thread's namespace; the fd is valid.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            // setns changes only this thread's namespace.
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&file),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )?;
         }
         f()
     })

@@ -95,7 +95,29 @@ pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, Po
 
 /// Runs podman, killing it when `timeout` passes.
 pub fn run_until(args: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
-    let expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    run_env_until(args, &[], stdin, timeout)
+}
+
+/// Runs podman with extra variables in its environment (values that must
+/// not be on its command line), killing it when `timeout` passes.
+pub fn run_with_env(
+    args: &[String],
+    envs: &[(String, String)],
+    timeout: Option<Duration>,
+) -> Result<Output, PodmanError> {
+    run_env_until(args, envs, None, timeout)
+}
+
+fn run_env_until(
+    args: &[String],
+    envs: &[(String, String)],
+    stdin: Option<&[u8]>,
+    timeout: Option<Duration>,
+) -> Result<Output, PodmanError> {
+    let mut expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    for (k, v) in envs {
+        expr = expr.env(k, v);
+    }
     let fail = |msg: String| PodmanError { command: command_line(args), status: None, stderr: msg };
     let _trace = Trace::new(args);
     let out = match timeout {
@@ -141,7 +163,7 @@ impl Trace {
 impl Drop for Trace {
     fn drop(&mut self) {
         if let Some(l) = &self.line {
-            eprintln!("trace: {:>6.0}ms {l}", self.start.elapsed().as_secs_f64() * 1000.0);
+            errln!("trace: {:>6.0}ms {l}", self.start.elapsed().as_secs_f64() * 1000.0);
         }
     }
 }
@@ -199,8 +221,7 @@ pub fn is_rootless() -> bool {
 /// Whether this process is not root, so the podman it drives is rootless.
 /// Unlike `is_rootless`, which asks podman (for `doctor`), it costs no call.
 pub fn rootless_user() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() != 0 }
+    !rustix::process::geteuid().is_root()
 }
 
 /// Whether podman can enforce resource limits here. Rootless podman on
@@ -213,10 +234,7 @@ pub fn limits_enforced() -> bool {
 /// Whether /sys/fs/cgroup is the unified (v2) hierarchy.
 fn cgroups_v2() -> bool {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    let path = std::ffi::CString::new("/sys/fs/cgroup").expect("no NUL");
-    // SAFETY: statfs fills the zeroed struct; the path is a valid C string.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    unsafe { libc::statfs(path.as_ptr(), &mut st) == 0 && st.f_type as i64 == CGROUP2_SUPER_MAGIC }
+    rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|st| st.f_type == CGROUP2_SUPER_MAGIC)
 }
 
 /// `key=value` label arguments.
@@ -290,8 +308,7 @@ pub fn reload_aardvark() {
     let dirs: Vec<std::path::PathBuf> = if !rootless_user() {
         vec!["/run".into()]
     } else {
-        // SAFETY: geteuid cannot fail.
-        let uid = unsafe { libc::geteuid() };
+        let uid = rustix::process::geteuid().as_raw();
         std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|d| !d.is_empty())
             .map(std::path::PathBuf::from)
@@ -301,11 +318,23 @@ pub fn reload_aardvark() {
     };
     for dir in dirs {
         let Ok(pid) = std::fs::read_to_string(dir.join(PID_FILE)) else { continue };
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            // SAFETY: a signal to the aardvark-dns process podman started.
-            unsafe { libc::kill(pid, libc::SIGHUP) };
-            return;
+        let Some(pid) = pid.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw) else { continue };
+        // The pid file may be stale, or written by someone else: the signal
+        // goes only to a process that is aardvark-dns.
+        if is_aardvark(pid.as_raw_nonzero().get()) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::HUP);
         }
+        return;
+    }
+}
+
+/// Whether process `pid` is aardvark-dns: its executable's name, or its
+/// command name when the executable link is not readable.
+pub fn is_aardvark(pid: i32) -> bool {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    match std::fs::read_link(proc.join("exe")) {
+        Ok(exe) => exe.file_name().is_some_and(|n| n == "aardvark-dns"),
+        Err(_) => std::fs::read_to_string(proc.join("comm")).is_ok_and(|c| c.trim_end() == "aardvark-dns"),
     }
 }
 
@@ -381,6 +410,8 @@ pub fn pod_start_infra(name: &str) -> Result<(), PodmanError> {
 
 /// Runs a one-off container in a pod to completion (`podman run --rm --pod`).
 /// `flags` are podman run flags built from the container spec.
+// Each argument is one part of the `podman run` line; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn run_in_pod(
     pod: &str,
     name: &str,
@@ -388,6 +419,7 @@ pub fn run_in_pod(
     image: &str,
     command: &[String],
     labels: &BTreeMap<String, String>,
+    envs: &[(String, String)],
     timeout: Duration,
 ) -> Result<Output, PodmanError> {
     let mut args = s(&["run", "--rm", "--pod", pod, "--name", name]);
@@ -395,7 +427,7 @@ pub fn run_in_pod(
     args.extend(flags.iter().cloned());
     args.push(image.to_string());
     args.extend(command.iter().cloned());
-    run_until(&args, None, Some(timeout))
+    run_with_env(&args, envs, Some(timeout))
 }
 
 pub fn pod_exists(name: &str) -> Result<bool, PodmanError> {
@@ -514,6 +546,11 @@ pub fn cp_into(src: &Path, container: &str, dest: &str) -> Result<(), PodmanErro
 
 // ---- finding what podproof made ----
 
+/// A listing thread that panicked: an error, so a sweep never takes it for "nothing there".
+pub fn panicked(what: &str) -> PodmanError {
+    PodmanError { command: what.to_string(), status: None, stderr: "the thread asking podman panicked".into() }
+}
+
 /// The kinds of objects podproof labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labelled {
@@ -549,7 +586,7 @@ pub fn list_labelled(filter: &str) -> Result<Labelled, PodmanError> {
     ];
     let mut res: Vec<Result<Vec<String>, PodmanError>> = std::thread::scope(|sc| {
         let hs: Vec<_> = queries.into_iter().map(|q| sc.spawn(move || names(q))).collect();
-        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("listing")))).collect()
     });
     let networks = res.pop().expect("four queries")?;
     let volumes = res.pop().expect("four queries")?;
@@ -571,7 +608,7 @@ pub fn label_values(label: &str) -> Result<Vec<String>, PodmanError> {
     ];
     let outs: Vec<Result<Output, PodmanError>> = std::thread::scope(|sc| {
         let hs: Vec<_> = queries.iter().map(|q| sc.spawn(move || run(q))).collect();
-        hs.into_iter().map(|h| h.join().expect("listing thread")).collect()
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("listing")))).collect()
     });
     let mut v = Vec::new();
     for out in outs {

@@ -424,6 +424,7 @@ pub fn write(dir: &Path, files: &[File]) -> Result<()> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let mode = if f.secret { 0o600 } else { 0o644 };
+        crate::state::check_file_name(&f.name).map_err(io)?;
         let mut out =
             std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(dir.join(&f.name)).map_err(io)?;
         out.write_all(f.text.as_bytes()).map_err(io)?;

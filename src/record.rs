@@ -244,9 +244,10 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
 pub fn write(root: &Path, rec: &Record, run: &str) -> std::io::Result<PathBuf> {
     let d = dir(root);
     std::fs::create_dir_all(&d)?;
-    let p = d.join(format!("{}-{run}.json", rec.created_unix));
-    std::fs::write(&p, serde_json::to_vec_pretty(rec).expect("records serialize"))?;
-    Ok(p)
+    crate::state::check_id(run).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let text =
+        crate::redact::text(&String::from_utf8_lossy(&serde_json::to_vec_pretty(rec).expect("records serialize")));
+    crate::state::write_file_in(&d, &format!("{}-{run}.json", rec.created_unix), text.as_bytes())
 }
 
 /// Every readable record, newest first.

@@ -141,7 +141,9 @@ pub fn apply(env: &Env, only: Option<&[Member]>, log: Log) -> Result<Vec<Report>
     };
     let reports: Vec<Result<Option<Report>>> = std::thread::scope(|s| {
         let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, log))).collect();
-        hs.into_iter().map(|h| h.join().unwrap_or(Ok(None))).collect()
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
+            .collect()
     });
     let mut out = Vec::new();
     for r in reports {

@@ -276,18 +276,47 @@ pub fn run_all(tests: &[Loaded], opts: &Options, progress: &dyn Progress) -> Vec
                     skipped(t)
                 } else {
                     progress.test_started(&t.test.name);
-                    let r = run_test(t, opts, progress);
+                    // A panic in a test is its failure, never a success or a
+                    // dead process; its environment was torn down on unwind.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_test(t, opts, progress)))
+                        .unwrap_or_else(|p| panicked(t, p.as_ref()));
                     progress.test_finished(&r);
                     r
                 };
                 if r.outcome == Outcome::Failed && opts.fail_fast {
                     stop.store(true, Ordering::SeqCst);
                 }
-                results.lock().expect("results lock")[i] = Some(r);
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
             });
         }
     });
-    results.into_inner().expect("results lock").into_iter().map(|r| r.expect("every test has a result")).collect()
+    // A worker that died leaves its test without a result: a failure, not a success.
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results
+        .into_iter()
+        .zip(tests)
+        .map(|(r, t)| {
+            r.unwrap_or_else(|| TestResult {
+                outcome: Outcome::Failed,
+                failure: Some("the test's worker stopped without a result".into()),
+                ..skipped(t)
+            })
+        })
+        .collect()
+}
+
+/// The result of a test whose code panicked.
+fn panicked(t: &Loaded, payload: &(dyn std::any::Any + Send)) -> TestResult {
+    let why = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    TestResult {
+        outcome: Outcome::Failed,
+        failure: Some(crate::redact::text(&format!("podproof panicked: {why} (a bug; please report it)"))),
+        ..skipped(t)
+    }
 }
 
 fn skipped(t: &Loaded) -> TestResult {
@@ -324,7 +353,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     let log = |l: &str| progress.log(&t.test.name, l);
     let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT };
     let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
-        Ok(e) => e,
+        Ok(e) => crate::env::TeardownGuard::new(e),
         Err(e) => {
             result.outcome = Outcome::Failed;
             result.failure = Some(e.to_string());
@@ -374,7 +403,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
                 let mut report =
                     format!("step `{}` ({}:{}) failed\n{}", step.name, t.test.file_name, step.line, msg.trim_end());
                 report.push_str(&format!("\n{}", pod_report(&env)));
-                let report = ctx.redactions.apply_secrets_only(&report);
+                let report = crate::redact::text(&report);
                 sr.message = Some(report.clone());
                 result.outcome = Outcome::Failed;
                 result.failure = Some(report);
@@ -407,8 +436,9 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         result.kept = true;
         // The kept run must survive `podproof clean`, which removes runs of dead test processes.
         let _ = state::create(&id, RunKind::Up);
+        env.keep();
         log(&format!("kept run {id}: remove it with `podproof down --run {id}`"));
-    } else if let Err(e) = env.teardown(&log) {
+    } else if let Err(e) = env.finish(&log) {
         result.outcome = Outcome::Failed;
         let msg = format!("teardown failed: {e}");
         result.failure = Some(match result.failure.take() {
@@ -463,17 +493,6 @@ fn redactions(t: &Test, env: &Env) -> Redactions {
         }
     }
     r
-}
-
-impl Redactions {
-    pub fn apply_secrets_only(&self, text: &str) -> String {
-        let only = Redactions { secrets: self.secrets.clone(), ..Default::default() };
-        let mut t = text.to_string();
-        for s in only.secrets.iter().filter(|s| s.len() >= 3) {
-            t = t.replace(s.as_str(), "[secret]");
-        }
-        t
-    }
 }
 
 struct StepContext<'a> {
@@ -740,6 +759,10 @@ impl StepContext<'_> {
                         scenario::DataValue::File(f) => std::fs::read(self.test.dir.join(f))
                             .map_err(|e| format!("cannot read {f}: {}", crate::source::io_reason(&e)))?,
                     };
+                    // Secret values set while the run goes are hidden from then on.
+                    if matches!(source, crate::render::ProjectionSource::Secret(_)) {
+                        crate::redact::add(&bytes);
+                    }
                     data.insert(k.clone(), bytes);
                 }
                 crate::reloader::set_data(env, &source, &data)?;

@@ -1,22 +1,65 @@
 //! SIGINT and SIGTERM: remembered, so that work stops at the next check and
-//! cleanup still runs. A second signal of either kind leaves right away.
+//! cleanup still runs. A second signal of either kind stops podproof at once,
+//! after printing which runs were left and how to remove them.
+//!
+//! signal-hook runs the handler; the signals are read on a thread of their
+//! own, so the reaction to a second one may print and exit.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
 
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 static LAST: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    LAST.store(sig as usize, Ordering::SeqCst);
-    RECEIVED.fetch_add(1, Ordering::SeqCst);
-}
+/// The runs of this process that are not torn down yet.
+static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// Installs the handlers (idempotent).
 pub fn install() {
-    // SAFETY: the handler only touches atomics, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            crate::errln!("warning: cannot handle SIGINT/SIGTERM; an interrupted run may be left for `podproof clean`");
+            return;
+        };
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                LAST.store(sig as usize, Ordering::SeqCst);
+                if RECEIVED.fetch_add(1, Ordering::SeqCst) >= 1 {
+                    stop_now(sig);
+                }
+            }
+        });
+    });
+}
+
+/// The second signal: no more cleanup, say what is left, and leave.
+fn stop_now(sig: i32) -> ! {
+    let live: Vec<String> = LIVE.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default();
+    crate::errln!("\nsecond {}: stopping at once, without cleaning up", name(sig));
+    if live.is_empty() {
+        crate::errln!("nothing of this command was left running");
+    } else {
+        for id in &live {
+            let hint = if id == crate::state::UP_ID { "`podproof down --all`" } else { "`podproof clean`" };
+            crate::errln!("left: run {id} ({}), removed by {hint}", crate::state::run_dir(id).display());
+        }
+    }
+    std::process::exit(128 + sig);
+}
+
+/// Notes a run of this process that exists and is not torn down yet.
+pub fn track(id: &str) {
+    if let Ok(mut l) = LIVE.lock() {
+        l.insert(id.to_string());
+    }
+}
+
+/// Notes that a run was torn down (or handed over, as a kept run).
+pub fn untrack(id: &str) {
+    if let Ok(mut l) = LIVE.lock() {
+        l.remove(id);
     }
 }
 
@@ -25,12 +68,18 @@ pub fn interrupted() -> bool {
     RECEIVED.load(Ordering::SeqCst) > 0
 }
 
+fn name(sig: i32) -> &'static str {
+    match sig {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
 /// The signal that arrived last, if any (e.g. "SIGINT").
 pub fn which() -> Option<&'static str> {
-    match LAST.load(Ordering::SeqCst) as libc::c_int {
+    match LAST.load(Ordering::SeqCst) as i32 {
         0 => None,
-        libc::SIGINT => Some("SIGINT"),
-        libc::SIGTERM => Some("SIGTERM"),
-        _ => Some("a signal"),
+        s => Some(name(s)),
     }
 }

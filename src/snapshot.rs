@@ -147,6 +147,7 @@ impl Store {
 
     /// Compares `content` with the stored snapshot.
     pub fn check(&self, test: &str, name: &str, header: &Header, content: &str) -> io::Result<Outcome> {
+        crate::state::check_file_name(&file_name(test, name))?;
         let path = self.path(test, name);
         let draft = path.with_extension("snap.new");
         let content = normalize(content);
@@ -158,7 +159,8 @@ impl Store {
         };
         let write = |p: &Path| -> io::Result<()> {
             std::fs::create_dir_all(&self.dir)?;
-            std::fs::write(p, &file)
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            crate::state::write_file_in(&self.dir, name, file.as_bytes()).map(|_| ())
         };
         // A draft from an earlier run is stale once the snapshot matches or is accepted.
         let drop_draft = || match std::fs::remove_file(&draft) {
@@ -382,7 +384,8 @@ impl Redactions {
     /// Applies secrets first (they must never leak), then user rules, then the
     /// run's names and addresses, then the built-ins.
     pub fn apply(&self, text: &str) -> String {
-        let mut t = self.hide_secrets(text);
+        // The process-wide layer first: it knows values set while the run goes.
+        let mut t = self.hide_secrets(&crate::redact::text(text));
         for (re, rep) in &self.user {
             t = re.replace_all(&t, rep.as_str()).into_owned();
         }

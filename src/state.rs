@@ -17,8 +17,7 @@ pub fn root() -> PathBuf {
             return PathBuf::from(d);
         }
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = rustix::process::getuid().as_raw();
     if uid == 0 {
         return PathBuf::from("/var/tmp/podproof");
     }
@@ -55,6 +54,100 @@ pub fn run_dir(id: &str) -> PathBuf {
     runs_dir().join(id)
 }
 
+/// The longest run id accepted: far above the 7 characters podproof makes,
+/// short enough that no name built from it passes podman's limits.
+const MAX_ID: usize = 32;
+
+/// Checks the run id grammar: a lowercase letter, then lowercase letters and
+/// digits. Ids arrive from the command line and from podman label values
+/// (which anyone can set), so nothing else may reach a path or a filter.
+pub fn check_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID
+        && id.as_bytes()[0].is_ascii_lowercase()
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a podproof run id (a lowercase letter, then up to {} lowercase letters and digits)",
+            id.escape_debug(),
+            MAX_ID - 1
+        ))
+    }
+}
+
+/// Whether `path` lies inside `root` once both are resolved (symlinks
+/// followed, `..` removed). A path that does not exist yet is judged by its
+/// nearest existing ancestor, with its remaining components free of `..`.
+pub fn is_inside(root: &Path, path: &Path) -> bool {
+    let Ok(root) = root.canonicalize() else { return false };
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() && existing.symlink_metadata().is_err() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(n), Some(p)) => {
+                rest.push(n.to_os_string());
+                existing = p.to_path_buf();
+            }
+            _ => return false,
+        }
+    }
+    let Ok(resolved) = existing.canonicalize() else { return false };
+    rest.iter().all(|c| c != "." && c != "..") && resolved.starts_with(&root)
+}
+
+/// Checks that a name built from input is one plain file name: no `/`, not
+/// `.` or `..`, no NUL, so joining it to a directory stays in that directory.
+pub fn check_file_name(name: &str) -> std::io::Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{}` is not a plain file name", name.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `dir/name` (created or truncated) without following a
+/// symlink at that path, so a planted link cannot redirect the write.
+pub fn write_file_in(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    check_file_name(name)?;
+    let path = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&path)?;
+    f.write_all(bytes)?;
+    Ok(path)
+}
+
+/// Removes `path`, a file or directory, only if it lies inside `root` and is
+/// not a symlink that points out of it. A symlink itself is removed, never followed.
+pub fn remove_inside(root: &Path, path: &Path) -> std::io::Result<()> {
+    let meta = match path.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    if !is_inside(root, parent) || path.file_name().is_none_or(|n| n == "..") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("refusing to remove {}: it is outside {}", path.display(), root.display()),
+        ));
+    }
+    if meta.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
 /// A short random run id: lowercase letters and digits.
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
@@ -69,6 +162,7 @@ pub fn new_id(prefix: &str) -> String {
 
 /// Creates the run directory and record.
 pub fn create(id: &str, kind: RunKind) -> std::io::Result<PathBuf> {
+    check_id(id).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let dir = run_dir(id);
     std::fs::create_dir_all(&dir)?;
     restrict(&dir)?;
@@ -89,6 +183,7 @@ fn restrict(dir: &Path) -> std::io::Result<()> {
 }
 
 pub fn read(id: &str) -> Option<RunRecord> {
+    check_id(id).ok()?;
     let bytes = std::fs::read(run_dir(id).join("run.json")).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -112,17 +207,73 @@ pub fn pid_alive(pid: u32) -> bool {
     if pid == 0 {
         return false;
     }
-    // SAFETY: signal 0 only checks for existence.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else { return false };
+    // Signal 0 only checks for existence; EPERM means it exists as another user's.
+    matches!(rustix::process::test_kill_process(pid), Ok(()) | Err(rustix::io::Errno::PERM))
 }
 
-pub fn remove(id: &str) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(run_dir(id)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+/// Removes a run's state directory. The id is checked first and the
+/// directory must resolve inside the runs directory, so neither a crafted id
+/// nor a symlink planted in the state root can steer the removal.
+pub fn remove(id: &str) -> crate::error::Result<()> {
+    check_id(id).map_err(crate::error::Error::Usage)?;
+    let runs = runs_dir();
+    if !runs.exists() {
+        return Ok(());
     }
+    remove_inside(&runs, &run_dir(id))
+        .map_err(|e| crate::error::Error::runtime(format!("cannot remove the state of run {id}: {e}")))
 }
 
 /// The id of the `up` environment.
 pub const UP_ID: &str = "up";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(id: &str, ok: bool) {
+        assert_eq!(check_id(id).is_ok(), ok, "{id:?}");
+    }
+
+    #[test]
+    fn ids() {
+        for (id, ok) in [
+            ("up", true),
+            ("tk3x9q2", true),
+            ("", false),
+            ("/tmp/x", false),
+            ("../../victim", false),
+            ("..", false),
+            ("t.x", false),
+            ("T1", false),
+            ("1t", false),
+            ("a b", false),
+            ("x=y", false),
+            ("tä", false),
+            (&"a".repeat(33), false),
+        ] {
+            check(id, ok);
+        }
+    }
+
+    #[test]
+    fn inside() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("esc")).unwrap();
+        let check = |p: PathBuf, expect: bool| assert_eq!(is_inside(&root, &p), expect, "{}", p.display());
+        check(root.join("a"), true);
+        check(root.join("a/new/deeper"), true);
+        check(root.join("a/../../x"), false);
+        check(root.join("esc"), false);
+        check(root.join("esc/passwd"), false);
+        check(root.join("new/../../x"), false);
+        check(PathBuf::from("/tmp/x"), false);
+        // A symlink is removed, not followed, and only inside the root.
+        remove_inside(&root, &root.join("esc")).unwrap();
+        assert!(std::path::Path::new("/etc/passwd").exists());
+        assert!(remove_inside(&root, &d.path().join("root/../outside")).is_err() || !d.path().join("outside").exists());
+    }
+}

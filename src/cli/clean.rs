@@ -18,7 +18,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let removed = clean(a.all)?;
-    eprintln!("removed {removed} objects");
+    errln!("removed {removed} objects");
     Ok(0)
 }
 
@@ -29,6 +29,18 @@ pub fn clean(all: bool) -> Result<usize> {
     ids.extend(state::list().into_iter().map(|r| r.id));
     ids.sort();
     ids.dedup();
+    // A label value is anyone's to set: one that is not a run id stops the
+    // clean before anything is removed, rather than steering a path or filter.
+    let bad: Vec<String> = ids.iter().filter_map(|id| state::check_id(id).err()).collect();
+    if !bad.is_empty() {
+        return Err(crate::error::Error::Usage(format!(
+            "podman objects carry a {} label that is not a run id, so nothing was removed: {}; \
+             remove those objects by hand (`podman ps -a --filter label={}`)",
+            render::LABEL_RUN,
+            bad.join("; "),
+            render::LABEL_RUN
+        )));
+    }
     let mut removed = 0;
     for id in ids {
         if !all && !is_dead(&id) {

@@ -15,13 +15,13 @@ pub fn run(_: Args) -> Result<i32> {
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        println!("{tag}  {}: {}", c.name, c.detail);
+        outln!("{tag}  {}: {}", c.name, c.detail);
         if let Some(f) = &c.fix {
-            println!("      fix: {f}");
+            outln!("      fix: {f}");
         }
     }
     if doctor::can_run(&checks) {
-        println!("podman can run containers here");
+        outln!("podman can run containers here");
         Ok(0)
     } else {
         Err(Error::runtime("podman cannot run containers here; see the fixes above"))

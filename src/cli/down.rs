@@ -27,8 +27,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32> {
-    let log: Log = &|s: &str| eprintln!("{s}");
+    let log: Log = &|s: &str| errln!("{s}");
     if let Some(id) = &a.run {
+        state::check_id(id).map_err(|e| Error::Usage(format!("--run: {e}; nothing was removed")))?;
         return remove_run(id, a.grace, log);
     }
     if a.all {
@@ -53,16 +54,18 @@ pub fn run(a: Args) -> Result<i32> {
         let pods: Vec<String> = all.pods.iter().filter(|p| up.pods.contains(p)).cloned().collect();
         let vols: Vec<String> = all.volumes.iter().filter(|v| up.volumes.contains(v)).cloned().collect();
         if pods.is_empty() && vols.is_empty() {
-            eprintln!("{name}: nothing running");
+            errln!("{name}: nothing running");
             continue;
         }
         podman::pod_rm(&pods, a.grace)?;
         podman::volume_rm(&vols)?;
+        // Pod names come from podman; the removal still checks they stay inside the run directory.
+        let dir = state::run_dir(state::UP_ID);
         for p in &pods {
-            let _ = std::fs::remove_dir_all(state::run_dir(state::UP_ID).join("volumes").join(p));
-            let _ = std::fs::remove_file(state::run_dir(state::UP_ID).join("pods").join(format!("{p}.yaml")));
+            let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
+            let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
         }
-        eprintln!("{name}: removed {} pods, {} volumes", pods.len(), vols.len());
+        errln!("{name}: removed {} pods, {} volumes", pods.len(), vols.len());
     }
     // The network goes with the last app.
     let left = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;

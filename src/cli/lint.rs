@@ -44,13 +44,13 @@ pub struct Args {
 pub fn run(a: Args) -> Result<i32> {
     if let Some(id) = &a.explain {
         let rule = lint::rule(id).ok_or_else(|| Error::Usage(unknown_rule(id)))?;
-        print!("{}", output::explain(rule));
+        out!("{}", output::explain(rule));
         return Ok(0);
     }
     if a.list_rules {
         for r in lint::RULES {
             let sev = r.default.map(|s| s.to_string()).unwrap_or_else(|| "off".into());
-            println!("{:<36} {sev:<8} {:<8} {}", r.id, r.target, r.summary);
+            outln!("{:<36} {sev:<8} {:<8} {}", r.id, r.target, r.summary);
         }
         return Ok(0);
     }

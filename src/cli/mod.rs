@@ -89,10 +89,18 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
     }
 }
 
+/// Sets the hostPaths the user allows: `--allow-host-path` flags and the
+/// `hostPaths.allow` list of podproof.yaml (relative entries from its root).
+pub fn allow_host_paths(flags: &[std::path::PathBuf]) -> Result<()> {
+    let (root, config) = crate::config::load(&std::env::current_dir().unwrap_or_default())?;
+    crate::hostpath::allow(flags.iter().cloned().chain(config.host_paths.allow.iter().map(|p| root.join(p))));
+    Ok(())
+}
+
 /// Prints warnings from loading to stderr.
 pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diagnostic>) {
     for d in diags {
-        eprintln!("{d}");
+        errln!("{d}");
     }
 }
 

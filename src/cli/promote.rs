@@ -99,7 +99,7 @@ fn options(a: &Args, config: &crate::config::Config, lint_config: &crate::lint::
 /// Reports the preconditions; returns the failed ones (with `--force`) or the refusal.
 fn gate(checks: &[Check], force: bool) -> Result<Vec<&Check>> {
     for c in checks.iter().filter(|c| c.passed()) {
-        eprintln!("precondition {}: ok ({})", c.name, c.summary);
+        errln!("precondition {}: ok ({})", c.name, c.summary);
     }
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed()).collect();
     let names = failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
@@ -112,12 +112,12 @@ fn gate(checks: &[Check], force: bool) -> Result<Vec<&Check>> {
         causes.push("fix these, or bypass them with --force (which is recorded in the output)".into());
         return Err(Error::Failed { headline: format!("refusing to promote: precondition failed ({names})"), causes });
     }
-    eprintln!(
+    errln!(
         "WARNING: --force: promoting although preconditions failed ({names}); every object is annotated {}",
         promote::FORCED
     );
     for r in reasons {
-        eprintln!("WARNING:   {r}");
+        errln!("WARNING:   {r}");
     }
     Ok(failed)
 }
@@ -201,11 +201,11 @@ pub fn run(a: Args) -> Result<i32> {
     promote::write(&a.out, &files)?;
     for (r, p) in rendered.iter().zip(&provenance) {
         let from = p.record.as_deref().map(|f| format!("record {f}")).unwrap_or_else(|| "no record".into());
-        println!("promoted {}: {} objects ({from}) to {}", r.app, r.objects.len(), crate::source::display(&a.out));
+        outln!("promoted {}: {} objects ({from}) to {}", r.app, r.objects.len(), crate::source::display(&a.out));
     }
     if let (true, Some(ctx)) = (a.apply, &a.context) {
         promote::apply(&a.out, ctx, kustomize)?;
-        println!("applied {} to context {ctx}", crate::source::display(&a.out));
+        outln!("applied {} to context {ctx}", crate::source::display(&a.out));
     }
     Ok(0)
 }

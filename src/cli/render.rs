@@ -22,9 +22,13 @@ pub struct Args {
     /// Write resolved relative hostPaths relative to DIR (as ./...), for files played from DIR
     #[arg(long, value_name = "DIR")]
     pub relative_to: Option<PathBuf>,
+    /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    pub allow_host_path: Vec<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
+    super::allow_host_paths(&a.allow_host_path)?;
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     let flavor: Flavor = a.flavor.parse().map_err(Error::Usage)?;
@@ -42,15 +46,16 @@ pub fn run(a: Args) -> Result<i32> {
     match &a.out {
         None => {
             let all: String = outputs.into_iter().map(|(_, y)| y).collect();
-            print!("{all}");
+            out!("{all}");
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::runtime(format!("cannot create {}: {e}", dir.display())))?;
             for (name, y) in outputs {
-                let p = dir.join(format!("{name}.yaml"));
-                std::fs::write(&p, y).map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?;
-                eprintln!("wrote {}", p.display());
+                let p = crate::state::write_file_in(dir, &format!("{name}.yaml"), y.as_bytes()).map_err(|e| {
+                    Error::runtime(format!("cannot write {}: {e}", dir.join(format!("{name}.yaml")).display()))
+                })?;
+                errln!("wrote {}", p.display());
             }
         }
     }

@@ -52,7 +52,7 @@ pub fn run(a: Args) -> Result<i32> {
         let picked: Vec<Draft> =
             all.into_iter().filter(|d| re.as_ref().map(|r| r.is_match(&d.key)).unwrap_or(true)).collect();
         if picked.is_empty() {
-            eprintln!(
+            errln!(
                 "no pending snapshots{} in {}",
                 filter.as_deref().map(|f| format!(" match `{f}`")).unwrap_or_default(),
                 crate::source::display(&store.dir)
@@ -63,14 +63,14 @@ pub fn run(a: Args) -> Result<i32> {
     match &a.command {
         Sub::Pending { filter } => {
             for d in drafts(filter)? {
-                println!("{:<8} {}  {}", state(&d), d.key, crate::source::display(&d.path));
+                outln!("{:<8} {}  {}", state(&d), d.key, crate::source::display(&d.path));
             }
         }
         Sub::Accept { filter } | Sub::Reject { filter } => {
             let accept = matches!(a.command, Sub::Accept { .. });
             for d in drafts(filter)? {
                 if accept { d.accept() } else { d.reject() }.map_err(io)?;
-                println!("{} {}", if accept { "accepted" } else { "rejected" }, d.key);
+                outln!("{} {}", if accept { "accepted" } else { "rejected" }, d.key);
             }
         }
         Sub::Review { filter } => review(&drafts(filter)?).map_err(io)?,
@@ -148,7 +148,7 @@ fn unreferenced(store: &Store, cwd: &std::path::Path, paths: &[String], delete: 
     let (tests, diags) = crate::runner::discover(&paths);
     let broken: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
     if !broken.is_empty() {
-        eprintln!("warning: some test files do not load, so snapshots only they use look unreferenced:");
+        errln!("warning: some test files do not load, so snapshots only they use look unreferenced:");
         super::print_warnings(broken.iter().copied());
         if delete {
             return Err(Error::failed("not deleting anything while some tests do not load")
@@ -170,9 +170,9 @@ fn unreferenced(store: &Store, cwd: &std::path::Path, paths: &[String], delete: 
         if delete {
             std::fs::remove_file(&path).map_err(io)?;
             let _ = std::fs::remove_file(path.with_extension("snap.new"));
-            println!("deleted {}", crate::source::display(&path));
+            outln!("deleted {}", crate::source::display(&path));
         } else {
-            println!("{key}  {}", crate::source::display(&path));
+            outln!("{key}  {}", crate::source::display(&path));
         }
     }
     Ok(())

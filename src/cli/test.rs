@@ -47,6 +47,9 @@ pub struct Args {
     /// Where snapshots live (default: snapshots/ at the project root)
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: Option<PathBuf>,
+    /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    pub allow_host_path: Vec<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -98,6 +101,12 @@ pub fn run(a: Args) -> Result<i32> {
     if selected.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
     }
+    super::allow_host_paths(&a.allow_host_path)?;
+    let refused: Vec<crate::error::Diagnostic> =
+        selected.iter().flat_map(|t| t.apps.iter().flat_map(crate::hostpath::check_app)).collect();
+    if !refused.is_empty() {
+        return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
+    }
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     let mode = if a.update_snapshots {
         Mode::Update
@@ -128,13 +137,15 @@ pub fn run(a: Args) -> Result<i32> {
     let results = runner::run_all(&selected, &opts, &progress);
     progress.clear();
     match cleaner.join() {
-        Ok(Ok(n)) if n > 0 => eprintln!("removed {n} objects left by dead runs"),
-        Ok(Err(e)) => eprintln!("warning: cleaning up dead runs failed: {}", e.headline()),
+        Ok(Ok(n)) if n > 0 => errln!("removed {n} objects left by dead runs"),
+        Ok(Err(e)) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
+        Err(_) => errln!("warning: cleaning up dead runs panicked; `podproof clean` retries it"),
         _ => {}
     }
     print_summary(&results, start.elapsed());
     for (kind, file) in &reports {
         let text = if kind == "junit" { report::junit(&results) } else { report::json(&results) };
+        let text = crate::redact::text(&text);
         std::fs::write(file, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
     }
     // The record promotion trusts: which bytes were tested, and the results.
@@ -142,11 +153,11 @@ pub fn run(a: Args) -> Result<i32> {
         let rec = crate::record::build(&root, &selected, &results);
         let id = results.first().map(|r| r.run_id.clone()).unwrap_or_default();
         match crate::record::write(&root, &rec, &id) {
-            Ok(p) => eprintln!("record: {}", crate::source::display(&p)),
-            Err(e) => eprintln!("warning: cannot write the test record: {e}"),
+            Ok(p) => errln!("record: {}", crate::source::display(&p)),
+            Err(e) => errln!("warning: cannot write the test record: {e}"),
         }
     }
-    println!("{}", report::summary_line(&results));
+    outln!("{}", report::summary_line(&results));
     if crate::signals::interrupted() {
         return Err(Error::failed(format!(
             "interrupted by {}; everything started was removed",
@@ -159,22 +170,22 @@ pub fn run(a: Args) -> Result<i32> {
 fn print_summary(results: &[TestResult], elapsed: Duration) {
     let failed: Vec<&TestResult> = results.iter().filter(|r| r.outcome == Outcome::Failed).collect();
     for r in &failed {
-        println!("\n--- FAIL {} ({})", r.name, r.file);
+        outln!("\n--- FAIL {} ({})", r.name, r.file);
         if let Some(f) = &r.failure {
-            println!("{}", f.trim_end());
+            outln!("{}", f.trim_end());
         }
         if r.kept {
-            println!("pods kept: remove them with `podproof down --run {}`", r.run_id);
+            outln!("pods kept: remove them with `podproof down --run {}`", r.run_id);
         }
     }
     let problems: Vec<&String> = results.iter().flat_map(|r| r.snapshot_problems.iter()).collect();
     if !problems.is_empty() {
-        println!("\nsnapshots:");
+        outln!("\nsnapshots:");
         for p in problems {
-            println!("  {p}");
+            outln!("  {p}");
         }
     }
-    println!("\nran {} tests in {:.1}s", results.len(), elapsed.as_secs_f64());
+    outln!("\nran {} tests in {:.1}s", results.len(), elapsed.as_secs_f64());
 }
 
 /// Prints progress: a live status line on a terminal, plain lines otherwise.
@@ -193,51 +204,56 @@ impl Printer {
         if !self.tty {
             return;
         }
-        let cur = self.current.lock().expect("progress lock");
+        let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let line: Vec<String> =
             cur.iter().map(|(t, s, at)| format!("{t}: {s} ({:.0}s)", at.elapsed().as_secs_f64())).collect();
-        let mut text = format!("[{:>5.1}s] {}", self.start.elapsed().as_secs_f64(), line.join(" | "));
-        text.truncate(160);
-        eprint!("\r\x1b[2K{text}");
+        let text = format!("[{:>5.1}s] {}", self.start.elapsed().as_secs_f64(), line.join(" | "));
+        // Cut at a character, not a byte: step names are user text in any script.
+        let text: String = text.chars().take(160).collect();
+        errp!("\r\x1b[2K{text}");
     }
 
     fn clear(&self) {
         if self.tty {
-            eprint!("\r\x1b[2K");
+            errp!("\r\x1b[2K");
         }
     }
 
     fn line(&self, s: &str) {
         if self.tty {
-            eprint!("\r\x1b[2K");
+            errp!("\r\x1b[2K");
         }
-        eprintln!("{s}");
+        errln!("{s}");
         self.status();
     }
 }
 
 impl Progress for Printer {
     fn test_started(&self, name: &str) {
-        self.current.lock().expect("progress lock").push((name.to_string(), "starting".into(), Instant::now()));
+        self.current.lock().unwrap_or_else(|e| e.into_inner()).push((
+            name.to_string(),
+            "starting".into(),
+            Instant::now(),
+        ));
         if !self.tty {
-            eprintln!("START {name}");
+            errln!("START {name}");
         }
         self.status();
     }
 
     fn step_started(&self, test: &str, step: &str) {
-        if let Some(e) = self.current.lock().expect("progress lock").iter_mut().find(|(t, _, _)| t == test) {
+        if let Some(e) = self.current.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().find(|(t, _, _)| t == test) {
             e.1 = step.to_string();
             e.2 = Instant::now();
         }
         if !self.tty {
-            eprintln!("  {test}: {step}");
+            errln!("  {test}: {step}");
         }
         self.status();
     }
 
     fn test_finished(&self, r: &TestResult) {
-        self.current.lock().expect("progress lock").retain(|(t, _, _)| t != &r.name);
+        self.current.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _, _)| t != &r.name);
         let tag = match r.outcome {
             Outcome::Passed => "PASS",
             Outcome::Failed => "FAIL",
@@ -253,7 +269,7 @@ impl Progress for Printer {
 
     fn log(&self, test: &str, line: &str) {
         if !self.tty {
-            eprintln!("  {test}: {line}");
+            errln!("  {test}: {line}");
         }
     }
 }

@@ -28,32 +28,77 @@ pub struct Args {
     pub timeout: Duration,
     /// Keep running: apply each saved change of the definitions and the files
     /// they reference (config: projection and reload; spec: replace; members:
-    /// scale). Ctrl-C tears everything down.
+    /// scale). Ctrl-C removes what this command started; apps that were up
+    /// before it stay up.
     #[arg(long)]
     pub watch: bool,
+    /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    pub allow_host_path: Vec<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
     crate::signals::install();
-    let log = |s: &str| eprintln!("{s}");
+    let log = |s: &str| errln!("{s}");
     // Bad input is refused before anything starts, so it gets no `down` hint.
+    super::allow_host_paths(&a.allow_host_path)?;
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
+    let refused: Vec<crate::error::Diagnostic> = apps.iter().flat_map(crate::hostpath::check_app).collect();
+    if !refused.is_empty() {
+        return Err(crate::error::Error::from_diagnostics("refused hostPaths; nothing was started", &refused));
+    }
+    // What was up before this command stays up when it is interrupted or its
+    // watch ends: only what it started is removed.
+    let before = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+    let names: Vec<String> = apps.iter().map(|a| a.name.clone()).collect();
     let env = match apply(&a, apps, &log) {
         Ok(env) => env,
         Err(e) if crate::signals::interrupted() => {
-            eprintln!("interrupted: tearing down");
-            let _ = crate::podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO);
-            let _ = state::remove(state::UP_ID);
+            errln!("interrupted: removing what this command started");
+            if let Err(e) = remove_started(&before, &names, &log) {
+                errln!("warning: {e}; `podproof down --all` removes the rest");
+            }
             return Err(e);
         }
         Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
     };
-    eprintln!("{} members ready", env.members.len());
+    errln!("{} members ready", env.members.len());
     if !a.watch {
         return Ok(0);
     }
-    watch(&a, env, &log)
+    watch(&a, env, &before, &log)
+}
+
+/// Removes the pods and volumes of `apps` in the `up` environment that were
+/// not there `before` this command; the network and state go only when the
+/// environment is then empty.
+fn remove_started(before: &podman::Labelled, apps: &[String], log: &(dyn Fn(&str) + Sync)) -> Result<()> {
+    let up = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+    let (mut pods, mut vols) = (Vec::new(), Vec::new());
+    for name in apps {
+        let mine = podman::list_labelled(&format!("{}={name}", render::LABEL_APP))?;
+        pods.extend(mine.pods.into_iter().filter(|p| up.pods.contains(p) && !before.pods.contains(p)));
+        vols.extend(mine.volumes.into_iter().filter(|v| up.volumes.contains(v) && !before.volumes.contains(v)));
+    }
+    podman::remove_listed(
+        &podman::Labelled { pods: pods.clone(), volumes: vols.clone(), ..Default::default() },
+        Duration::ZERO,
+    )?;
+    let dir = state::run_dir(state::UP_ID);
+    for p in &pods {
+        let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
+        let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
+    }
+    log(&format!("removed {} pods and {} volumes this command started", pods.len(), vols.len()));
+    let left = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+    if left.pods.is_empty() && left.volumes.is_empty() {
+        podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO)?;
+        state::remove(state::UP_ID)?;
+    } else {
+        log(&format!("{} pods that were up before stay up", left.pods.len()));
+    }
+    Ok(())
 }
 
 /// Reads the definitions again and applies them to the `up` environment; returns it.
@@ -146,9 +191,9 @@ fn watched(a: &Args, env: &Env) -> Vec<(PathBuf, Option<SystemTime>)> {
 
 /// Polls the watched files and applies each change until SIGINT/SIGTERM,
 /// then tears the environment down.
-fn watch(a: &Args, mut env: Env, log: &(dyn Fn(&str) + Sync)) -> Result<i32> {
+fn watch(a: &Args, mut env: Env, before: &podman::Labelled, log: &(dyn Fn(&str) + Sync)) -> Result<i32> {
     let mut seen = watched(a, &env);
-    log(&format!("watching {} files; Ctrl-C stops and tears everything down", seen.len()));
+    log(&format!("watching {} files; Ctrl-C stops and removes what this command started", seen.len()));
     loop {
         let changed = await_condition(Duration::from_secs(100 * 365 * 24 * 3600), Duration::from_millis(200), || {
             let now = watched(a, &env);
@@ -173,10 +218,9 @@ fn watch(a: &Args, mut env: Env, log: &(dyn Fn(&str) + Sync)) -> Result<i32> {
         // A failed change keeps the files' new times, so it is not retried until saved again.
         seen = if now.len() >= watched(a, &env).len() { now } else { watched(a, &env) };
     }
-    log("stopping: tearing everything down");
-    let n = podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID), Duration::ZERO)?;
-    state::remove(state::UP_ID)?;
-    log(&format!("removed {n} objects"));
+    log("stopping: removing what this command started");
+    let names: Vec<String> = env.apps.iter().map(|a| a.name.clone()).collect();
+    remove_started(before, &names, log)?;
     drop(env);
     Ok(0)
 }

@@ -42,8 +42,11 @@ pub fn render(app: &App, opts: &Options) -> Rendered {
     for role in &app.roles {
         for i in 0..role.members {
             let member = role.member_name(i);
+            let before = out.diagnostics.len();
             match member_pod(app, role, &member, opts, &mut out) {
                 Ok(pod) => out.objects.push(Object::Pod(Box::new(pod))),
+                // A located diagnostic was pushed already (a refused hostPath).
+                Err(_) if out.diagnostics[before..].iter().any(|d| d.is_error()) => {}
                 Err(e) => {
                     out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}")))
                 }
@@ -246,6 +249,10 @@ fn volume(
         return Ok(v);
     }
     if let Some(hp) = &v.host_path {
+        if let Err(why) = crate::hostpath::check(&app.dir, &hp.path) {
+            out.diagnostics.push(crate::hostpath::diagnostic(app, &hp.path, &v.name, &why));
+            return Err(why);
+        }
         let mut v = v.clone();
         if !hp.path.starts_with('/') {
             let abs = crate::source::normalize(&app.dir.join(&hp.path));

@@ -1,0 +1,219 @@
+//! The one redaction layer: every Secret value the process has seen, and the
+//! output functions that hide them.
+//!
+//! Values are registered when an environment takes an app (`Env::add_app`)
+//! and when a `config` step sets Secret data, so values that arrive while a
+//! run is going are known from then on. Every output path goes through
+//! `text`: the `outln!`/`errln!` macros (stdout, stderr, the trace, error
+//! chains), the failure report, the JSON and JUnit reports, records and
+//! snapshots. The registry is process-wide on purpose: a value of one test
+//! is hidden from the output of every other test too.
+//!
+//! Besides the value itself, each value is hidden trimmed, line by line
+//! (a key or certificate printed reflowed), base64-encoded (standard and
+//! URL-safe, alone, inside a longer base64 text at any of the three byte
+//! alignments, and wrapped at 76 or 64 columns as base64(1) and PEM do), and
+//! with line breaks inserted anywhere (a terminal or a logger wrapping it).
+
+use base64::Engine;
+use regex::Regex;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+/// What a hidden value is replaced with.
+pub const MASK: &str = "[secret]";
+
+/// Shorter forms would blank out ordinary text ("a", "on").
+const MIN_LEN: usize = 3;
+
+/// Forms longer than this are matched exactly and line by line, not with
+/// line breaks between every character (the pattern would grow too large).
+const MAX_WRAPPED: usize = 256;
+
+#[derive(Default)]
+struct Registry {
+    /// Every form to hide, longest first.
+    forms: Vec<String>,
+    /// One pattern matching every form with optional line breaks inside.
+    wrapped: Option<Regex>,
+}
+
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry { forms: Vec::new(), wrapped: None });
+
+/// Registers a Secret value (bytes, as stored in `data`).
+pub fn add(value: &[u8]) {
+    let forms = forms_of(value);
+    if forms.is_empty() {
+        return;
+    }
+    let mut reg = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+    let before = reg.forms.len();
+    for f in forms {
+        if !reg.forms.contains(&f) {
+            reg.forms.push(f);
+        }
+    }
+    if reg.forms.len() == before {
+        return;
+    }
+    reg.forms.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    let alts: Vec<String> = reg
+        .forms
+        .iter()
+        .filter(|f| f.chars().count() <= MAX_WRAPPED)
+        .map(|f| f.chars().map(|c| regex::escape(&c.to_string())).collect::<Vec<_>>().join(r"(?:\r?\n[ \t]*)?"))
+        .collect();
+    reg.wrapped = regex::RegexBuilder::new(&alts.join("|")).size_limit(64 << 20).build().ok();
+}
+
+/// Registers a text Secret value.
+pub fn add_str(value: &str) {
+    add(value.as_bytes());
+}
+
+/// Every form of a value that must not appear.
+fn forms_of(value: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Ok(text) = std::str::from_utf8(value) {
+        out.push(text.to_string());
+        out.push(text.trim().to_string());
+        out.extend(text.lines().map(|l| l.trim().to_string()));
+    }
+    let engines = [&base64::engine::general_purpose::STANDARD, &base64::engine::general_purpose::URL_SAFE];
+    for engine in engines {
+        let whole = engine.encode(value);
+        for width in [76, 64] {
+            if whole.len() > width {
+                out.extend(whole.as_bytes().chunks(width).map(|c| String::from_utf8_lossy(c).into_owned()));
+            }
+        }
+        out.push(whole);
+        // Inside a longer base64 text the value starts at one of three byte
+        // alignments; only the characters it alone decides are kept.
+        for k in 0..3usize {
+            let mut padded = vec![0u8; k];
+            padded.extend_from_slice(value);
+            let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&padded);
+            let enc = if std::ptr::eq(engine, &base64::engine::general_purpose::URL_SAFE) {
+                enc.replace('+', "-").replace('/', "_")
+            } else {
+                enc
+            };
+            let start = (8 * k).div_ceil(6);
+            let end = (8 * (k + value.len())) / 6;
+            if end > start + 3 {
+                out.push(enc[start..end.min(enc.len())].to_string());
+            }
+        }
+    }
+    out.retain(|f| f.chars().count() >= MIN_LEN);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `s` with every registered value replaced by `[secret]`.
+pub fn text(s: &str) -> String {
+    let reg = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    if reg.forms.is_empty() {
+        return s.to_string();
+    }
+    let mut t = s.to_string();
+    for f in &reg.forms {
+        if t.contains(f.as_str()) {
+            t = t.replace(f.as_str(), MASK);
+        }
+    }
+    if let Some(re) = &reg.wrapped {
+        t = re.replace_all(&t, MASK).into_owned();
+    }
+    t
+}
+
+/// Whether any value is registered (for tests).
+pub fn any() -> bool {
+    !REGISTRY.read().unwrap_or_else(|e| e.into_inner()).forms.is_empty()
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes redacted text to stdout. A closed stdout (`podproof … | head`)
+/// stops the output, never the command: the failed write is remembered and
+/// later output is dropped, so cleanup still runs and the exit code stays.
+pub fn print_out(s: &str) {
+    write_to(&mut std::io::stdout().lock(), &STDOUT_CLOSED, s);
+}
+
+/// Writes redacted text to stderr; a closed stderr is treated like a closed stdout.
+pub fn print_err(s: &str) {
+    write_to(&mut std::io::stderr().lock(), &STDERR_CLOSED, s);
+}
+
+fn write_to(w: &mut dyn Write, closed: &AtomicBool, s: &str) {
+    if closed.load(Ordering::Relaxed) {
+        return;
+    }
+    if w.write_all(text(s).as_bytes()).and_then(|_| w.flush()).is_err() {
+        closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `outln!` through the redaction layer, never panicking on a closed stdout.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::redact::print_out("\n") };
+    ($($t:tt)*) => { $crate::redact::print_out(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` through the redaction layer.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::redact::print_out(&format!($($t)*)) };
+}
+
+/// `errln!` through the redaction layer, never panicking on a closed stderr.
+#[macro_export]
+macro_rules! errln {
+    () => { $crate::redact::print_err("\n") };
+    ($($t:tt)*) => { $crate::redact::print_err(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `errp!` through the redaction layer.
+#[macro_export]
+macro_rules! errp {
+    ($($t:tt)*) => { $crate::redact::print_err(&format!($($t)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        assert_eq!(text(input), expect, "{input:?}");
+    }
+
+    #[test]
+    fn hides_every_form() {
+        add_str("canary-s3cr3t-value");
+        add_str("line-one-xyz\nline-two-xyz");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("canary-s3cr3t-value");
+        for (input, expect) in [
+            ("pw=canary-s3cr3t-value;", "pw=[secret];"),
+            (&format!("b64 {b64} end"), "b64 [secret] end"),
+            ("canary-s3cr3t-\nvalue", "[secret]"),
+            ("canary-s3cr3t-\r\n    value", "[secret]"),
+            ("got line-two-xyz", "got [secret]"),
+            ("nothing here", "nothing here"),
+        ] {
+            check(input, expect);
+        }
+        // Inside a longer base64 text, at each alignment.
+        for prefix in ["", "a", "ab", "abc"] {
+            let enc = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}canary-s3cr3t-value tail"));
+            assert!(!text(&enc).contains(&enc[enc.len() / 2 - 2..enc.len() / 2 + 2]), "{prefix}: {}", text(&enc));
+        }
+        assert!(any());
+    }
+}

@@ -1,0 +1,364 @@
+//! End-to-end tests of issue 14's reproductions: podproof removes nothing
+//! that is not its own, prints no Secret value on any path, and cleans up
+//! after a panic, a closed pipe, a second Ctrl-C and an interrupted `up`.
+//!
+//! Like tests/e2e.rs, the tests that use podman take a lock and check that no
+//! podproof object is left before and after; run them under the shared
+//! `flock /tmp/podproof-e2e.lock`.
+
+mod common;
+
+use base64::Engine;
+use common::{root, Test};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+static PODMAN: Mutex<()> = Mutex::new(());
+
+/// Holds the podman lock; checks nothing is left from before.
+fn exclusive() -> MutexGuard<'static, ()> {
+    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    g
+}
+
+/// `podproof clean` and the leftovers check both find nothing.
+fn assert_all_clean(after: &str) {
+    Test::new().arg("clean").stderr_contains("removed 0 objects").run();
+    common::assert_clean(after);
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, body.replace("APPS", &root().join("fixtures/apps").display().to_string())).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn down_run_refuses_paths_and_removes_nothing() {
+    let dir = common::tempdir();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("runs")).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep"), "x").unwrap();
+    let abs = victim.display().to_string();
+    for id in [abs.as_str(), "../../victim", "..", "", "up/../../victim"] {
+        Test::new()
+            .args(["down", "--run", id])
+            .env("PODPROOF_STATE_DIR", &state)
+            .current_dir(state.join("runs"))
+            .expect_status(2)
+            .stderr_contains("is not a podproof run id")
+            .stderr_contains("nothing was removed")
+            .run();
+        assert!(victim.join("keep").exists(), "`down --run {id}` removed the victim");
+    }
+    // A symlink planted as a run directory is removed itself, never followed.
+    std::os::unix::fs::symlink(&victim, state.join("runs/tplant1")).unwrap();
+    Test::new()
+        .args(["down", "--run", "tplant1"])
+        .env("PODPROOF_STATE_DIR", &state)
+        .env("PODPROOF_PODMAN", "true")
+        .run();
+    assert!(victim.join("keep").exists(), "a planted symlink steered the removal");
+}
+
+#[test]
+fn clean_refuses_a_label_steered_run_id() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let state = dir.path().join("state");
+    let steer = format!("../../{}", victim.strip_prefix("/").unwrap().display());
+    let name = format!("podproof-steer-{}", std::process::id());
+    let made = Command::new("podman")
+        .args(["volume", "create", "--label", &format!("podproof.dev/run={steer}"), &name])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = Test::new()
+        .arg("clean")
+        .env("PODPROOF_STATE_DIR", &state)
+        .expect_status(2)
+        .stderr_contains("is not a run id")
+        .stderr_contains("nothing was removed")
+        .output();
+    let kept = Command::new("podman").args(["volume", "exists", &name]).status().unwrap().success();
+    let _ = Command::new("podman").args(["volume", "rm", "-f", &name]).output();
+    assert_eq!(out.status, 2, "{out}");
+    assert!(kept, "clean removed an object with a bad label");
+    assert!(victim.exists());
+    common::assert_clean("a label-steered clean");
+}
+
+const HOST_APP: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: hp}
+spec:
+  containers:
+    - {name: app, image: localhost/podproof/busybox:latest, command: [sleep, '3600']}
+  volumes:
+    - name: data
+      hostPath: {path: PATH}
+";
+
+#[test]
+fn host_paths_outside_the_project_are_refused_with_their_position() {
+    let dir = common::tempdir();
+    std::fs::write(dir.path().join("podproof.yaml"), "# the project root\n").unwrap();
+    for path in ["../../../../../../etc", "/etc", "/var/run/docker.sock", "/", "/root", "/proc"] {
+        let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", path));
+        for cmd in [vec!["render", app.as_str()], vec!["up", app.as_str()]] {
+            Test::new()
+                .args(&cmd)
+                .current_dir(dir.path())
+                .expect_status(2)
+                .stderr_contains("pod.yaml:9:")
+                .stderr_contains("--allow-host-path")
+                .run();
+        }
+    }
+    // A symlink that leaves the project counts where it points.
+    let outside = common::tempdir();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("app/out-link")).unwrap();
+    let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", "./out-link"));
+    Test::new()
+        .args(["render", &app])
+        .current_dir(dir.path())
+        .expect_status(2)
+        .stderr_contains("through a symlink")
+        .run();
+    // Allowed by a flag or by podproof.yaml; relative paths inside keep working.
+    let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", "/etc/ssl"));
+    Test::new().args(["render", &app, "--allow-host-path", "/etc/ssl"]).current_dir(dir.path()).run();
+    std::fs::write(dir.path().join("podproof.yaml"), "hostPaths: {allow: [/etc/ssl]}\n").unwrap();
+    Test::new().args(["render", &app]).current_dir(dir.path()).run();
+    let app = write(dir.path(), "app/pod.yaml", &HOST_APP.replace("PATH", "./data"));
+    Test::new().args(["render", &app]).current_dir(dir.path()).stdout_contains("/app/data").run();
+}
+
+/// A test file of one app and these steps.
+fn one_test(dir: &Path, name: &str, steps: &str) -> String {
+    write(
+        dir,
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml]\n  steps:\n{steps}"
+        ),
+    )
+}
+
+#[test]
+fn a_closed_pipe_stops_output_not_cleanup() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    // The step name is long and not ASCII: the status line once cut it mid-character.
+    let long = "ünïcödé-step-näme ".repeat(12);
+    let t = one_test(dir.path(), "pipe", &format!("    - up: {{}}\n    - name: \"{long}\"\n      sleep: 1s\n"));
+    // `podproof test 2>&1 | head -1`: the reader goes away after one line.
+    let mut child = Command::new(common::podproof())
+        .args(["test", &t])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "first line: {first}");
+    assert_all_clean("a run whose output pipe closed");
+}
+
+#[test]
+fn a_non_ascii_step_name_on_a_terminal_does_not_panic() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script(1), which gives podproof a terminal, is not installed");
+        return;
+    }
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let long = "ünïcödé-step-näme ".repeat(12);
+    let t = one_test(dir.path(), "tty", &format!("    - up: {{}}\n    - name: \"{long}\"\n      sleep: 1s\n"));
+    // The status line is drawn only on a terminal; script(1) provides one.
+    let cmd = format!("{} test {t}", common::podproof().display());
+    let out = Test::new().program("script").args(["-qec", &cmd, "/dev/null"]).run();
+    out.assert_stdout_contains("1 passed, 0 failed");
+    assert_all_clean("a non-ASCII step name on a terminal");
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    let t = one_test(dir.path(), "twice", "    - up: {}\n    - name: long wait\n      sleep: 120s\n");
+    let mut child = Command::new(common::podproof())
+        .args(["test", &t])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for l in lines.by_ref() {
+        if l.unwrap().contains("long wait") {
+            break;
+        }
+    }
+    for _ in 0..2 {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = child.wait().unwrap();
+    let rest = rest.join("\n");
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("stopping at once"), "{rest}");
+    assert!(rest.contains("`podproof clean`"), "{rest}");
+    // The run is left for clean, which removes it.
+    Test::new().arg("clean").run();
+    common::assert_clean("a second Ctrl-C and clean");
+}
+
+#[test]
+fn interrupting_up_keeps_apps_that_were_already_up() {
+    let _g = exclusive();
+    Test::new().args(["up", "fixtures/apps/busybox-httpd"]).run();
+    let mut child = Command::new(common::podproof())
+        .args(["up", "--watch", "fixtures/apps/multi-role"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for l in lines.by_ref() {
+        if l.unwrap().contains("watching") {
+            break;
+        }
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    assert!(child.wait().unwrap().success(), "{}", rest.join("\n"));
+    let pods = Command::new("podman")
+        .args(["pod", "ps", "--filter", "label=podproof.dev/run=up", "--format", "{{.Labels}}"])
+        .output()
+        .unwrap();
+    let pods = String::from_utf8_lossy(&pods.stdout).to_string();
+    let left = pods.lines().count();
+    Test::new().args(["down", "--all"]).run();
+    assert!(left > 0 && pods.lines().all(|l| l.contains("podproof.dev/app:hello")), "{pods}\n{}", rest.join("\n"));
+    assert_all_clean("an interrupted up --watch");
+}
+
+const CANARY: &str = "canary-Pq7wLm42Xz";
+const CANARY_SET: &str = "canary-set-while-running-8Hq2";
+
+const CANARY_APP: &str = "apiVersion: v1
+kind: Secret
+metadata: {name: canary}
+stringData: {password: canary-Pq7wLm42Xz}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: canary}
+spec:
+  initContainers:
+    - name: init
+      image: localhost/podproof/busybox:latest
+      command: [sh, -c, 'echo init sees $PASSWORD; echo $PASSWORD | base64; exit $FAIL']
+      env:
+        - {name: FAIL, value: 'EXIT'}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: canary, key: password}}
+  containers:
+    - name: app
+      image: localhost/podproof/busybox:latest
+      command: [sh, -c, 'echo app sees $PASSWORD; sleep 3600']
+      env:
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: canary, key: password}}
+      volumeMounts: [{name: creds, mountPath: /etc/creds}]
+  volumes:
+    - {name: creds, secret: {secretName: canary}}
+";
+
+/// Every text under `dir`, as (path, text).
+fn texts_under(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(texts_under(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_canary_secret_reaches_no_output_and_no_file() {
+    let _g = exclusive();
+    let dir = common::tempdir();
+    std::fs::write(dir.path().join("podproof.yaml"), "# the project root\n").unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let forbidden = [
+        CANARY.to_string(),
+        CANARY_SET.to_string(),
+        b64.encode(CANARY),
+        b64.encode(format!("{CANARY}\n")),
+        b64.encode(CANARY_SET),
+    ];
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for (name, fail) in [("passing-init", "0"), ("failing-init", "3")] {
+        write(dir.path(), &format!("{name}/app.yaml"), &CANARY_APP.replace("EXIT", fail));
+        let steps = if fail == "0" {
+            // A config step sets a new Secret value; the file comparison then fails while showing it.
+            "    - up: {}\n    - config: {secret: canary, data: {password: canary-set-while-running-8Hq2}}\n    - file: {pod: canary, path: /etc/creds/password}\n      expect: {content: {equals: nothing like it}}\n"
+        } else {
+            "    - up: {}\n"
+        };
+        let t = write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\nspec:\n  apps: [{name}/app.yaml]\n  steps:\n{steps}"),
+        );
+        let junit = dir.path().join(format!("{name}.xml"));
+        let json = dir.path().join(format!("{name}.json"));
+        let out = Test::new()
+            .args(["test", &t])
+            .arg(format!("--report=junit={}", junit.display()))
+            .arg(format!("--report=json={}", json.display()))
+            .current_dir(dir.path())
+            .env("PODPROOF_TRACE", "1")
+            .expect_status(1)
+            .run();
+        outputs.push((format!("{name} stdout"), out.stdout.clone()));
+        outputs.push((format!("{name} stderr"), out.stderr.clone()));
+        assert!(out.stderr.contains("trace:"), "no trace:\n{out}");
+        let shown = if fail == "0" { "[secret]" } else { "exited with code 3" };
+        out.assert_stdout_contains(shown);
+    }
+    let up = write(dir.path(), "up/app.yaml", &CANARY_APP.replace("EXIT", "0"));
+    let render = Test::new().args(["render", &up]).current_dir(dir.path()).run();
+    outputs.push(("render".into(), render.stdout.clone()));
+    outputs.extend(texts_under(dir.path()).into_iter().filter(|(p, _)| !p.ends_with(".yaml")));
+    assert!(outputs.iter().any(|(_, t)| t.contains("[secret]")), "nothing was redacted at all");
+    for (what, text) in &outputs {
+        for f in &forbidden {
+            assert!(!text.contains(f.as_str()), "{f} leaked into {what}:\n{text}");
+        }
+    }
+    assert_all_clean("the canary tests");
+}
