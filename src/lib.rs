@@ -8,6 +8,7 @@ pub mod digest;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod evidence;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;
