@@ -282,16 +282,25 @@ mod tests {
     /// One line per table entry, written the way the server writes it.
     #[test]
     fn signatures() {
-        check("2026/12/01 19:40:00 [emerg] 1#1: unknown directive \"bogus\" in /etc/nginx/conf.d/default.conf:3", "nginx failure");
+        check(
+            "2026/12/01 19:40:00 [emerg] 1#1: unknown directive \"bogus\" in /etc/nginx/conf.d/default.conf:3",
+            "nginx failure",
+        );
         check("2026/12/01 19:40:00 [alert] 1#1: kill(12, 1) failed (3: No such process)", "nginx failure");
         check("2026/12/01 19:40:00 [notice] 1#1: signal 1 (SIGHUP) received from 0, reconfiguring", "none");
         check("2026/12/01 19:40:00 [notice] 1#1: reconfiguring", "nginx received");
         check("2026/12/01 19:40:00 [notice] 1#1: start worker processes", "nginx success");
-        check("2026-12-01 19:40:00.000 UTC [1] LOG:  invalid value for parameter \"work_mem\": \"lots\"", "PostgreSQL failure");
+        check(
+            "2026-12-01 19:40:00.000 UTC [1] LOG:  invalid value for parameter \"work_mem\": \"lots\"",
+            "PostgreSQL failure",
+        );
         check("2026-12-01 19:40:00.000 UTC [1] LOG:  configuration file \"/etc/pg/postgresql.conf\" contains errors; unaffected changes were applied", "PostgreSQL failure");
         check("2026-12-01 19:40:00.000 UTC [1] LOG:  syntax error in file \"/etc/pg/postgresql.conf\" line 3, near token \"=\"", "PostgreSQL failure");
         check("2026-12-01 19:40:00.000 UTC [1] LOG:  unrecognized configuration parameter \"wrk_mem\" in file \"/etc/pg/postgresql.conf\" line 2", "PostgreSQL failure");
-        check("2026-12-01 19:40:00.000 UTC [1] LOG:  received SIGHUP, reloading configuration files", "PostgreSQL received");
+        check(
+            "2026-12-01 19:40:00.000 UTC [1] LOG:  received SIGHUP, reloading configuration files",
+            "PostgreSQL received",
+        );
         check("2026-12-01 19:40:00.000 UTC [1] LOG:  parameter \"work_mem\" changed to \"8MB\"", "PostgreSQL success");
         check("ts=2026-12-01T19:40:00.000Z caller=main.go:1 level=error msg=\"Error reloading config\" err=\"couldn't load\"", "Prometheus failure");
         check("ts=2026-12-01T19:40:00.000Z caller=main.go:1 level=info msg=\"Completed loading of configuration file\" filename=/etc/prom/prometheus.yml", "Prometheus success");

@@ -313,18 +313,39 @@ mod tests {
 
     #[test]
     fn verify_annotations() {
-        check_verify("{http: {port: 8080, path: /version}, expect: {body: {equals: v2}}}", "GET :8080/version body equals \"v2\"");
+        check_verify(
+            "{http: {port: 8080, path: /version}, expect: {body: {equals: v2}}}",
+            "GET :8080/version body equals \"v2\"",
+        );
         check_verify("{http: {port: 8080}}", "GET :8080/ answers 2xx");
-        check_verify(r#"{"exec": {"command": ["psql", "-c", "show work_mem"]}, "expect": {"stdout": {"contains": "8MB"}}}"#, "exec psql -c show work_mem stdout contains \"8MB\"");
+        check_verify(
+            r#"{"exec": {"command": ["psql", "-c", "show work_mem"]}, "expect": {"stdout": {"contains": "8MB"}}}"#,
+            "exec psql -c show work_mem stdout contains \"8MB\"",
+        );
         check_verify("{exec: {command: [true]}}", "exec true exit code 0");
         check_verify("{log: {contains: loaded}, within: 2s}", "log contains \"loaded\"");
         check_verify("{}", "error: podproof.dev/reload-verify: a reload check takes exactly one of http, exec or log");
-        check_verify("{log: {contains: a}, exec: {command: [x]}}", "error: podproof.dev/reload-verify: a reload check takes exactly one of http, exec or log");
-        check_verify("{log: {}}", "error: podproof.dev/reload-verify: log: a matcher needs one of equals, contains, matches or not");
+        check_verify(
+            "{log: {contains: a}, exec: {command: [x]}}",
+            "error: podproof.dev/reload-verify: a reload check takes exactly one of http, exec or log",
+        );
+        check_verify(
+            "{log: {}}",
+            "error: podproof.dev/reload-verify: log: a matcher needs one of equals, contains, matches or not",
+        );
         check_verify("{log: {matches: '('}}", "error: podproof.dev/reload-verify: log/matches: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group");
-        check_verify("{log: {contains: a}, within: soon}", "error: podproof.dev/reload-verify: within: invalid duration `soon`: expected e.g. 500ms, 10s, 5m");
-        check_verify("{log: {contains: a}, expect: {status: 200}}", "error: podproof.dev/reload-verify: expect: status and body are for an http check");
-        check_verify("{http: {port: 0}}", "error: podproof.dev/reload-verify: http/port: port must be between 1 and 65535, found 0");
+        check_verify(
+            "{log: {contains: a}, within: soon}",
+            "error: podproof.dev/reload-verify: within: invalid duration `soon`: expected e.g. 500ms, 10s, 5m",
+        );
+        check_verify(
+            "{log: {contains: a}, expect: {status: 200}}",
+            "error: podproof.dev/reload-verify: expect: status and body are for an http check",
+        );
+        check_verify(
+            "{http: {port: 0}}",
+            "error: podproof.dev/reload-verify: http/port: port must be between 1 and 65535, found 0",
+        );
         check_verify("{htp: {port: 1}}", "error: podproof.dev/reload-verify: unknown field `htp`, expected one of `http`, `exec`, `log`, `expect`, `within` at line 1 column 2");
     }
 }

@@ -55,6 +55,8 @@ impl Outcome {
 pub struct Evidence {
     /// `log CONTAINER`, `process`, `http`, `check` or `container`.
     pub source: String,
+    /// When it was seen, in milliseconds after the change.
+    pub at_ms: u128,
     pub text: String,
 }
 
@@ -79,7 +81,7 @@ impl Report {
             self.detail
         );
         for e in &self.evidence {
-            out.push_str(&format!("\n  {}: {}", e.source, e.text));
+            out.push_str(&format!("\n  {} +{}ms: {}", e.source, e.at_ms, e.text));
         }
         out
     }
@@ -243,7 +245,7 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, log: Log) -> Res
     let Some(state) = before.iter().find(|s| s.name == name) else {
         return report(Outcome::Failed, format!("container {container} is not running"), Vec::new());
     };
-    let mut w = Watch::new(env, m, &container, state, tails, check);
+    let mut w = Watch::new(env, m, &container, state, tails, check, start);
     let what = match &action {
         Action::Restart => {
             env.remove_members(std::slice::from_ref(m), log)?;
@@ -282,7 +284,13 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, log: Log) -> Res
     };
     let (outcome, why) = w.run();
     let latency = start.elapsed();
-    Ok(Some(Report { member: m.name.clone(), outcome, latency, detail: format!("{what}; {why}"), evidence: w.evidence }))
+    Ok(Some(Report {
+        member: m.name.clone(),
+        outcome,
+        latency,
+        detail: format!("{what}; {why}"),
+        evidence: w.evidence,
+    }))
 }
 
 /// Watches one reloaded member: its logs, its main process, and a declared check.
@@ -305,6 +313,8 @@ struct Watch<'a> {
     http_ok: bool,
     /// When the app last said something known about the reload (or the reload was sent).
     last_said: Instant,
+    /// When the files changed.
+    changed: Instant,
     env: &'a Env,
 }
 
@@ -316,6 +326,7 @@ impl<'a> Watch<'a> {
         state: &ContainerState,
         tails: Vec<LogTail>,
         check: Option<&'a Verify>,
+        changed: Instant,
     ) -> Watch<'a> {
         Watch {
             m,
@@ -334,6 +345,7 @@ impl<'a> Watch<'a> {
             replaced: false,
             http_ok: false,
             last_said: Instant::now(),
+            changed,
             env,
         }
     }
@@ -347,7 +359,8 @@ impl<'a> Watch<'a> {
     }
 
     fn push(&mut self, source: &str, text: String) {
-        self.evidence.push(Evidence { source: source.to_string(), text });
+        let at_ms = self.changed.elapsed().as_millis();
+        self.evidence.push(Evidence { source: source.to_string(), at_ms, text });
     }
 
     /// Reads new log lines and notes the known ones.
@@ -458,7 +471,7 @@ impl<'a> Watch<'a> {
         }
     }
 
-    /// For a failed or unverified reload: whether the old workers are still there.
+    /// For a failed or unverified reload: whether the old children (a master's workers) are still there.
     fn keep_workers_note(&mut self) {
         if self.replaced || self.children.is_empty() {
             return;
@@ -466,7 +479,7 @@ impl<'a> Watch<'a> {
         let now = evidence::children(self.pid);
         let kept: BTreeSet<i64> = now.intersection(&self.children).copied().collect();
         if !kept.is_empty() {
-            self.push("process", format!("workers kept: {}", pids(&kept)));
+            self.push("process", format!("child processes kept: {}", pids(&kept)));
         }
     }
 
@@ -492,8 +505,9 @@ impl<'a> Watch<'a> {
                 port: h.port,
                 path: h.path.clone(),
             };
-            let r = netns::http(self.netns_pid(), &h.method.to_ascii_uppercase(), &url, &[], b"", Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
+            let r =
+                netns::http(self.netns_pid(), &h.method.to_ascii_uppercase(), &url, &[], b"", Duration::from_secs(2))
+                    .map_err(|e| e.to_string())?;
             let body = r.body_text();
             match e.status {
                 Some(s) if s != r.status => return Err(format!("status {}", r.status)),

@@ -748,7 +748,7 @@ impl StepContext<'_> {
                     data.insert(k.clone(), bytes);
                 }
                 crate::reloader::set_data(env, &source, &data)?;
-                let mut reports = crate::reloader::apply(env, None, c.verify.as_ref(), log).map_err(err)?;
+                let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), log).map_err(err)?;
                 // The evidence quotes the app's log, which may print a secret it was given.
                 for r in &mut reports {
                     r.detail = self.redactions.apply_secrets_only(&r.detail);
@@ -976,10 +976,8 @@ pub fn check_expect(e: &Expect, o: &Observed) -> std::result::Result<(), String>
                  expect: {{body: {{contains: \"v2\"}}}}}}\n  {}",
                 indent(o.output.as_deref().unwrap_or(""))
             )),
-            Some(got) => fails.push(format!(
-                "reload: expected {want}, seen {got}\n  {}",
-                indent(o.output.as_deref().unwrap_or(""))
-            )),
+            Some(got) => fails
+                .push(format!("reload: expected {want}, seen {got}\n  {}", indent(o.output.as_deref().unwrap_or("")))),
             None => fails.push("reload: this step does not reload".into()),
         }
     }

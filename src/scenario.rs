@@ -234,7 +234,7 @@ pub struct ConfigAction {
     pub secret: Option<String>,
     pub data: BTreeMap<String, DataValue>,
     /// The check that shows the new config is in effect (instead of the policy's).
-    pub verify: Option<crate::reload::Verify>,
+    pub verify: Option<Box<crate::reload::Verify>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

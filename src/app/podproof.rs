@@ -498,11 +498,8 @@ fn read_role(
         Some(s) => read_reload(src, doc, &format!("{rp}/reload"), s, diags),
         None => app_reload,
     };
-    let reload = reload_action.map(|(action, verify)| reload::Policy {
-        action,
-        container: r.reload_container.clone(),
-        verify,
-    });
+    let reload =
+        reload_action.map(|(action, verify)| reload::Policy { action, container: r.reload_container.clone(), verify });
     let main = core::Container {
         name: r.name.clone(),
         image: Some(r.image.clone()),
