@@ -267,6 +267,24 @@ pub fn children(pid: i64) -> BTreeSet<i64> {
     out
 }
 
+/// The workers of a master process: its children running the same program
+/// (nginx and HAProxy fork their workers; a shell's `sleep` is not one).
+pub fn workers(pid: i64) -> BTreeSet<i64> {
+    let comm = |p: i64| std::fs::read_to_string(format!("/proc/{p}/comm")).ok();
+    let Some(own) = comm(pid) else { return BTreeSet::new() };
+    children(pid).into_iter().filter(|c| comm(*c).as_ref() == Some(&own)).collect()
+}
+
+/// Whether an old worker no longer takes new requests: it exited, or it set
+/// nginx's title for a worker that closed its listeners and finishes its
+/// requests ("worker process is shutting down", src/os/unix/ngx_process_cycle.c).
+pub fn retired(pid: i64) -> bool {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmd) => String::from_utf8_lossy(&cmd).contains("is shutting down"),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -299,6 +299,7 @@ struct Watch<'a> {
     container: String,
     pid: i64,
     start_time: Option<u64>,
+    /// The main process's workers when the change was made.
     children: BTreeSet<i64>,
     tails: Vec<LogTail>,
     check: Option<&'a Verify>,
@@ -333,7 +334,7 @@ impl<'a> Watch<'a> {
             container: container.to_string(),
             pid: state.pid,
             start_time: evidence::start_time(state.pid),
-            children: evidence::children(state.pid),
+            children: evidence::workers(state.pid),
             tails,
             check,
             lines: Vec::new(),
@@ -399,10 +400,14 @@ impl<'a> Watch<'a> {
         if self.replaced || self.children.is_empty() {
             return;
         }
-        let now = evidence::children(self.pid);
-        if !now.is_empty() && now.is_disjoint(&self.children) {
+        // A master forks new workers only once the new config has loaded; the
+        // new config is served once every old worker has stopped taking
+        // requests (exited, or is finishing its open ones).
+        let now = evidence::workers(self.pid);
+        let new: BTreeSet<i64> = now.difference(&self.children).copied().collect();
+        if !new.is_empty() && self.children.iter().all(|p| evidence::retired(*p)) {
             self.replaced = true;
-            let text = format!("workers replaced: {} -> {}", pids(&self.children), pids(&now));
+            let text = format!("new workers {} (before: {})", pids(&new), pids(&self.children));
             self.push("process", text);
         }
     }
@@ -471,15 +476,15 @@ impl<'a> Watch<'a> {
         }
     }
 
-    /// For a failed or unverified reload: whether the old children (a master's workers) are still there.
+    /// For a failed or unverified reload: whether the master kept its old workers.
     fn keep_workers_note(&mut self) {
         if self.replaced || self.children.is_empty() {
             return;
         }
-        let now = evidence::children(self.pid);
+        let now = evidence::workers(self.pid);
         let kept: BTreeSet<i64> = now.intersection(&self.children).copied().collect();
-        if !kept.is_empty() {
-            self.push("process", format!("child processes kept: {}", pids(&kept)));
+        if !kept.is_empty() && now == self.children {
+            self.push("process", format!("workers kept: {}", pids(&kept)));
         }
     }
 
