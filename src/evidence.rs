@@ -291,10 +291,17 @@ mod tests {
 
     fn check(line: &str, expect: &str) {
         let got = match classify(line) {
-            Some(s) => format!("{} {}", s.server, s.kind.as_str()),
+            Some(s) => {
+                HIT.with(|h| h.borrow_mut().insert(s.pattern));
+                format!("{} {}", s.server, s.kind.as_str())
+            }
             None => "none".into(),
         };
         assert_eq!(got, expect, "{line}");
+    }
+
+    thread_local! {
+        static HIT: std::cell::RefCell<BTreeSet<&'static str>> = const { std::cell::RefCell::new(BTreeSet::new()) };
     }
 
     /// One line per table entry, written the way the server writes it.
@@ -333,6 +340,10 @@ mod tests {
         check("FATAL: invalid config", "generic failure");
         check("all good: 0 errors, no error-level messages", "none");
         check("[notice] 1#1: using the \"epoll\" event method", "none");
+        // Every entry of the table has its line above.
+        let missed: Vec<&str> =
+            SIGNATURES.iter().map(|s| s.pattern).filter(|p| !HIT.with(|h| h.borrow().contains(p))).collect();
+        assert!(missed.is_empty(), "signatures without a test line: {missed:?}");
     }
 
     #[test]
