@@ -12,6 +12,7 @@ pub mod digest;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod evidence;
 pub mod hostpath;
 pub mod lifecycle;
 pub mod lint;

@@ -450,6 +450,9 @@ pub struct ContainerState {
     pub ip: String,
     /// The gateway of the container's network: where aardvark-dns answers.
     pub gateway: String,
+    /// The k8s-file log of the container on the host (empty with other log drivers):
+    /// reload checks read the app's output from it without spawning podman.
+    pub log_path: String,
 }
 
 /// Inspects containers by name; missing ones are left out.
@@ -489,6 +492,7 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
             restarts: c["RestartCount"].as_i64().unwrap_or(0),
             ip,
             gateway,
+            log_path: c["HostConfig"]["LogConfig"]["Path"].as_str().unwrap_or("").to_string(),
         });
     }
     Ok(res)

@@ -4,29 +4,36 @@
 //! kubelet's atomic `..data` layout (see `projection`), and then the role's
 //! reload policy runs: a signal to the container's main process, an HTTP
 //! request from inside the pod, a pod restart (what stakater Reloader does),
-//! or nothing for apps that watch their files. A reload counts only when
-//! checked: `succeeded` also needs the same container, the same start time of
-//! its main process and the same restart count; an HTTP answer that is not
-//! 2xx, or an app that exits, is `failed`.
+//! or nothing for apps that watch their files. A reload counts only with
+//! evidence that the new config is in effect: the app's own log lines since the
+//! change (see `evidence`), a master process that replaced its workers, a 2xx
+//! answer to the reload request, or a declared check that passes. A rejected
+//! config, an HTTP answer that is not 2xx, or a main process that is not the
+//! same one (by its start time in `/proc`) is `failed`; no evidence either way
+//! is `unverified`.
 //!
 //! As in Kubernetes, env vars taken from a ConfigMap and `subPath` mounts never
 //! receive updates.
 
 use crate::env::{self, Env, Log, Member};
 use crate::error::Result;
+use crate::evidence::{self, Kind, LogTail};
 use crate::netns;
 use crate::podman::{self, ContainerState};
-use crate::reload::Action;
+use crate::reload::{Action, Verify};
 use crate::render::ProjectionSource;
-use crate::wait::{await_condition, Poll};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// The new config is in effect: the app said so, replaced its workers, or a check passed.
     Succeeded,
+    /// The app rejected the new config (and kept the old one), or exited.
     Failed,
     Restarted,
+    /// The reload was sent, but nothing showed either way within the settle window.
+    Unverified,
     /// No mounted file changed (only env or subPath uses, or the same data).
     Unchanged,
 }
@@ -37,9 +44,20 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Restarted => "restarted",
+            Outcome::Unverified => "unverified",
             Outcome::Unchanged => "unchanged",
         }
     }
+}
+
+/// One thing podproof saw that decided (or informed) an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Evidence {
+    /// `log CONTAINER`, `process`, `http`, `check` or `container`.
+    pub source: String,
+    /// When it was seen, in milliseconds after the change.
+    pub at_ms: u128,
+    pub text: String,
 }
 
 /// What happened to one member.
@@ -47,19 +65,31 @@ impl Outcome {
 pub struct Report {
     pub member: String,
     pub outcome: Outcome,
+    /// From the change to the evidence of its effect (including the quiet window).
     pub latency: Duration,
     pub detail: String,
+    pub evidence: Vec<Evidence>,
 }
 
 impl Report {
     pub fn line(&self) -> String {
-        format!("reload {}: {} in {}ms ({})", self.member, self.outcome.as_str(), self.latency.as_millis(), self.detail)
+        let mut out = format!(
+            "reload {}: {} in {}ms ({})",
+            self.member,
+            self.outcome.as_str(),
+            self.latency.as_millis(),
+            self.detail
+        );
+        for e in &self.evidence {
+            out.push_str(&format!("\n  {} +{}ms: {}", e.source, e.at_ms, e.text));
+        }
+        out
     }
 }
 
-/// The worst outcome of several members: failed, then restarted, then succeeded.
+/// The worst outcome of several members: failed, unverified, restarted, then succeeded.
 pub fn overall(reports: &[Report]) -> Outcome {
-    for o in [Outcome::Failed, Outcome::Restarted, Outcome::Succeeded] {
+    for o in [Outcome::Failed, Outcome::Unverified, Outcome::Restarted, Outcome::Succeeded] {
         if reports.iter().any(|r| r.outcome == o) {
             return o;
         }
@@ -67,8 +97,24 @@ pub fn overall(reports: &[Report]) -> Outcome {
     Outcome::Unchanged
 }
 
-/// How long a signalled or watching app is watched for a crash.
-const SETTLE: Duration = Duration::from_millis(150);
+/// How long the app must stay quiet (no further known reload message) before
+/// what it said counts: nginx, PostgreSQL and HAProxy write their reload
+/// messages within a few milliseconds of each other (docs/reload.md says how
+/// this was measured), so 100 ms leaves a wide margin and keeps the latency low.
+pub const QUIET: Duration = Duration::from_millis(100);
+
+/// How long an app that says nothing is watched before its reload is `unverified`;
+/// a process that dies on the reload dies well within it.
+pub const SETTLE: Duration = Duration::from_millis(1000);
+
+/// The longest a reload is watched when the app keeps talking.
+const MAX_WATCH: Duration = Duration::from_secs(10);
+
+/// How often the log, the processes and a declared check are looked at.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Known reload messages kept as evidence; the rest are counted.
+const MAX_EVIDENCE_LINES: usize = 12;
 
 /// Sets keys of a ConfigMap or Secret in the environment's apps (other keys stay).
 pub fn set_data(
@@ -134,13 +180,14 @@ fn name_of(s: &ProjectionSource) -> &str {
 
 /// Projects the current data of every ConfigMap/Secret into `members` (all
 /// played members when `None`), and reloads each member whose files changed.
-pub fn apply(env: &Env, only: Option<&[Member]>, log: Log) -> Result<Vec<Report>> {
+/// `verify` is a check declared for this change, used instead of the policy's.
+pub fn apply(env: &Env, only: Option<&[Member]>, verify: Option<&Verify>, log: Log) -> Result<Vec<Report>> {
     let members: Vec<Member> = match only {
         Some(ms) => ms.to_vec(),
         None => env.members.iter().filter(|m| env.is_played(m)).cloned().collect(),
     };
     let reports: Vec<Result<Option<Report>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, log))).collect();
+        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, verify, log))).collect();
         hs.into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
             .collect()
@@ -155,11 +202,16 @@ pub fn apply(env: &Env, only: Option<&[Member]>, log: Log) -> Result<Vec<Report>
     Ok(out)
 }
 
-fn apply_member(env: &Env, m: &Member, log: Log) -> Result<Option<Report>> {
+fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, log: Log) -> Result<Option<Report>> {
     let app = env.app(&m.app).expect("member of a known app");
     let role = app.role(&m.role).expect("member of a known role");
     let (_, rendered) = env.render_member(m)?;
-    let before = env.states(m)?;
+    let before = env.states_fresh(m)?;
+    // Every container's log is read from here on: a sidecar may be the one that reloads the app.
+    let tails: Vec<LogTail> = before
+        .iter()
+        .filter_map(|s| LogTail::at_end(s.name.strip_prefix(&format!("{}-", m.pod)).unwrap_or(&s.name), &s.log_path))
+        .collect();
     let start = Instant::now();
     let mut changed_volumes = Vec::new();
     for p in rendered.projections.iter().filter(|p| p.source != ProjectionSource::Empty) {
@@ -187,75 +239,325 @@ fn apply_member(env: &Env, m: &Member, log: Log) -> Result<Option<Report>> {
         .or_else(|| spec.containers.first().map(|c| c.name.clone()))
         .unwrap_or_default();
     let action = role.reload.as_ref().map(|p| p.action.clone()).unwrap_or(Action::Watch);
+    let check = verify.or_else(|| role.reload.as_ref().and_then(|p| p.verify.as_ref()));
     let name = m.container(&container);
-    let report = |outcome: Outcome, detail: String| {
-        Ok(Some(Report { member: m.name.clone(), outcome, latency: start.elapsed(), detail }))
+    let report = |outcome: Outcome, detail: String, evidence: Vec<Evidence>| {
+        Ok(Some(Report { member: m.name.clone(), outcome, latency: start.elapsed(), detail, evidence }))
     };
-    match &action {
+    let Some(state) = before.iter().find(|s| s.name == name) else {
+        return report(Outcome::Failed, format!("container {container} is not running"), Vec::new());
+    };
+    let mut w = Watch::new(env, m, &container, state, tails, check, start);
+    let what = match &action {
         Action::Restart => {
             env.remove_members(std::slice::from_ref(m), log)?;
             env.start_pods(std::slice::from_ref(m), log)?;
             crate::lifecycle::on_restart(env, m, log)?;
-            report(Outcome::Restarted, "pod recreated with the new config".into())
+            return report(Outcome::Restarted, "pod recreated with the new config".into(), Vec::new());
         }
         Action::Signal(sig) => {
             if let Err(e) = podman::kill(&name, sig) {
-                return report(Outcome::Failed, format!("cannot send {sig}: {}", e.stderr.trim()));
+                return report(Outcome::Failed, format!("cannot send {sig}: {}", e.stderr.trim()), Vec::new());
             }
-            match settle(env, m, &name, &before) {
-                Ok(()) => report(Outcome::Succeeded, format!("{sig} sent to {container}")),
-                Err(why) => report(Outcome::Failed, format!("{sig} sent to {container}, then {why}")),
-            }
+            format!("{sig} sent to {container}")
         }
         Action::Http { method, url } => {
             let parsed = match netns::parse_url(url) {
                 Ok(u) => u,
-                Err(e) => return report(Outcome::Failed, e),
+                Err(e) => return report(Outcome::Failed, e, Vec::new()),
             };
-            let pid = if m.host_network { 0 } else { before.iter().find(|s| s.running).map(|s| s.pid).unwrap_or(0) };
-            match netns::http(pid, method, &parsed, &[], b"", Duration::from_secs(10)) {
-                Ok(r) if (200..300).contains(&r.status) => match unchanged(env, m, &name, &before) {
-                    Ok(()) => report(Outcome::Succeeded, format!("{method} {url} -> {}", r.status)),
-                    Err(why) => report(Outcome::Failed, format!("{method} {url} -> {}, but {why}", r.status)),
-                },
-                Ok(r) => report(Outcome::Failed, format!("{method} {url} -> {}: {}", r.status, r.body_text().trim())),
-                Err(e) => report(Outcome::Failed, format!("{method} {url}: {e}")),
+            match netns::http(w.netns_pid(), method, &parsed, &[], b"", Duration::from_secs(10)) {
+                Ok(r) if (200..300).contains(&r.status) => {
+                    w.http_ok = true;
+                    w.push("http", format!("{method} {url} -> {}", r.status));
+                }
+                Ok(r) => {
+                    w.failed = true;
+                    w.push("http", format!("{method} {url} -> {}: {}", r.status, r.body_text().trim()));
+                }
+                Err(e) => {
+                    w.failed = true;
+                    w.push("http", format!("{method} {url}: {e}"));
+                }
+            }
+            format!("{method} {url}")
+        }
+        Action::Watch => "files projected; the app watches them".to_string(),
+    };
+    let (outcome, why) = w.run();
+    let latency = start.elapsed();
+    Ok(Some(Report {
+        member: m.name.clone(),
+        outcome,
+        latency,
+        detail: format!("{what}; {why}"),
+        evidence: w.evidence,
+    }))
+}
+
+/// Watches one reloaded member: its logs, its main process, and a declared check.
+struct Watch<'a> {
+    m: &'a Member,
+    container: String,
+    pid: i64,
+    start_time: Option<u64>,
+    /// The main process's workers when the change was made.
+    children: BTreeSet<i64>,
+    tails: Vec<LogTail>,
+    check: Option<&'a Verify>,
+    /// Every line written since the change (for `log` checks), by container.
+    lines: Vec<(String, String)>,
+    evidence: Vec<Evidence>,
+    known_lines: usize,
+    failed: bool,
+    succeeded: bool,
+    received: bool,
+    replaced: bool,
+    http_ok: bool,
+    /// When the app last said something known about the reload (or the reload was sent).
+    last_said: Instant,
+    /// When the files changed.
+    changed: Instant,
+    env: &'a Env,
+}
+
+impl<'a> Watch<'a> {
+    fn new(
+        env: &'a Env,
+        m: &'a Member,
+        container: &str,
+        state: &ContainerState,
+        tails: Vec<LogTail>,
+        check: Option<&'a Verify>,
+        changed: Instant,
+    ) -> Watch<'a> {
+        Watch {
+            m,
+            container: container.to_string(),
+            pid: state.pid,
+            start_time: evidence::start_time(state.pid),
+            children: evidence::workers(state.pid),
+            tails,
+            check,
+            lines: Vec::new(),
+            evidence: Vec::new(),
+            known_lines: 0,
+            failed: false,
+            succeeded: false,
+            received: false,
+            replaced: false,
+            http_ok: false,
+            last_said: Instant::now(),
+            changed,
+            env,
+        }
+    }
+
+    fn netns_pid(&self) -> i64 {
+        if self.m.host_network {
+            0
+        } else {
+            self.pid
+        }
+    }
+
+    fn push(&mut self, source: &str, text: String) {
+        let at_ms = self.changed.elapsed().as_millis();
+        self.evidence.push(Evidence { source: source.to_string(), at_ms, text });
+    }
+
+    /// Reads new log lines and notes the known ones.
+    fn read_logs(&mut self) {
+        let mut new = Vec::new();
+        for t in &mut self.tails {
+            for l in t.read_new() {
+                new.push((t.container.clone(), l));
             }
         }
-        Action::Watch => match settle(env, m, &name, &before) {
-            Ok(()) => report(Outcome::Succeeded, "files projected; the app watches them".into()),
-            Err(why) => report(Outcome::Failed, format!("files projected, then {why}")),
-        },
+        for (c, l) in new {
+            if let Some(sig) = evidence::classify(&l) {
+                match sig.kind {
+                    Kind::Failed => self.failed = true,
+                    Kind::Succeeded => self.succeeded = true,
+                    Kind::Received => self.received = true,
+                }
+                self.last_said = Instant::now();
+                self.known_lines += 1;
+                if self.known_lines <= MAX_EVIDENCE_LINES {
+                    let text = format!("{} ({} {})", l.trim_end(), sig.server, sig.kind.as_str());
+                    self.push(&format!("log {c}"), text);
+                }
+            }
+            self.lines.push((c, l));
+        }
+    }
+
+    /// Whether the main process is still the one that got the reload.
+    fn same_process(&self) -> bool {
+        self.start_time.is_some() && evidence::start_time(self.pid) == self.start_time
+    }
+
+    /// A master/worker server forks new workers for a new config and lets the old ones go.
+    fn look_at_workers(&mut self) {
+        if self.replaced || self.children.is_empty() {
+            return;
+        }
+        // A master forks new workers only once the new config has loaded; the
+        // new config is served once every old worker has stopped taking
+        // requests (exited, or is finishing its open ones).
+        let now = evidence::workers(self.pid);
+        let new: BTreeSet<i64> = now.difference(&self.children).copied().collect();
+        if !new.is_empty() && self.children.iter().all(|p| evidence::retired(*p)) {
+            self.replaced = true;
+            let text = format!("new workers {} (before: {})", pids(&new), pids(&self.children));
+            self.push("process", text);
+        }
+    }
+
+    /// Watches until the evidence decides; returns the outcome and why.
+    fn run(&mut self) -> (Outcome, String) {
+        let sent = Instant::now();
+        self.last_said = sent;
+        let within = self.check.map(|c| c.within()).unwrap_or(SETTLE);
+        let mut last_check: Option<String> = None;
+        loop {
+            self.read_logs();
+            if !self.same_process() {
+                return (Outcome::Failed, self.exited());
+            }
+            self.look_at_workers();
+            let quiet = self.last_said.elapsed() >= QUIET;
+            let waited = sent.elapsed();
+            if self.failed && quiet {
+                let why = if self.known_lines > MAX_EVIDENCE_LINES {
+                    format!("the app rejected the config ({} known lines, the first shown)", self.known_lines)
+                } else {
+                    "the app rejected the config".to_string()
+                };
+                self.keep_workers_note();
+                return (Outcome::Failed, why);
+            }
+            if let Some(v) = self.check.filter(|_| !self.failed) {
+                match self.run_check(v) {
+                    Ok(seen) if quiet => {
+                        self.push("check", format!("{} passed: {seen}", v.describe()));
+                        return (Outcome::Succeeded, "the declared check passed".into());
+                    }
+                    Ok(_) => {}
+                    Err(why) => last_check = Some(why),
+                }
+                if waited >= within.max(QUIET) && quiet {
+                    let why = last_check.unwrap_or_default();
+                    self.push("check", format!("{} still failing after {within:?}: {why}", v.describe()));
+                    self.keep_workers_note();
+                    return (Outcome::Failed, "the declared check did not pass".into());
+                }
+            } else if !self.failed && quiet && (self.succeeded || self.replaced || self.received || self.http_ok) {
+                let why = if self.succeeded {
+                    "the app says the new config is loaded"
+                } else if self.replaced {
+                    "the app replaced its workers"
+                } else if self.http_ok {
+                    "the reload request succeeded"
+                } else {
+                    "the app took the reload and reported no error"
+                };
+                return (Outcome::Succeeded, why.into());
+            } else if !self.failed && quiet && waited >= SETTLE {
+                self.keep_workers_note();
+                return (
+                    Outcome::Unverified,
+                    format!("no evidence within {SETTLE:?}: the app logged no known reload message and has no declared check"),
+                );
+            }
+            if waited >= MAX_WATCH {
+                let outcome = if self.failed { Outcome::Failed } else { Outcome::Unverified };
+                return (outcome, format!("the app was still logging after {MAX_WATCH:?}"));
+            }
+            crate::wait::pause(POLL);
+        }
+    }
+
+    /// For a failed or unverified reload: whether the master kept its old workers.
+    fn keep_workers_note(&mut self) {
+        if self.replaced || self.children.is_empty() {
+            return;
+        }
+        let now = evidence::workers(self.pid);
+        let kept: BTreeSet<i64> = now.intersection(&self.children).copied().collect();
+        if !kept.is_empty() && now == self.children {
+            self.push("process", format!("workers kept: {}", pids(&kept)));
+        }
+    }
+
+    /// Why the main process is not the same: it exited, or the container restarted.
+    fn exited(&mut self) -> String {
+        let name = self.m.container(&self.container);
+        let states = self.env.states(self.m).unwrap_or_default();
+        let text = match states.iter().find(|s| s.name == name) {
+            None => format!("container {} is gone", self.container),
+            Some(s) if !s.running => format!("the app exited (code {})", s.exit_code),
+            Some(s) => format!("container {} restarted (restarts {})", self.container, s.restarts),
+        };
+        self.push("container", text.clone());
+        text
+    }
+
+    /// Runs the declared check once: what it saw when it passes, why not otherwise.
+    fn run_check(&self, v: &Verify) -> std::result::Result<String, String> {
+        let e = &v.expect;
+        if let Some(h) = &v.http {
+            let url = netns::Url {
+                host: h.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+                port: h.port,
+                path: h.path.clone(),
+            };
+            let r =
+                netns::http(self.netns_pid(), &h.method.to_ascii_uppercase(), &url, &[], b"", Duration::from_secs(2))
+                    .map_err(|e| e.to_string())?;
+            let body = r.body_text();
+            match e.status {
+                Some(s) if s != r.status => return Err(format!("status {}", r.status)),
+                None if !(200..300).contains(&r.status) => return Err(format!("status {}", r.status)),
+                _ => {}
+            }
+            if let Some(m) = &e.body {
+                m.check(&body).map_err(|why| format!("body {why}, seen {:?}", short(&body)))?;
+            }
+            return Ok(format!("status {}, body {:?}", r.status, short(&body)));
+        }
+        if let Some(x) = &v.exec {
+            let c = self.m.container(x.container.as_deref().unwrap_or(&self.container));
+            let out = podman::exec_until(&c, &x.command, None, Some(Duration::from_secs(5)))
+                .map_err(|e| e.stderr.trim().to_string())?;
+            let want = e.exit_code.unwrap_or(if e.stdout.is_some() { out.status } else { 0 });
+            if out.status != want {
+                return Err(format!("exit code {}: {}", out.status, short(&out.stderr)));
+            }
+            if let Some(m) = &e.stdout {
+                m.check(&out.stdout).map_err(|why| format!("stdout {why}, seen {:?}", short(&out.stdout)))?;
+            }
+            return Ok(format!("exit code {}, stdout {:?}", out.status, short(&out.stdout)));
+        }
+        if let Some(m) = &v.log {
+            let text: String = self.lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+            m.check(&text).map_err(|why| format!("the log since the change {why}"))?;
+            let hit = self.lines.iter().map(|(_, l)| l.as_str()).find(|l| m.check(l).is_ok()).unwrap_or("");
+            return Ok(format!("{:?}", short(hit)));
+        }
+        Err("the check names no http, exec or log".into())
     }
 }
 
-/// Checks the container is the same one, still running, not restarted.
-fn unchanged(env: &Env, m: &Member, name: &str, before: &[ContainerState]) -> std::result::Result<(), String> {
-    let now = env.states(m).map_err(|e| e.to_string())?;
-    let (Some(b), Some(a)) = (before.iter().find(|s| s.name == name), now.iter().find(|s| s.name == name)) else {
-        return Err(format!("container {name} is gone"));
-    };
-    if a.id != b.id {
-        return Err(format!("container {name} was replaced"));
-    }
-    if !a.running {
-        return Err(format!("the app exited (code {})", a.exit_code));
-    }
-    if a.restarts != b.restarts || a.started_at != b.started_at {
-        return Err(format!("container {name} restarted (restarts {} -> {})", b.restarts, a.restarts));
-    }
-    Ok(())
+fn pids(s: &BTreeSet<i64>) -> String {
+    s.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// Watches the container for `SETTLE`: a process that dies on the reload dies at once.
-fn settle(env: &Env, m: &Member, name: &str, before: &[ContainerState]) -> std::result::Result<(), String> {
-    let r = await_condition(SETTLE, Duration::from_millis(50), || match unchanged(env, m, name, before) {
-        Ok(()) => Poll::Pending(None),
-        Err(why) => Poll::Fail(why),
-    });
-    match r {
-        Ok(()) | Err(crate::wait::WaitError::Timeout(_)) => Ok(()),
-        Err(crate::wait::WaitError::Failed(why)) => Err(why),
-        Err(crate::wait::WaitError::Interrupted) => Err("interrupted".into()),
+/// The first line of a text, at most 200 characters.
+fn short(s: &str) -> String {
+    let l = s.trim().lines().next().unwrap_or("");
+    match l.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &l[..i]),
+        None => l.to_string(),
     }
 }

@@ -34,7 +34,19 @@ struct JsonStep<'a> {
     outcome: &'a str,
     duration_ms: u128,
     reload_ms: Option<u128>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reloads: Vec<JsonReload<'a>>,
     message: Option<&'a str>,
+}
+
+/// One member's reload: its outcome and the evidence that decided it.
+#[derive(Serialize)]
+struct JsonReload<'a> {
+    member: &'a str,
+    outcome: &'a str,
+    latency_ms: u128,
+    detail: &'a str,
+    evidence: &'a [crate::reloader::Evidence],
 }
 
 pub struct Counts {
@@ -77,6 +89,17 @@ pub fn json(results: &[TestResult]) -> String {
                         outcome: s.outcome.as_str(),
                         duration_ms: s.duration.as_millis(),
                         reload_ms: s.reload_ms,
+                        reloads: s
+                            .reloads
+                            .iter()
+                            .map(|r| JsonReload {
+                                member: &r.member,
+                                outcome: r.outcome.as_str(),
+                                latency_ms: r.latency.as_millis(),
+                                detail: &r.detail,
+                                evidence: &r.evidence,
+                            })
+                            .collect(),
                         message: s.message.as_deref(),
                     })
                     .collect(),

@@ -44,6 +44,8 @@ impl Outcome {
 pub struct StepResult {
     /// Config steps: how long from the change to the verified reload.
     pub reload_ms: Option<u128>,
+    /// Config steps: each reloaded member's outcome with its evidence (secrets redacted).
+    pub reloads: Vec<crate::reloader::Report>,
     pub name: String,
     pub action: String,
     pub outcome: Outcome,
@@ -368,6 +370,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         redactions: redactions(&t.test, &env),
         snapshot_problem: None,
         last_reload_ms: None,
+        last_reloads: Vec::new(),
     };
     let prepared = env.prepare_images(&log);
     if let Err(e) = prepared {
@@ -391,6 +394,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
             };
             let mut sr = StepResult {
                 reload_ms: ctx.last_reload_ms.take(),
+                reloads: std::mem::take(&mut ctx.last_reloads),
                 name: step.name.clone(),
                 action: step.action.keyword().into(),
                 outcome: Outcome::Passed,
@@ -423,6 +427,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     for step in t.test.steps.iter().skip(result.steps.len()) {
         result.steps.push(StepResult {
             reload_ms: None,
+            reloads: Vec::new(),
             name: step.name.clone(),
             action: step.action.keyword().into(),
             outcome: Outcome::Skipped,
@@ -503,6 +508,8 @@ struct StepContext<'a> {
     snapshot_problem: Option<String>,
     /// The reload latency of the current step (config steps), for reports.
     last_reload_ms: Option<u128>,
+    /// The reload reports of the current step, for reports.
+    last_reloads: Vec<crate::reloader::Report>,
 }
 
 impl StepContext<'_> {
@@ -766,10 +773,18 @@ impl StepContext<'_> {
                     data.insert(k.clone(), bytes);
                 }
                 crate::reloader::set_data(env, &source, &data)?;
-                let reports = crate::reloader::apply(env, None, log).map_err(err)?;
+                let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), log).map_err(err)?;
+                // The evidence quotes the app's log, which may print a secret it was given.
+                for r in &mut reports {
+                    r.detail = self.redactions.apply_secrets_only(&r.detail);
+                    for e in &mut r.evidence {
+                        e.text = self.redactions.apply_secrets_only(&e.text);
+                    }
+                }
                 let outcome = crate::reloader::overall(&reports);
                 self.last_reload_ms = reports.iter().map(|r| r.latency.as_millis()).max();
                 let lines: Vec<String> = reports.iter().map(|r| r.line()).collect();
+                self.last_reloads = reports;
                 if outcome == crate::reloader::Outcome::Failed && step.expect.reload.is_none() {
                     return Err(format!(
                         "the reload failed (expect `reload: failed` if that is the point)\n{}",
@@ -978,7 +993,16 @@ pub fn check_expect(e: &Expect, o: &Observed) -> std::result::Result<(), String>
     if let Some(want) = &e.reload {
         match &o.reload {
             Some(got) if got == want => {}
-            Some(got) => fails.push(format!("reload: expected {want}, seen {got}")),
+            Some(got) if got == "unverified" => fails.push(format!(
+                "reload: expected {want}, seen unverified: nothing showed whether the new config is in effect \
+                 (the app logged no known reload message).\n  Declare a check that shows it: `verify:` on this \
+                 config step, `reload: {{policy: ..., verify: ...}}` in the App, or the \
+                 podproof.dev/reload-verify annotation, e.g.\n    verify: {{http: {{port: 8080, path: /}}, \
+                 expect: {{body: {{contains: \"v2\"}}}}}}\n  {}",
+                indent(o.output.as_deref().unwrap_or(""))
+            )),
+            Some(got) => fails
+                .push(format!("reload: expected {want}, seen {got}\n  {}", indent(o.output.as_deref().unwrap_or("")))),
             None => fails.push("reload: this step does not reload".into()),
         }
     }

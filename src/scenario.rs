@@ -85,12 +85,16 @@ pub struct Redaction {
 }
 
 /// A text expectation: every given key must hold.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Matcher {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contains: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not: Option<Box<Matcher>>,
 }
 
@@ -229,6 +233,8 @@ pub struct ConfigAction {
     pub config_map: Option<String>,
     pub secret: Option<String>,
     pub data: BTreeMap<String, DataValue>,
+    /// The check that shows the new config is in effect (instead of the policy's).
+    pub verify: Option<Box<crate::reload::Verify>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -546,6 +552,11 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
             actions.push(Action::Event(a));
         }
         if let Some(a) = s.config {
+            if let Some(v) = &a.verify {
+                for (p, why) in v.problems() {
+                    diags.push(error_at(src, doc, &format!("{sp}/config/verify{p}"), why));
+                }
+            }
             if a.config_map.is_some() == a.secret.is_some() {
                 diags.push(error_at(
                     src,
@@ -599,12 +610,12 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
             ));
         }
         if let Some(r) = &s.expect.reload {
-            if !["succeeded", "failed", "restarted"].contains(&r.as_str()) {
+            if !["succeeded", "failed", "restarted", "unverified"].contains(&r.as_str()) {
                 diags.push(error_at_value(
                     src,
                     doc,
                     &format!("{ep}/reload"),
-                    format!("unknown reload outcome `{r}`: expected succeeded, failed or restarted"),
+                    format!("unknown reload outcome `{r}`: expected succeeded, failed, restarted or unverified"),
                 ));
             }
         }

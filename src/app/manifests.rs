@@ -237,15 +237,29 @@ fn role(
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let annotations = meta.annotations.clone().unwrap_or_default();
     let mut policy = None;
+    let verify = annotations.get(reload::VERIFY_ANNOTATION).and_then(|v| {
+        let ptr = format!("{meta_ptr}/annotations/{}", crate::yaml::escape(reload::VERIFY_ANNOTATION));
+        reload::parse_verify(v).map_err(|e| diags.push(error_at_value(src, doc, &ptr, e))).ok()
+    });
     if let Some(v) = annotations.get(reload::ANNOTATION) {
         let ptr = format!("{meta_ptr}/annotations/{}", crate::yaml::escape(reload::ANNOTATION));
         match reload::parse(v) {
             Ok(action) => {
-                policy =
-                    Some(reload::Policy { action, container: annotations.get(reload::CONTAINER_ANNOTATION).cloned() })
+                policy = Some(reload::Policy {
+                    action,
+                    container: annotations.get(reload::CONTAINER_ANNOTATION).cloned(),
+                    verify: verify.clone(),
+                })
             }
             Err(e) => diags.push(error_at_value(src, doc, &ptr, e)),
         }
+    } else if verify.is_some() {
+        // A check alone declares how to see the effect of a change the app picks up itself.
+        policy = Some(reload::Policy {
+            action: reload::Action::Watch,
+            container: annotations.get(reload::CONTAINER_ANNOTATION).cloned(),
+            verify,
+        });
     }
     if let (Some(p), Some(spec)) = (&policy, &template.spec) {
         if let Some(c) = &p.container {

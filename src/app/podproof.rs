@@ -43,7 +43,7 @@ pub struct AppSpec {
     #[serde(default)]
     pub images: Vec<ImageSpec>,
     /// The default reload policy of every role.
-    pub reload: Option<String>,
+    pub reload: Option<ReloadSpec>,
     pub roles: Vec<RoleSpec>,
 }
 
@@ -84,7 +84,7 @@ pub struct RoleSpec {
     pub startup_probe: Option<core::Probe>,
     pub lifecycle: Option<LifecycleSpec>,
     pub hooks: Option<core::Lifecycle>,
-    pub reload: Option<String>,
+    pub reload: Option<ReloadSpec>,
     pub reload_container: Option<String>,
     pub security_context: Option<core::SecurityContext>,
     #[serde(default)]
@@ -97,6 +97,61 @@ pub struct RoleSpec {
 
 fn one() -> u32 {
     1
+}
+
+/// `reload:` is a policy (`signal SIGHUP`), or `{policy: ..., verify: CHECK}`
+/// with the check that shows the new config is in effect.
+#[derive(Debug, Clone)]
+pub struct ReloadSpec {
+    pub policy: String,
+    pub verify: Option<reload::Verify>,
+}
+
+impl<'de> Deserialize<'de> for ReloadSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            #[serde(default = "watch")]
+            policy: String,
+            verify: Option<reload::Verify>,
+        }
+        fn watch() -> String {
+            "watch".into()
+        }
+        let v = serde_yaml::Value::deserialize(d)?;
+        match v {
+            serde_yaml::Value::String(policy) => Ok(ReloadSpec { policy, verify: None }),
+            serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<Full>(v)
+                .map(|f| ReloadSpec { policy: f.policy, verify: f.verify })
+                .map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom("reload is a policy (e.g. `signal SIGHUP`) or {policy, verify}")),
+        }
+    }
+}
+
+/// Reads a `reload:` field into a policy action and its check, reporting problems at `ptr`.
+fn read_reload(
+    src: &Source,
+    doc: &Doc,
+    ptr: &str,
+    r: &ReloadSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(reload::Action, Option<reload::Verify>)> {
+    let mut ok = true;
+    if let Some(v) = &r.verify {
+        for (p, why) in v.problems() {
+            ok = false;
+            diags.push(error_at(src, doc, &format!("{ptr}/verify{p}"), why));
+        }
+    }
+    let action = reload::parse(&r.policy)
+        .map_err(|e| {
+            let at = if r.verify.is_some() { format!("{ptr}/policy") } else { ptr.to_string() };
+            diags.push(error_at_value(src, doc, &at, e))
+        })
+        .ok()?;
+    ok.then(|| (action, r.verify.clone()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,11 +224,7 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
             Err(d) => diags.push(d),
         }
     }
-    let app_reload = parsed
-        .spec
-        .reload
-        .as_deref()
-        .and_then(|r| reload::parse(r).map_err(|e| diags.push(error_at_value(src, doc, "/spec/reload", e))).ok());
+    let app_reload = parsed.spec.reload.as_ref().and_then(|r| read_reload(src, doc, "/spec/reload", r, diags));
     if parsed.spec.roles.is_empty() {
         diags.push(error_at(src, doc, "/spec/roles", "an app needs at least one role"));
     }
@@ -213,7 +264,7 @@ fn read_role(
     rp: &str,
     app_name: &str,
     r: &RoleSpec,
-    app_reload: Option<reload::Action>,
+    app_reload: Option<(reload::Action, Option<reload::Verify>)>,
     app: &mut App,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Role> {
@@ -444,10 +495,11 @@ fn read_role(
         }
     }
     let reload_action = match &r.reload {
-        Some(s) => reload::parse(s).map_err(|e| diags.push(error_at_value(src, doc, &format!("{rp}/reload"), e))).ok(),
+        Some(s) => read_reload(src, doc, &format!("{rp}/reload"), s, diags),
         None => app_reload,
     };
-    let reload = reload_action.map(|action| reload::Policy { action, container: r.reload_container.clone() });
+    let reload =
+        reload_action.map(|(action, verify)| reload::Policy { action, container: r.reload_container.clone(), verify });
     let main = core::Container {
         name: r.name.clone(),
         image: Some(r.image.clone()),
@@ -488,6 +540,10 @@ fn read_role(
         annotations.insert(reload::ANNOTATION.to_string(), p.action.to_string());
         if let Some(c) = &p.container {
             annotations.insert(reload::CONTAINER_ANNOTATION.to_string(), c.clone());
+        }
+        if let Some(v) = &p.verify {
+            let json = serde_json::to_string(v).expect("a reload check serializes");
+            annotations.insert(reload::VERIFY_ANNOTATION.to_string(), json);
         }
     }
     if let Some(c) = &r.reload_container {

@@ -146,7 +146,7 @@ fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<E
     // Changed config data reaches unchanged members in place, with their reload.
     let unchanged: Vec<Member> =
         env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
-    crate::reloader::apply(&env, Some(&unchanged), log)?;
+    crate::reloader::apply(&env, Some(&unchanged), None, log)?;
     let started = Instant::now();
     env.remove_members(&replaced, log)?;
     env.start_pods(&replaced, log)?;
