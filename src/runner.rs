@@ -776,9 +776,9 @@ impl StepContext<'_> {
                 let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), log).map_err(err)?;
                 // The evidence quotes the app's log, which may print a secret it was given.
                 for r in &mut reports {
-                    r.detail = self.redactions.apply_secrets_only(&r.detail);
+                    r.detail = crate::redact::text(&r.detail);
                     for e in &mut r.evidence {
-                        e.text = self.redactions.apply_secrets_only(&e.text);
+                        e.text = crate::redact::text(&e.text);
                     }
                 }
                 let outcome = crate::reloader::overall(&reports);
