@@ -45,7 +45,11 @@ pub fn render(app: &App, opts: &Options) -> Rendered {
             match member_pod(app, role, &member, opts, &mut out) {
                 Ok(pod) => out.objects.push(Object::Pod(Box::new(pod))),
                 Err(e) => {
-                    out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}")))
+                    let (file, at) = match &role.origin {
+                        Some(o) => (o.file.clone(), Some((o.line, o.column))),
+                        None => (input_name(app), None),
+                    };
+                    out.diagnostics.push(Diagnostic::error(file, at, format!("pod `{member}`: {e}")))
                 }
             }
         }
