@@ -271,9 +271,13 @@ fn role(
         return;
     }
     let origin = doc.pos("/kind");
+    // A controller makes its pods in its own namespace, which the downward
+    // API's metadata.namespace then reads.
+    let namespace =
+        doc.value.get("metadata").and_then(|m| m.get("namespace")).and_then(|n| n.as_str()).map(str::to_string);
     app.roles.push(Role {
         name: name.to_string(),
-        workload: Some(Workload { kind: kind.to_string(), name: name.to_string() }),
+        workload: Some(Workload { kind: kind.to_string(), name: name.to_string(), namespace }),
         members,
         naming,
         template,

@@ -101,6 +101,8 @@ pub enum Naming {
 pub struct Workload {
     pub kind: String,
     pub name: String,
+    /// `metadata.namespace` of the workload, where its pods would run.
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone)]
