@@ -164,8 +164,11 @@ pub enum PartSource {
     Secret(String),
     /// Files whose content is known at render time (downward API values, the
     /// stand-in service account token): path → (bytes, mode).
-    Files(BTreeMap<String, (Vec<u8>, Option<i32>)>),
+    Files(Files),
 }
+
+/// Files known at render time: path → (bytes, mode).
+pub type Files = BTreeMap<String, (Vec<u8>, Option<i32>)>;
 
 /// The rendered objects of one app.
 #[derive(Debug, Clone)]

@@ -380,10 +380,7 @@ fn projected(
 }
 
 /// The files of downwardAPI items, with the kubelet's values.
-fn downward_files(
-    facts: &env::PodFacts,
-    items: &[core::DownwardAPIVolumeFile],
-) -> Result<BTreeMap<String, (Vec<u8>, Option<i32>)>, String> {
+fn downward_files(facts: &env::PodFacts, items: &[core::DownwardAPIVolumeFile]) -> Result<super::Files, String> {
     let mut files = BTreeMap::new();
     for i in items {
         let value = if let Some(f) = &i.field_ref {
