@@ -327,3 +327,82 @@ fn push_var(out: &mut Vec<core::EnvVar>, var: core::EnvVar) {
         out.push(var);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One case: a pod's facts and a downward-API path, and what it reads.
+    fn check(path: &str, expect: Result<&str, &str>) {
+        let mut f = PodFacts { name: "web-0".into(), namespace: "shop".into(), ..Default::default() };
+        f.labels.insert("app".into(), "web".into());
+        f.labels.insert("tier".into(), "a \"b\"".into());
+        let mut limits = BTreeMap::new();
+        limits.insert("cpu".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("250m".into()));
+        limits.insert("memory".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("64Mi".into()));
+        f.resources.insert("c".into(), core::ResourceRequirements { limits: Some(limits), ..Default::default() });
+        let got = match path.split_once(' ') {
+            Some((resource, divisor)) => {
+                let r = core::ResourceFieldSelector {
+                    resource: resource.into(),
+                    divisor: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity(divisor.into())),
+                    container_name: None,
+                };
+                resource_value(&f, "c", &r)
+            }
+            None => field_value(&f, path),
+        };
+        match expect {
+            Ok(v) => assert_eq!(got.as_deref(), Ok(v), "{path}"),
+            Err(e) => assert!(got.as_ref().is_err_and(|m| m.contains(e)), "{path}: {got:?}"),
+        }
+    }
+
+    #[test]
+    fn downward_api_values() {
+        check("metadata.name", Ok("web-0"));
+        check("metadata.namespace", Ok("shop"));
+        check("metadata.labels['app']", Ok("web"));
+        check("metadata.labels['none']", Ok(""));
+        check("metadata.labels", Ok("app=\"web\"\ntier=\"a \\\"b\\\"\""));
+        check("status.podIP", Err("known only once the pod runs"));
+        check("spec.bogus", Err("not a field"));
+        check("limits.cpu 1", Ok("1"));
+        check("limits.cpu 1m", Ok("250"));
+        check("limits.memory 1Mi", Ok("64"));
+        check("requests.memory 1Mi", Ok("64"));
+        check("limits.gpu 1", Err("not supported"));
+    }
+
+    #[test]
+    fn service_variables_follow_the_kubelet() {
+        let svc: core::Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "redis-master"},
+            "spec": {"ports": [{"name": "redis", "port": 6379}, {"port": 53, "protocol": "UDP"}]}
+        }))
+        .unwrap();
+        let headless: core::Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "h"}, "spec": {"clusterIP": "None", "ports": [{"port": 1}]}
+        }))
+        .unwrap();
+        let got: Vec<String> = service_vars(&[svc, headless])
+            .into_iter()
+            .map(|v| format!("{}={}", v.name, v.value.unwrap_or_default()))
+            .collect();
+        let expect = [
+            "REDIS_MASTER_SERVICE_HOST=redis-master",
+            "REDIS_MASTER_SERVICE_PORT=6379",
+            "REDIS_MASTER_SERVICE_PORT_REDIS=6379",
+            "REDIS_MASTER_PORT=tcp://redis-master:6379",
+            "REDIS_MASTER_PORT_6379_TCP=tcp://redis-master:6379",
+            "REDIS_MASTER_PORT_6379_TCP_PROTO=tcp",
+            "REDIS_MASTER_PORT_6379_TCP_PORT=6379",
+            "REDIS_MASTER_PORT_6379_TCP_ADDR=redis-master",
+            "REDIS_MASTER_PORT_53_UDP=udp://redis-master:53",
+            "REDIS_MASTER_PORT_53_UDP_PROTO=udp",
+            "REDIS_MASTER_PORT_53_UDP_PORT=53",
+            "REDIS_MASTER_PORT_53_UDP_ADDR=redis-master",
+        ];
+        assert_eq!(got, expect);
+    }
+}
