@@ -12,7 +12,8 @@ use crate::podman::{self, ContainerState};
 use crate::probe;
 use crate::projection;
 use crate::render::{
-    self, podman as podman_render, Object, Options, Projection, ProjectionSource, Rendered, RunContext,
+    self, podman as podman_render, Object, Options, PartSource, ProjectedPart, Projection, ProjectionSource, Rendered,
+    RunContext,
 };
 use crate::state::{self, RunKind};
 use crate::wait::{await_condition, Poll, WaitError};
@@ -1096,9 +1097,38 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The files a projection shows, from the app's current ConfigMaps/Secrets.
 pub fn payload(app: &App, p: &Projection) -> std::result::Result<Option<projection::Payload>, String> {
-    let data: BTreeMap<String, Vec<u8>> = match &p.source {
+    let parts = match &p.source {
         ProjectionSource::Empty => return Ok(None),
-        ProjectionSource::ConfigMap(name) => match app.config_map(name) {
+        ProjectionSource::ConfigMap(name) => vec![ProjectedPart {
+            source: PartSource::ConfigMap(name.clone()),
+            items: p.items.clone(),
+            optional: p.optional,
+        }],
+        ProjectionSource::Secret(name) => {
+            vec![ProjectedPart {
+                source: PartSource::Secret(name.clone()),
+                items: p.items.clone(),
+                optional: p.optional,
+            }]
+        }
+        ProjectionSource::Projected(parts) => parts.clone(),
+    };
+    let mut payload = projection::Payload::new();
+    for part in &parts {
+        part_files(app, part, p.default_mode, &mut payload)?;
+    }
+    Ok(Some(payload))
+}
+
+/// Adds the files of one source of a projection to `payload`.
+fn part_files(
+    app: &App,
+    part: &ProjectedPart,
+    default_mode: i32,
+    payload: &mut projection::Payload,
+) -> std::result::Result<(), String> {
+    let data: BTreeMap<String, Vec<u8>> = match &part.source {
+        PartSource::ConfigMap(name) => match app.config_map(name) {
             Some(cm) => {
                 let mut d: BTreeMap<String, Vec<u8>> =
                     cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
@@ -1107,31 +1137,39 @@ pub fn payload(app: &App, p: &Projection) -> std::result::Result<Option<projecti
             }
             None => BTreeMap::new(),
         },
-        ProjectionSource::Secret(name) => match app.secret(name) {
+        PartSource::Secret(name) => match app.secret(name) {
             Some(s) => s.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
             None => BTreeMap::new(),
         },
+        PartSource::Files(files) => {
+            for (path, (bytes, mode)) in files {
+                payload.insert(
+                    path.clone(),
+                    projection::File { bytes: bytes.clone(), mode: mode.unwrap_or(default_mode) as u32 },
+                );
+            }
+            return Ok(());
+        }
     };
-    let mut payload = projection::Payload::new();
-    if p.items.is_empty() {
+    if part.items.is_empty() {
         for (k, v) in data {
-            payload.insert(k, projection::File { bytes: v, mode: p.default_mode as u32 });
+            payload.insert(k, projection::File { bytes: v, mode: default_mode as u32 });
         }
     } else {
-        for (key, path, mode) in &p.items {
+        for (key, path, mode) in &part.items {
             match data.get(key) {
                 Some(v) => {
                     payload.insert(
                         path.clone(),
-                        projection::File { bytes: v.clone(), mode: mode.unwrap_or(p.default_mode) as u32 },
+                        projection::File { bytes: v.clone(), mode: mode.unwrap_or(default_mode) as u32 },
                     );
                 }
-                None if p.optional => {}
+                None if part.optional => {}
                 None => return Err(format!("key `{key}` listed in items is not in the object")),
             }
         }
     }
-    Ok(Some(payload))
+    Ok(())
 }
 
 /// Writes one projection (or makes an emptyDir) on the host.

@@ -153,7 +153,7 @@ pub fn set_data(
                     }
                 }
             }
-            ProjectionSource::Empty => {}
+            ProjectionSource::Empty | ProjectionSource::Projected(_) => {}
         }
     }
     if found {
@@ -168,13 +168,14 @@ fn kind(s: &ProjectionSource) -> &'static str {
         ProjectionSource::ConfigMap(_) => "ConfigMap",
         ProjectionSource::Secret(_) => "Secret",
         ProjectionSource::Empty => "emptyDir",
+        ProjectionSource::Projected(_) => "projected volume",
     }
 }
 
 fn name_of(s: &ProjectionSource) -> &str {
     match s {
         ProjectionSource::ConfigMap(n) | ProjectionSource::Secret(n) => n,
-        ProjectionSource::Empty => "",
+        ProjectionSource::Empty | ProjectionSource::Projected(_) => "",
     }
 }
 

@@ -379,6 +379,7 @@ pub fn read(
             event_list,
             reload: None,
             cardinality: Some(card),
+            origin: None,
         });
     }
     if diags[before..].iter().any(Diagnostic::is_error) {

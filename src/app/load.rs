@@ -1,9 +1,10 @@
 //! Loading apps from files, directories and stdin, whatever their form.
 //!
 //! One argument (a file, a directory of files, or `-`) holds either App
-//! documents, KubeDirector documents, or plain manifests. The manifests of one
-//! argument form one app, named after the file or directory. Every problem is
-//! collected, so a user sees all of them at once.
+//! documents, KubeDirector documents, or plain manifests. The plain manifests
+//! of all arguments together form one app, named after the first file or
+//! directory that holds them; App and KubeDirector documents keep their own
+//! apps. Every problem is collected, so a user sees all of them at once.
 
 use super::docs::{self, error_at, error_at_value};
 use super::{kubedirector, manifests, podproof, App, Form, Input};
@@ -140,6 +141,11 @@ pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<So
     // unknown, so a KubeDirector document missing its partner is no news.
     let mut unreadable = false;
     let mut args = Vec::new();
+    // The plain manifests of every argument form one app, as `kubectl apply
+    // -f a -f b` applies one set: a Service in its own file selects the pods of
+    // another. The app is named after the first argument that holds manifests.
+    let mut manifest_app: Option<App> = None;
+    let mut manifest_args: Vec<&str> = Vec::new();
     for (arg, srcs) in inputs {
         args.push(arg);
         let srcs = match srcs {
@@ -150,8 +156,6 @@ pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<So
                 continue;
             }
         };
-        let before = out.diagnostics.len();
-        let mut manifest_app: Option<App> = None;
         for src in srcs {
             let si = all_sources.len();
             let docs = match docs::documents(&src) {
@@ -168,19 +172,23 @@ pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<So
             }
             all_sources.push(src);
         }
-        match manifest_app {
-            Some(app) if !app.roles.is_empty() => add_app(&mut out, app, arg_name(arg), None),
-            // ConfigMaps, Services or skipped kinds alone run nothing; an
-            // error here is plainer than an app with no pods.
-            Some(_) if !out.diagnostics[before..].iter().any(Diagnostic::is_error) => {
-                out.diagnostics.push(Diagnostic::error(
-                    arg_name(arg),
-                    None,
-                    "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
-                ))
-            }
-            _ => {}
+        if manifest_app.is_some() && !manifest_args.contains(&arg) {
+            manifest_args.push(arg);
         }
+    }
+    match manifest_app {
+        Some(app) if !app.roles.is_empty() => {
+            let file = manifest_args.first().map(|a| arg_name(a)).unwrap_or("<stdin>").to_string();
+            add_app(&mut out, app, &file, None)
+        }
+        // ConfigMaps, Services or skipped kinds alone run nothing; an
+        // error here is plainer than an app with no pods.
+        Some(_) if !out.has_errors() => out.diagnostics.push(Diagnostic::error(
+            manifest_args.iter().map(|a| arg_name(a)).collect::<Vec<_>>().join(" "),
+            None,
+            "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
+        )),
+        _ => {}
     }
     // Pair every cluster with its app.
     let mut used = vec![false; kd.apps.len()];
@@ -320,11 +328,11 @@ fn classify(
             ));
             kd.incomplete = true;
         }
-        ("v1", "List") => {
+        (a, k) if manifests::is_list(a, k) => {
             let items = match doc.value.get("items") {
                 Some(serde_yaml::Value::Sequence(items)) => items.clone(),
                 _ => {
-                    out.diagnostics.push(error_at(src, &doc, "/items", "a List needs `items`, a sequence"));
+                    out.diagnostics.push(error_at(src, &doc, "/items", format!("a {k} needs `items`, a sequence")));
                     return;
                 }
             };

@@ -29,6 +29,17 @@ pub const KINDS: &[(&str, &str)] = &[
     ("Job", "batch/v1"),
 ];
 
+/// Whether a document is a list whose `items` are read one by one: `v1 List`,
+/// and the typed lists (`ConfigMapList`, `RoleBindingList`, ...) that
+/// `kubectl get -o yaml` and bundles such as kube-prometheus write. kubectl
+/// reads any kind ending in `List` with `items` as a list (meta.IsListType).
+pub fn is_list(api: &str, kind: &str) -> bool {
+    match kind {
+        "List" => api == "v1",
+        k => k.len() > 4 && k.ends_with("List"),
+    }
+}
+
 /// Whether a document of this apiVersion/kind is a plain manifest podproof reads.
 pub fn is_manifest_kind(kind: &str) -> bool {
     KINDS.iter().any(|(k, _)| *k == kind)
@@ -273,9 +284,14 @@ fn role(
         diags.push(error_at_value(src, doc, "/metadata/name", format!("a workload named `{name}` is defined twice")));
         return;
     }
+    let origin = doc.pos("/kind");
+    // A controller makes its pods in its own namespace, which the downward
+    // API's metadata.namespace then reads.
+    let namespace =
+        doc.value.get("metadata").and_then(|m| m.get("namespace")).and_then(|n| n.as_str()).map(str::to_string);
     app.roles.push(Role {
         name: name.to_string(),
-        workload: Some(Workload { kind: kind.to_string(), name: name.to_string() }),
+        workload: Some(Workload { kind: kind.to_string(), name: name.to_string(), namespace }),
         members,
         naming,
         template,
@@ -284,5 +300,6 @@ fn role(
         event_list: None,
         reload: policy,
         cardinality: None,
+        origin: Some(super::Origin { file: src.name.clone(), line: origin.line, column: origin.column }),
     });
 }

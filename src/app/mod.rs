@@ -101,6 +101,8 @@ pub enum Naming {
 pub struct Workload {
     pub kind: String,
     pub name: String,
+    /// `metadata.namespace` of the workload, where its pods would run.
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +121,17 @@ pub struct Role {
     pub reload: Option<reload::Policy>,
     /// KubeDirector's cardinality: scaling outside it is refused.
     pub cardinality: Option<kubedirector::Cardinality>,
+    /// The file and line:column that define the role, so an error found while
+    /// rendering it names its own file rather than the app's first one.
+    pub origin: Option<Origin>,
+}
+
+/// Where a role is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// A KubeDirector-style config package.

@@ -584,6 +584,7 @@ fn read_role(
         config_package,
         event_list,
         cardinality: None,
+        origin: None,
         reload,
     })
 }

@@ -39,14 +39,15 @@ pub fn run(a: Args) -> Result<i32> {
         return Err(Error::Usage("name the apps to remove, or pass --all".into()));
     }
     let mut names = Vec::new();
-    for arg in &a.apps {
-        if std::path::Path::new(arg).exists() || arg == "-" {
-            let (apps, _) = crate::app::load(std::slice::from_ref(arg)).into_result()?;
-            names.extend(apps.into_iter().map(|a| a.name));
-        } else {
-            names.push(arg.clone());
-        }
+    // Files are loaded together, as `up` loads them: the plain manifests of
+    // all files are one app.
+    let (files, plain): (Vec<String>, Vec<String>) =
+        a.apps.iter().cloned().partition(|arg| std::path::Path::new(arg).exists() || arg == "-");
+    if !files.is_empty() {
+        let (apps, _) = crate::app::load(&files).into_result()?;
+        names.extend(apps.into_iter().map(|a| a.name));
     }
+    names.extend(plain);
     for name in names {
         let filter = format!("{}={}", render::LABEL_APP, name);
         let all = podman::list_labelled(&filter)?;

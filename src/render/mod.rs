@@ -144,7 +144,31 @@ pub enum ProjectionSource {
     Secret(String),
     /// An emptyDir: an empty directory owned by the pod.
     Empty,
+    /// A `projected` or `downwardAPI` volume: several sources in one
+    /// directory, written and updated together like the kubelet does.
+    Projected(Vec<ProjectedPart>),
 }
+
+/// One source of a projected volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectedPart {
+    pub source: PartSource,
+    /// `items`: (key, path, mode); empty means every key.
+    pub items: Vec<(String, String, Option<i32>)>,
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartSource {
+    ConfigMap(String),
+    Secret(String),
+    /// Files whose content is known at render time (downward API values, the
+    /// stand-in service account token): path → (bytes, mode).
+    Files(Files),
+}
+
+/// Files known at render time: path → (bytes, mode).
+pub type Files = BTreeMap<String, (Vec<u8>, Option<i32>)>;
 
 /// The rendered objects of one app.
 #[derive(Debug, Clone)]

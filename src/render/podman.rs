@@ -21,7 +21,10 @@
 //!   them itself (`podman run --rm --pod`) before starting the app containers:
 //!   podman 4.3 waits about 20 s on each one and may then fail to remove it.
 
-use super::{env, label_meta, member_labels, run_name, Object, Options, Projection, ProjectionSource, Rendered};
+use super::{
+    env, label_meta, member_labels, run_name, Object, Options, PartSource, ProjectedPart, Projection, ProjectionSource,
+    Rendered,
+};
 use crate::app::{App, Role};
 use crate::error::Diagnostic;
 use k8s_openapi::api::core::v1 as core;
@@ -48,7 +51,11 @@ pub fn render(app: &App, opts: &Options) -> Rendered {
                 // A located diagnostic was pushed already (a refused hostPath).
                 Err(_) if out.diagnostics[before..].iter().any(|d| d.is_error()) => {}
                 Err(e) => {
-                    out.diagnostics.push(Diagnostic::error(input_name(app), None, format!("pod `{member}`: {e}")))
+                    let (file, at) = match &role.origin {
+                        Some(o) => (o.file.clone(), Some((o.line, o.column))),
+                        None => (input_name(app), None),
+                    };
+                    out.diagnostics.push(Diagnostic::error(file, at, format!("pod `{member}`: {e}")))
                 }
             }
         }
@@ -96,10 +103,25 @@ pub fn member_pod(
         });
     }
 
+    // The downward API sees the labels the user wrote, not podproof's own.
+    let mut user_meta = role.template.metadata.clone().unwrap_or_default();
+    if user_meta.namespace.is_none() {
+        user_meta.namespace = role.workload.as_ref().and_then(|w| w.namespace.clone());
+    }
+    let facts = env::PodFacts::of(member, &user_meta, &spec);
     let pod_dir = opts.volume_root.join(&pod_name);
     let mut new_volumes = Vec::new();
+    let before = out.diagnostics.len();
     for v in volumes {
-        new_volumes.push(volume(app, &v, &pod_name, &pod_dir, opts, out)?);
+        new_volumes.push(volume(app, &v, &pod_name, &pod_dir, &facts, opts, out)?);
+    }
+    // Notes about volumes belong to the file that defines the workload.
+    for d in &mut out.diagnostics[before..] {
+        d.message = format!("pod `{member}`: {}", d.message);
+        match &role.origin {
+            Some(o) => (d.file, d.at) = (o.file.clone(), Some((o.line, o.column))),
+            None => d.file = input_name(app),
+        }
     }
 
     // subPath: 4.3 ignores it, so mount the sub-directory as its own volume.
@@ -107,7 +129,7 @@ pub fn member_pod(
     let mut extra = Vec::new();
     let all = spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut());
     for c in all {
-        env::resolve(app, c, opts.reveal_secrets)?;
+        env::resolve(app, c, &facts, opts.reveal_secrets)?;
         c.readiness_probe = None;
         c.liveness_probe = None;
         c.startup_probe = None;
@@ -181,6 +203,7 @@ fn volume(
     v: &core::Volume,
     pod: &str,
     pod_dir: &Path,
+    facts: &env::PodFacts,
     opts: &Options,
     out: &mut Rendered,
 ) -> Result<core::Volume, String> {
@@ -264,10 +287,119 @@ fn volume(
         }
         return Ok(v);
     }
-    if v.projected.is_some() || v.downward_api.is_some() {
-        return Err(format!("volume `{}`: projected and downwardAPI volumes are not supported yet", v.name));
+    if let Some(d) = &v.downward_api {
+        let files = downward_files(facts, d.items.as_deref().unwrap_or_default())
+            .map_err(|e| format!("volume `{}`: {e}", v.name))?;
+        let parts = vec![ProjectedPart { source: PartSource::Files(files), items: Vec::new(), optional: false }];
+        return Ok(projected(v, pod, &dir, parts, d.default_mode, out));
+    }
+    if let Some(pv) = &v.projected {
+        let mut parts = Vec::new();
+        for s in pv.sources.iter().flatten() {
+            if let Some(cm) = &s.config_map {
+                if app.config_map(&cm.name).is_none() && cm.optional != Some(true) {
+                    return Err(format!(
+                        "projected volume `{}` names ConfigMap `{}`, which is not defined",
+                        v.name, cm.name
+                    ));
+                }
+                let optional = cm.optional == Some(true);
+                parts.push(ProjectedPart {
+                    source: PartSource::ConfigMap(cm.name.clone()),
+                    items: items(&cm.items),
+                    optional,
+                });
+            }
+            if let Some(sec) = &s.secret {
+                if app.secret(&sec.name).is_none() && sec.optional != Some(true) {
+                    return Err(format!(
+                        "projected volume `{}` names Secret `{}`, which is not defined",
+                        v.name, sec.name
+                    ));
+                }
+                let optional = sec.optional == Some(true);
+                parts.push(ProjectedPart {
+                    source: PartSource::Secret(sec.name.clone()),
+                    items: items(&sec.items),
+                    optional,
+                });
+            }
+            if let Some(d) = &s.downward_api {
+                let files = downward_files(facts, d.items.as_deref().unwrap_or_default())
+                    .map_err(|e| format!("projected volume `{}`: {e}", v.name))?;
+                parts.push(ProjectedPart { source: PartSource::Files(files), items: Vec::new(), optional: false });
+            }
+            if let Some(t) = &s.service_account_token {
+                // No API server issues tokens here: the file holds a stand-in
+                // that says so, and the run says it did not honour the source.
+                let token = format!(
+                    "podproof-fake-token: not a service account token; podproof has no API server (service account `{}`, audience `{}`)\n",
+                    facts.service_account,
+                    t.audience.clone().unwrap_or_default()
+                );
+                let mut files = BTreeMap::new();
+                files.insert(t.path.clone(), (token.into_bytes(), None));
+                parts.push(ProjectedPart { source: PartSource::Files(files), items: Vec::new(), optional: false });
+                out.diagnostics.push(Diagnostic::warning(
+                    String::new(),
+                    None,
+                    format!(
+                        "projected volume `{}`: serviceAccountToken `{}` is a fake token file (no API server issues tokens locally)",
+                        v.name, t.path
+                    ),
+                ));
+            }
+            if s.cluster_trust_bundle.is_some() {
+                return Err(format!("projected volume `{}`: clusterTrustBundle sources are not honoured", v.name));
+            }
+        }
+        return Ok(projected(v, pod, &dir, parts, pv.default_mode, out));
     }
     Ok(v.clone())
+}
+
+/// Records a projected (or downwardAPI) volume and returns its host directory.
+fn projected(
+    v: &core::Volume,
+    pod: &str,
+    dir: &Path,
+    parts: Vec<ProjectedPart>,
+    mode: Option<i32>,
+    out: &mut Rendered,
+) -> core::Volume {
+    out.projections.push(Projection {
+        pod: pod.to_string(),
+        volume: v.name.clone(),
+        host_dir: dir.to_path_buf(),
+        source: ProjectionSource::Projected(parts),
+        items: Vec::new(),
+        default_mode: mode.unwrap_or(0o644),
+        optional: false,
+    });
+    core::Volume {
+        name: v.name.clone(),
+        host_path: Some(core::HostPathVolumeSource {
+            path: dir.display().to_string(),
+            type_: Some("Directory".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The files of downwardAPI items, with the kubelet's values.
+fn downward_files(facts: &env::PodFacts, items: &[core::DownwardAPIVolumeFile]) -> Result<super::Files, String> {
+    let mut files = BTreeMap::new();
+    for i in items {
+        let value = if let Some(f) = &i.field_ref {
+            env::field_value(facts, &f.field_path)?
+        } else if let Some(r) = &i.resource_field_ref {
+            env::resource_value(facts, "", r)?
+        } else {
+            return Err(format!("item `{}` needs fieldRef or resourceFieldRef", i.path));
+        };
+        files.insert(i.path.clone(), (value.into_bytes(), i.mode));
+    }
+    Ok(files)
 }
 
 fn display_path(abs: &Path, opts: &Options) -> String {

@@ -367,7 +367,7 @@ pub fn check_doc(doc: &Doc, opts: &Options, file: usize, out: &mut Vec<Finding>,
         return;
     };
     match (api, kind) {
-        ("v1", "List") => {
+        (a, k) if crate::app::manifests::is_list(a, k) => {
             for (i, item) in doc.value.get("items").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
                 let sub = doc.subdoc(doc.index, &format!("/items/{i}"), item.clone());
                 check_doc(&sub, opts, file, ctx.out, facts);
