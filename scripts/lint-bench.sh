@@ -180,6 +180,158 @@ rm -f "$corpus.json"
 row() { printf '%-44s %-10s %s\n' "$@"; }
 row "lint, $n resources ($(nproc) cores)" "< 1 s" "$(printf '%.3fs (best of %s, %s findings)' "$ours" "${RUNS:-3}" "$findings")"
 
+# A realistic corpus, shaped like kube-prometheus and kubernetes/examples:
+# large Grafana dashboard ConfigMaps, long PrometheusRule files and big
+# multi-document streams, about 15 KB a document and 150 MB in all
+# (LINT_BENCH_MB sets the size). Throughput and peak RSS come from one run.
+big="$corpus/realistic"
+read -r big_docs big_bytes < <(python3 - "$big" "${LINT_BENCH_MB:-150}" <<'PYEOF'
+import json, os, random, sys
+out, mb = sys.argv[1], int(sys.argv[2])
+random.seed(11)
+os.makedirs(out, exist_ok=True)
+
+def dashboard(i):
+    panels = []
+    for p in range(random.randint(50, 90)):
+        panels.append({
+            "id": p, "type": random.choice(["graph", "stat", "table", "timeseries"]),
+            "title": f"Panel {p} of dashboard {i}",
+            "gridPos": {"h": 8, "w": 12, "x": (p % 2) * 12, "y": p * 8},
+            "targets": [{"expr": f'sum(rate(container_cpu_usage_seconds_total{{namespace="$namespace", pod=~"$pod", container!=""}}[5m])) by (pod) * {p}', "legendFormat": "{{pod}}", "refId": "A"}],
+            "fieldConfig": {"defaults": {"unit": "short", "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": 80}]}}},
+        })
+    text = json.dumps({"title": f"Dashboard {i}", "uid": f"d{i}", "panels": panels, "templating": {"list": []}}, indent=2)
+    body = "\n".join("    " + l for l in text.splitlines())
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: grafana-dashboard-{i}
+  namespace: monitoring
+  labels: {{app.kubernetes.io/component: grafana, app.kubernetes.io/name: grafana}}
+data:
+  dashboard-{i}.json: |-
+{body}
+"""
+
+def rules(i):
+    rs = []
+    for r in range(random.randint(60, 120)):
+        rs.append(f"""    - alert: KubeAlert{i}x{r}
+      annotations:
+        description: Pod {{{{ $labels.namespace }}}}/{{{{ $labels.pod }}}} ({{{{ $labels.container }}}}) is in waiting state (reason "CrashLoopBackOff") for longer than 15 minutes, rule {r}.
+        runbook_url: https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubealert{r}
+        summary: Something about rule {r} is wrong.
+      expr: |
+        max_over_time(kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", job="kube-state-metrics", namespace=~".*"}}[5m]) >= {r}
+      for: 15m
+      labels:
+        severity: warning""")
+    return f"""apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: kubernetes-rules-{i}
+  namespace: monitoring
+  labels: {{app.kubernetes.io/name: kube-prometheus, role: alert-rules}}
+spec:
+  groups:
+  - name: kubernetes-apps-{i}
+    rules:
+""" + "\n".join(rs) + "\n"
+
+def small(i):
+    return random.choice([
+        f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: exporter-{i}
+  namespace: monitoring
+  labels: {{app.kubernetes.io/name: exporter-{i}, app.kubernetes.io/version: 1.{i % 9}.0}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app.kubernetes.io/name: exporter-{i}}}
+  template:
+    metadata:
+      labels: {{app.kubernetes.io/name: exporter-{i}}}
+      annotations: {{kubectl.kubernetes.io/default-container: exporter}}
+    spec:
+      serviceAccountName: exporter-{i}
+      containers:
+      - name: exporter
+        image: quay.io/prometheus/node-exporter:v1.{i % 9}.0
+        args: [--web.listen-address=127.0.0.1:9100, --path.sysfs=/host/sys]
+        ports: [{{containerPort: 9100, name: http}}]
+        resources:
+          limits: {{cpu: 250m, memory: 180Mi}}
+          requests: {{cpu: 102m, memory: 180Mi}}
+        securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, runAsUser: 65534, capabilities: {{drop: [ALL]}}}}
+        volumeMounts: [{{name: sys, mountPath: /host/sys, readOnly: true}}]
+      volumes:
+      - name: sys
+        hostPath: {{path: /sys}}
+""",
+        f"""apiVersion: v1
+kind: Service
+metadata:
+  name: exporter-{i}
+  namespace: monitoring
+spec:
+  clusterIP: None
+  selector: {{app.kubernetes.io/name: exporter-{i}}}
+  ports: [{{name: https, port: 9100, targetPort: http}}]
+""",
+        f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:exporter-{i}
+rules:
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [nodes/metrics, pods, services, endpoints]
+  verbs: [get, list, watch]
+""",
+        f"""apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: exporter-{i}
+  namespace: monitoring
+automountServiceAccountToken: false
+""",
+    ])
+
+limit, size, docs, f = mb * 1_000_000, 0, 0, 0
+while size < limit:
+    # Big multi-document streams, like a rendered chart: 50 to 200 documents.
+    parts = []
+    for _ in range(random.randint(50, 200)):
+        r = random.random()
+        parts.append(dashboard(docs) if r < 0.13 else rules(docs) if r < 0.22 else small(docs))
+        docs += 1
+    text = "---\n".join(parts)
+    with open(os.path.join(out, f"stream-{f:04}.yaml"), "w") as fh:
+        fh.write(text)
+    size += len(text)
+    f += 1
+print(f"{docs} {size}")
+PYEOF
+)
+measure=$(python3 - "$podproof" "$big" <<'PYEOF'
+import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run([sys.argv[1], "lint", "--podman-version", "4.3", "--format", "json", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t
+print(f"{wall:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}")
+PYEOF
+)
+read -r big_s big_rss <<<"$measure"
+row "lint, realistic $big_docs docs, $((big_bytes / 1000000)) MB ($(nproc) cores)" ">= 5000/s" "$(printf '%.0f docs/s' "$(echo "$big_docs / $big_s" | bc -l)") in ${big_s}s"
+row "lint, realistic corpus throughput" ">= 75 MB/s" "$(printf '%.1f MB/s' "$(echo "$big_bytes / 1000000 / $big_s" | bc -l)")"
+row "lint, realistic corpus peak RSS" "flat" "${big_rss} MiB"
+rm -rf "$big"
+
 venv=target/lint-bench-venv
 if [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
     echo "installing checkov and kubernetes-validate into $venv (optional)..." >&2

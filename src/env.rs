@@ -1078,7 +1078,7 @@ fn strip_limits(pod: &mut core::Pod) -> bool {
 }
 
 pub fn pod_yaml(pod: &core::Pod) -> String {
-    serde_yaml::to_string(pod).expect("pods serialize")
+    crate::yaml::quote_yaml11(&serde_yaml::to_string(pod).expect("pods serialize"))
 }
 
 fn indent(s: &str) -> String {

@@ -33,5 +33,6 @@ pub mod signals;
 pub mod snapshot;
 pub mod source;
 pub mod state;
+pub mod validation;
 pub mod wait;
 pub mod yaml;

@@ -38,6 +38,10 @@ pub struct Doc {
     pub value: Value,
     pub start: Pos,
     positions: HashMap<String, NodePos>,
+    /// Plain scalars that YAML 1.1 (what Kubernetes reads) and YAML 1.2 read
+    /// differently, by pointer, with their text: `yes` and `off` are
+    /// booleans, `0644` is octal.
+    yaml11: HashMap<String, String>,
 }
 
 impl Doc {
@@ -65,6 +69,18 @@ impl Doc {
         }
     }
 
+    /// What to add to a type error at `pointer` when the value there is a
+    /// scalar that only YAML 1.1 reads as a boolean or a number.
+    pub fn yaml11_hint(&self, pointer: &str) -> Option<String> {
+        let text = self.yaml11.get(pointer)?;
+        let what = match resolve(text, TScalarStyle::Plain, None) {
+            Value::Bool(b) => format!("the boolean {b}"),
+            Value::Number(n) => format!("the number {n}"),
+            _ => return None,
+        };
+        Some(format!(" (Kubernetes reads YAML 1.1, where `{text}` is {what}; quote it to keep the text)"))
+    }
+
     /// Whether the exact pointer exists in the document.
     pub fn has(&self, pointer: &str) -> bool {
         self.positions.contains_key(pointer)
@@ -73,7 +89,7 @@ impl Doc {
     /// Builds a document from an already parsed value (for JSON fallbacks and
     /// List items): every node then maps to `start`.
     pub fn detached(index: usize, value: Value, start: Pos) -> Doc {
-        Doc { index, value, start, positions: HashMap::new() }
+        Doc { index, value, start, positions: HashMap::new(), yaml11: HashMap::new() }
     }
 
     /// A sub-document rooted at `pointer`, keeping the real positions.
@@ -87,7 +103,13 @@ impl Doc {
             }
         }
         let start = self.value_pos(pointer);
-        Doc { index, value, start, positions }
+        let mut yaml11 = HashMap::new();
+        for (k, v) in &self.yaml11 {
+            if let Some(rest) = k.strip_prefix(pointer).filter(|r| r.starts_with('/')) {
+                yaml11.insert(rest.to_string(), v.clone());
+            }
+        }
+        Doc { index, value, start, positions, yaml11 }
     }
 }
 
@@ -126,6 +148,12 @@ pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
     loop {
         let (ev, mark) = parser.next_token().map_err(|e| explain(text, Pos::from_marker(e.marker()), e.info()))?;
         if ev == Event::StreamEnd {
+            // kubectl's YAML-or-JSON decoder reads content that starts with
+            // `{` or `[` as JSON, strictly: a trailing comma is an error there,
+            // though YAML accepts it. YAML errors, found first, win.
+            if text.trim_start_matches('\u{feff}').trim_start().starts_with(['{', '[']) {
+                strict_json(text)?;
+            }
             return Ok(builder.docs);
         }
         builder.on_event(ev, mark);
@@ -133,6 +161,21 @@ pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
             return Err(e);
         }
     }
+}
+
+/// Checks a stream of JSON values (what json.Decoder reads one after another).
+fn strict_json(text: &str) -> Result<(), SyntaxError> {
+    for item in serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>() {
+        if let Err(e) = item {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg);
+            return Err(SyntaxError {
+                pos: Pos { line: e.line().max(1), column: e.column().max(1) },
+                message: format!("json syntax error: {msg} (content that starts with `{{` or `[` is read as JSON)"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Turns a parser error into what a person needs to fix it. The parser
@@ -210,6 +253,7 @@ struct Builder {
     docs: Vec<Doc>,
     stack: Vec<Frame>,
     positions: HashMap<String, NodePos>,
+    yaml11: HashMap<String, String>,
     anchors: HashMap<usize, Value>,
     doc_start: Pos,
     expanded: usize,
@@ -241,9 +285,10 @@ impl Builder {
         match self.stack.last_mut() {
             None => {
                 let positions = std::mem::take(&mut self.positions);
+                let yaml11 = std::mem::take(&mut self.yaml11);
                 let index = self.docs.len();
                 let start = positions.get("").map(|n| n.value).unwrap_or(self.doc_start);
-                self.docs.push(Doc { index, value, start, positions });
+                self.docs.push(Doc { index, value, start, positions, yaml11 });
             }
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map { map, key, .. }) => {
@@ -280,6 +325,9 @@ impl Builder {
             }
         }
         if let Some((ptr, key)) = self.slot() {
+            if tag.is_none() && style == TScalarStyle::Plain && yaml11_only(&text, &value) {
+                self.yaml11.insert(ptr.clone(), text);
+            }
             self.positions.insert(ptr, NodePos { key, value: pos });
         }
         self.place(value, anchor);
@@ -425,8 +473,87 @@ fn count_nodes(v: &Value, cap: usize) -> usize {
     n
 }
 
-/// Resolves a scalar the way serde_yaml does (YAML 1.2 core schema plus the
-/// common 1.1 spellings serde_yaml accepts), so values match what a cluster reads.
+/// Whether a plain scalar that YAML 1.2 reads as text is something else to
+/// YAML 1.1: a boolean (`no`, `on`, `y`) or an integer with `_` (`1_000`).
+fn yaml11_non_string(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    matches!(
+        s,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
+    ) || (digits.contains('_')
+        && digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits.bytes().all(|c| c.is_ascii_digit() || c == b'_'))
+}
+
+/// Quotes the plain scalars of YAML written by serde_yaml's emitter (block
+/// style, one scalar a line) that a YAML 1.1 reader would not read as text.
+/// The emitter quotes by YAML 1.2's rules, so the string `no` came out bare,
+/// and podman (and a cluster), which read YAML 1.1, got the boolean false.
+pub fn quote_yaml11(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The indentation of the line that opened a block scalar (`key: |`).
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let indent = body.len() - body.trim_start().len();
+        if let Some(b) = block {
+            if body.trim().is_empty() || indent > b {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let mut rest = &body[indent..];
+        let mut head = &body[..indent];
+        while let Some(r) = rest.strip_prefix("- ") {
+            head = &body[..body.len() - r.len()];
+            rest = r;
+        }
+        let (key, value) = if rest.starts_with(['\'', '"']) {
+            (None, rest)
+        } else if let Some((k, v)) = rest.split_once(": ") {
+            (Some(k), v)
+        } else if let Some(k) = rest.strip_suffix(':') {
+            (Some(k), "")
+        } else {
+            (None, rest)
+        };
+        out.push_str(head);
+        let quoted = |s: &str| if yaml11_non_string(s) { format!("'{s}'") } else { s.to_string() };
+        if let Some(k) = key {
+            out.push_str(&quoted(k));
+            out.push(':');
+            if !value.is_empty() {
+                out.push(' ');
+            }
+        }
+        out.push_str(&quoted(value));
+        if value.starts_with(['|', '>']) {
+            block = Some(indent);
+        }
+        out.push_str(&line[body.len()..]);
+    }
+    out
+}
+
+/// Whether a plain scalar's value differs between YAML 1.1 and 1.2's core schema.
+fn yaml11_only(text: &str, value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => !matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE"),
+        Value::Number(_) => {
+            let digits = text.trim_start_matches(['-', '+']);
+            text.contains('_')
+                || digits.starts_with("0b")
+                || (digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// Resolves a scalar the way Kubernetes does: sigs.k8s.io/yaml decodes with
+/// go-yaml v2, which follows YAML 1.1 (resolve.go): `y`, `yes`, `on` and
+/// their negatives are booleans, a leading 0 means octal, 0b binary, and `_`
+/// may group digits.
 fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(t) = tag {
         if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" {
@@ -444,8 +571,10 @@ fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Value::Bool(true),
+        "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false)
+        }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Number(Number::from(f64::INFINITY)),
         "-.inf" | "-.Inf" | "-.INF" => return Value::Number(Number::from(f64::NEG_INFINITY)),
         ".nan" | ".NaN" | ".NAN" => return Value::Number(Number::from(f64::NAN)),
@@ -453,6 +582,12 @@ fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     }
     if let Some(n) = parse_int(text) {
         return Value::Number(n);
+    }
+    // go-yaml v2 drops `_` before it reads an integer: `1_000` is 1000.
+    if text.contains('_') && !text.starts_with('_') && !text.ends_with('_') {
+        if let Some(n) = parse_int(&text.replace('_', "")) {
+            return Value::Number(n);
+        }
     }
     // An integer too big for 64 bits is still a number to serde_yaml (and to
     // Kubernetes), only an inexact one.
@@ -475,6 +610,8 @@ fn parse_int(text: &str) -> Option<Number> {
     };
     let (radix, body) = if let Some(h) = digits.strip_prefix("0x") {
         (16, h)
+    } else if let Some(b) = digits.strip_prefix("0b") {
+        (2, b)
     } else if let Some(o) = digits.strip_prefix("0o") {
         (8, o)
     } else {
@@ -634,5 +771,55 @@ doc 0 @1:1
         let expected: Value =
             serde_yaml::from_str("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 420\ng: 31\nh: 1e3\n").unwrap();
         assert_eq!(docs[0].value, expected);
+    }
+}
+
+#[cfg(test)]
+mod yaml11_tests {
+    use super::*;
+
+    /// Each plain scalar of `input` (one `key: value` a line) resolves to the
+    /// JSON in `expect`, as sigs.k8s.io/yaml (go-yaml v2) reads it.
+    fn check(input: &str, expect: &str) {
+        let docs = parse_stream(input).unwrap();
+        let got = serde_json::to_string(&docs[0].value).unwrap();
+        assert_eq!(got, expect, "{input}");
+    }
+
+    #[test]
+    fn yaml_1_1_scalars() {
+        check(
+            "a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: n\ng: 'yes'",
+            r#"{"a":true,"b":false,"c":true,"d":false,"e":true,"f":false,"g":"yes"}"#,
+        );
+        check(
+            "a: 0644\nb: 0b101\nc: 1_000\nd: 0x1F\ne: 09\nf: 1e3",
+            r#"{"a":420,"b":5,"c":1000,"d":31,"e":"09","f":1000.0}"#,
+        );
+        let docs = parse_stream("env: on\nmode: 0644\nok: true\n").unwrap();
+        assert!(docs[0].yaml11_hint("/env").unwrap().contains("`on` is the boolean true"));
+        assert!(docs[0].yaml11_hint("/mode").unwrap().contains("`0644` is the number 420"));
+        assert_eq!(docs[0].yaml11_hint("/ok"), None);
+    }
+
+    #[test]
+    fn emitted_yaml_quotes_yaml_1_1_words() {
+        let emitted = "a: no\nb:\n- on\n- 'x'\n- off: y\nc: |\n  no\n  - yes\nd: 1_000\ne: nope\n";
+        assert_eq!(
+            quote_yaml11(emitted),
+            "a: 'no'\nb:\n- 'on'\n- 'x'\n- 'off': 'y'\nc: |\n  no\n  - yes\nd: '1_000'\ne: nope\n"
+        );
+        // What it quotes reads back as the same text.
+        let v: Value = serde_yaml::from_str("a: 'no'\n").unwrap();
+        assert_eq!(v["a"], Value::String("no".into()));
+    }
+
+    #[test]
+    fn json_is_strict() {
+        let err = parse_stream("{\"a\": 1,\n \"b\": [1, 2,]\n}\n").unwrap_err();
+        assert_eq!(err.pos.line, 2, "{}", err.message);
+        assert!(err.message.starts_with("json syntax error: "), "{}", err.message);
+        // YAML that merely contains flow collections is still YAML.
+        assert!(parse_stream("a: [1, 2,]\n").is_ok());
     }
 }

@@ -213,6 +213,12 @@ fn lint_exit_codes_and_bad_input() {
         .stderr_contains("no/such/file.yaml: error: cannot read file: no such file or directory")
         .run();
     lint().expect_status(2).stderr_contains("podproof lint needs a PATH").run();
+    // An empty stream or file (`helm template` of a chart with everything
+    // off) has zero findings, as kubeconform and kubeval say.
+    lint().arg("-").stdin("").expect_status(0).stdout_contains("no findings").run();
+    let empty = tempdir();
+    std::fs::write(empty.path().join("empty.yaml"), "# nothing here\n---\n").unwrap();
+    lint().arg(empty.path().join("empty.yaml")).expect_status(0).stdout_contains("no findings").run();
 }
 
 #[test]

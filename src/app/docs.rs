@@ -23,6 +23,30 @@ pub fn warning_at(src: &Source, doc: &Doc, pointer: &str, message: impl Into<Str
     Diagnostic::warning(&src.name, Some((p.line, p.column)), message)
 }
 
+/// A validation issue as an error: at its key, or at its value unless that
+/// is empty (an empty value sits wherever the next token starts).
+pub fn issue(src: &Source, doc: &Doc, issue: &crate::validation::Issue) -> Diagnostic {
+    let empty = lookup(&doc.value, &issue.pointer).is_some_and(Value::is_null);
+    let msg = with_yaml11_hint(doc, &issue.pointer, issue.plain());
+    if issue.at_key || empty {
+        error_at(src, doc, &issue.pointer, msg)
+    } else {
+        error_at_value(src, doc, &issue.pointer, msg)
+    }
+}
+
+/// A type error about a value that only YAML 1.1 reads as a boolean or a
+/// number (`on`, `no`, `0644`) says so, since YAML 1.2 tools show it as text.
+pub fn with_yaml11_hint(doc: &Doc, pointer: &str, msg: String) -> String {
+    if !msg.contains("invalid type: boolean") && !msg.contains("invalid type: integer") {
+        return msg;
+    }
+    match doc.yaml11_hint(pointer) {
+        Some(hint) => msg.trim_end_matches(" (quote the value to make it a string)").to_string() + &hint,
+        None => msg,
+    }
+}
+
 /// Deserializes the value at `pointer` of `doc` into `T`, locating any error at
 /// the field serde was reading and naming that field's path.
 pub fn typed<T: DeserializeOwned>(src: &Source, doc: &Doc, pointer: &str) -> Result<T, Diagnostic> {
@@ -61,6 +85,7 @@ pub fn typed_value<T: DeserializeOwned>(src: &Source, doc: &Doc, pointer: &str, 
         let field = field.trim_start_matches('.');
         let inner = humanize(&inner);
         let msg = if field.is_empty() { inner } else { format!("{field}: {inner}") };
+        let msg = with_yaml11_hint(doc, &ptr, msg);
         // Unknown fields point at the key, and so do empty values, which sit
         // wherever the next token starts; wrong types point at the value.
         if unknown || lookup(&doc.value, &ptr).is_some_and(Value::is_null) {

@@ -4,7 +4,7 @@
 //! Deployment, StatefulSet, DaemonSet or Job becomes `replicas` members named
 //! `<workload>-<index>`, the way a StatefulSet names its pods.
 
-use super::docs::{error_at, error_at_value, typed, warning_at};
+use super::docs::{error_at_value, typed, warning_at};
 use super::{App, Naming, Role, Workload};
 use crate::error::Diagnostic;
 use crate::reload;
@@ -48,6 +48,12 @@ pub fn is_manifest_kind(kind: &str) -> bool {
 /// Adds one manifest document to `app`.
 pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
     let Some((_, want)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        // A kind podproof does not run (a CronJob, RBAC) still goes to the
+        // cluster with the app: what the API server would refuse is an error.
+        if crate::validation::schema::KNOWN.iter().any(|(a, k)| *a == api && *k == kind) {
+            let issues = crate::validation::object(&doc.value, api, kind);
+            diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
+        }
         diags.push(warning_at(
             src,
             doc,
@@ -65,26 +71,14 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
         ));
         return;
     }
-    let name = match doc.value.get("metadata").and_then(|m| m.get("name")) {
-        Some(serde_yaml::Value::String(n)) if super::is_dns_subdomain(n) => n.clone(),
-        Some(serde_yaml::Value::String(n)) => {
-            diags.push(error_at_value(
-                src,
-                doc,
-                "/metadata/name",
-                format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')"),
-            ));
-            return;
-        }
-        Some(_) => {
-            diags.push(error_at_value(src, doc, "/metadata/name", "metadata.name must be a string"));
-            return;
-        }
-        None => {
-            diags.push(error_at(src, doc, "/metadata", format!("{kind} needs metadata.name")));
-            return;
-        }
-    };
+    // Everything the API server would refuse, all of it at once, before the
+    // document is read: the same checks lint reports as schema findings.
+    // Where the types are right, reading goes on, so podproof's own checks
+    // (reload annotations, duplicate workloads) add their errors too.
+    let issues = crate::validation::object(&doc.value, api, kind);
+    diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
+    let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(serde_yaml::Value::as_str);
+    let Some(name) = name.filter(|_| issues.types_ok()).map(str::to_string) else { return };
     let result = match kind {
         "Pod" => typed::<core::Pod>(src, doc, "").map(|p| {
             let template = core::PodTemplateSpec { metadata: Some(p.metadata), spec: p.spec };
@@ -187,6 +181,8 @@ fn replicas(src: &Source, doc: &Doc, r: Option<i32>, diags: &mut Vec<Diagnostic>
     match r {
         None => 1,
         Some(n) if (0..=super::MAX_MEMBERS as i32).contains(&n) => n as u32,
+        // Validation refused it already: the API server's rule.
+        Some(n) if n < 0 => 1,
         Some(n) => {
             diags.push(error_at_value(
                 src,
@@ -213,38 +209,6 @@ fn role(
     app: &mut App,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if template.spec.as_ref().map(|s| s.containers.is_empty()).unwrap_or(true) {
-        // Point at `containers`, or at the nearest part of the pod spec that exists.
-        let spec_ptr = format!("{}/spec/containers", meta_ptr.trim_end_matches("/metadata"));
-        diags.push(error_at(src, doc, &spec_ptr, format!("{kind} `{name}` has no containers")));
-        return;
-    }
-    // k8s-openapi fills in missing required fields with empty values, which
-    // podman would only refuse once the pod is played.
-    if let Some(spec) = &template.spec {
-        let sp = format!("{}/spec", meta_ptr.trim_end_matches("/metadata"));
-        for (field, list) in [
-            ("containers", &spec.containers[..]),
-            ("initContainers", spec.init_containers.as_deref().unwrap_or_default()),
-        ] {
-            for (i, c) in list.iter().enumerate() {
-                let cp = format!("{sp}/{field}/{i}");
-                if let Err(e) = super::check_container_name(&c.name) {
-                    diags.push(error_at_value(src, doc, &format!("{cp}/name"), e));
-                }
-                for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
-                    if m.mount_path.is_empty() {
-                        diags.push(error_at(
-                            src,
-                            doc,
-                            &format!("{cp}/volumeMounts/{j}"),
-                            format!("volume mount `{}` needs a `mountPath`", m.name),
-                        ));
-                    }
-                }
-            }
-        }
-    }
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let annotations = meta.annotations.clone().unwrap_or_default();
     let mut policy = None;

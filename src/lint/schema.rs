@@ -1,28 +1,12 @@
-//! Strict validation against the API schemas: Kubernetes (through the
-//! k8s-openapi types), podproof's App (whose types deny unknown fields) and
-//! KubeDirector v1beta1 (a field table below).
-//!
-//! Wrong types come from deserializing the document into its type: after each
-//! error the offending field is removed and deserialization runs again, so
-//! every wrong field is reported, not just the first. Unknown fields come from
-//! a round trip: k8s-openapi ignores fields it does not know, so a key of the
-//! input that is missing from the re-serialized value is unknown.
+//! Lint's side of validation: the header of a document, the apiVersion of
+//! each known kind, and every problem `crate::validation` finds, reported as
+//! `schema-invalid` and `schema-unknown-field` findings. The app readers
+//! report the same problems as errors, from the same code.
 
 use super::rules::{Ctx, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
-use crate::app::docs::{humanize, type_name};
-use crate::yaml::escape;
-use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core};
-use k8s_openapi::api::{
-    networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling,
-    storage::v1 as storage,
-};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use crate::app::docs::type_name;
+use crate::validation::{self, schema::KNOWN, Issues, Problem};
 use serde_yaml::Value;
-use std::borrow::Cow;
-
-/// How many wrong fields one document reports before giving up.
-const MAX_ERRORS: usize = 20;
 
 /// A document without a usable apiVersion and kind.
 pub fn header(ctx: &mut Ctx) {
@@ -43,37 +27,23 @@ pub fn header(ctx: &mut Ctx) {
     }
 }
 
-/// The API version each known kind must have.
-const KNOWN: &[(&str, &str)] = &[
-    ("v1", "Pod"),
-    ("v1", "Service"),
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "PersistentVolumeClaim"),
-    ("v1", "PersistentVolume"),
-    ("v1", "ServiceAccount"),
-    ("v1", "Namespace"),
-    ("v1", "ReplicationController"),
-    ("v1", "LimitRange"),
-    ("v1", "ResourceQuota"),
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "StatefulSet"),
-    ("apps/v1", "DaemonSet"),
-    ("apps/v1", "ReplicaSet"),
-    ("batch/v1", "Job"),
-    ("batch/v1", "CronJob"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    ("storage.k8s.io/v1", "StorageClass"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-];
+/// Reports what validation found as findings.
+fn report(ctx: &mut Ctx, issues: Issues) {
+    for i in issues.0 {
+        let rule = match i.problem {
+            Problem::Invalid => &SCHEMA_INVALID,
+            Problem::UnknownField => &SCHEMA_UNKNOWN_FIELD,
+        };
+        let msg = crate::app::docs::with_yaml11_hint(ctx.doc, &i.pointer, i.message);
+        if i.at_key {
+            ctx.key(rule, &i.pointer, msg);
+        } else {
+            ctx.value(rule, &i.pointer, msg);
+        }
+    }
+}
 
+/// A Kubernetes object: its apiVersion, then everything validation checks.
 pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
     let known = KNOWN.iter().find(|(_, k)| *k == kind);
     if let Some((want, _)) =
@@ -85,419 +55,20 @@ pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
             format!("{kind} must have apiVersion `{want}`, found `{api}`"),
         );
     }
-    metadata_name(ctx, kind);
-    let doc = ctx.doc;
-    let v = &doc.value;
-    macro_rules! dispatch {
-        ($($a:literal $k:literal => $t:ty,)*) => {
-            match (api, kind) {
-                $(($a, $k) => strict::<$t>(ctx, "", v),)*
-                _ => {}
-            }
-        };
-    }
-    dispatch! {
-        "v1" "Pod" => core::Pod, "v1" "Service" => core::Service, "v1" "ConfigMap" => core::ConfigMap, "v1" "Secret" => core::Secret,
-        "v1" "PersistentVolumeClaim" => core::PersistentVolumeClaim, "v1" "PersistentVolume" => core::PersistentVolume,
-        "v1" "ServiceAccount" => core::ServiceAccount, "v1" "Namespace" => core::Namespace,
-        "v1" "ReplicationController" => core::ReplicationController, "v1" "LimitRange" => core::LimitRange, "v1" "ResourceQuota" => core::ResourceQuota,
-        "apps/v1" "Deployment" => apps::Deployment, "apps/v1" "StatefulSet" => apps::StatefulSet, "apps/v1" "DaemonSet" => apps::DaemonSet,
-        "apps/v1" "ReplicaSet" => apps::ReplicaSet, "batch/v1" "Job" => batch::Job, "batch/v1" "CronJob" => batch::CronJob,
-        "networking.k8s.io/v1" "Ingress" => networking::Ingress, "networking.k8s.io/v1" "NetworkPolicy" => networking::NetworkPolicy,
-        "policy/v1" "PodDisruptionBudget" => policy::PodDisruptionBudget, "autoscaling/v2" "HorizontalPodAutoscaler" => autoscaling::HorizontalPodAutoscaler,
-        "rbac.authorization.k8s.io/v1" "Role" => rbac::Role, "rbac.authorization.k8s.io/v1" "ClusterRole" => rbac::ClusterRole,
-        "rbac.authorization.k8s.io/v1" "RoleBinding" => rbac::RoleBinding, "rbac.authorization.k8s.io/v1" "ClusterRoleBinding" => rbac::ClusterRoleBinding,
-        "storage.k8s.io/v1" "StorageClass" => storage::StorageClass, "scheduling.k8s.io/v1" "PriorityClass" => scheduling::PriorityClass,
-    }
+    let issues = validation::object(&ctx.doc.value, api, kind);
+    report(ctx, issues);
 }
 
-fn metadata_name(ctx: &mut Ctx, kind: &str) {
-    let meta = ctx.doc.value.get("metadata");
-    match meta.and_then(|m| m.get("name")) {
-        Some(Value::String(n)) => {
-            let ok = if matches!(kind, "Service" | "Namespace") {
-                crate::app::is_dns_label(n)
-            } else {
-                crate::app::is_dns_subdomain(n)
-            };
-            if !ok {
-                ctx.value(
-                    &SCHEMA_INVALID,
-                    "/metadata/name",
-                    format!("name `{n}` is not a valid DNS-1123 name (lowercase letters, digits, '-' and '.')"),
-                );
-            }
-        }
-        None if meta.and_then(|m| m.get("generateName")).is_some() => {}
-        None => ctx.key(&SCHEMA_INVALID, "/metadata", format!("{kind} needs `metadata.name`")),
-        Some(_) => {}
-    }
-}
-
-/// Deserializes `value` (at `root`) into `T`, reporting every type error, and
-/// returns the value (with the wrong fields removed) and its typed form.
-fn typed<'v, T: DeserializeOwned>(ctx: &mut Ctx, root: &str, value: &'v Value) -> Option<(T, Cow<'v, Value>)> {
-    // Most documents are valid: deserialize without tracking paths first.
-    if let Ok(t) = T::deserialize(value) {
-        return Some((t, Cow::Borrowed(value)));
-    }
-    let mut v = Cow::Borrowed(value);
-    let mut removed: Vec<String> = Vec::new();
-    for _ in 0..MAX_ERRORS {
-        let err = match serde_path_to_error::deserialize::<_, T>(&*v) {
-            Ok(t) => return Some((t, v)),
-            Err(e) => e,
-        };
-        let mut rel = String::new();
-        for seg in err.path().iter() {
-            match seg {
-                serde_path_to_error::Segment::Seq { index } => rel.push_str(&format!("/{index}")),
-                serde_path_to_error::Segment::Map { key } => rel.push_str(&format!("/{}", escape(key))),
-                _ => {}
-            }
-        }
-        let inner = err.inner().to_string();
-        let inner = inner.split(" at line ").next().unwrap_or(&inner).to_string();
-        let ptr = format!("{root}{rel}");
-        // A field whose child was already removed fails because of that removal.
-        let consequence = removed.iter().any(|r| r == &ptr || r.starts_with(&format!("{ptr}/")));
-        if !consequence {
-            if inner.starts_with("unknown field") {
-                let parent = ptr.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                ctx.key(&SCHEMA_UNKNOWN_FIELD, &ptr, at(parent, &unknown_message(&inner)));
-            } else {
-                ctx.value(&SCHEMA_INVALID, &ptr, at(&ptr, &humanize(&inner)));
-            }
-        }
-        if !remove(v.to_mut(), &rel) {
-            return None;
-        }
-        removed.push(ptr);
-    }
-    None
-}
-
-/// Types and unknown fields of a Kubernetes object (or part of one) at `root`.
-fn strict<T: DeserializeOwned + Serialize>(ctx: &mut Ctx, root: &str, value: &Value) {
-    if let Some((t, v)) = typed::<T>(ctx, root, value) {
-        if let Ok(out) = serde_json::to_value(&t) {
-            unknown(ctx, &mut root.to_string(), &v, &out);
-        }
-    }
-}
-
-/// Reports keys of `input` that the round trip dropped. `ptr` is one buffer
-/// grown and truncated along the walk: this runs on every node of every file.
-fn unknown(ctx: &mut Ctx, ptr: &mut String, input: &Value, output: &serde_json::Value) {
-    let len = ptr.len();
-    match (input, output) {
-        (Value::Mapping(m), serde_json::Value::Object(o)) => {
-            for (k, v) in m {
-                let (Some(key), false) = (k.as_str(), v.is_null()) else { continue };
-                ptr.push('/');
-                ptr.push_str(&escape(key));
-                match o.get(key) {
-                    Some(ov) => unknown(ctx, ptr, v, ov),
-                    None => {
-                        let msg = at(&ptr[..len], &format!("unknown field `{key}`"));
-                        ctx.key(&SCHEMA_UNKNOWN_FIELD, ptr, msg);
-                    }
-                }
-                ptr.truncate(len);
-            }
-        }
-        (Value::Sequence(s), serde_json::Value::Array(a)) => {
-            for (i, (v, ov)) in s.iter().zip(a).enumerate() {
-                use std::fmt::Write;
-                let _ = write!(ptr, "/{i}");
-                unknown(ctx, ptr, v, ov);
-                ptr.truncate(len);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Removes the node at `rel`. An item of a sequence cannot go without shifting
-/// its siblings' pointers, so the whole sequence goes instead.
-fn remove(v: &mut Value, rel: &str) -> bool {
-    let Some((parent, last)) = rel.rsplit_once('/') else { return false };
-    let Some(Value::Mapping(m)) = lookup_mut(v, parent) else { return remove(v, parent) };
-    m.remove(last.replace("~1", "/").replace("~0", "~").as_str()).is_some() || remove(v, parent)
-}
-
-fn lookup_mut<'a>(v: &'a mut Value, ptr: &str) -> Option<&'a mut Value> {
-    let mut cur = v;
-    for seg in ptr.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        cur = match cur {
-            Value::Mapping(m) => m.get_mut(seg.as_str())?,
-            Value::Sequence(s) => s.get_mut(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-/// serde's unknown-field message with a near miss suggested; without one, the
-/// list of every field is noise.
-fn unknown_message(serde: &str) -> String {
-    let msg = humanize(serde);
-    msg.split(", expected").next().unwrap_or(&msg).to_string()
-}
-
-/// Prefixes a message with the dotted path of `ptr` (`spec.containers[0]`).
-fn at(ptr: &str, msg: &str) -> String {
-    let mut out = String::new();
-    for seg in ptr.split('/').skip(1) {
-        if !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()) {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
-        }
-    }
-    if out.is_empty() {
-        msg.to_string()
-    } else {
-        format!("`{out}`: {msg}")
-    }
-}
-
-/// An App: its own types deny unknown fields; the Kubernetes parts inside a
-/// role are checked like any Kubernetes object.
+/// An App document.
 pub fn app(ctx: &mut Ctx) {
-    let doc = ctx.doc;
-    let value = &doc.value;
-    typed::<crate::app::podproof::AppDoc>(ctx, "", value);
-    for (i, role) in
-        value.get("spec").and_then(|s| s.get("roles")).and_then(Value::as_sequence).into_iter().flatten().enumerate()
-    {
-        for (field, v) in role.as_mapping().into_iter().flatten() {
-            let ptr = format!("/spec/roles/{i}/{}", escape(field.as_str().unwrap_or_default()));
-            match field.as_str().unwrap_or_default() {
-                "resources" => strict::<core::ResourceRequirements>(ctx, &ptr, v),
-                "readinessProbe" | "livenessProbe" | "startupProbe" => strict::<core::Probe>(ctx, &ptr, v),
-                "hooks" => strict::<core::Lifecycle>(ctx, &ptr, v),
-                "securityContext" => strict::<core::SecurityContext>(ctx, &ptr, v),
-                "initContainers" | "sidecars" => strict::<Vec<core::Container>>(ctx, &ptr, v),
-                _ => {}
-            }
-        }
-    }
+    let mut issues = Issues::default();
+    validation::schema::app(&mut issues, &ctx.doc.value);
+    report(ctx, issues);
 }
 
-/// The shape of a KubeDirector document; a leading `!` marks a required field.
-#[derive(Clone, Copy)]
-enum Shape {
-    Str,
-    Int,
-    Bool,
-    Any,
-    Obj(&'static [(&'static str, Shape)]),
-    List(&'static Shape),
-    Map(&'static Shape),
-    K8s(fn(&mut Ctx, &str, &Value)),
-}
-
-const LABEL: Shape = Shape::Obj(&[("!name", Shape::Str), ("description", Shape::Str)]);
-const PACKAGE: Shape = Shape::Obj(&[("!packageURL", Shape::Str), ("useNewSetupLayout", Shape::Bool)]);
-const STRINGS: Shape = Shape::List(&Shape::Str);
-const META: Shape = Shape::K8s(strict::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>);
-const KD_APP: Shape = Shape::Obj(&[
-    ("!apiVersion", Shape::Str),
-    ("!kind", Shape::Str),
-    ("!metadata", META),
-    (
-        "!spec",
-        Shape::Obj(&[
-            ("label", LABEL),
-            ("distroID", Shape::Str),
-            ("version", Shape::Str),
-            ("configSchemaVersion", Shape::Int),
-            ("defaultImageRepoTag", Shape::Str),
-            ("defaultConfigPackage", PACKAGE),
-            ("defaultPersistDirs", STRINGS),
-            ("defaultEventList", STRINGS),
-            ("defaultMaxLogSizeDump", Shape::Int),
-            ("capabilities", STRINGS),
-            ("systemdRequired", Shape::Bool),
-            ("logoURL", Shape::Str),
-            (
-                "services",
-                Shape::List(&Shape::Obj(&[
-                    ("!id", Shape::Str),
-                    ("label", LABEL),
-                    (
-                        "endpoint",
-                        Shape::Obj(&[
-                            ("urlScheme", Shape::Str),
-                            ("port", Shape::Int),
-                            ("path", Shape::Str),
-                            ("isDashboard", Shape::Bool),
-                            ("hasAuthToken", Shape::Bool),
-                        ]),
-                    ),
-                    ("exported_service", Shape::Str),
-                ])),
-            ),
-            (
-                "!roles",
-                Shape::List(&Shape::Obj(&[
-                    ("!id", Shape::Str),
-                    ("!cardinality", Shape::Str),
-                    ("imageRepoTag", Shape::Str),
-                    ("configPackage", PACKAGE),
-                    ("persistDirs", STRINGS),
-                    ("eventList", STRINGS),
-                    ("minResources", Shape::Map(&Shape::Any)),
-                    ("maxLogSizeDump", Shape::Int),
-                    ("containerSpec", Shape::Obj(&[("stdin", Shape::Bool), ("tty", Shape::Bool)])),
-                ])),
-            ),
-            (
-                "config",
-                Shape::Obj(&[
-                    ("roleServices", Shape::List(&Shape::Obj(&[("!roleID", Shape::Str), ("serviceIDs", STRINGS)]))),
-                    ("selectedRoles", STRINGS),
-                    ("configMeta", Shape::Map(&Shape::Str)),
-                ]),
-            ),
-        ]),
-    ),
-]);
-const SECRET: Shape = Shape::Obj(&[
-    ("!name", Shape::Str),
-    ("defaultMode", Shape::Int),
-    ("!mountPath", Shape::Str),
-    ("readOnly", Shape::Bool),
-]);
-const KD_CLUSTER: Shape = Shape::Obj(&[
-    ("!apiVersion", Shape::Str),
-    ("!kind", Shape::Str),
-    ("!metadata", META),
-    (
-        "!spec",
-        Shape::Obj(&[
-            ("!app", Shape::Str),
-            ("appCatalog", Shape::Str),
-            ("serviceType", Shape::Str),
-            ("defaultSecret", SECRET),
-            ("connections", Shape::Obj(&[("clusters", STRINGS), ("configmaps", STRINGS), ("secrets", STRINGS)])),
-            ("namingScheme", Shape::Str),
-            (
-                "roles",
-                Shape::List(&Shape::Obj(&[
-                    ("!id", Shape::Str),
-                    ("members", Shape::Int),
-                    ("podLabels", Shape::Map(&Shape::Str)),
-                    ("podAnnotations", Shape::Map(&Shape::Str)),
-                    ("serviceLabels", Shape::Map(&Shape::Str)),
-                    ("serviceAnnotations", Shape::Map(&Shape::Str)),
-                    ("serviceAccountName", Shape::Str),
-                    ("resources", Shape::K8s(strict::<core::ResourceRequirements>)),
-                    ("affinity", Shape::K8s(strict::<core::Affinity>)),
-                    ("storage", Shape::Obj(&[("!size", Shape::Str), ("storageClassName", Shape::Str)])),
-                    ("env", Shape::K8s(strict::<Vec<core::EnvVar>>)),
-                    (
-                        "fileInjections",
-                        Shape::List(&Shape::Obj(&[
-                            ("!srcURL", Shape::Str),
-                            ("!destDir", Shape::Str),
-                            (
-                                "permissions",
-                                Shape::Obj(&[
-                                    ("fileMode", Shape::Int),
-                                    ("fileOwner", Shape::Str),
-                                    ("fileGroup", Shape::Str),
-                                ]),
-                            ),
-                        ])),
-                    ),
-                    ("secret", SECRET),
-                    (
-                        "blockStorage",
-                        Shape::Obj(&[
-                            ("storageClassName", Shape::Str),
-                            ("pathPrefix", Shape::Str),
-                            ("size", Shape::Str),
-                            ("numDevices", Shape::Int),
-                        ]),
-                    ),
-                    (
-                        "secretKeys",
-                        Shape::List(&Shape::Obj(&[
-                            ("!name", Shape::Str),
-                            ("value", Shape::Str),
-                            ("encryptedValue", Shape::Str),
-                        ])),
-                    ),
-                ])),
-            ),
-        ]),
-    ),
-    ("status", Shape::Any),
-]);
-
+/// A KubeDirectorApp or KubeDirectorCluster document.
 pub fn kubedirector(ctx: &mut Ctx, kind: &str) {
-    let doc = ctx.doc;
-    let value = &doc.value;
-    walk(ctx, "", value, if kind == "KubeDirectorApp" { KD_APP } else { KD_CLUSTER });
-}
-
-fn walk(ctx: &mut Ctx, ptr: &str, v: &Value, shape: Shape) {
-    if v.is_null() {
-        return;
-    }
-    let expect = |what: &str| {
-        at(
-            ptr,
-            &format!(
-                "invalid type: {}, expected {what}",
-                type_name(v).trim_start_matches("a ").trim_start_matches("n ")
-            ),
-        )
-    };
-    match shape {
-        Shape::Str if !v.is_string() => {
-            ctx.value(&SCHEMA_INVALID, ptr, expect("a string") + " (quote the value to make it a string)")
-        }
-        Shape::Int if !(v.is_i64() || v.is_u64()) => ctx.value(&SCHEMA_INVALID, ptr, expect("an integer")),
-        Shape::Bool if !v.is_bool() => ctx.value(&SCHEMA_INVALID, ptr, expect("a boolean")),
-        Shape::Str | Shape::Int | Shape::Bool | Shape::Any => {}
-        Shape::K8s(check) => check(ctx, ptr, v),
-        Shape::List(item) => match v.as_sequence() {
-            Some(s) => s.iter().enumerate().for_each(|(i, x)| walk(ctx, &format!("{ptr}/{i}"), x, *item)),
-            None => ctx.value(&SCHEMA_INVALID, ptr, expect("a sequence")),
-        },
-        Shape::Map(item) => match v.as_mapping() {
-            Some(m) => m
-                .iter()
-                .for_each(|(k, x)| walk(ctx, &format!("{ptr}/{}", escape(k.as_str().unwrap_or_default())), x, *item)),
-            None => ctx.value(&SCHEMA_INVALID, ptr, expect("a mapping")),
-        },
-        Shape::Obj(fields) => {
-            let Some(m) = v.as_mapping() else { return ctx.value(&SCHEMA_INVALID, ptr, expect("a mapping")) };
-            for (name, s) in fields {
-                let bare = name.trim_start_matches('!');
-                match m.get(bare) {
-                    Some(x) => walk(ctx, &format!("{ptr}/{}", escape(bare)), x, *s),
-                    None if name.starts_with('!') => {
-                        ctx.value(&SCHEMA_INVALID, ptr, at(ptr, &format!("missing field `{bare}`")))
-                    }
-                    None => {}
-                }
-            }
-            for k in m.keys().filter_map(Value::as_str) {
-                if !fields.iter().any(|(n, _)| n.trim_start_matches('!') == k) {
-                    let names: Vec<String> =
-                        fields.iter().map(|(n, _)| format!("`{}`", n.trim_start_matches('!'))).collect();
-                    let msg = unknown_message(&format!("unknown field `{k}`, expected one of {}", names.join(", ")));
-                    ctx.key(&SCHEMA_UNKNOWN_FIELD, &format!("{ptr}/{}", escape(k)), at(ptr, &msg));
-                }
-            }
-        }
-    }
+    let mut issues = Issues::default();
+    validation::schema::kubedirector(&mut issues, &ctx.doc.value, kind);
+    report(ctx, issues);
 }

@@ -129,9 +129,8 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
     if input.walked && !mentions_kind(&text) {
         return Outcome::Skipped;
     }
-    if text.trim().is_empty() {
-        return Outcome::Bad(Diagnostic::error(&input.name, None, "file is empty: expected at least one document"));
-    }
+    // An empty file or stream (`helm template` of a chart with everything
+    // turned off) has nothing wrong in it: zero findings, as kubeconform says.
     let docs = match crate::yaml::parse_stream(&text) {
         Ok(d) => d.into_iter().filter(|d| !d.value.is_null()).collect::<Vec<_>>(),
         Err(e) => return Outcome::Bad(Diagnostic::error(&input.name, Some((e.pos.line, e.pos.column)), e.message)),
@@ -139,5 +138,29 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
     let mut findings = Vec::new();
     let mut facts = Facts::default();
     rules::check_file(&docs, opts, i, &mut findings, &mut facts);
+    drop(docs);
+    let text = excerpts(&text, findings.iter().map(|f| f.line).chain(facts.lines()));
     Outcome::Linted { report: FileReport { name: input.name.clone(), text, findings }, facts }
+}
+
+/// The file's text with only the lines that findings may show, the others
+/// emptied: a large corpus then costs the memory of its findings, not of its
+/// files, while line numbers stay as they were.
+fn excerpts(text: &str, lines: impl Iterator<Item = usize>) -> String {
+    let mut keep: Vec<usize> = lines.collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut out = String::new();
+    let mut next = keep.iter().peekable();
+    for (i, line) in text.lines().enumerate() {
+        if next.peek().is_none() {
+            break;
+        }
+        if next.peek() == Some(&&(i + 1)) {
+            out.push_str(line);
+            next.next();
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -90,7 +90,7 @@ pub enum Object {
 impl Object {
     pub fn to_yaml(&self) -> String {
         fn y<T: Serialize>(t: &T) -> String {
-            serde_yaml::to_string(t).expect("k8s objects always serialize")
+            crate::yaml::quote_yaml11(&serde_yaml::to_string(t).expect("k8s objects always serialize"))
         }
         match self {
             Object::Pod(p) => y(p),

@@ -58,6 +58,24 @@ enum Fact {
 #[derive(Debug, Clone, Default)]
 pub struct Facts(Vec<Fact>);
 
+impl Facts {
+    /// The lines that cross-document findings may point at.
+    pub fn lines(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for f in &self.0 {
+            match f {
+                Fact::Pods { account, spot, .. } => {
+                    out.push(spot.line);
+                    out.extend(account.as_ref().map(|(_, s)| s.line));
+                }
+                Fact::Service { spot, .. } | Fact::Budget { spot, .. } => out.push(spot.line),
+                Fact::Policy { .. } | Fact::Account { .. } => {}
+            }
+        }
+        out
+    }
+}
+
 fn spot(ctx: &Ctx, pointer: &str, at_value: bool) -> Spot {
     let p = if at_value { ctx.doc.value_pos(pointer) } else { ctx.doc.pos(pointer) };
     Spot {
@@ -118,9 +136,15 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                 facts.0.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
             }
         }
-        "NetworkPolicy" => facts
-            .0
-            .push(Fact::Policy { ns, selector: spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default() }),
+        // A policy isolates ingress unless its policyTypes leave Ingress out
+        // (`policyTypes: [Egress]` restricts only what the pods send).
+        "NetworkPolicy" => {
+            let types = spec.and_then(|s| s.get("policyTypes")).and_then(Value::as_sequence);
+            if types.is_none_or(|t| t.iter().any(|t| t.as_str() == Some("Ingress"))) {
+                let selector = spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default();
+                facts.0.push(Fact::Policy { ns, selector })
+            }
+        }
         "ServiceAccount" => facts.0.push(Fact::Account { ns, name }),
         "PodDisruptionBudget" => {
             let Some(spec) = spec else { return };

@@ -289,7 +289,7 @@ rules! {
         "Fix the spelling or the indentation, or remove the field.";
     SCHEMA_INVALID = "schema-invalid", E, Both, Schema,
         "value does not fit the API schema",
-        "The value has the wrong type, a required field is missing, or the document lacks apiVersion, kind or a valid metadata.name. The API server (and podproof) refuse the document.",
+        "The value has the wrong type, a required field is missing, the document lacks apiVersion, kind or a valid metadata.name, or a value breaks one of the API server's validation rules (names, labels, quantities, ports, probes, volumes, mounts, env, selectors, restart policies: docs/lint.md lists them). The API server (and podproof) refuse the document.",
         "Give the field a value of the expected type (quote strings that look like numbers).";
 
     INVALID_SUPPRESSION = "invalid-suppression", W, Both, Meta,
