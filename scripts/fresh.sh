@@ -3,7 +3,8 @@
 # pristine Debian machine, one per supported podman generation, so a missing install
 # step cannot hide behind a used machine.
 #
-# Usage: scripts/fresh.sh            (as root; `make fresh`)
+# Usage: scripts/fresh.sh [rootfs]   (as root; `make fresh`)
+#   rootfs                           only build (or refresh) the cached root filesystems
 #   FRESH_SUITES="bookworm trixie"   the Debian suites to check (podman 4.3 and 5.4)
 #   FRESH_FULL=1                     run `make demo` and `make test` inside instead of
 #                                    the smoke run (slow; for a transcript, not for CI)
@@ -40,9 +41,11 @@ die() {
   exit 1
 }
 
-usage() { sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+MODE=check
 case ${1:-} in
   -h | --help) usage && exit 0 ;;
+  rootfs) MODE=rootfs ;;
   "") ;;
   *) usage >&2 && exit 2 ;;
 esac
@@ -120,7 +123,7 @@ EOF
     rm -rf --one-file-system "$dir"
   fi
   if [[ $(podman image inspect --format "{{ index .Labels \"$LABEL-key\" }}" "$IMAGE" 2>/dev/null) != "$key" ]]; then
-    podman import --change 'CMD ["/bin/bash"]' \
+    podman import -q --change 'CMD ["/bin/bash"]' \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change "LABEL $LABEL=$SUITE" --change "LABEL $LABEL-key=$key" \
       "$tar" "$IMAGE" >/dev/null
@@ -211,6 +214,14 @@ full() {
 declare -A RESULT
 SUITE= IMAGE= CTR=
 t_start=$SECONDS
+if [[ $MODE == rootfs ]]; then
+  for SUITE in $SUITES; do
+    IMAGE=localhost/podproof-fresh/$SUITE:latest
+    timed rootfs rootfs || die "$SUITE: the root filesystem could not be built"
+    say "$SUITE: root filesystem ready (${SECS[$SUITE.rootfs]}s)"
+  done
+  exit 0
+fi
 timed_build=0
 for SUITE in $SUITES; do
   IMAGE=localhost/podproof-fresh/$SUITE:latest
