@@ -236,6 +236,22 @@ probe() { # prints podman's output; fails when a trivial container cannot run
   return "$rc"
 }
 
+# probe_build: prints podman's output; fails when a trivial build cannot run a step.
+# podman 5 runs containers without raising rlimits, but its builds raise them (and
+# ignore default_ulimits), so a passing run probe does not mean builds work.
+probe_build() {
+  local dir out rc=0 ulimits=()
+  mapfile -t ulimits < <(build_ulimits)
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/podproof-setup-build.XXXXXX")
+  printf 'FROM %s\nRUN true\n' "$BUSYBOX_IMAGE" >"$dir/Containerfile"
+  out=$(podman build --pull=never --no-cache --label "$PROBE_LABEL" "${ulimits[@]}" \
+    --iidfile "$dir/iid" "$dir" 2>&1) || rc=$?
+  [[ -s $dir/iid ]] && podman rmi "$(cat "$dir/iid")" >/dev/null 2>&1
+  rm -rf "$dir"
+  ((rc == 0)) || printf '%s' "$out"
+  return "$rc"
+}
+
 # Podman cannot raise RLIMIT_NOFILE/NPROC here (no CAP_SYS_RESOURCE), and the limits
 # its own processes have are not the shell's (podman caps nproc at 32768), so read
 # them from a conmon started with low explicit limits.
@@ -281,18 +297,18 @@ EOF
 
 ensure_runtime() {
   local out
-  if out=$(probe); then
+  if out=$(probe) && out=$(probe_build); then
     return 0
   fi
   case $out in
     *"unable to execute nft"* | *nftables*)
       install_pkgs nftables
-      probe >/dev/null && return 0
+      probe >/dev/null && probe_build >/dev/null && return 0
       out=$(probe) || true
       ;;&
     *netavark*"No such file or directory"* | *iptables*)
       install_pkgs iptables
-      probe >/dev/null && return 0
+      probe >/dev/null && probe_build >/dev/null && return 0
       out=$(probe) || true
       ;;&
     *rlimit* | *"cgroups in hybrid mode"* | *crun*) ;;
@@ -303,7 +319,7 @@ ensure_runtime() {
   esac
   measure_limits
   write_dropin
-  if ! out=$(probe); then
+  if ! out=$(probe) || ! out=$(probe_build); then
     printf '%s\n' "$out" >&2
     die "podman still cannot run a container after writing $(dropin_path)"
   fi
