@@ -399,6 +399,15 @@ detect_mirror() {
   echo "$FALLBACK_MIRROR"
 }
 
+# serves_suite FILE: whether FILE lists $SUITE, $SUITE-updates or $SUITE-security.
+serves_suite() {
+  local s
+  for s in "$SUITE" "$SUITE-updates" "$SUITE-security"; do
+    [[ -n $(first_uri_for_suite "$1" "$s") ]] && return 0
+  done
+  return 1
+}
+
 # Copy the host's Debian apt sources into ROOTFS (debootstrap writes a single
 # "deb MIRROR bookworm main" line; the host also has -updates and -security), skipping
 # third-party repositories whose keys the image lacks. Also carry over the apt settings
@@ -411,6 +420,9 @@ configure_apt() {
       $1 == "deb" || $1 == "deb-src" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } print $i }
     ' "$f")
     [[ -n $uris ]] || continue
+    # A host on another release (Debian 13 building the bookworm image) must not
+    # hand its own suites to the image: its packages would then come from there.
+    serves_suite "$f" || continue
     ok=1
     while read -r k; do
       [[ $k == *debian* ]] || ok=0
