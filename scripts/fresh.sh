@@ -8,7 +8,8 @@
 #   FRESH_SUITES="bookworm trixie"   the Debian suites to check (podman 4.3 and 5.4)
 #   FRESH_FULL=1                     run `make demo` and `make test` inside instead of
 #                                    the smoke run (slow; for a transcript, not for CI)
-#   FRESH_TESTS="..."                the scenario tests of the smoke run
+#   FRESH_TESTS="..."                the scenario tests of the smoke run (names under
+#                                    fixtures/tests, or `all` for every one)
 #   FRESH_CACHE=/var/cache/podproof-fresh   where the root filesystems are cached
 #   FRESH_MIRROR=http://deb.debian.org/debian
 #
@@ -41,7 +42,7 @@ die() {
   exit 1
 }
 
-usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 MODE=check
 case ${1:-} in
   -h | --help) usage && exit 0 ;;
@@ -163,13 +164,16 @@ start() {
   [[ $SUITE == trixie ]] && i=$((i + 1))
   podman network create --label "$LABEL=$SUITE" --subnet "10.$i.$(($$ % 250)).0/24" "$net" >/dev/null
   NETWORKS+=("$net")
-  for v in containers vartmp; do
+  # /home too: the rootless user's store must not sit on the container's overlay
+  # root ("'overlay' is not supported over overlayfs" from podman 5).
+  for v in containers vartmp home; do
     podman volume create --label "$LABEL=$SUITE" "$CTR-$v" >/dev/null
     VOLUMES+=("$CTR-$v")
   done
   local mounts=(
     -v "$CTR-containers:/var/lib/containers:exec,dev,suid"
     -v "$CTR-vartmp:/var/tmp:exec,dev,suid"
+    -v "$CTR-home:/home:exec,dev,suid"
     -v /etc/ssl/certs:/etc/ssl/certs:ro
   )
   if ((FULL)); then
@@ -191,7 +195,9 @@ setup_inside() {
 
 smoke() {
   local tests=() t
-  for t in $TESTS; do tests+=("fixtures/tests/$t.yaml"); done
+  for t in $TESTS; do
+    if [[ $t == all ]]; then tests+=(fixtures/tests); else tests+=("fixtures/tests/$t.yaml"); fi
+  done
   inside "
     P=target/release/podproof
     \$P --version
