@@ -16,6 +16,10 @@ fn binary() -> String {
     std::env::var("PODPROOF_PODMAN").unwrap_or_else(|_| "podman".to_string())
 }
 
+/// podman 5 on cgroups v1 warns "Using cgroups-v1 which is deprecated" on stderr of
+/// every call, which would bury real errors; `doctor` says it once instead.
+const QUIET_CGROUPS_V1: (&str, &str) = ("PODMAN_IGNORE_CGROUPSV1_WARNING", "1");
+
 /// A failed podman call.
 #[derive(Debug, Clone)]
 pub struct PodmanError {
@@ -69,6 +73,62 @@ impl Version {
     }
 }
 
+/// One behaviour that depends on the podman version: what podman does from
+/// `since` on, and what podproof does about it. This table is the one place
+/// that lists them; `doctor` prints the rows of the installed version, and
+/// ARCHITECTURE.md mirrors it.
+pub struct Adaptation {
+    pub since: (u32, u32),
+    pub podman: &'static str,
+    pub podproof: &'static str,
+}
+
+pub const ADAPTATIONS: &[Adaptation] = &[
+    Adaptation {
+        since: (4, 4),
+        podman: "maps startupProbe to a healthcheck, honours subPath, caps Deployment replicas at 1",
+        podproof: "needs no change: rendered pods carry no probes, subPaths or Deployments",
+    },
+    Adaptation {
+        since: (4, 8),
+        podman: "publishes no containerPort without hostPort",
+        podproof: "needs no change: rendered pods carry no bare containerPorts on any version",
+    },
+    Adaptation {
+        since: (5, 0),
+        podman: "warns \"Using cgroups-v1 which is deprecated\" on every call",
+        podproof: "sets PODMAN_IGNORE_CGROUPSV1_WARNING for its podman calls; doctor says it once",
+    },
+    Adaptation {
+        since: (5, 0),
+        podman: "builds ignore containers.conf's default_ulimits (\"error setting rlimit\")",
+        podproof: "passes the default_ulimits of containers.conf to `podman build` as --ulimit",
+    },
+];
+
+impl Version {
+    /// The generation podproof tells apart: "4.3", "4.4 to 4.9" or "5".
+    pub fn generation(&self) -> &'static str {
+        if self.at_least(5, 0) {
+            "5"
+        } else if self.at_least(4, 4) {
+            "4.4 to 4.9"
+        } else {
+            "4.3"
+        }
+    }
+
+    /// The rows of `ADAPTATIONS` that apply to this version.
+    pub fn adaptations(self) -> impl Iterator<Item = &'static Adaptation> {
+        ADAPTATIONS.iter().filter(move |a| self.at_least(a.since.0, a.since.1))
+    }
+
+    /// Whether `podman build` takes containers.conf's default_ulimits (before 5).
+    pub fn build_takes_default_ulimits(&self) -> bool {
+        !self.at_least(5, 0)
+    }
+}
+
 impl std::fmt::Display for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -95,7 +155,11 @@ pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, Po
 
 /// Runs podman, killing it when `timeout` passes.
 pub fn run_until(args: &[String], stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, PodmanError> {
-    let expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    let expr = duct::cmd(binary(), args)
+        .env(QUIET_CGROUPS_V1.0, QUIET_CGROUPS_V1.1)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
     let fail = |msg: String| PodmanError { command: command_line(args), status: None, stderr: msg };
     let _trace = Trace::new(args);
     let out = match timeout {
@@ -233,8 +297,87 @@ pub fn image_exists(tag: &str) -> Result<bool, PodmanError> {
 pub fn build(tag: &str, context: &Path, labels: &BTreeMap<String, String>) -> Result<Output, PodmanError> {
     let mut args = s(&["build", "--layers", "-t", tag]);
     args.extend(label_args("--label", labels));
+    if !version()?.build_takes_default_ulimits() {
+        for u in default_ulimits(&containers_conf_files()) {
+            args.extend(["--ulimit".to_string(), u]);
+        }
+    }
     args.push(context.display().to_string());
     run(&args)
+}
+
+/// The containers.conf files podman reads, in order (a later one wins):
+/// `CONTAINERS_CONF` alone when set; else the system files and drop-ins, and
+/// for a rootless user their own.
+fn containers_conf_files() -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(f) = std::env::var_os("CONTAINERS_CONF") {
+        return vec![PathBuf::from(f)];
+    }
+    let mut dirs = vec![PathBuf::from("/usr/share/containers"), PathBuf::from("/etc/containers")];
+    if rootless_user() {
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        dirs.extend(config.map(|c| c.join("containers")));
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        out.push(d.join("containers.conf"));
+        let mut dropins: Vec<PathBuf> = std::fs::read_dir(d.join("containers.conf.d"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        dropins.sort();
+        out.extend(dropins);
+    }
+    out
+}
+
+/// The `default_ulimits` of `[containers]` in the last of `files` that sets it.
+/// Only this one array of strings is read, so a line scan does instead of a
+/// TOML dependency.
+fn default_ulimits(files: &[std::path::PathBuf]) -> Vec<String> {
+    let mut found = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        if let Some(v) = parse_default_ulimits(&text) {
+            found = v;
+        }
+    }
+    found
+}
+
+fn parse_default_ulimits(text: &str) -> Option<Vec<String>> {
+    let mut section = String::new();
+    let mut value: Option<String> = None;
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if let Some(v) = value.as_mut() {
+            v.push_str(line);
+            if line.contains(']') {
+                break;
+            }
+            continue;
+        }
+        if line.starts_with('[') {
+            section = line.trim_matches(['[', ']', ' ']).to_string();
+        } else if section == "containers" {
+            if let Some(rest) = line.strip_prefix("default_ulimits") {
+                let Some(rest) = rest.trim_start().strip_prefix('=') else { continue };
+                value = Some(rest.trim().to_string());
+                if rest.contains(']') {
+                    break;
+                }
+            }
+        }
+    }
+    let v = value?;
+    let inner = v.trim().strip_prefix('[')?.split(']').next()?;
+    Some(inner.split(',').map(|x| x.trim().trim_matches(['"', '\'']).to_string()).filter(|x| !x.is_empty()).collect())
 }
 
 // ---- networks ----
@@ -258,6 +401,7 @@ pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Ch
     use std::process::{Command, Stdio};
     let _trace = Trace::new(&["unshare".to_string(), exe.display().to_string(), arg.to_string()]);
     Command::new(binary())
+        .env(QUIET_CGROUPS_V1.0, QUIET_CGROUPS_V1.1)
         .arg("unshare")
         .arg("--")
         .arg(exe)
@@ -622,6 +766,35 @@ mod tests {
         check("5.0.0-dev", Some((5, 0, 0)));
         check("v4.9", Some((4, 9, 0)));
         check("podman", None);
+    }
+
+    #[test]
+    fn default_ulimits_of_containers_conf() {
+        let check = |text: &str, e: Option<&[&str]>| {
+            let want = e.map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(parse_default_ulimits(text), want, "{text}");
+        };
+        let one = "# setup\n[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\nruntime = \"runc\"\n";
+        check(one, Some(&["nofile=20000:20000", "nproc=32768:32768"]));
+        check(
+            "[containers]\ndefault_ulimits = [\n  \"nofile=1:2\", # a comment\n  'nproc=3:4',\n]\n",
+            Some(&["nofile=1:2", "nproc=3:4"]),
+        );
+        check("[engine]\ndefault_ulimits = [\"nofile=1:2\"]\n", None);
+        check("[containers]\ndefault_ulimits = []\n", Some(&[]));
+        check("[containers]\nlog_driver = \"k8s-file\"\n", None);
+        check("[containers]\ndefault_ulimits \"broken\"\n", None);
+    }
+
+    #[test]
+    fn generations() {
+        let check = |s: &str, gen: &str, rows: usize| {
+            let v = Version::parse(s).expect("a version");
+            assert_eq!((v.generation(), v.adaptations().count()), (gen, rows), "{s}");
+        };
+        check("4.3.1", "4.3", 0);
+        check("4.9.3", "4.4 to 4.9", 2);
+        check("5.4.2", "5", 4);
     }
 
     #[test]
