@@ -9,7 +9,7 @@
 #   FRESH_FULL=1                     run `make demo` and `make test` inside instead of
 #                                    the smoke run (slow; for a transcript, not for CI)
 #   FRESH_TESTS="..."                the scenario tests of the smoke run (names under
-#                                    fixtures/tests, or `all` for every one)
+#                                    fixtures/tests; `all` adds a run of every one)
 #   FRESH_CACHE=/var/cache/podproof-fresh   where the root filesystems are cached
 #   FRESH_MIRROR=http://deb.debian.org/debian
 #
@@ -194,9 +194,9 @@ setup_inside() {
 }
 
 smoke() {
-  local tests=() t
+  local tests=() t all=
   for t in $TESTS; do
-    if [[ $t == all ]]; then tests+=(fixtures/tests); else tests+=("fixtures/tests/$t.yaml"); fi
+    if [[ $t == all ]]; then all="\$P test -j 2 fixtures/tests"; else tests+=("fixtures/tests/$t.yaml"); fi
   done
   inside "
     P=target/release/podproof
@@ -206,7 +206,8 @@ smoke() {
     \$P up fixtures/apps/busybox-httpd
     podman pod ps --filter label=podproof.dev/run --format '{{.Name}} {{.Status}}'
     \$P down --all
-    \$P test -j 2 ${tests[*]}
+    ${tests[*]:+\$P test -j 2 ${tests[*]}}
+    $all
     scripts/teardown-check.sh
   "
 }
