@@ -620,7 +620,15 @@ ensure_rootless() {
     rm -f "$tar"
     say "loaded $img into $ROOTLESS_USER's image store"
   done
-  if ! (cd / && quiet as_rootless podman run --rm --pull=never --label "$PROBE_LABEL" "$BUSYBOX_IMAGE" true); then
+  local out
+  rootless_probe() { (cd / && as_rootless podman run --rm --pull=never --label "$PROBE_LABEL" "$BUSYBOX_IMAGE" true 2>&1); }
+  if ! out=$(rootless_probe); then
+    # podman 5's rootless default network is pasta (package passt), not slirp4netns.
+    if [[ $out == *"could not find pasta"* ]] && command -v apt-get >/dev/null; then
+      install_pkgs passt
+      out=$(rootless_probe) && return 0
+    fi
+    printf '%s\n' "$out" | tail -n 5 >&2
     say "warning: rootless podman does not work for $ROOTLESS_USER; the e2e tests will skip their rootless subset"
   fi
 }

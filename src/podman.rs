@@ -101,8 +101,10 @@ pub const ADAPTATIONS: &[Adaptation] = &[
     },
     Adaptation {
         since: (5, 0),
-        podman: "builds ignore containers.conf's default_ulimits (\"error setting rlimit\")",
-        podproof: "passes the default_ulimits of containers.conf to `podman build` as --ulimit",
+        podman:
+            "runs containers without raising rlimits, but its builds still raise them (\"error setting rlimit type 7\")",
+        podproof:
+            "needs no change: setup probes a build as well as a run, and writes default_ulimits, which builds take",
     },
 ];
 
@@ -121,11 +123,6 @@ impl Version {
     /// The rows of `ADAPTATIONS` that apply to this version.
     pub fn adaptations(self) -> impl Iterator<Item = &'static Adaptation> {
         ADAPTATIONS.iter().filter(move |a| self.at_least(a.since.0, a.since.1))
-    }
-
-    /// Whether `podman build` takes containers.conf's default_ulimits (before 5).
-    pub fn build_takes_default_ulimits(&self) -> bool {
-        !self.at_least(5, 0)
     }
 }
 
@@ -297,87 +294,8 @@ pub fn image_exists(tag: &str) -> Result<bool, PodmanError> {
 pub fn build(tag: &str, context: &Path, labels: &BTreeMap<String, String>) -> Result<Output, PodmanError> {
     let mut args = s(&["build", "--layers", "-t", tag]);
     args.extend(label_args("--label", labels));
-    if !version()?.build_takes_default_ulimits() {
-        for u in default_ulimits(&containers_conf_files()) {
-            args.extend(["--ulimit".to_string(), u]);
-        }
-    }
     args.push(context.display().to_string());
     run(&args)
-}
-
-/// The containers.conf files podman reads, in order (a later one wins):
-/// `CONTAINERS_CONF` alone when set; else the system files and drop-ins, and
-/// for a rootless user their own.
-fn containers_conf_files() -> Vec<std::path::PathBuf> {
-    use std::path::PathBuf;
-    if let Some(f) = std::env::var_os("CONTAINERS_CONF") {
-        return vec![PathBuf::from(f)];
-    }
-    let mut dirs = vec![PathBuf::from("/usr/share/containers"), PathBuf::from("/etc/containers")];
-    if rootless_user() {
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-        dirs.extend(config.map(|c| c.join("containers")));
-    }
-    let mut out = Vec::new();
-    for d in dirs {
-        out.push(d.join("containers.conf"));
-        let mut dropins: Vec<PathBuf> = std::fs::read_dir(d.join("containers.conf.d"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-            .collect();
-        dropins.sort();
-        out.extend(dropins);
-    }
-    out
-}
-
-/// The `default_ulimits` of `[containers]` in the last of `files` that sets it.
-/// Only this one array of strings is read, so a line scan does instead of a
-/// TOML dependency.
-fn default_ulimits(files: &[std::path::PathBuf]) -> Vec<String> {
-    let mut found = Vec::new();
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
-        if let Some(v) = parse_default_ulimits(&text) {
-            found = v;
-        }
-    }
-    found
-}
-
-fn parse_default_ulimits(text: &str) -> Option<Vec<String>> {
-    let mut section = String::new();
-    let mut value: Option<String> = None;
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if let Some(v) = value.as_mut() {
-            v.push_str(line);
-            if line.contains(']') {
-                break;
-            }
-            continue;
-        }
-        if line.starts_with('[') {
-            section = line.trim_matches(['[', ']', ' ']).to_string();
-        } else if section == "containers" {
-            if let Some(rest) = line.strip_prefix("default_ulimits") {
-                let Some(rest) = rest.trim_start().strip_prefix('=') else { continue };
-                value = Some(rest.trim().to_string());
-                if rest.contains(']') {
-                    break;
-                }
-            }
-        }
-    }
-    let v = value?;
-    let inner = v.trim().strip_prefix('[')?.split(']').next()?;
-    Some(inner.split(',').map(|x| x.trim().trim_matches(['"', '\'']).to_string()).filter(|x| !x.is_empty()).collect())
 }
 
 // ---- networks ----
@@ -766,24 +684,6 @@ mod tests {
         check("5.0.0-dev", Some((5, 0, 0)));
         check("v4.9", Some((4, 9, 0)));
         check("podman", None);
-    }
-
-    #[test]
-    fn default_ulimits_of_containers_conf() {
-        let check = |text: &str, e: Option<&[&str]>| {
-            let want = e.map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-            assert_eq!(parse_default_ulimits(text), want, "{text}");
-        };
-        let one = "# setup\n[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\nruntime = \"runc\"\n";
-        check(one, Some(&["nofile=20000:20000", "nproc=32768:32768"]));
-        check(
-            "[containers]\ndefault_ulimits = [\n  \"nofile=1:2\", # a comment\n  'nproc=3:4',\n]\n",
-            Some(&["nofile=1:2", "nproc=3:4"]),
-        );
-        check("[engine]\ndefault_ulimits = [\"nofile=1:2\"]\n", None);
-        check("[containers]\ndefault_ulimits = []\n", Some(&[]));
-        check("[containers]\nlog_driver = \"k8s-file\"\n", None);
-        check("[containers]\ndefault_ulimits \"broken\"\n", None);
     }
 
     #[test]
