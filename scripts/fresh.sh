@@ -255,6 +255,7 @@ for SUITE in $SUITES; do
 done
 
 status=0
+secs() { if [[ -n $1 ]]; then echo "${1}s"; else echo -; fi; }
 echo
 printf 'fresh: %-9s %7s %7s %7s %7s %7s\n' suite rootfs build set-up smoke total
 for SUITE in $SUITES; do
@@ -263,7 +264,8 @@ for SUITE in $SUITES; do
   u=$((${SECS[$SUITE.start]:-0} + ${SECS[$SUITE.setup]:-0}))
   m=${SECS[$SUITE.smoke]:-}
   tot=$((${r:-0} + ${b:-0} + u + ${m:-0}))
-  printf 'fresh: %-9s %6ss %6ss %6ss %6ss %6ss\n' "$SUITE" "${r:--}" "${b:--}" "$u" "${m:--}" "$tot"
+  # The binary is built once, for the first suite; a phase that did not run shows "-".
+  printf 'fresh: %-9s %7s %7s %7s %7s %7s\n' "$SUITE" "$(secs "$r")" "$(secs "$b")" "${u}s" "$(secs "$m")" "${tot}s"
 done
 for SUITE in $SUITES; do
   v=$([[ $SUITE == bookworm ]] && echo "Debian 12" || echo "Debian 13")
