@@ -5,7 +5,7 @@
 CARGO ?= cargo
 PODPROOF := ./target/release/podproof
 
-.PHONY: all setup system images build test demo bench lint fmt teardown-check faults fuzz
+.PHONY: all setup system images build test demo bench lint fmt teardown-check faults fuzz fresh
 
 all: build
 
@@ -51,6 +51,12 @@ demo: setup build
 	$(PODPROOF) down --all
 	$(PODPROOF) test fixtures/tests/prometheus.yaml
 	scripts/teardown-check.sh
+
+# The from-zero check: set-up and a smoke run of the main job inside pristine
+# Debian 12 and 13 containers (podman 4.3 and 5.4); see scripts/fresh.sh.
+# FRESH_SUITES picks the suites, FRESH_FULL=1 runs `make demo` and `make test` inside.
+fresh: build
+	scripts/fresh.sh
 
 # Speed against the targets: overhead, parallel speed-up, lint throughput,
 # reload latency, teardown, peak memory (scripts/bench.sh prints one table).

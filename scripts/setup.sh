@@ -236,6 +236,22 @@ probe() { # prints podman's output; fails when a trivial container cannot run
   return "$rc"
 }
 
+# probe_build: prints podman's output; fails when a trivial build cannot run a step.
+# podman 5 runs containers without raising rlimits, but its builds raise them (and
+# ignore default_ulimits), so a passing run probe does not mean builds work.
+probe_build() {
+  local dir out rc=0 ulimits=()
+  mapfile -t ulimits < <(build_ulimits)
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/podproof-setup-build.XXXXXX")
+  printf 'FROM %s\nRUN true\n' "$BUSYBOX_IMAGE" >"$dir/Containerfile"
+  out=$(podman build --pull=never --no-cache --label "$PROBE_LABEL" "${ulimits[@]}" \
+    --iidfile "$dir/iid" "$dir" 2>&1) || rc=$?
+  [[ -s $dir/iid ]] && podman rmi "$(cat "$dir/iid")" >/dev/null 2>&1
+  rm -rf "$dir"
+  ((rc == 0)) || printf '%s' "$out"
+  return "$rc"
+}
+
 # Podman cannot raise RLIMIT_NOFILE/NPROC here (no CAP_SYS_RESOURCE), and the limits
 # its own processes have are not the shell's (podman caps nproc at 32768), so read
 # them from a conmon started with low explicit limits.
@@ -281,18 +297,18 @@ EOF
 
 ensure_runtime() {
   local out
-  if out=$(probe); then
+  if out=$(probe) && out=$(probe_build); then
     return 0
   fi
   case $out in
     *"unable to execute nft"* | *nftables*)
       install_pkgs nftables
-      probe >/dev/null && return 0
+      probe >/dev/null && probe_build >/dev/null && return 0
       out=$(probe) || true
       ;;&
     *netavark*"No such file or directory"* | *iptables*)
       install_pkgs iptables
-      probe >/dev/null && return 0
+      probe >/dev/null && probe_build >/dev/null && return 0
       out=$(probe) || true
       ;;&
     *rlimit* | *"cgroups in hybrid mode"* | *crun*) ;;
@@ -303,7 +319,7 @@ ensure_runtime() {
   esac
   measure_limits
   write_dropin
-  if ! out=$(probe); then
+  if ! out=$(probe) || ! out=$(probe_build); then
     printf '%s\n' "$out" >&2
     die "podman still cannot run a container after writing $(dropin_path)"
   fi
@@ -383,6 +399,15 @@ detect_mirror() {
   echo "$FALLBACK_MIRROR"
 }
 
+# serves_suite FILE: whether FILE lists $SUITE, $SUITE-updates or $SUITE-security.
+serves_suite() {
+  local s
+  for s in "$SUITE" "$SUITE-updates" "$SUITE-security"; do
+    [[ -n $(first_uri_for_suite "$1" "$s") ]] && return 0
+  done
+  return 1
+}
+
 # Copy the host's Debian apt sources into ROOTFS (debootstrap writes a single
 # "deb MIRROR bookworm main" line; the host also has -updates and -security), skipping
 # third-party repositories whose keys the image lacks. Also carry over the apt settings
@@ -395,6 +420,9 @@ configure_apt() {
       $1 == "deb" || $1 == "deb-src" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } print $i }
     ' "$f")
     [[ -n $uris ]] || continue
+    # A host on another release (Debian 13 building the bookworm image) must not
+    # hand its own suites to the image: its packages would then come from there.
+    serves_suite "$f" || continue
     ok=1
     while read -r k; do
       [[ $k == *debian* ]] || ok=0
@@ -592,7 +620,15 @@ ensure_rootless() {
     rm -f "$tar"
     say "loaded $img into $ROOTLESS_USER's image store"
   done
-  if ! (cd / && quiet as_rootless podman run --rm --pull=never --label "$PROBE_LABEL" "$BUSYBOX_IMAGE" true); then
+  local out
+  rootless_probe() { (cd / && as_rootless podman run --rm --pull=never --label "$PROBE_LABEL" "$BUSYBOX_IMAGE" true 2>&1); }
+  if ! out=$(rootless_probe); then
+    # podman 5's rootless default network is pasta (package passt), not slirp4netns.
+    if [[ $out == *"could not find pasta"* ]] && command -v apt-get >/dev/null; then
+      install_pkgs passt
+      out=$(rootless_probe) && return 0
+    fi
+    printf '%s\n' "$out" | tail -n 5 >&2
     say "warning: rootless podman does not work for $ROOTLESS_USER; the e2e tests will skip their rootless subset"
   fi
 }

@@ -128,9 +128,13 @@ pub fn run() -> Vec<Check> {
     out.push(check(
         "podman",
         vstatus,
-        format!("version {version}"),
+        format!("version {version} (generation {})", version.generation()),
         (vstatus == Status::Warn).then_some("podproof needs podman 4.3 or later"),
     ));
+    for a in version.adaptations() {
+        let name = format!("podman {}.{}+", a.since.0, a.since.1);
+        out.push(check(&name, Status::Ok, format!("podman {}; podproof {}", a.podman, a.podproof), None));
+    }
     let runtime = podman::info_field("{{.Host.OCIRuntime.Name}}").unwrap_or_default();
     let cgroups = podman::info_field("{{.Host.CgroupsVersion}}").unwrap_or_default();
     let manager = podman::info_field("{{.Host.CgroupManager}}").unwrap_or_default();

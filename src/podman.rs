@@ -16,6 +16,10 @@ fn binary() -> String {
     std::env::var("PODPROOF_PODMAN").unwrap_or_else(|_| "podman".to_string())
 }
 
+/// podman 5 on cgroups v1 warns "Using cgroups-v1 which is deprecated" on stderr of
+/// every call, which would bury real errors; `doctor` says it once instead.
+const QUIET_CGROUPS_V1: (&str, &str) = ("PODMAN_IGNORE_CGROUPSV1_WARNING", "1");
+
 /// A failed podman call.
 #[derive(Debug, Clone)]
 pub struct PodmanError {
@@ -69,6 +73,59 @@ impl Version {
     }
 }
 
+/// One behaviour that depends on the podman version: what podman does from
+/// `since` on, and what podproof does about it. This table is the one place
+/// that lists them; `doctor` prints the rows of the installed version, and
+/// ARCHITECTURE.md mirrors it.
+pub struct Adaptation {
+    pub since: (u32, u32),
+    pub podman: &'static str,
+    pub podproof: &'static str,
+}
+
+pub const ADAPTATIONS: &[Adaptation] = &[
+    Adaptation {
+        since: (4, 4),
+        podman: "maps startupProbe to a healthcheck, honours subPath, caps Deployment replicas at 1",
+        podproof: "needs no change: rendered pods carry no probes, subPaths or Deployments",
+    },
+    Adaptation {
+        since: (4, 8),
+        podman: "publishes no containerPort without hostPort",
+        podproof: "needs no change: rendered pods carry no bare containerPorts on any version",
+    },
+    Adaptation {
+        since: (5, 0),
+        podman: "warns \"Using cgroups-v1 which is deprecated\" on every call",
+        podproof: "sets PODMAN_IGNORE_CGROUPSV1_WARNING for its podman calls; doctor says it once",
+    },
+    Adaptation {
+        since: (5, 0),
+        podman:
+            "runs containers without raising rlimits, but its builds still raise them (\"error setting rlimit type 7\")",
+        podproof:
+            "needs no change: setup probes a build as well as a run, and writes default_ulimits, which builds take",
+    },
+];
+
+impl Version {
+    /// The generation podproof tells apart: "4.3", "4.4 to 4.9" or "5".
+    pub fn generation(&self) -> &'static str {
+        if self.at_least(5, 0) {
+            "5"
+        } else if self.at_least(4, 4) {
+            "4.4 to 4.9"
+        } else {
+            "4.3"
+        }
+    }
+
+    /// The rows of `ADAPTATIONS` that apply to this version.
+    pub fn adaptations(self) -> impl Iterator<Item = &'static Adaptation> {
+        ADAPTATIONS.iter().filter(move |a| self.at_least(a.since.0, a.since.1))
+    }
+}
+
 impl std::fmt::Display for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -114,7 +171,11 @@ fn run_env_until(
     stdin: Option<&[u8]>,
     timeout: Option<Duration>,
 ) -> Result<Output, PodmanError> {
-    let mut expr = duct::cmd(binary(), args).stdout_capture().stderr_capture().unchecked();
+    let mut expr = duct::cmd(binary(), args)
+        .env(QUIET_CGROUPS_V1.0, QUIET_CGROUPS_V1.1)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
     for (k, v) in envs {
         expr = expr.env(k, v);
     }
@@ -290,6 +351,7 @@ pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Ch
     use std::process::{Command, Stdio};
     let _trace = Trace::new(&["unshare".to_string(), exe.display().to_string(), arg.to_string()]);
     Command::new(binary())
+        .env(QUIET_CGROUPS_V1.0, QUIET_CGROUPS_V1.1)
         .arg("unshare")
         .arg("--")
         .arg(exe)
@@ -677,6 +739,17 @@ mod tests {
         check("5.0.0-dev", Some((5, 0, 0)));
         check("v4.9", Some((4, 9, 0)));
         check("podman", None);
+    }
+
+    #[test]
+    fn generations() {
+        let check = |s: &str, gen: &str, rows: usize| {
+            let v = Version::parse(s).expect("a version");
+            assert_eq!((v.generation(), v.adaptations().count()), (gen, rows), "{s}");
+        };
+        check("4.3.1", "4.3", 0);
+        check("4.9.3", "4.4 to 4.9", 2);
+        check("5.4.2", "5", 4);
     }
 
     #[test]

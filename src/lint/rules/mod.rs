@@ -97,7 +97,7 @@ rules! {
         "Add `hostPort`, or pass `--publish` to podman, if you need the port on the host.";
     PODMAN_HOST_NETWORK_PORTS = "podman-host-network-ports", W, Podman, Podman,
         "podman refuses containerPorts with hostNetwork",
-        "With hostNetwork every port is already the host's, and podman refuses containerPorts on such a pod (\"PortMappings can only be used with Bridge or slirp4netns networking\", seen with 4.3). podproof's podman flavour drops the ports; a bare podman run fails.",
+        "With hostNetwork every port is already the host's, and podman refuses containerPorts on such a pod (\"PortMappings can only be used with Bridge or slirp4netns networking\", seen with 4.3); from 4.8 only those with a hostPort (seen with 5.4.2). podproof's podman flavour drops the ports; a bare podman run fails.",
         "Drop the containerPorts of host-network pods, or run through podproof.";
 
     RELATIVE_HOST_PATH = "relative-host-path", E, Cluster, Portability,

@@ -117,10 +117,20 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
         }
     }
     let host_net = is_true(spec, "hostNetwork");
-    let ports: usize =
-        pod.containers().map(|(_, c, _)| c.get("ports").and_then(Value::as_sequence).map_or(0, Vec::len)).sum();
+    // Before 4.8 every containerPort is a port mapping; from 4.8 (seen on 5.4.2)
+    // only those with a hostPort are, and bare ones are accepted.
+    let mapped = |p: &&Value| !v.at_least(4, 8) || p.get("hostPort").is_some();
+    let ports: usize = pod
+        .containers()
+        .map(|(_, c, _)| c.get("ports").and_then(Value::as_sequence).map_or(0, |ps| ps.iter().filter(mapped).count()))
+        .sum();
     if host_net && ports > 0 {
-        let msg = format!("podman refuses {ports} containerPorts on a host-network pod (\"PortMappings can only be used with Bridge or slirp4netns networking\"); podproof drops them");
+        let what = if v.at_least(4, 8) {
+            format!(" {l} refuses {ports} containerPorts with a hostPort")
+        } else {
+            format!(" refuses {ports} containerPorts")
+        };
+        let msg = format!("podman{what} on a host-network pod (\"PortMappings can only be used with Bridge or slirp4netns networking\"); podproof drops them");
         ctx.key(&PODMAN_HOST_NETWORK_PORTS, &pod.ptr("/hostNetwork"), msg);
     }
     for (cp, c, init) in pod.containers() {
