@@ -59,7 +59,7 @@ fn a_render_error_names_the_file_and_line_that_caused_it() {
         .unwrap();
     std::fs::write(
         dir.path().join("b-deploy.yaml"),
-        "# a comment\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: localhost/podproof/busybox:latest}]\n      volumes: [{name: v, configMap: {name: missing}}]\n",
+        "# a comment\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: localhost/podproof/busybox:latest}]\n      volumes: [{name: v, configMap: {name: missing}}]\n",
     )
     .unwrap();
     let out = Test::new().args(["render", &dir.path().display().to_string()]).expect_status(2).run();
