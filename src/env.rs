@@ -337,7 +337,15 @@ impl Env {
                         vec![e.to_string()],
                     )
                 })?;
-                if podman::image_label(&img.tag, CONTEXT_LABEL)?.as_deref() != Some(sha.as_str()) {
+                // An image that podproof built carries its context's digest: a different
+                // one means the context changed, so it is built again. An image without
+                // the label was made elsewhere (`make setup`, the user) and is used as it
+                // is, as before; the record still names the image ID the test ran.
+                let stale = match podman::image_label(&img.tag, CONTEXT_LABEL)? {
+                    Some(built_from) => built_from != sha,
+                    None => !podman::image_exists(&img.tag)?,
+                };
+                if stale {
                     log(&format!("building image {} from {}", img.tag, crate::source::display(&img.context)));
                     let mut labels = BTreeMap::new();
                     labels.insert("podproof.dev/built".to_string(), "true".to_string());
