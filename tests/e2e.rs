@@ -12,10 +12,8 @@ use common::{root, Test};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
-
-static PODMAN: Mutex<()> = Mutex::new(());
 
 /// Holds the podman lock; if the test fails, removes everything podproof
 /// made, so one failure does not cascade into the tests after it.
@@ -33,12 +31,7 @@ impl Drop for Exclusive {
 /// test returns) when podman is not available and may be skipped.
 #[track_caller]
 fn exclusive() -> Option<Exclusive> {
-    if !common::podman_or_skip(&format!("the e2e test at {}", std::panic::Location::caller())) {
-        return None;
-    }
-    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    Some(Exclusive(g))
+    common::podman_exclusive().map(Exclusive)
 }
 
 /// Writes a Test file into a temp dir; `APPS` in `body` becomes the fixtures path.

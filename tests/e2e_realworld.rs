@@ -10,16 +10,9 @@
 mod common;
 
 use common::Test;
-use std::sync::Mutex;
-
-static PODMAN: Mutex<()> = Mutex::new(());
 
 fn run_test(file: &str) {
-    if !common::podman_or_skip(file) {
-        return;
-    }
-    let _g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    let Some(_g) = common::podman_exclusive() else { return };
     Test::new().args(["test", file]).stdout_contains("1 passed, 0 failed").run();
     common::assert_clean(file);
 }

@@ -9,21 +9,7 @@
 mod common;
 
 use common::{root, Test};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-static PODMAN: Mutex<()> = Mutex::new(());
-
-/// `None` (the test returns) when podman is not available and may be skipped.
-#[track_caller]
-fn exclusive() -> Option<MutexGuard<'static, ()>> {
-    if !common::podman_or_skip(&format!("the podman test at {}", std::panic::Location::caller())) {
-        return None;
-    }
-    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    Some(g)
-}
 
 /// The reports of the config steps of one test in a JSON report: (step, outcome, evidence texts).
 fn reloads(report: &serde_json::Value, test: &str) -> Vec<(String, String, String)> {
@@ -49,7 +35,7 @@ fn step<'a>(rs: &'a [(String, String, String)], name: &str) -> &'a (String, Stri
 
 #[test]
 fn every_server_takes_a_good_config_rejects_a_bad_one_and_takes_a_good_one_again() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let json = dir.path().join("report.json");
     let out = Test::new()
@@ -82,7 +68,7 @@ fn every_server_takes_a_good_config_rejects_a_bad_one_and_takes_a_good_one_again
 
 #[test]
 fn expecting_succeeded_for_a_broken_nginx_config_fails_and_shows_the_emerg_line() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let json = dir.path().join("report.json");
     let out = Test::new()
@@ -104,7 +90,7 @@ fn expecting_succeeded_for_a_broken_nginx_config_fails_and_shows_the_emerg_line(
 
 #[test]
 fn expecting_succeeded_from_a_silent_app_says_how_to_declare_a_check() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let t = dir.path().join("silent.yaml");
     let app = root().join("fixtures/apps/silent-app/app.yaml");

@@ -13,21 +13,6 @@ use common::{root, Test};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
-
-static PODMAN: Mutex<()> = Mutex::new(());
-
-/// Holds the podman lock; checks nothing is left from before.
-/// `None` (the test returns) when podman is not available and may be skipped.
-#[track_caller]
-fn exclusive() -> Option<MutexGuard<'static, ()>> {
-    if !common::podman_or_skip(&format!("the podman test at {}", std::panic::Location::caller())) {
-        return None;
-    }
-    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    Some(g)
-}
 
 /// `podproof clean` and the leftovers check both find nothing.
 fn assert_all_clean(after: &str) {
@@ -76,7 +61,7 @@ fn down_run_refuses_paths_and_removes_nothing() {
 
 #[test]
 fn clean_refuses_a_label_steered_run_id() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let victim = dir.path().join("victim");
     std::fs::create_dir_all(&victim).unwrap();
@@ -162,7 +147,7 @@ fn one_test(dir: &Path, name: &str, steps: &str) -> String {
 
 #[test]
 fn a_closed_pipe_stops_output_not_cleanup() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     // The step name is long and not ASCII: the status line once cut it mid-character.
     let long = "ünïcödé-step-näme ".repeat(12);
@@ -189,7 +174,7 @@ fn a_non_ascii_step_name_on_a_terminal_does_not_panic() {
         eprintln!("skipped: script(1), which gives podproof a terminal, is not installed");
         return;
     }
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let long = "ünïcödé-step-näme ".repeat(12);
     let t = one_test(dir.path(), "tty", &format!("    - up: {{}}\n    - name: \"{long}\"\n      sleep: 1s\n"));
@@ -202,7 +187,7 @@ fn a_non_ascii_step_name_on_a_terminal_does_not_panic() {
 
 #[test]
 fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let t = one_test(dir.path(), "twice", "    - up: {}\n    - name: long wait\n      sleep: 120s\n");
     let mut child = Command::new(common::podproof())
@@ -236,7 +221,7 @@ fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
 
 #[test]
 fn interrupting_up_keeps_apps_that_were_already_up() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     Test::new().args(["up", "fixtures/apps/busybox-httpd"]).run();
     let mut child = Command::new(common::podproof())
         .args(["up", "--watch", "fixtures/apps/multi-role"])
@@ -314,7 +299,7 @@ fn texts_under(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn the_canary_secret_reaches_no_output_and_no_file() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     std::fs::write(dir.path().join("podproof.yaml"), "# the project root\n").unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -11,21 +11,7 @@ mod common;
 
 use common::{root, Output, Test};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-static PODMAN: Mutex<()> = Mutex::new(());
-
-/// Takes the podman lock and checks nothing is left from before; `None` (the
-/// test returns) when podman is not available and may be skipped.
-fn exclusive() -> Option<MutexGuard<'static, ()>> {
-    if !common::podman_or_skip("real_pods_snapshot_identically_and_a_changed_page_fails_alone") {
-        return None;
-    }
-    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(common::leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
-    Some(g)
-}
 
 /// A project in a temporary directory: test files at its top, snapshots in `snaps/`.
 struct Project {
@@ -349,7 +335,7 @@ const HTTPD_TESTS: [(&str, &str); 2] = [
 
 #[test]
 fn real_pods_snapshot_identically_and_a_changed_page_fails_alone() {
-    let Some(_g) = exclusive() else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
     let p = Project::new();
     httpd_app(&p, "<h1>hello v1</h1>\n");
     for (name, body) in HTTPD_TESTS {

@@ -403,6 +403,22 @@ pub fn podman_or_skip(test: &str) -> bool {
     false
 }
 
+/// The lock of the tests that share this machine's podman, within one test
+/// binary (across binaries, nextest's `podman` test group serialises them).
+static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes the podman lock and checks that nothing is left from before; `None`
+/// (the test returns) when podman is not available and may be skipped.
+#[track_caller]
+pub fn podman_exclusive() -> Option<std::sync::MutexGuard<'static, ()>> {
+    if !podman_or_skip(&format!("the podman test at {}", std::panic::Location::caller())) {
+        return None;
+    }
+    let g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects were left before this test");
+    Some(g)
+}
+
 /// Panics when podproof left a podman object behind.
 pub fn assert_clean(after: &str) {
     assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
