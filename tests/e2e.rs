@@ -199,28 +199,7 @@ fn interrupt(signal: libc::c_int, name: &str) -> (i32, Duration) {
         name,
         &format!("apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\nspec:\n  apps: [APPS/busybox-httpd/app.yaml, APPS/multi-role/app.yaml]\n  steps:\n    - up: {{}}\n    - name: long wait\n      sleep: 120s\n"),
     );
-    let mut child = Command::new(common::podproof())
-        .args(["test", &t])
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) => {
-                seen.push_str(&l);
-                seen.push('\n');
-                if l.contains("long wait") {
-                    break;
-                }
-            }
-            _ => panic!("podproof ended before the sleep step:\n{seen}"),
-        }
-    }
+    let (mut child, lines) = common::start_until(&["test", &t], "long wait");
     let sent = Instant::now();
     // SAFETY: sending a signal to our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, signal) };

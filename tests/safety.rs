@@ -190,19 +190,7 @@ fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
     let Some(_g) = common::podman_exclusive() else { return };
     let dir = common::tempdir();
     let t = one_test(dir.path(), "twice", "    - up: {}\n    - name: long wait\n      sleep: 120s\n");
-    let mut child = Command::new(common::podproof())
-        .args(["test", &t])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for l in lines.by_ref() {
-        if l.unwrap().contains("long wait") {
-            break;
-        }
-    }
+    let (mut child, lines) = common::start_until(&["test", &t], "long wait");
     for _ in 0..2 {
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
@@ -223,19 +211,7 @@ fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
 fn interrupting_up_keeps_apps_that_were_already_up() {
     let Some(_g) = common::podman_exclusive() else { return };
     Test::new().args(["up", "fixtures/apps/busybox-httpd"]).run();
-    let mut child = Command::new(common::podproof())
-        .args(["up", "--watch", "fixtures/apps/multi-role"])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for l in lines.by_ref() {
-        if l.unwrap().contains("watching") {
-            break;
-        }
-    }
+    let (mut child, lines) = common::start_until(&["up", "--watch", "fixtures/apps/multi-role"], "watching");
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();

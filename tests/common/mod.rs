@@ -331,6 +331,38 @@ fn to_output(o: &std::process::Output) -> Output {
     }
 }
 
+/// Starts podproof with `args` in the crate root and reads its stderr until a
+/// line contains `marker` (panicking, with what it printed, if it ends first);
+/// returns the child and the rest of its stderr. Stdout is discarded.
+pub fn start_until(
+    args: &[&str],
+    marker: &str,
+) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStderr>>) {
+    use std::io::BufRead;
+    let mut child = Command::new(podproof())
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("podproof starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+                if l.contains(marker) {
+                    break;
+                }
+            }
+            _ => panic!("podproof {args:?} ended before printing {marker:?}:\n{seen}"),
+        }
+    }
+    (child, lines)
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("podproof-test-").tempdir().expect("cannot create a temporary directory")
