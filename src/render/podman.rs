@@ -296,14 +296,17 @@ fn volume(
     if let Some(pv) = &v.projected {
         let mut parts = Vec::new();
         for s in pv.sources.iter().flatten() {
-            if let Some(cm) = &s.config_map {
-                if app.config_map(&cm.name).is_none() && cm.optional != Some(true) {
-                    return Err(format!(
-                        "projected volume `{}` names ConfigMap `{}`, which is not defined",
-                        v.name, cm.name
-                    ));
+            // A ConfigMap or Secret part: it must be defined unless it is optional.
+            let named = |kind: &str, name: &str, defined: bool, optional: Option<bool>| {
+                let optional = optional == Some(true);
+                if defined || optional {
+                    Ok(optional)
+                } else {
+                    Err(format!("projected volume `{}` names {kind} `{name}`, which is not defined", v.name))
                 }
-                let optional = cm.optional == Some(true);
+            };
+            if let Some(cm) = &s.config_map {
+                let optional = named("ConfigMap", &cm.name, app.config_map(&cm.name).is_some(), cm.optional)?;
                 parts.push(ProjectedPart {
                     source: PartSource::ConfigMap(cm.name.clone()),
                     items: items(&cm.items),
@@ -311,13 +314,7 @@ fn volume(
                 });
             }
             if let Some(sec) = &s.secret {
-                if app.secret(&sec.name).is_none() && sec.optional != Some(true) {
-                    return Err(format!(
-                        "projected volume `{}` names Secret `{}`, which is not defined",
-                        v.name, sec.name
-                    ));
-                }
-                let optional = sec.optional == Some(true);
+                let optional = named("Secret", &sec.name, app.secret(&sec.name).is_some(), sec.optional)?;
                 parts.push(ProjectedPart {
                     source: PartSource::Secret(sec.name.clone()),
                     items: items(&sec.items),
