@@ -759,3 +759,134 @@ mod tests {
         assert_eq!(show_arg("it's"), "'it'\\''s'");
     }
 }
+
+/// One container event from podman: what the pod workers wake on instead of
+/// inspecting every period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The container's name.
+    pub name: String,
+    pub id: String,
+    /// podman's status word: `create`, `start`, `died`, `health_status`, `exec_died`, ...
+    pub status: String,
+    /// The exit code of a `died` or `exec_died` event.
+    pub exit_code: Option<i32>,
+    /// The health status of a `health_status` event.
+    pub health: Option<String>,
+    /// The container's labels (podman's `Attributes`).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// Reads one line of `podman events --format json`; lines that are not a
+    /// container event are `None`.
+    pub fn parse(line: &str) -> Option<Event> {
+        let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+        if v["Type"].as_str()? != "container" {
+            return None;
+        }
+        let labels = v["Attributes"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        Some(Event {
+            name: v["Name"].as_str().unwrap_or("").to_string(),
+            id: v["ID"].as_str().unwrap_or("").to_string(),
+            status: v["Status"].as_str()?.to_string(),
+            exit_code: v["ContainerExitCode"].as_i64().map(|c| c as i32),
+            health: v["HealthStatus"].as_str().filter(|h| !h.is_empty()).map(str::to_string),
+            labels,
+        })
+    }
+}
+
+/// A live stream of container events for one run's label; dropping it stops
+/// the podman child, so no watcher outlives its run.
+pub struct EventStream {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<Event>,
+}
+
+impl EventStream {
+    /// Waits up to `timeout` for the next event; `None` on timeout or when the
+    /// stream ended.
+    pub fn next_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Every event that has arrived, without waiting.
+    pub fn drain(&self) -> Vec<Event> {
+        self.rx.try_iter().collect()
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Streams container events of objects labelled `label=value` (e.g.
+/// `podproof.dev/run=<id>`), from now on.
+pub fn events(label: &str, value: &str) -> Result<EventStream, PodmanError> {
+    use std::io::BufRead;
+    let args = vec![
+        "events".to_string(),
+        "--format".into(),
+        "json".into(),
+        "--filter".into(),
+        "type=container".into(),
+        "--filter".into(),
+        format!("label={label}={value}"),
+    ];
+    let fail = |msg: String| PodmanError { command: command_line(&args), status: None, stderr: msg };
+    let _trace = Trace::new(&args);
+    let mut child = std::process::Command::new(binary())
+        .args(&args)
+        .env(QUIET_CGROUPS_V1.0, QUIET_CGROUPS_V1.1)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    let stdout = child.stdout.take().ok_or_else(|| fail("no stdout".into()))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The reader ends when the child is killed (EOF) or the receiver is gone.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(ev) = Event::parse(&line) {
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(EventStream { child, rx })
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::Event;
+
+    fn check(line: &str, expect: Option<(&str, &str, Option<i32>)>) {
+        let got = Event::parse(line);
+        assert_eq!(got.as_ref().map(|e| (e.name.as_str(), e.status.as_str(), e.exit_code)), expect, "{line}");
+    }
+
+    #[test]
+    fn parses_podman_4_event_lines() {
+        check(
+            r#"{"ContainerExitCode":3,"ID":"cec1","Image":"busybox","Name":"web-0-app","Status":"died","Time":"2026-12-01T22:23:13Z","Type":"container","Attributes":{"podproof.dev/run":"r1"}}"#,
+            Some(("web-0-app", "died", Some(3))),
+        );
+        check(
+            r#"{"ID":"cec1","Name":"web-0-app","Status":"start","Type":"container","Attributes":{}}"#,
+            Some(("web-0-app", "start", None)),
+        );
+        check(r#"{"ID":"n1","Name":"net","Status":"create","Type":"network"}"#, None);
+        check("not json", None);
+        check("", None);
+    }
+}
