@@ -667,7 +667,7 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         timeout,
         redact: t.spec.redact,
         steps,
-        sha256: src.bytes_sha256.clone(),
+        sha256: src.bytes_sha256().to_string(),
     })
 }
 

@@ -16,7 +16,25 @@ pub struct Source {
     /// The project root: nothing the file names may lie outside it.
     pub root: PathBuf,
     pub text: String,
-    pub bytes_sha256: String,
+    /// Whether the file began with a byte order mark, which `text` leaves out.
+    bom: bool,
+    /// The digest of the bytes read, computed on first use: records need it,
+    /// lint never does, and hashing is a tenth of lint's time on big files.
+    sha256: std::sync::OnceLock<String>,
+}
+
+impl Source {
+    /// The sha256 of the bytes as read (with any byte order mark).
+    pub fn bytes_sha256(&self) -> &str {
+        self.sha256.get_or_init(|| {
+            let mut bytes = Vec::with_capacity(self.text.len() + 3);
+            if self.bom {
+                bytes.extend_from_slice("\u{feff}".as_bytes());
+            }
+            bytes.extend_from_slice(self.text.as_bytes());
+            crate::digest::sha256_hex(&bytes)
+        })
+    }
 }
 
 /// Reads `arg` (a path, or `-` for stdin) as UTF-8 text.
@@ -58,7 +76,6 @@ pub fn from_bytes(
     root: PathBuf,
     bytes: Vec<u8>,
 ) -> Result<Source, Diagnostic> {
-    let sha = crate::digest::sha256_hex(&bytes);
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -79,8 +96,13 @@ pub fn from_bytes(
             return Err(Diagnostic::error(name, Some((line, col)), "file is not valid UTF-8"));
         }
     };
-    let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
-    if let Some(i) = text.find(|c: char| !printable(c)) {
+    let bom = text.starts_with('\u{feff}');
+    let text = if bom { text['\u{feff}'.len_utf8()..].to_string() } else { text };
+    // Most files are plain ASCII: a byte scan (which the compiler vectorises)
+    // settles them without decoding characters.
+    let ascii_printable = text.bytes().all(|b| matches!(b, b'\t' | b'\n' | b'\r' | b' '..=b'~'));
+    let bad = if ascii_printable { None } else { text.find(|c: char| !printable(c)) };
+    if let Some(i) = bad {
         let head = &text[..i];
         let line = head.matches('\n').count() + 1;
         let col = head.rsplit('\n').next().unwrap_or("").chars().count() + 1;
@@ -88,7 +110,7 @@ pub fn from_bytes(
         let msg = format!("file holds the control character U+{:04X}; YAML and JSON allow only printable characters (write it as an escape in a double-quoted string)", c as u32);
         return Err(Diagnostic::error(name, Some((line, col)), msg));
     }
-    Ok(Source { name: name.to_string(), path, dir, root, text, bytes_sha256: sha })
+    Ok(Source { name: name.to_string(), path, dir, root, text, bom, sha256: std::sync::OnceLock::new() })
 }
 
 /// Whether YAML allows `c` in a stream (its `c-printable`); JSON is read as

@@ -66,3 +66,37 @@ fn a_render_error_names_the_file_and_line_that_caused_it() {
     out.assert_stderr_contains("b-deploy.yaml:3:1: error: pod `web-0`: volume `v` names ConfigMap `missing`");
     out.assert_stderr_lacks("a-first.yaml");
 }
+
+const INGRESS_NGINX: &str = "fixtures/public/ingress-nginx.yaml";
+const BOUTIQUE: &str = "fixtures/public/microservices-demo.yaml";
+
+#[test]
+fn public_bundles_lint_without_false_errors() {
+    // Both bundles are applied to real clusters every day: an error here would
+    // be podproof's, not theirs.
+    for f in [INGRESS_NGINX, BOUTIQUE] {
+        for target in ["cluster", "podman"] {
+            let out = Test::new().args(["lint", "--target", target, f]).any_status().run();
+            assert!(out.stdout.contains("0 errors") || out.stderr.contains("0 errors"), "{f} --target {target}\n{out}");
+        }
+    }
+}
+
+#[test]
+fn the_online_boutique_renders_every_workload() {
+    let out = Test::new().args(["render", BOUTIQUE]).run();
+    assert_eq!(out.stdout.matches("kind: Pod").count(), 12, "{out}");
+    // Its ServiceAccounts are skipped on their own lines, not silently.
+    out.assert_stderr_contains("microservices-demo.yaml:145:1: warning: kind `ServiceAccount`");
+}
+
+#[test]
+fn ingress_nginx_is_refused_at_the_secret_only_a_cluster_job_creates() {
+    // The controller mounts a Secret that the admission Job creates against the
+    // API server at run time; podproof cannot, and says where.
+    Test::new()
+        .args(["render", INGRESS_NGINX])
+        .expect_status(2)
+        .stderr_contains("ingress-nginx.yaml:392:1: error: pod `ingress-nginx-controller-0`: volume `webhook-cert` names Secret `ingress-nginx-admission`, which is not defined")
+        .run();
+}

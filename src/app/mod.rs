@@ -43,7 +43,7 @@ pub const MAX_MEMBERS: u32 = 100;
 impl Input {
     /// The input a source file is: its name as shown, its path and digest.
     pub fn of(src: &crate::source::Source) -> Input {
-        Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256.clone() }
+        Input { name: src.name.clone(), path: src.path.clone(), sha256: src.bytes_sha256().to_string() }
     }
 }
 

@@ -3,7 +3,7 @@
 //! `schema-invalid` and `schema-unknown-field` findings. The app readers
 //! report the same problems as errors, from the same code.
 
-use super::rules::{Ctx, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
+use super::rules::{Ctx, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
 use crate::app::docs::type_name;
 use crate::validation::{self, schema::KNOWN, Issues, Problem};
 use serde_yaml::Value;
@@ -33,6 +33,7 @@ fn report(ctx: &mut Ctx, issues: Issues) {
         let rule = match i.problem {
             Problem::Invalid => &SCHEMA_INVALID,
             Problem::UnknownField => &SCHEMA_UNKNOWN_FIELD,
+            Problem::SelectorMismatch => &MISMATCHING_SELECTOR,
         };
         let msg = crate::app::docs::with_yaml11_hint(ctx.doc, &i.pointer, i.message);
         if i.at_key {

@@ -28,6 +28,9 @@ pub enum Problem {
     Invalid,
     /// The field is not in the schema (schema-unknown-field).
     UnknownField,
+    /// A workload's selector does not select its own template, which the API
+    /// server refuses; lint reports it under its own rule with its own advice.
+    SelectorMismatch,
 }
 
 /// One problem at one place of a document.

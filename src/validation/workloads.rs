@@ -152,7 +152,7 @@ fn template(
         let labels = meta.and_then(|m| m.get("labels")).and_then(Value::as_mapping).cloned().unwrap_or_default();
         if !sel.matches(&labels) {
             out.key(
-                Problem::Invalid,
+                Problem::SelectorMismatch,
                 &format!("{mp}/labels"),
                 super::schema::at(
                     &format!("{mp}/labels"),

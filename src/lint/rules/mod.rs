@@ -237,15 +237,15 @@ rules! {
     LIVENESS_PORT = "liveness-port", E, Both, Reliability,
         "liveness probe targets an undeclared port",
         "The liveness probe names a port that the container does not declare; a named port that does not exist makes the probe fail, so the container is restarted forever.",
-        "Point the probe at one of the container's ports (by name or number).";
+        "Name one of the container's declared ports, or give the port by number (a number need not be declared).";
     READINESS_PORT = "readiness-port", E, Both, Reliability,
         "readiness probe targets an undeclared port",
         "The readiness probe names a port that the container does not declare; the pod never becomes ready and gets no Service traffic.",
-        "Point the probe at one of the container's ports (by name or number).";
+        "Name one of the container's declared ports, or give the port by number (a number need not be declared).";
     STARTUP_PORT = "startup-port", E, Both, Reliability,
         "startup probe targets an undeclared port",
         "The startup probe names a port that the container does not declare; the container is killed when the probe's failure threshold runs out.",
-        "Point the probe at one of the container's ports (by name or number).";
+        "Name one of the container's declared ports, or give the port by number (a number need not be declared).";
     DUPLICATE_ENV_VAR = "duplicate-env-var", W, Both, Reliability,
         "environment variable is set twice",
         "When a container sets the same variable twice, the last one wins silently; the first is dead text that misleads readers.",

@@ -1,6 +1,5 @@
 //! Cluster portability: what works on this machine but not once promoted.
 
-use super::context::{labels_of, selector_matches};
 use super::*;
 use crate::lint::view::Form;
 use crate::reload;
@@ -104,7 +103,6 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
     }
     if pod.form == Form::Manifest {
         stale_config(ctx, pod);
-        selector(ctx, pod);
     }
 }
 
@@ -167,31 +165,5 @@ fn stale_config(ctx: &mut Ctx, pod: &PodView) {
                 ctx.key(&RELOAD_STALE_CONFIG, &pod.ptr(&format!("{ep}/configMapRef")), msg);
             }
         }
-    }
-}
-
-/// A workload's selector must select its own template.
-fn selector(ctx: &mut Ctx, pod: &PodView) {
-    let Some(sel) = ctx.doc.value.get("spec").and_then(|s| s.get("selector")) else {
-        if matches!(pod.kind, "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") {
-            ctx.key(&SCHEMA_INVALID, "/spec", format!("{} `{}` needs `spec.selector`", pod.kind, pod.name));
-        }
-        return;
-    };
-    if pod.kind == "Pod" || pod.kind == "CronJob" {
-        return;
-    }
-    let labels = labels_of(pod.labels());
-    // A ReplicationController's selector is a plain label map.
-    let ok = if pod.kind == "ReplicationController" {
-        sel.as_mapping().is_none_or(|m| {
-            m.iter().all(|(k, v)| labels.get(k.as_str().unwrap_or_default()).map(String::as_str) == v.as_str())
-        })
-    } else {
-        selector_matches(sel, &labels)
-    };
-    if !ok {
-        let msg = format!("{} `{}`: spec.selector does not match the labels of spec.template", pod.kind, pod.name);
-        ctx.key(&MISMATCHING_SELECTOR, "/spec/selector", msg);
     }
 }

@@ -328,30 +328,18 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
         for handler in ["httpGet", "tcpSocket", "grpc"] {
             let Some(port) = c.get(probe).and_then(|p| p.get(handler)).and_then(|h| h.get("port")) else { continue };
             let ptr = pod.ptr(&format!("{cp}/{probe}/{handler}/port"));
-            match port {
-                Value::String(n) if n.parse::<i64>().is_err() => {
-                    if !list.iter().any(|(_, p)| s(p, "name") == Some(n.as_str())) {
-                        ctx.value(
-                            rule,
-                            &ptr,
-                            format!("{probe} of `{name}` names port `{n}`, which the container does not declare"),
-                        );
-                    }
-                }
-                _ => {
-                    let n = match port {
-                        Value::Number(n) => n.as_i64(),
-                        Value::String(s) => s.parse().ok(),
-                        _ => None,
-                    };
-                    let declared = list.iter().any(|(_, p)| int(p, "containerPort") == n);
-                    if let (Some(n), false) = (n, list.is_empty() || declared) {
-                        ctx.value(
-                            rule,
-                            &ptr,
-                            format!("{probe} of `{name}` targets port {n}, which is not among the container's ports"),
-                        );
-                    }
+            // A port given by number need not be declared: the kubelet probes
+            // the pod's IP at that port, and manifests as common as
+            // ingress-nginx's controller probe an undeclared 10254. A name that
+            // no port carries makes the probe fail.
+            if let Value::String(n) = port {
+                let named = n.parse::<i64>().is_err();
+                if named && !list.iter().any(|(_, p)| s(p, "name") == Some(n.as_str())) {
+                    ctx.value(
+                        rule,
+                        &ptr,
+                        format!("{probe} of `{name}` names port `{n}`, which the container does not declare"),
+                    );
                 }
             }
         }
