@@ -24,8 +24,9 @@ images:
 build:
 	$(CARGO) build --release
 
-# Every test, the end-to-end tests against real podman included; then a check
-# that nothing labelled podproof is left.
+# Every test, the end-to-end tests against real podman included; the schema
+# differential against kubernetes-validate (installed into target/kv-venv);
+# then a check that nothing labelled podproof is left.
 # cargo nextest (on this machine kind) runs the podman tests one at a time in
 # their test group (.config/nextest.toml) beside everything else; cargo test is
 # the fallback where nextest is missing. The crate has no doctests, which nextest
@@ -36,6 +37,7 @@ test: setup
 	else \
 		$(CARGO) test --release -- --test-threads=4; \
 	fi
+	scripts/schema-differential.sh
 	FAULT_RUNS=5 scripts/faults.sh
 	scripts/teardown-check.sh
 
