@@ -35,6 +35,10 @@ pub enum Scope {
     VolumeMount,
     /// Each source of a `projected` volume.
     ProjectedSource,
+    /// A Service's spec.
+    Service,
+    /// Each entry of a Service's `ports`.
+    ServicePort,
 }
 
 impl Scope {
@@ -49,6 +53,8 @@ impl Scope {
             Scope::EnvFrom => "container envFrom[]",
             Scope::VolumeMount => "container volumeMounts[]",
             Scope::ProjectedSource => "projected volume sources[]",
+            Scope::Service => "Service spec",
+            Scope::ServicePort => "Service ports[]",
         }
     }
 }
@@ -62,6 +68,8 @@ pub enum When {
     NotFalse,
     /// Exactly this string.
     Is(&'static str),
+    /// A number other than the sibling field's number.
+    DiffersFrom(&'static str),
     /// Any value, where podman cannot enforce resource limits
     /// (`podman::limits_enforced`: rootless podman on cgroups v1).
     LimitsNotEnforced,
@@ -174,6 +182,31 @@ pub static FIELDS: &[Field] = &[
         "serviceAccountToken",
         Present,
         "the file holds a fake token: no API server issues tokens locally",
+    ),
+    // A Service: its names resolve to the pods it selects, like a headless Service.
+    changed(
+        Service,
+        "type",
+        Is("LoadBalancer"),
+        "nothing is published on the host: the Service's names resolve inside the run's network only",
+    ),
+    changed(
+        Service,
+        "type",
+        Is("NodePort"),
+        "nothing is published on the host: the Service's names resolve inside the run's network only",
+    ),
+    changed(
+        Service,
+        "sessionAffinity",
+        Is("ClientIP"),
+        "the names resolve to every selected pod: nothing keeps a client on one",
+    ),
+    changed(
+        ServicePort,
+        "port",
+        DiffersFrom("targetPort"),
+        "the names resolve to the pods themselves, like a headless Service: clients must use the targetPort",
     ),
 ];
 
@@ -291,8 +324,12 @@ pub struct Hit {
     pub container: Option<String>,
 }
 
-fn counts(when: When, v: &Value, limits_enforced: bool) -> bool {
+fn counts(when: When, v: &Value, at: &Value, limits_enforced: bool) -> bool {
     match when {
+        DiffersFrom(other) => {
+            let n = |v: &Value| v.as_i64();
+            matches!((n(v), at.get(other).and_then(n)), (Some(a), Some(b)) if a != b)
+        }
         Present => true,
         NotFalse => !matches!(v, Value::Bool(false) | Value::Null),
         Is(s) => v.as_str() == Some(s),
@@ -311,7 +348,7 @@ pub fn hits(pod: &PodView, top: &Value, limits_enforced: bool) -> Vec<Hit> {
     let spec = &*pod.spec;
     let mut add = |scope: Scope, at: &Value, ptr: &dyn Fn(&str) -> String, container: Option<&str>| {
         for f in FIELDS.iter().filter(|f| f.scope == scope) {
-            if at.get(f.name).is_some_and(|v| counts(f.when, v, limits_enforced)) {
+            if at.get(f.name).is_some_and(|v| counts(f.when, v, at, limits_enforced)) {
                 out.push(Hit { field: f, pointer: ptr(f.name), container: container.map(str::to_string) });
             }
         }
@@ -369,8 +406,44 @@ fn field_entries(src: &Source, doc: &Doc, pod: &PodView, object: &str) -> Vec<En
     out
 }
 
+/// The ledger entries of a Service.
+fn service_entries(src: &Source, doc: &Doc) -> Vec<Entry> {
+    let Some(spec) = doc.value.get("spec") else { return Vec::new() };
+    let mut found = Vec::new();
+    let mut add = |scope: Scope, at: &Value, base: String| {
+        for f in FIELDS.iter().filter(|f| f.scope == scope) {
+            if at.get(f.name).is_some_and(|v| counts(f.when, v, at, true)) {
+                found.push((f, format!("{base}/{}", f.name)));
+            }
+        }
+    };
+    add(Service, spec, "/spec".into());
+    for (i, p) in seq(spec, "ports") {
+        add(ServicePort, p, format!("/spec/ports/{i}"));
+    }
+    let object = object_of(doc, "Service");
+    found
+        .into_iter()
+        .filter_map(|(f, ptr)| {
+            let p = doc.pos(&ptr);
+            Some(Entry {
+                file: src.name.clone(),
+                line: p.line,
+                column: p.column,
+                what: "field".into(),
+                object: object.clone(),
+                name: dotted(&ptr),
+                reason: f.ledger?.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// The ledger entries of a manifest document of a kind podproof reads.
 pub fn manifest_entries(src: &Source, doc: &Doc, api: &str, kind: &str) -> Vec<Entry> {
+    if kind == "Service" {
+        return service_entries(src, doc);
+    }
     match view::manifest_pod(doc, api, kind) {
         Some(pod) => field_entries(src, doc, &pod, &object_of(doc, kind)),
         None => Vec::new(),
@@ -461,6 +534,7 @@ pub fn markdown() -> String {
             Present | LimitsNotEnforced => format!("`{}`", f.name),
             NotFalse => format!("`{}` (unless `false`)", f.name),
             Is(v) => format!("`{}: {v}`", f.name),
+            DiffersFrom(other) => format!("`{}` other than its `{other}`", f.name),
         };
         let podman = if f.podman_ignores { "ignores it" } else { "-" };
         let podproof = match (f.ledger, f.honoured) {
@@ -510,6 +584,10 @@ mod tests {
             ],
         );
         check(
+            &format!("{pod}---\napiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec:\n  type: NodePort\n  selector: {{a: b}}\n  ports:\n  - {{name: a, port: 80, targetPort: 8080}}\n  - {{name: b, port: 81, targetPort: 81}}\n  - {{name: c, port: 82, targetPort: web}}\n"),
+            &["13:3 field spec.type", "16:15 field spec.ports[0].port"],
+        );
+        check(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  strategy: {type: Recreate}\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - {name: c, image: x, imagePullPolicy: IfNotPresent}\n",
             &["5:3 field spec.strategy"],
         );
@@ -555,6 +633,7 @@ mod tests {
                 EnvFrom => &mut env_from,
                 VolumeMount => &mut mount,
                 ProjectedSource => &mut source,
+                Service | ServicePort => continue,
             };
             m.insert(f.name.into(), v);
         }

@@ -181,6 +181,7 @@ fn ignored_message(h: &fidelity::Hit) -> String {
         Scope::EnvFrom => format!("podman ignores `envFrom.{f}`"),
         Scope::VolumeMount => format!("podman ignores `{f}`"),
         Scope::ProjectedSource => format!("podman ignores the projected source `{f}`"),
+        Scope::Service | Scope::ServicePort => format!("podman ignores the Service's `{f}`"),
     };
     match h.field.honoured {
         Some(how) => format!("{what}; {how}"),
