@@ -2,7 +2,7 @@
 //! directory above the current one with `podproof.yaml` or `.git`).
 //!
 //! ```yaml
-//! test: {paths: [fixtures/tests], jobs: 4}
+//! test: {paths: [fixtures/tests], jobs: 4, strict: true}
 //! snapshots: {dir: snapshots}
 //! lint: {podmanVersion: "4.3"}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
@@ -48,6 +48,9 @@ pub struct TestDefaults {
     #[serde(default)]
     pub paths: Vec<String>,
     pub jobs: Option<usize>,
+    /// `--strict` for every `podproof test`: anything the ledger lists is an error.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -113,7 +116,8 @@ mod tests {
         check("promote: {imageMap: {a: b}}\n", "image_map: {\"a\": \"b\"}");
         check("tset: {}\n", "podproof.yaml:1:1: error: unknown field `tset`");
         check("test: {jobs: 0}\n", "test.jobs must be at least 1");
-        check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None }");
+        check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None, strict: false }");
+        check("test: {strict: true}\n", "strict: true");
         check("hostPaths: {allow: [/srv/x, data]}\n", "allow: [\"/srv/x\", \"data\"]");
     }
 }

@@ -43,6 +43,10 @@ pub struct AppRecord {
     pub rendered_sha256: String,
     /// The images the run built for this app (from the App or the Test's `images:`).
     pub images: Vec<ImageRecord>,
+    /// What of the app's input the run did not honour (src/fidelity.rs);
+    /// records written before the ledger have none.
+    #[serde(default)]
+    pub ledger: Vec<crate::fidelity::Entry>,
 }
 
 /// An image built from a local context: what promotion checks again before it
@@ -210,6 +214,14 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
                     inputs,
                     rendered_sha256: rendered_digest(app),
                     images: image_records(root, app),
+                    ledger: app
+                        .ledger
+                        .iter()
+                        .map(|e| {
+                            let file = crate::fidelity::path_of(e).map(|p| rel(root, &p));
+                            crate::fidelity::Entry { file: file.unwrap_or_else(|| e.file.clone()), ..e.clone() }
+                        })
+                        .collect(),
                 });
             }
         }

@@ -24,6 +24,8 @@ struct JsonTest<'a> {
     failure: Option<&'a str>,
     snapshot_problems: &'a [String],
     steps: Vec<JsonStep<'a>>,
+    /// What the test's apps hold that podproof does not honour.
+    ledger: &'a [crate::fidelity::Entry],
 }
 
 #[derive(Serialize)]
@@ -79,6 +81,7 @@ pub fn json(results: &[TestResult]) -> String {
                 run_id: &t.run_id,
                 failure: t.failure.as_deref(),
                 snapshot_problems: &t.snapshot_problems,
+                ledger: &t.ledger,
                 steps: t
                     .steps
                     .iter()

@@ -68,6 +68,8 @@ pub struct TestResult {
     pub snapshot_problems: Vec<String>,
     pub kept: bool,
     pub teardown: Duration,
+    /// What the test's apps hold that podproof does not honour.
+    pub ledger: Vec<crate::fidelity::Entry>,
 }
 
 /// A test with its apps loaded.
@@ -333,6 +335,7 @@ fn skipped(t: &Loaded) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
+        ledger: crate::fidelity::of_apps(&t.apps),
     }
 }
 
@@ -351,6 +354,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
+        ledger: crate::fidelity::of_apps(&t.apps),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
     let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT };

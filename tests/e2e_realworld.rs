@@ -17,9 +17,35 @@ fn run_test(file: &str) {
     common::assert_clean(file);
 }
 
+/// The bundle's pods come up although it holds kinds podproof skips; the run
+/// says so in one line, and its JSON report and record list every entry.
 #[test]
 fn a_kube_prometheus_shaped_bundle_renders_and_its_pods_come_up() {
-    run_test("fixtures/tests/kube-prom.yaml");
+    let Some(_g) = common::podman_exclusive() else { return };
+    let file = "fixtures/tests/kube-prom.yaml";
+    let dir = common::tempdir();
+    let report = dir.path().join("report.json");
+    let out = Test::new()
+        .args(["test", file, "--report", &format!("json={}", report.display())])
+        .stdout_contains("1 passed, 0 failed")
+        .run();
+    common::assert_clean(file);
+    let summary = "podproof did not honour 14 things in this input (10 kinds, 4 fields): `--ledger` lists them";
+    assert_eq!(out.stderr.matches("podproof did not honour").count(), 1, "{out}");
+    out.assert_stderr_contains(summary);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let ledger = json["tests"][0]["ledger"].as_array().expect("the report lists the ledger");
+    assert_eq!(ledger.len(), 14, "{ledger:?}");
+    let policy = ledger.iter().find(|e| e["name"] == "NetworkPolicy").expect("the NetworkPolicy is listed");
+    assert_eq!(policy["file"], "fixtures/apps/kube-prom/grafana-networkPolicy.yaml");
+    assert_eq!((policy["line"].as_u64(), policy["column"].as_u64()), (Some(2), Some(7)));
+    assert_eq!(policy["what"], "kind");
+    // The test record lists the app's entries too.
+    let record = out.stderr.lines().find_map(|l| l.strip_prefix("record: ")).expect("a record was written");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::root().join(record)).unwrap()).unwrap();
+    let app = rec["apps"].as_array().unwrap().iter().find(|a| a["name"] == "kube-prom").expect("the app's record");
+    assert_eq!(app["ledger"].as_array().map(Vec::len), Some(14), "{app}");
 }
 
 #[test]

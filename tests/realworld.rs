@@ -9,13 +9,13 @@ const KP: &str = "fixtures/apps/kube-prom";
 
 #[test]
 fn typed_lists_are_read_item_by_item_when_rendering() {
-    let out = Test::new().args(["render", KP]).run();
+    let out = Test::new().args(["render", "--ledger", KP]).run();
     // The dashboards of the ConfigMapList are mounted, so Grafana renders.
     out.assert_stdout_contains("grafana-dashboard-nodes");
-    // Each RBAC item of the typed Lists is skipped on its own line.
-    out.assert_stderr_contains("prometheus-roleSpecificNamespaces.yaml:4:3: warning: kind `Role`");
-    out.assert_stderr_contains("prometheus-roleSpecificNamespaces.yaml:13:3: warning: kind `Role`");
-    out.assert_stderr_contains("prometheus-roleBindingSpecificNamespaces.yaml:4:3: warning: kind `RoleBinding`");
+    // Each RBAC item of the typed Lists is skipped on its own line of the ledger.
+    out.assert_stderr_contains("prometheus-roleSpecificNamespaces.yaml:4:9: warning: kind `Role`");
+    out.assert_stderr_contains("prometheus-roleSpecificNamespaces.yaml:13:9: warning: kind `Role`");
+    out.assert_stderr_contains("prometheus-roleBindingSpecificNamespaces.yaml:4:9: warning: kind `RoleBinding`");
     out.assert_stderr_lacks("ConfigMapList");
     out.assert_stderr_lacks("RoleList");
 }

@@ -19,13 +19,23 @@ const DIRS: [&str; 5] = ["busybox-httpd", "prometheus", "kd-centos", "xcat", "mu
 /// `podproof render` of a fixture directory in one flavour.
 fn render_dir(fixture: &str, flavor: &str) -> String {
     let dir = format!("fixtures/apps/{fixture}");
-    Test::new().args(["render", "--flavor", flavor, "--relative-to", ".", &dir]).expect_stderr("").run().stdout
+    let out = Test::new().args(["render", "--flavor", flavor, "--relative-to", ".", &dir]).run();
+    only_the_ledger_line(&out.stderr);
+    out.stdout
+}
+
+/// A render prints nothing on stderr but, at most, the ledger's one line.
+fn only_the_ledger_line(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() <= 1 && lines.iter().all(|l| l.starts_with("podproof did not honour ")), "{stderr}");
 }
 
 /// simple-app is helm-template-style output, so it is piped in (its app is named `stdin`).
 fn render_stdin(flavor: &str) -> String {
     let text = std::fs::read(root().join("fixtures/apps/simple-app/simple-app.yaml")).unwrap();
-    Test::new().args(["render", "--flavor", flavor, "-"]).stdin(text).expect_stderr("").run().stdout
+    let out = Test::new().args(["render", "--flavor", flavor, "-"]).stdin(text).run();
+    only_the_ledger_line(&out.stderr);
+    out.stdout
 }
 
 fn snapshot(name: &str, command: &str, output: &str) {

@@ -41,7 +41,10 @@ impl Loaded {
             } else {
                 format!("invalid app definitions ({n} errors)")
             };
-            return Err(crate::error::Error::from_diagnostics(head, &in_file_order(self.diagnostics)));
+            let mut diags = self.diagnostics;
+            let skipped = self.apps.iter().flat_map(|a| a.ledger.iter()).filter(|e| e.is_kind());
+            diags.extend(skipped.map(|e| e.diagnostic(false)));
+            return Err(crate::error::Error::from_diagnostics(head, &in_file_order(diags)));
         }
         Ok((self.apps, self.diagnostics))
     }
@@ -182,13 +185,19 @@ pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<So
             add_app(&mut out, app, &file, None)
         }
         // ConfigMaps, Services or skipped kinds alone run nothing; an
-        // error here is plainer than an app with no pods.
-        Some(_) if !out.has_errors() => out.diagnostics.push(Diagnostic::error(
-            manifest_args.iter().map(|a| arg_name(a)).collect::<Vec<_>>().join(" "),
-            None,
-            "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
-        )),
-        _ => {}
+        // error here is plainer than an app with no pods, and the skipped
+        // kinds go with it: they often explain why nothing was found.
+        Some(app) => {
+            if !out.has_errors() {
+                out.diagnostics.push(Diagnostic::error(
+                    manifest_args.iter().map(|a| arg_name(a)).collect::<Vec<_>>().join(" "),
+                    None,
+                    "no app found: the manifests hold no Pod, Deployment, StatefulSet, DaemonSet or Job",
+                ));
+            }
+            out.diagnostics.extend(app.ledger.iter().filter(|e| e.is_kind()).map(|e| e.diagnostic(false)));
+        }
+        None => {}
     }
     // Pair every cluster with its app.
     let mut used = vec![false; kd.apps.len()];
@@ -281,7 +290,8 @@ fn classify(
     };
     match (api.as_str(), kind.as_str()) {
         (podproof::API_VERSION, "App") => {
-            if let Some(app) = podproof::read(src, &doc, &mut out.diagnostics) {
+            if let Some(mut app) = podproof::read(src, &doc, &mut out.diagnostics) {
+                app.ledger = crate::fidelity::app_entries(src, &doc);
                 let p = doc.value_pos("/metadata/name");
                 add_app(out, app, &src.name, Some((p.line, p.column)));
             }

@@ -4,7 +4,7 @@
 //! Deployment, StatefulSet, DaemonSet or Job becomes `replicas` members named
 //! `<workload>-<index>`, the way a StatefulSet names its pods.
 
-use super::docs::{error_at_value, typed, warning_at};
+use super::docs::{error_at_value, typed};
 use super::{App, Naming, Role, Workload};
 use crate::error::Diagnostic;
 use crate::reload;
@@ -54,12 +54,8 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
             let issues = crate::validation::object(&doc.value, api, kind);
             diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
         }
-        diags.push(warning_at(
-            src,
-            doc,
-            "/kind",
-            format!("kind `{kind}` ({api}) is not supported by podproof; skipped"),
-        ));
+        // Skipped, and said so once per run by the ledger.
+        app.ledger.push(crate::fidelity::kind_entry(src, doc, api, kind));
         return;
     };
     if api != *want {
@@ -77,6 +73,7 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
     // (reload annotations, duplicate workloads) add their errors too.
     let issues = crate::validation::object(&doc.value, api, kind);
     diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
+    app.ledger.extend(crate::fidelity::manifest_entries(src, doc, api, kind));
     let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(serde_yaml::Value::as_str);
     let Some(name) = name.filter(|_| issues.types_ok()).map(str::to_string) else { return };
     let result = match kind {

@@ -66,6 +66,8 @@ pub struct App {
     pub images: Vec<ImageBuild>,
     /// KubeDirector's own documents and cluster-level facts.
     pub kubedirector: Option<kubedirector::KdMeta>,
+    /// What of its input a local run does not honour (src/fidelity.rs).
+    pub ledger: Vec<crate::fidelity::Entry>,
 }
 
 impl App {
@@ -83,6 +85,7 @@ impl App {
             claims: Vec::new(),
             images: Vec::new(),
             kubedirector: None,
+            ledger: Vec::new(),
         }
     }
 }

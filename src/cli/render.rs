@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  podproof render fixtures/apps/prometheus/app.yaml\n  helm template ./chart | podproof render -\n  podproof render --flavor cluster -o out/ fixtures/apps/kd-centos/"
+    after_help = "Examples:\n  podproof render fixtures/apps/prometheus/app.yaml\n  podproof render --ledger fixtures/apps/kube-prom   # what a local run does not honour, and where\n  helm template ./chart | podproof render -\n  podproof render --flavor cluster -o out/ fixtures/apps/kd-centos/"
 )]
 pub struct Args {
     /// App definitions: App files, manifests (`-` for stdin), or a KubeDirectorApp with its KubeDirectorCluster; a directory means the files in it
@@ -25,12 +25,24 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
+    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
+    #[arg(long)]
+    pub ledger: bool,
+    /// Make anything podproof does not honour an error (exit 2 before anything starts)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
     super::allow_host_paths(&a.allow_host_path)?;
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
+    crate::fidelity::announce(
+        &crate::fidelity::of_apps(&apps),
+        a.ledger,
+        a.strict,
+        "`podproof render --ledger` lists them",
+    )?;
     let flavor: Flavor = a.flavor.parse().map_err(Error::Usage)?;
     let opts =
         Options { flavor, relative_to: a.relative_to.as_deref().map(crate::source::absolute), ..Options::default() };

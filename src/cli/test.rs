@@ -50,6 +50,12 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
+    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
+    #[arg(long)]
+    pub ledger: bool,
+    /// Make anything podproof does not honour an error (exit 2 before anything starts)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -107,6 +113,9 @@ pub fn run(a: Args) -> Result<i32> {
     if !refused.is_empty() {
         return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
     }
+    let ledger = crate::fidelity::of_apps(selected.iter().flat_map(|t| t.apps.iter()));
+    let pointer = "`--ledger` lists them; so do the JSON report and the test record";
+    crate::fidelity::announce(&ledger, a.ledger, a.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     let mode = if a.update_snapshots {
         Mode::Update

@@ -35,6 +35,12 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
+    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
+    #[arg(long)]
+    pub ledger: bool,
+    /// Make anything podproof does not honour an error (exit 2 before anything starts)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -44,6 +50,7 @@ pub fn run(a: Args) -> Result<i32> {
     super::allow_host_paths(&a.allow_host_path)?;
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
+    crate::fidelity::announce(&crate::fidelity::of_apps(&apps), a.ledger, a.strict, "`--ledger` lists them")?;
     let refused: Vec<crate::error::Diagnostic> = apps.iter().flat_map(crate::hostpath::check_app).collect();
     if !refused.is_empty() {
         return Err(crate::error::Error::from_diagnostics("refused hostPaths; nothing was started", &refused));
@@ -105,6 +112,10 @@ fn remove_started(before: &podman::Labelled, apps: &[String], log: &(dyn Fn(&str
 fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
+    // A change that adds something podproof does not honour is refused under --strict.
+    if a.strict {
+        crate::fidelity::announce(&crate::fidelity::of_apps(&apps), false, true, "")?;
+    }
     apply(a, apps, log)
 }
 

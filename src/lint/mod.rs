@@ -10,7 +10,7 @@ pub mod config;
 pub mod output;
 pub mod rules;
 pub mod schema;
-mod view;
+pub mod view;
 mod walk;
 
 pub use config::Config;

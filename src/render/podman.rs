@@ -20,6 +20,11 @@
 //! - init containers stay in the rendered pod, but at play time podproof runs
 //!   them itself (`podman run --rm --pod`) before starting the app containers:
 //!   podman 4.3 waits about 20 s on each one and may then fail to remove it.
+//!
+//! What of this a cluster would do differently (liveness probes removed and
+//! not performed, `imagePullPolicy: Always` played as IfNotPresent, the fake
+//! serviceAccountToken) is a row of `crate::fidelity::FIELDS`, the table every
+//! run's ledger and lint's `podman-ignored-field` read: change both together.
 
 use super::{
     env, label_meta, member_labels, run_name, Object, Options, PartSource, ProjectedPart, Projection, ProjectionSource,
@@ -328,7 +333,8 @@ fn volume(
             }
             if let Some(t) = &s.service_account_token {
                 // No API server issues tokens here: the file holds a stand-in
-                // that says so, and the run says it did not honour the source.
+                // that says so, and the run's ledger lists the source
+                // (`fidelity::FIELDS`, ProjectedSource `serviceAccountToken`).
                 let token = format!(
                     "podproof-fake-token: not a service account token; podproof has no API server (service account `{}`, audience `{}`)\n",
                     facts.service_account,
@@ -337,14 +343,6 @@ fn volume(
                 let mut files = BTreeMap::new();
                 files.insert(t.path.clone(), (token.into_bytes(), None));
                 parts.push(ProjectedPart { source: PartSource::Files(files), items: Vec::new(), optional: false });
-                out.diagnostics.push(Diagnostic::warning(
-                    String::new(),
-                    None,
-                    format!(
-                        "projected volume `{}`: serviceAccountToken `{}` is a fake token file (no API server issues tokens locally)",
-                        v.name, t.path
-                    ),
-                ));
             }
             if s.cluster_trust_bundle.is_some() {
                 return Err(format!("projected volume `{}`: clusterTrustBundle sources are not honoured", v.name));

@@ -77,7 +77,7 @@ rules! {
         "Nothing to fix when you run through podproof; a bare podman run gets one replica.";
     PODMAN_IGNORED_FIELD = "podman-ignored-field", I, Podman, Podman,
         "podman ignores this field",
-        "podman's kube support table marks this field as not supported: `podman kube play` accepts it and does nothing with it (scheduling fields, service accounts, runAsNonRoot, fsGroup, seccompProfile, tty and others). The local run therefore does not prove that the field does what you expect.",
+        "podman's kube support table marks this field as not supported: `podman kube play` accepts it and does nothing with it (scheduling fields, service accounts, runAsNonRoot, fsGroup, seccompProfile, tty and others). The local run therefore does not prove that the field does what you expect. The fields come from the table of docs/fidelity.md, which every run's fidelity ledger reads too; where podproof makes up for the field, the message says how.",
         "Keep the field for the cluster, and verify its effect there.";
     PODMAN_EMULATED_FIELD = "podman-emulated-field", I, Podman, Podman,
         "podman ignores this field; podproof performs it",

@@ -3,38 +3,8 @@
 //! podproof does about it.
 
 use super::*;
+use crate::fidelity::{self, Scope};
 use crate::lint::view::Form;
-
-/// Pod fields podman's support table marks "no".
-const POD_IGNORED: &[&str] = &[
-    "imagePullSecrets",
-    "enableServiceLinks",
-    "os",
-    "runtimeClassName",
-    "priority",
-    "priorityClassName",
-    "activeDeadlineSeconds",
-    "readinessGates",
-    "setHostnameAsFQDN",
-    "subdomain",
-    "dnsPolicy",
-    "serviceAccountName",
-    "serviceAccount",
-    "automountServiceAccountToken",
-    "nodeSelector",
-    "nodeName",
-    "affinity",
-    "tolerations",
-    "schedulerName",
-    "topologySpreadConstraints",
-];
-const POD_SECURITY_IGNORED: &[&str] =
-    &["runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "seccompProfile", "windowsOptions"];
-const CONTAINER_IGNORED: &[&str] =
-    &["volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "stdin", "stdinOnce", "tty"];
-const CONTAINER_SECURITY_IGNORED: &[&str] = &["runAsNonRoot", "seccompProfile"];
-const DEPLOYMENT_IGNORED: &[&str] =
-    &["strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused"];
 
 /// Pod fields that arrived in a later podman: (field, major, minor).
 const POD_SINCE: &[(&str, u32, u32)] = &[("hostPID", 4, 4), ("hostIPC", 4, 5), ("terminationGracePeriodSeconds", 4, 7)];
@@ -83,22 +53,11 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
             ctx.key(&PODMAN_REPLICAS_CAPPED, p, msg);
         }
     }
-    if pod.kind == "Deployment" {
-        for f in DEPLOYMENT_IGNORED.iter().filter(|f| ctx.doc.value.get("spec").and_then(|s| s.get(**f)).is_some()) {
-            ctx.key(&PODMAN_IGNORED_FIELD, &format!("/spec/{f}"), format!("podman ignores the Deployment's `{f}`"));
-        }
-    }
-    for f in POD_IGNORED.iter().filter(|f| spec.get(**f).is_some()) {
-        ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("/{f}")), format!("podman ignores `{f}`"));
+    // The fields podman ignores come from the one table the ledger reads too.
+    for h in fidelity::hits(pod, &ctx.doc.value, true).into_iter().filter(|h| h.field.podman_ignores) {
+        ctx.key(&PODMAN_IGNORED_FIELD, &h.pointer, ignored_message(&h));
     }
     if let Some(sc) = spec.get("securityContext") {
-        for f in POD_SECURITY_IGNORED.iter().filter(|f| sc.get(**f).is_some()) {
-            ctx.key(
-                &PODMAN_IGNORED_FIELD,
-                &pod.ptr(&format!("/securityContext/{f}")),
-                format!("podman ignores the pod's `securityContext.{f}`"),
-            );
-        }
         if sc.get("sysctls").is_some() && !v.at_least(4, 5) {
             ctx.key(
                 &PODMAN_UNSUPPORTED_FIELD,
@@ -142,21 +101,7 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
     let v = ctx.opts.podman;
     let l = ctx.opts.podman_label();
     let name = s(c, "name").unwrap_or("?");
-    for f in CONTAINER_IGNORED.iter().filter(|f| c.get(**f).is_some()) {
-        ctx.key(
-            &PODMAN_IGNORED_FIELD,
-            &pod.ptr(&format!("{cp}/{f}")),
-            format!("podman ignores `{f}` of container `{name}`"),
-        );
-    }
     if let Some(sc) = c.get("securityContext") {
-        for f in CONTAINER_SECURITY_IGNORED.iter().filter(|f| sc.get(**f).is_some()) {
-            ctx.key(
-                &PODMAN_IGNORED_FIELD,
-                &pod.ptr(&format!("{cp}/securityContext/{f}")),
-                format!("podman ignores `securityContext.{f}` of container `{name}`"),
-            );
-        }
         if sc.get("procMount").is_some() && !v.at_least(4, 7) {
             ctx.key(
                 &PODMAN_UNSUPPORTED_FIELD,
@@ -165,19 +110,7 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
             );
         }
     }
-    for (ep, e) in items(c, "envFrom", cp) {
-        if e.get("prefix").is_some() {
-            ctx.key(
-                &PODMAN_IGNORED_FIELD,
-                &pod.ptr(&format!("{ep}/prefix")),
-                "podman ignores `envFrom.prefix`; podproof writes the variables in with their prefix",
-            );
-        }
-    }
     for (mp, m) in items(c, "volumeMounts", cp) {
-        if m.get("subPathExpr").is_some() {
-            ctx.key(&PODMAN_IGNORED_FIELD, &pod.ptr(&format!("{mp}/subPathExpr")), "podman ignores `subPathExpr`");
-        }
         if s(m, "subPath").is_some_and(|p| !p.is_empty()) && !v.at_least(4, 4) {
             let msg = format!("podman {l} ignores `subPath` (supported from 4.4) and mounts the whole volume; podproof mounts hostPath sub-directories as their own volumes");
             ctx.key(&PODMAN_UNSUPPORTED_FIELD, &pod.ptr(&format!("{mp}/subPath")), msg);
@@ -232,6 +165,27 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
             let msg = format!("podman {l} publishes no containerPort without hostPort; port {} of `{name}` is reachable only inside the pod", list.join(", "));
             ctx.key(&PODMAN_PORT_NOT_PUBLISHED, &pod.ptr(&format!("{pp}/containerPort")), msg);
         }
+    }
+}
+
+/// What `podman-ignored-field` says about one field of the table.
+fn ignored_message(h: &fidelity::Hit) -> String {
+    let f = h.field.name;
+    let c = h.container.as_deref().unwrap_or("?");
+    let what = match h.field.scope {
+        Scope::Deployment => format!("podman ignores the Deployment's `{f}`"),
+        Scope::Pod => format!("podman ignores `{f}`"),
+        Scope::PodSecurity => format!("podman ignores the pod's `securityContext.{f}`"),
+        Scope::Container => format!("podman ignores `{f}` of container `{c}`"),
+        Scope::ContainerSecurity => format!("podman ignores `securityContext.{f}` of container `{c}`"),
+        Scope::EnvFrom => format!("podman ignores `envFrom.{f}`"),
+        Scope::VolumeMount => format!("podman ignores `{f}`"),
+        Scope::ProjectedSource => format!("podman ignores the projected source `{f}`"),
+        Scope::Service | Scope::ServicePort => format!("podman ignores the Service's `{f}`"),
+    };
+    match h.field.honoured {
+        Some(how) => format!("{what}; {how}"),
+        None => what,
     }
 }
 
