@@ -84,10 +84,12 @@ fn public_bundles_lint_without_false_errors() {
 
 #[test]
 fn the_online_boutique_renders_every_workload() {
-    let out = Test::new().args(["render", BOUTIQUE]).run();
+    let out = Test::new().args(["render", "--ledger", BOUTIQUE]).run();
     assert_eq!(out.stdout.matches("kind: Pod").count(), 12, "{out}");
-    // Its ServiceAccounts are skipped on their own lines, not silently.
-    out.assert_stderr_contains("microservices-demo.yaml:145:1: warning: kind `ServiceAccount`");
+    // Its ServiceAccounts are skipped on their own lines, not silently, and so
+    // is the port translation of the Service that maps 80 to 8080.
+    out.assert_stderr_contains("microservices-demo.yaml:145:7: warning: kind `ServiceAccount`");
+    out.assert_stderr_contains("microservices-demo.yaml:141:5: warning: field `spec.ports[0].port` of `Service/frontend-external`");
 }
 
 #[test]
