@@ -3,8 +3,8 @@
 //! `driver()` decides once per process: `PODPROOF_DRIVER=cli` (or a
 //! `PODPROOF_PODMAN` stand-in, which only knows the CLI) means the CLI;
 //! otherwise the socket of `--url` or `CONTAINER_HOST` (never stopped by
-//! podproof), else podproof's own service (`service.rs`), started here on the
-//! first call. When no API can be reached, podproof says so once and uses
+//! podproof), else podproof's own service (`service.rs`), started on a
+//! thread at the first call. When no API can be reached, podproof says so once and uses
 //! the CLI. Each function here mirrors one in `mod.rs`, with the same
 //! results, so callers cannot tell the paths apart.
 
@@ -12,7 +12,7 @@ use super::api::{demux, encode, Client, Response, PREFIX};
 use super::{ContainerState, Labelled, Output, PodmanError, Version};
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The deadline of an ordinary request: far above any answer podman gives
@@ -52,36 +52,54 @@ pub fn wants_api() -> bool {
     }
 }
 
-/// The API, when this process uses it.
-pub fn driver() -> Option<&'static Api> {
-    DRIVER.get_or_init(connect).as_ref()
-}
+/// The thread starting podproof's own service, joined by `shutdown`.
+static STARTING: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
 
-/// Whether the API driver was started (so `shutdown` has a service to leave).
-fn started() -> Option<&'static Api> {
+/// The API, when this process uses it and it is ready. podproof's own
+/// service takes about half a second to answer, so it is started on a
+/// thread at the first call, and the calls made until it answers go through
+/// the CLI: a run's first `kube play` (a CLI call) hides the start-up.
+pub fn driver() -> Option<&'static Api> {
+    if let Some(d) = DRIVER.get() {
+        return d.as_ref();
+    }
+    if !wants_api() {
+        return DRIVER.get_or_init(|| None).as_ref();
+    }
+    if let Some(url) = user_url() {
+        return DRIVER.get_or_init(|| connect_user(&url)).as_ref();
+    }
+    if let Ok(mut starting) = STARTING.lock() {
+        if starting.is_none() && DRIVER.get().is_none() {
+            *starting = Some(std::thread::spawn(|| {
+                let _ = DRIVER.set(connect_owned());
+            }));
+        }
+    }
     DRIVER.get().and_then(|d| d.as_ref())
 }
 
-fn connect() -> Option<Api> {
-    if !wants_api() {
-        return None;
+fn connect_user(url: &str) -> Option<Api> {
+    match url.strip_prefix("unix://") {
+        Some(path) => ready(Client::new(path), false),
+        None => {
+            crate::errln!("warning: `{url}` is not a unix:// socket; podproof uses the podman CLI instead");
+            None
+        }
     }
-    let (client, owned) = match user_url() {
-        Some(url) => match url.strip_prefix("unix://") {
-            Some(path) => (Client::new(path), false),
-            None => {
-                crate::errln!("warning: `{url}` is not a unix:// socket; podproof uses the podman CLI instead");
-                return None;
-            }
-        },
-        None => match super::service::join(Duration::from_secs(30)) {
-            Ok(sock) => (Client::new(sock), true),
-            Err(e) => {
-                crate::errln!("warning: the podman API is not available ({e}); podproof uses the podman CLI instead");
-                return None;
-            }
-        },
-    };
+}
+
+fn connect_owned() -> Option<Api> {
+    match super::service::join(Duration::from_secs(30)) {
+        Ok(sock) => ready(Client::new(sock), true),
+        Err(e) => {
+            crate::errln!("warning: the podman API is not available ({e}); podproof uses the podman CLI instead");
+            None
+        }
+    }
+}
+
+fn ready(client: Client, owned: bool) -> Option<Api> {
     match negotiate(&client) {
         Ok(version) => Some(Api { client, owned, version }),
         Err(e) => {
@@ -125,9 +143,14 @@ fn negotiate(client: &Client) -> Result<Version, PodmanError> {
     Ok(version)
 }
 
-/// Leaves podproof's own service at the end of the process (the last user stops it).
+/// Leaves podproof's own service at the end of the process (the last user
+/// stops it), after its start, if one is under way, has finished.
 pub fn shutdown() {
-    if started().is_some_and(|a| a.owned) {
+    let starting = STARTING.lock().ok().and_then(|mut s| s.take());
+    if let Some(t) = starting {
+        let _ = t.join();
+    }
+    if DRIVER.get().and_then(|d| d.as_ref()).is_some_and(|a| a.owned) {
         super::service::leave();
     }
 }
@@ -280,20 +303,6 @@ impl Api {
         for n in names {
             let path = format!("{PREFIX}/pods/{}/stop?t={}", encode(n), timeout.as_secs());
             self.pod_report("POST", &path, timeout + STOP_MARGIN)?;
-        }
-        Ok(())
-    }
-
-    /// Removes pods. The API's removal has no stop timeout (the CLI's `-t`),
-    /// so a pod is stopped with that timeout first.
-    pub fn pod_rm(&self, names: &[String], timeout: Duration) -> Result<(), PodmanError> {
-        for n in names {
-            let stop = format!("{PREFIX}/pods/{}/stop?t={}", encode(n), timeout.as_secs());
-            let r = self.call("POST", &stop, None, timeout + STOP_MARGIN)?;
-            if r.status == 404 {
-                return Err(failed("POST", &stop, &r));
-            }
-            self.pod_report("DELETE", &format!("{PREFIX}/pods/{}?force=true", encode(n)), timeout + STOP_MARGIN)?;
         }
         Ok(())
     }
