@@ -299,14 +299,6 @@ impl Api {
         }
     }
 
-    pub fn pod_stop(&self, names: &[String], timeout: Duration) -> Result<(), PodmanError> {
-        for n in names {
-            let path = format!("{PREFIX}/pods/{}/stop?t={}", encode(n), timeout.as_secs());
-            self.pod_report("POST", &path, timeout + STOP_MARGIN)?;
-        }
-        Ok(())
-    }
-
     pub fn pod_start(&self, name: &str) -> Result<(), PodmanError> {
         self.pod_report("POST", &format!("{PREFIX}/pods/{}/start", encode(name)), CALL)
     }
