@@ -6,5 +6,7 @@ fn main() {
         podproof::errln!("{e}");
         e.exit_code()
     });
+    // The last podproof process using the owned podman service stops it.
+    podproof::podman::shutdown();
     std::process::exit(code);
 }

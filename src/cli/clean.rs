@@ -49,6 +49,10 @@ pub fn clean(all: bool) -> Result<usize> {
         removed += podman::remove_labelled(&format!("{}={id}", render::LABEL_RUN), Duration::ZERO)?;
         state::remove(&id)?;
     }
+    // The podman service of a killed run: stopped when no live podproof uses it.
+    if podman::service::clean_leftover() {
+        errln!("stopped the podman service no live podproof process used");
+    }
     Ok(removed)
 }
 

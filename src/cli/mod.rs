@@ -24,6 +24,10 @@ use std::ffi::OsString;
     propagate_version = true
 )]
 pub struct Cli {
+    /// The podman API socket to use (`unix:///run/podman/podman.sock`), instead
+    /// of the service podproof starts and stops itself; `CONTAINER_HOST` does the same
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,6 +78,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
             return Ok(2);
         }
     };
+    if let Some(url) = &cli.url {
+        crate::podman::set_url(url);
+    }
     match cli.command {
         Command::Render(a) => render::run(a),
         Command::Test(a) => test::run(a),
