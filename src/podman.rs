@@ -890,3 +890,13 @@ mod event_tests {
         check("", None);
     }
 }
+
+/// `podman start`, killed when `timeout` passes (the pod workers' restarts).
+pub fn container_start_until(container: &str, timeout: Duration) -> Result<(), PodmanError> {
+    let args = s(&["start", container]);
+    let out = run_until(&args, None, Some(timeout))?;
+    if out.status != 0 {
+        return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr });
+    }
+    Ok(())
+}

@@ -24,6 +24,10 @@ struct JsonTest<'a> {
     failure: Option<&'a str>,
     snapshot_problems: &'a [String],
     steps: Vec<JsonStep<'a>>,
+    /// Whether CrashLoopBackOff was scaled down (podproof.yaml `kubelet.backoff`).
+    backoff_scaled: bool,
+    /// The events timeline, like `kubectl get events`.
+    timeline: &'a [crate::kubelet::timeline::Event],
 }
 
 #[derive(Serialize)]
@@ -79,6 +83,8 @@ pub fn json(results: &[TestResult]) -> String {
                 run_id: &t.run_id,
                 failure: t.failure.as_deref(),
                 snapshot_problems: &t.snapshot_problems,
+                backoff_scaled: t.backoff_scaled,
+                timeline: &t.timeline,
                 steps: t
                     .steps
                     .iter()

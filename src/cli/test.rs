@@ -131,7 +131,15 @@ pub fn run(a: Args) -> Result<i32> {
         .jobs
         .or(config.test.jobs)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
+    let backoff = config.kubelet.backoff().map_err(|e| Error::bad_input("invalid podproof.yaml", vec![e]))?;
+    if backoff.scaled() {
+        errln!(
+            "note: CrashLoopBackOff is scaled by podproof.yaml to {:?} doubling to {:?} (Kubernetes: 10s to 5m)",
+            backoff.initial,
+            backoff.max
+        );
+    }
+    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store, backoff };
     let progress = Printer::new();
     let start = Instant::now();
     let results = runner::run_all(&selected, &opts, &progress);
