@@ -447,6 +447,10 @@ impl Env {
             std::fs::create_dir_all(d)
                 .map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
         }
+        // A pod worker learns of exits from the run's event stream, so it runs before the pod does.
+        if self.needs_worker(m) {
+            self.kubelet.ensure_events()?;
+        }
         // Claims become labelled named volumes before play, so they are swept with the run.
         let shared: Vec<String> = app
             .claims
@@ -861,16 +865,21 @@ impl Env {
     /// their own timing). A container that exits and is not restarted fails
     /// at once; one in CrashLoopBackOff is waited for until the timeout.
     fn wait_ready_worker(&self, m: &Member, start: Instant, log: Log) -> Result<()> {
-        let mut cache = None;
-        await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
-            cache = None;
-            self.running_poll(m, &mut cache)
+        // Every container started once (it may have exited since: the worker
+        // applies the restartPolicy to that, with backoff).
+        let states = await_condition(self.settings.ready_timeout, Duration::from_millis(50), || match self.states(m) {
+            Ok(states) => {
+                let ran =
+                    |c: &String| states.iter().any(|s| s.name == m.container(c) && (s.running || s.status == "exited"));
+                if m.containers.iter().all(ran) {
+                    Poll::Ready(states)
+                } else {
+                    Poll::Pending(Some("containers not started yet".to_string()))
+                }
+            }
+            Err(e) => Poll::Fail(e.to_string()),
         })
         .map_err(|e| self.wait_error(m, &format!("{} to run", m.pod), e))?;
-        let states = match self.known.lock().expect("known lock").get(&m.pod) {
-            Some((s, _)) => s.clone(),
-            None => self.states(m)?,
-        };
         self.spawn_worker(m, &states)?;
         await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
             let Some(st) = self.kubelet.status.of(&m.pod) else { return Poll::Fail("its pod worker stopped".into()) };

@@ -360,7 +360,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         kept: false,
         teardown: Duration::ZERO,
         timeline: Vec::new(),
-        backoff_scaled: false,
+        backoff_scaled: opts.backoff.scaled(),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
     let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT, backoff: opts.backoff };

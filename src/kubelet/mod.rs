@@ -106,6 +106,11 @@ impl Kubelet {
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Starts the run's event stream (before a worker's pod plays, so no exit is missed).
+    pub fn ensure_events(&self) -> crate::error::Result<()> {
+        self.ensure_dispatcher()
+    }
+
     fn ensure_dispatcher(&self) -> crate::error::Result<()> {
         let mut d = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner());
         if d.is_some() {

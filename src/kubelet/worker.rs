@@ -183,6 +183,13 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
         .collect();
     let mut w = Worker { pod, shared, containers, netns_pid: 0, ip: String::new() };
     w.learn(states);
+    // A container that exited before its worker started goes to the restartPolicy now.
+    for i in 0..w.containers.len() {
+        let st = states.iter().find(|s| s.name == w.containers[i].spec.podman);
+        if let Some(st) = st.filter(|s| !s.running) {
+            w.exited(i, st.exit_code, "exited");
+        }
+    }
     for c in &w.containers {
         w.shared.status.set(&w.pod.pod, &c.spec.name, c.status.clone());
     }
