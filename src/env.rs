@@ -1052,6 +1052,8 @@ impl Env {
     pub fn teardown(&self, log: Log) -> Result<Teardown> {
         use std::sync::atomic::Ordering;
         let start = Instant::now();
+        // No pod worker may restart what teardown stops; the event stream goes with them.
+        self.kubelet.stop_all();
         let known: Vec<Member> = self.members.iter().filter(|m| self.is_played(m)).cloned().collect();
         let first = self.remove_members(&known, log).and_then(|_| self.remove_volumes());
         let net = if self.network_ready.load(Ordering::SeqCst) {

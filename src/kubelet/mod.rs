@@ -77,16 +77,14 @@ impl Kubelet {
     }
 
     /// Stops a pod's worker before its pod is stopped, so that stopping is not
-    /// taken for a crash. The dispatcher goes with the last worker.
+    /// taken for a crash. The dispatcher stays for the run (a restarted pod
+    /// gets a new worker), until `stop_all`.
     pub fn stop(&self, pod: &str) {
         let h = self.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(pod);
         let Some((h, containers)) = h else { return };
         self.routes.lock().unwrap_or_else(|p| p.into_inner()).retain(|c, _| !containers.contains(c));
         h.stop();
         self.status.remove(pod);
-        if self.workers.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
-            self.stop_dispatcher();
-        }
     }
 
     pub fn stop_all(&self) {
