@@ -524,9 +524,10 @@ impl Env {
         self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default()
     }
 
-    /// Whether a member's pod gets a pod worker: it has a probe.
+    /// Whether a member's pod gets a pod worker: it has a probe or a native sidecar.
     pub fn needs_worker(&self, m: &Member) -> bool {
-        crate::kubelet::worker::PodSpec::needs_worker(&self.spec_of(m))
+        let spec = self.spec_of(m);
+        crate::kubelet::worker::PodSpec::needs_worker(&spec) || spec.init_containers.iter().flatten().any(is_sidecar)
     }
 
     /// Whether podproof, not podman, restarts the member's exited containers.
@@ -540,6 +541,14 @@ impl Env {
         let pod = crate::kubelet::worker::PodSpec {
             pod: m.pod.clone(),
             containers: crate::kubelet::worker::PodSpec::container_specs(&spec, |c| m.container(c)),
+            sidecars: {
+                // Sidecars run beside the app with their probes and are restarted
+                // when they exit, whatever the pod's restartPolicy.
+                let sidecars: Vec<core::Container> =
+                    spec.init_containers.iter().flatten().filter(|c| is_sidecar(c)).cloned().collect();
+                let as_pod = core::PodSpec { containers: sidecars, ..Default::default() };
+                crate::kubelet::worker::PodSpec::container_specs(&as_pod, |c| m.container(c))
+            },
             policy: crate::kubelet::worker::Policy::parse(spec.restart_policy.as_deref()),
             owns_restarts: self.owns_restarts(m),
             grace: self.grace_of(m),
@@ -575,6 +584,28 @@ impl Env {
                 flags.push("--env".into());
                 flags.push(k.clone());
             }
+            if is_sidecar(c) {
+                log(&format!("starting sidecar {} of {}", c.name, m.pod));
+                let started = podman::run_in_pod_detached(
+                    &m.pod,
+                    &m.container(&c.name),
+                    &flags,
+                    &image,
+                    &command,
+                    &labels,
+                    &multi,
+                    self.settings.ready_timeout,
+                );
+                let _ = std::fs::remove_file(&env_file);
+                started.map_err(|e| Error::from(e).context(format!("cannot start sidecar {} of {}", c.name, m.pod)))?;
+                self.kubelet.timeline.normal(
+                    &format!("{}/{}", m.pod, c.name),
+                    "Started",
+                    format!("Started sidecar {}", c.name),
+                );
+                self.wait_sidecar(m, c)?;
+                continue;
+            }
             log(&format!("running init container {} of {}", c.name, m.pod));
             let out = podman::run_in_pod(
                 &m.pod,
@@ -599,6 +630,52 @@ impl Env {
         }
         podman::pod_start(&m.pod)?;
         Ok(())
+    }
+
+    /// Waits until a sidecar runs and, if it has a startup or readiness probe,
+    /// passes it: only then does the next init container start, as in Kubernetes.
+    fn wait_sidecar(&self, m: &Member, c: &core::Container) -> Result<()> {
+        let name = m.container(&c.name);
+        let spec = self.spec_of(m);
+        let probes: Vec<core::Probe> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| [k.startup_probe.clone(), k.readiness_probe.clone()])
+            .flatten()
+            .collect();
+        // Named ports come from the spec as written (the played pod drops bare containerPorts).
+        let ports: Vec<core::ContainerPort> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| k.ports.clone().unwrap_or_default())
+            .collect();
+        await_condition(self.settings.ready_timeout, Duration::from_millis(100), || {
+            let states = match podman::inspect_containers(std::slice::from_ref(&name)) {
+                Ok(s) => s,
+                Err(e) => return Poll::Fail(e.stderr),
+            };
+            let Some(st) = states.first() else { return Poll::Pending(Some("not created yet".into())) };
+            if !st.running {
+                return Poll::Fail(format!("sidecar {name} exited with code {}", st.exit_code));
+            }
+            let t = probe::Target {
+                container: name.clone(),
+                netns_pid: if m.host_network { 0 } else { st.pid },
+                ip: if m.host_network { String::new() } else { st.ip.clone() },
+                ports: ports.clone(),
+            };
+            for p in &probes {
+                if let Err(e) = probe::probe_once(p, &t) {
+                    return Poll::Pending(Some(format!("sidecar {name}: probe not passing: {e}")));
+                }
+            }
+            Poll::Ready(())
+        })
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), e))
     }
 
     /// The init containers of a member, as rendered for play.
@@ -1021,7 +1098,17 @@ impl Env {
         let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
             let hs: Vec<_> = members
                 .iter()
-                .map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))))
+                .map(|m| {
+                    s.spawn(move || {
+                        // Sidecars stop after the main containers, as in Kubernetes.
+                        if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
+                            for c in m.podman_containers() {
+                                let _ = podman::container_stop(&c, self.grace_of(m));
+                            }
+                        }
+                        podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))
+                    })
+                })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
         });
@@ -1143,6 +1230,11 @@ impl Drop for TeardownGuard {
 /// The headless service KubeDirector makes for a cluster's members.
 pub fn kd_service(cluster: &str) -> String {
     format!("kdhs-{cluster}")
+}
+
+/// Whether an init container is a native sidecar (`restartPolicy: Always`, Kubernetes 1.29+).
+pub fn is_sidecar(c: &core::Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
 }
 
 /// Splits the init containers off a pod.

@@ -150,3 +150,13 @@ fn pre_stop_runs_on_teardown_and_on_down_within_the_grace_period() {
     assert_eq!(std::fs::read_to_string(out.join("prestop-http.txt")).unwrap(), "stopping-http\n");
     common::assert_clean("down with preStop");
 }
+
+#[test]
+fn a_native_sidecar_serves_beside_the_app_and_survives_its_restart() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let events = run_kubelet_test("kubelet-native-sidecar");
+    let sidecar_starts = events.iter().filter(|e| e.2 == "Started sidecar proxy").count();
+    assert_eq!(sidecar_starts, 1, "the sidecar started once and kept running\n{events:#?}");
+    assert!(events.iter().any(|e| e.2 == "Started container app (restart 1)"), "{events:#?}");
+    assert!(!events.iter().any(|e| e.2.contains("proxy (restart")), "the sidecar was not restarted\n{events:#?}");
+}

@@ -35,6 +35,9 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
+    /// Stream the pods' events timeline (probes, restarts, back-offs) on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -112,6 +115,7 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
 fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let settings = Settings { ready_timeout: a.timeout, ..Settings::default() };
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
+    env.kubelet.timeline.stream(a.verbose);
     for app in apps {
         env.add_app(app);
     }

@@ -62,7 +62,7 @@ impl Kubelet {
         self.stop(&pod.pod);
         self.ensure_dispatcher()?;
         let name = pod.pod.clone();
-        let containers: Vec<String> = pod.containers.iter().map(|c| c.podman.clone()).collect();
+        let containers: Vec<String> = pod.containers.iter().chain(&pod.sidecars).map(|c| c.podman.clone()).collect();
         let shared =
             worker::Shared { timeline: self.timeline.clone(), status: self.status.clone(), backoff: self.backoff };
         let h = worker::spawn(pod, states, shared);

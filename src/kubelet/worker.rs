@@ -62,6 +62,8 @@ pub struct ContainerSpec {
 pub struct PodSpec {
     pub pod: String,
     pub containers: Vec<ContainerSpec>,
+    /// Native sidecars: restarted whenever they exit.
+    pub sidecars: Vec<ContainerSpec>,
     pub policy: Policy,
     /// Whether podproof restarts exited containers (the pod was played with
     /// podman's restart policy off), or podman does (and the worker only watches).
@@ -146,6 +148,8 @@ struct Container {
     running: bool,
     restart_at: Option<Instant>,
     backoff: Entry,
+    /// A native sidecar: restarted on every exit.
+    sidecar: bool,
     status: ContainerStatus,
 }
 
@@ -166,7 +170,9 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
     let containers = pod
         .containers
         .iter()
-        .map(|c| {
+        .map(|c| (c, false))
+        .chain(pod.sidecars.iter().map(|c| (c, true)))
+        .map(|(c, sidecar)| {
             let probes: Vec<Probe> = c.probes.iter().map(|(k, p)| Probe::new(*k, Timing::of(p), now)).collect();
             let started = !probes.iter().any(|p| p.kind == Kind::Startup);
             let ready = started && !probes.iter().any(|p| p.kind == Kind::Readiness);
@@ -177,6 +183,7 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
                 running: true,
                 restart_at: None,
                 backoff: Entry::default(),
+                sidecar,
                 status: ContainerStatus { running: true, started, ready, ..Default::default() },
             }
         })
@@ -281,12 +288,12 @@ impl Worker {
         c.status.ready = false;
         c.status.exit_code = Some(code);
         self.shared.timeline.normal(&obj, "Exited", format!("Container {} {how} with code {code}", c.spec.name));
-        if !self.pod.policy.restarts(code) {
+        if !c.sidecar && !self.pod.policy.restarts(code) {
             c.status.terminated = true;
             self.publish(i);
             return;
         }
-        if !self.pod.owns_restarts {
+        if !self.pod.owns_restarts && !c.sidecar {
             // podman's own restart policy brings it back; the start event follows.
             self.publish(i);
             return;
