@@ -31,6 +31,41 @@ pub struct Config {
     pub promote: PromoteDefaults,
     #[serde(default)]
     pub host_paths: HostPathDefaults,
+    #[serde(default)]
+    pub kubelet: KubeletDefaults,
+}
+
+/// The pod workers' settings. `backoff` scales CrashLoopBackOff down for
+/// tests (Kubernetes: 10s doubling to 5m); reports say when it was scaled.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletDefaults {
+    pub backoff: Option<BackoffDefaults>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackoffDefaults {
+    pub initial: Option<String>,
+    pub max: Option<String>,
+}
+
+impl KubeletDefaults {
+    /// The backoff to use, or why the setting is wrong.
+    pub fn backoff(&self) -> std::result::Result<crate::kubelet::Backoff, String> {
+        let mut b = crate::kubelet::Backoff::default();
+        let Some(d) = &self.backoff else { return Ok(b) };
+        if let Some(i) = &d.initial {
+            b.initial = crate::wait::parse_duration(i).map_err(|e| format!("kubelet.backoff.initial: {e}"))?;
+        }
+        if let Some(m) = &d.max {
+            b.max = crate::wait::parse_duration(m).map_err(|e| format!("kubelet.backoff.max: {e}"))?;
+        }
+        if b.initial.is_zero() || b.max < b.initial {
+            return Err("kubelet.backoff: initial must be above zero and at most max".into());
+        }
+        Ok(b)
+    }
 }
 
 /// hostPaths podproof may mount although they leave the project or reach a
@@ -93,6 +128,9 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
             vec![format!("{}: test.jobs must be at least 1", src.name)],
         ));
     }
+    if let Err(e) = config.kubelet.backoff() {
+        return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: {e}", src.name)]));
+    }
     Ok((root, config))
 }
 
@@ -119,5 +157,8 @@ mod tests {
         check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None, strict: false }");
         check("test: {strict: true}\n", "strict: true");
         check("hostPaths: {allow: [/srv/x, data]}\n", "allow: [\"/srv/x\", \"data\"]");
+        check("kubelet: {backoff: {initial: 1s, max: 4s}}\n", "initial: Some(\"1s\"), max: Some(\"4s\")");
+        check("kubelet: {backoff: {initial: 5s, max: 1s}}\n", "initial must be above zero and at most max");
+        check("kubelet: {backoff: {initial: soon}}\n", "kubelet.backoff.initial:");
     }
 }

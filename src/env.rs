@@ -57,11 +57,18 @@ pub struct Settings {
     /// How long containers get to stop (bounded by terminationGracePeriodSeconds).
     pub grace: Duration,
     pub ready_timeout: Duration,
+    /// CrashLoopBackOff of the pod workers (Kubernetes' 10 s to 5 min unless
+    /// podproof.yaml scales it).
+    pub backoff: crate::kubelet::Backoff,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { grace: Duration::from_secs(2), ready_timeout: Duration::from_secs(120) }
+        Settings {
+            grace: Duration::from_secs(2),
+            ready_timeout: Duration::from_secs(120),
+            backoff: crate::kubelet::Backoff::default(),
+        }
     }
 }
 
@@ -85,6 +92,8 @@ pub struct Env {
     /// Per pod, the last states that found every container running, with the
     /// start time of each main process (see `states_fresh`).
     known: std::sync::Mutex<std::collections::BTreeMap<String, KnownStates>>,
+    /// The pod workers, their status cache and the events timeline.
+    pub kubelet: crate::kubelet::Kubelet,
 }
 
 type KnownStates = (Vec<ContainerState>, Vec<(i64, u64)>);
@@ -111,7 +120,9 @@ impl Env {
             state::create(id, kind).map_err(|e| Error::runtime(format!("cannot create state for run {id}: {e}")))?;
         crate::signals::track(id);
         let run = RunContext { id: id.to_string(), suffix: suffix.to_string() };
+        let kubelet = crate::kubelet::Kubelet::new(id, Instant::now(), settings.backoff);
         let mut env = Env {
+            kubelet,
             network: format!("podproof-{id}"),
             run,
             kind,
@@ -436,6 +447,10 @@ impl Env {
             std::fs::create_dir_all(d)
                 .map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
         }
+        // A pod worker learns of exits from the run's event stream, so it runs before the pod does.
+        if self.needs_worker(m) {
+            self.kubelet.ensure_events()?;
+        }
         // Claims become labelled named volumes before play, so they are swept with the run.
         let shared: Vec<String> = app
             .claims
@@ -466,6 +481,15 @@ impl Env {
                 m.pod
             ));
         }
+        // Exactly one party restarts containers: in a test run, the pod worker
+        // of a pod with probes (with CrashLoopBackOff, and in place after a
+        // failed liveness probe), so podman's own restart policy is turned off;
+        // otherwise podman's policy, which kube play sets from restartPolicy.
+        if self.owns_restarts(m) {
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.restart_policy = Some("Never".into());
+            }
+        }
         let yaml = pod_yaml(&pod);
         let file = self.played_file(m);
         write_private(&file, yaml.as_bytes())?;
@@ -491,7 +515,46 @@ impl Env {
             return Err(e);
         }
         self.played.lock().expect("played lock").insert(m.pod.clone());
+        self.kubelet.timeline.normal(&m.pod, "Started", format!("Started pod {} ({}/{})", m.pod, m.role, m.index));
         Ok(())
+    }
+
+    /// The pod spec of a member as written (probes, hooks and restartPolicy included).
+    pub fn spec_of(&self, m: &Member) -> core::PodSpec {
+        self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default()
+    }
+
+    /// Whether a member's pod gets a pod worker: it has a probe or a native sidecar.
+    pub fn needs_worker(&self, m: &Member) -> bool {
+        let spec = self.spec_of(m);
+        crate::kubelet::worker::PodSpec::needs_worker(&spec) || spec.init_containers.iter().flatten().any(is_sidecar)
+    }
+
+    /// Whether podproof, not podman, restarts the member's exited containers.
+    pub fn owns_restarts(&self, m: &Member) -> bool {
+        self.kind == RunKind::Test && self.needs_worker(m)
+    }
+
+    /// Starts the pod worker of a running member (see `kubelet`).
+    fn spawn_worker(&self, m: &Member, states: &[ContainerState]) -> Result<()> {
+        let spec = self.spec_of(m);
+        let pod = crate::kubelet::worker::PodSpec {
+            pod: m.pod.clone(),
+            containers: crate::kubelet::worker::PodSpec::container_specs(&spec, |c| m.container(c)),
+            sidecars: {
+                // Sidecars run beside the app with their probes and are restarted
+                // when they exit, whatever the pod's restartPolicy.
+                let sidecars: Vec<core::Container> =
+                    spec.init_containers.iter().flatten().filter(|c| is_sidecar(c)).cloned().collect();
+                let as_pod = core::PodSpec { containers: sidecars, ..Default::default() };
+                crate::kubelet::worker::PodSpec::container_specs(&as_pod, |c| m.container(c))
+            },
+            policy: crate::kubelet::worker::Policy::parse(spec.restart_policy.as_deref()),
+            owns_restarts: self.owns_restarts(m),
+            grace: self.grace_of(m),
+            host_network: m.host_network,
+        };
+        self.kubelet.spawn(pod, states)
     }
 
     /// Starts a created pod: its network first, then each init container to
@@ -521,6 +584,28 @@ impl Env {
                 flags.push("--env".into());
                 flags.push(k.clone());
             }
+            if is_sidecar(c) {
+                log(&format!("starting sidecar {} of {}", c.name, m.pod));
+                let started = podman::run_in_pod_detached(
+                    &m.pod,
+                    &m.container(&c.name),
+                    &flags,
+                    &image,
+                    &command,
+                    &labels,
+                    &multi,
+                    self.settings.ready_timeout,
+                );
+                let _ = std::fs::remove_file(&env_file);
+                started.map_err(|e| Error::from(e).context(format!("cannot start sidecar {} of {}", c.name, m.pod)))?;
+                self.kubelet.timeline.normal(
+                    &format!("{}/{}", m.pod, c.name),
+                    "Started",
+                    format!("Started sidecar {}", c.name),
+                );
+                self.wait_sidecar(m, c)?;
+                continue;
+            }
             log(&format!("running init container {} of {}", c.name, m.pod));
             let out = podman::run_in_pod(
                 &m.pod,
@@ -545,6 +630,52 @@ impl Env {
         }
         podman::pod_start(&m.pod)?;
         Ok(())
+    }
+
+    /// Waits until a sidecar runs and, if it has a startup or readiness probe,
+    /// passes it: only then does the next init container start, as in Kubernetes.
+    fn wait_sidecar(&self, m: &Member, c: &core::Container) -> Result<()> {
+        let name = m.container(&c.name);
+        let spec = self.spec_of(m);
+        let probes: Vec<core::Probe> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| [k.startup_probe.clone(), k.readiness_probe.clone()])
+            .flatten()
+            .collect();
+        // Named ports come from the spec as written (the played pod drops bare containerPorts).
+        let ports: Vec<core::ContainerPort> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| k.ports.clone().unwrap_or_default())
+            .collect();
+        await_condition(self.settings.ready_timeout, Duration::from_millis(100), || {
+            let states = match podman::inspect_containers(std::slice::from_ref(&name)) {
+                Ok(s) => s,
+                Err(e) => return Poll::Fail(e.stderr),
+            };
+            let Some(st) = states.first() else { return Poll::Pending(Some("not created yet".into())) };
+            if !st.running {
+                return Poll::Fail(format!("sidecar {name} exited with code {}", st.exit_code));
+            }
+            let t = probe::Target {
+                container: name.clone(),
+                netns_pid: if m.host_network { 0 } else { st.pid },
+                ip: if m.host_network { String::new() } else { st.ip.clone() },
+                ports: ports.clone(),
+            };
+            for p in &probes {
+                if let Err(e) = probe::probe_once(p, &t) {
+                    return Poll::Pending(Some(format!("sidecar {name}: probe not passing: {e}")));
+                }
+            }
+            Poll::Ready(())
+        })
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), e))
     }
 
     /// The init containers of a member, as rendered for play.
@@ -727,6 +858,27 @@ impl Env {
     /// `ready_poll` that reuses the container states of an earlier poll when
     /// given them (`Some`); `None` inspects and fills the cache.
     fn ready_poll_cached(&self, m: &Member, cache: &mut Option<Vec<ContainerState>>) -> Poll<(), String> {
+        match self.running_poll(m, cache) {
+            Poll::Ready(()) => {}
+            other => return other,
+        }
+        let spec = self.spec_of(m);
+        let Some(states) = cache.take() else { return Poll::Pending(None) };
+        for c in &spec.containers {
+            for p in [&c.startup_probe, &c.readiness_probe].into_iter().flatten() {
+                let t = self.target(m, &c.name, &states);
+                if let Err(e) = probe::probe_once(p, &t) {
+                    // Running containers only need probing again; keep their states.
+                    *cache = Some(states);
+                    return Poll::Pending(Some(format!("{}: probe not passing: {e}", m.container(&c.name))));
+                }
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// One look at whether a member's containers run; on Ready the states stay in `cache`.
+    fn running_poll(&self, m: &Member, cache: &mut Option<Vec<ContainerState>>) -> Poll<(), String> {
         let Some(role) = self.role_of(m) else { return Poll::Fail(format!("unknown role {}", m.role)) };
         let spec = role.template.spec.clone().unwrap_or_default();
         let always = spec.restart_policy.as_deref().unwrap_or("Always") == "Always";
@@ -758,16 +910,7 @@ impl Env {
                 return Poll::Pending(Some(format!("container {name} is {}", st.status)));
             }
         }
-        for c in &spec.containers {
-            for p in [&c.startup_probe, &c.readiness_probe].into_iter().flatten() {
-                let t = self.target(m, &c.name, &states);
-                if let Err(e) = probe::probe_once(p, &t) {
-                    // Running containers only need probing again; keep their states.
-                    *cache = Some(states);
-                    return Poll::Pending(Some(format!("{}: probe not passing: {e}", m.container(&c.name))));
-                }
-            }
-        }
+        *cache = Some(states);
         Poll::Ready(())
     }
 
@@ -775,6 +918,9 @@ impl Env {
     /// or crash-loops fails at once, with its last logs.
     pub fn wait_ready(&self, m: &Member, log: Log) -> Result<()> {
         let start = Instant::now();
+        if self.needs_worker(m) {
+            return self.wait_ready_worker(m, start, log);
+        }
         // Probes run every 50 ms; containers are inspected again every tenth poll,
         // so a crash is still noticed within half a second.
         let mut cache = None;
@@ -785,6 +931,54 @@ impl Env {
                 cache = None;
             }
             self.ready_poll_cached(m, &mut cache)
+        })
+        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
+        log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
+        Ok(())
+    }
+
+    /// Waits for a member with a pod worker: its containers running, then
+    /// every container Ready in the status cache the worker keeps (probes on
+    /// their own timing). A container that exits and is not restarted fails
+    /// at once; one in CrashLoopBackOff is waited for until the timeout.
+    fn wait_ready_worker(&self, m: &Member, start: Instant, log: Log) -> Result<()> {
+        // Every container started once (it may have exited since: the worker
+        // applies the restartPolicy to that, with backoff).
+        let states = await_condition(self.settings.ready_timeout, Duration::from_millis(50), || match self.states(m) {
+            Ok(states) => {
+                let ran =
+                    |c: &String| states.iter().any(|s| s.name == m.container(c) && (s.running || s.status == "exited"));
+                if m.containers.iter().all(ran) {
+                    Poll::Ready(states)
+                } else {
+                    Poll::Pending(Some("containers not started yet".to_string()))
+                }
+            }
+            Err(e) => Poll::Fail(e.to_string()),
+        })
+        .map_err(|e| self.wait_error(m, &format!("{} to run", m.pod), e))?;
+        self.spawn_worker(m, &states)?;
+        await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
+            let Some(st) = self.kubelet.status.of(&m.pod) else { return Poll::Fail("its pod worker stopped".into()) };
+            for (name, c) in &st {
+                if c.terminated {
+                    return Poll::Fail(format!(
+                        "container {} exited with code {} and its restartPolicy does not restart it",
+                        m.container(name),
+                        c.exit_code.unwrap_or(-1)
+                    ));
+                }
+                if !c.ready {
+                    let why = match (&c.waiting, &c.last_failure) {
+                        (Some(w), _) => format!("{w} (restarts {})", c.restarts),
+                        (None, Some(f)) => f.clone(),
+                        (None, None) if !c.started => "startup probe not passed yet".into(),
+                        (None, None) => "not ready yet".into(),
+                    };
+                    return Poll::Pending(Some(format!("{}: {why}", m.container(name))));
+                }
+            }
+            Poll::Ready(())
         })
         .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
@@ -891,13 +1085,30 @@ impl Env {
         if members.is_empty() {
             return Ok(());
         }
+        // The workers stop first, so that the stop is not taken for a crash.
+        for m in members {
+            self.kubelet.stop(&m.pod);
+            if self.is_played(m) {
+                self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
+            }
+        }
         self.pre_stop(members, log);
         // One stop call per pod, all at once: `podman pod stop a b c` stops
         // them one after another, each waiting out its grace period.
         let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
             let hs: Vec<_> = members
                 .iter()
-                .map(|m| s.spawn(move || podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))))
+                .map(|m| {
+                    s.spawn(move || {
+                        // Sidecars stop after the main containers, as in Kubernetes.
+                        if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
+                            for c in m.podman_containers() {
+                                let _ = podman::container_stop(&c, self.grace_of(m));
+                            }
+                        }
+                        podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))
+                    })
+                })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
         });
@@ -928,6 +1139,8 @@ impl Env {
     pub fn teardown(&self, log: Log) -> Result<Teardown> {
         use std::sync::atomic::Ordering;
         let start = Instant::now();
+        // No pod worker may restart what teardown stops; the event stream goes with them.
+        self.kubelet.stop_all();
         let known: Vec<Member> = self.members.iter().filter(|m| self.is_played(m)).cloned().collect();
         let first = self.remove_members(&known, log).and_then(|_| self.remove_volumes());
         let net = if self.network_ready.load(Ordering::SeqCst) {
@@ -1017,6 +1230,11 @@ impl Drop for TeardownGuard {
 /// The headless service KubeDirector makes for a cluster's members.
 pub fn kd_service(cluster: &str) -> String {
     format!("kdhs-{cluster}")
+}
+
+/// Whether an init container is a native sidecar (`restartPolicy: Always`, Kubernetes 1.29+).
+pub fn is_sidecar(c: &core::Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
 }
 
 /// Splits the init containers off a pod.

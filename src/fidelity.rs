@@ -159,7 +159,7 @@ pub static FIELDS: &[Field] = &[
         Container,
         "livenessProbe",
         Present,
-        "removed from what podman runs, and podproof does not perform it: a failing liveness probe restarts nothing",
+        "removed from what podman runs; `podproof test` performs it (docs/kubelet.md), but once `podproof up` returns nothing does: a failing liveness probe restarts nothing",
     ),
     changed(Container, "imagePullPolicy", Is("Always"), "played as `IfNotPresent`: nothing is pulled locally"),
     changed(
@@ -460,6 +460,18 @@ pub fn app_entries(src: &Source, doc: &Doc) -> Vec<Entry> {
 pub fn path_of(e: &Entry) -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(&e.file);
     p.exists().then(|| crate::source::normalize(&crate::source::absolute(p)))
+}
+
+/// Fields that `podproof test`'s pod workers perform although `render` and
+/// `up` cannot: a test run leaves their entries out of its ledger.
+const PERFORMED_BY_TESTS: &[&str] = &["livenessProbe"];
+
+/// The ledger of a test run: without what its pod workers perform.
+pub fn for_tests(entries: Vec<Entry>) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .filter(|e| e.is_kind() || !PERFORMED_BY_TESTS.iter().any(|f| e.name.ends_with(&format!(".{f}"))))
+        .collect()
 }
 
 /// The entries of a run, each once, in input order.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod fidelity;
 pub mod hostpath;
+pub mod kubelet;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;

@@ -46,8 +46,10 @@ fn host(explicit: Option<&String>, t: &Target) -> String {
     })
 }
 
-pub fn exec(cmd: &[String], t: &Target) -> Result<(), String> {
-    let out = podman::exec(&t.container, cmd, None).map_err(|e| e.stderr)?;
+/// Runs an exec action; a command still running after `timeout` is a failure
+/// (its `podman exec` is killed), as the kubelet fails exec probes on timeoutSeconds.
+pub fn exec(cmd: &[String], t: &Target, timeout: Duration) -> Result<(), String> {
+    let out = podman::exec_until(&t.container, cmd, None, Some(timeout)).map_err(|e| e.stderr)?;
     if out.status == 0 {
         Ok(())
     } else {
@@ -84,7 +86,7 @@ pub fn tcp(s: &core::TCPSocketAction, t: &Target, timeout: Duration) -> Result<(
 pub fn probe_once(p: &core::Probe, t: &Target) -> Result<(), String> {
     let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1).max(1) as u64);
     if let Some(e) = &p.exec {
-        return exec(e.command.as_deref().unwrap_or_default(), t);
+        return exec(e.command.as_deref().unwrap_or_default(), t, timeout);
     }
     if let Some(h) = &p.http_get {
         return http_get(h, t, timeout);
@@ -101,7 +103,7 @@ pub fn probe_once(p: &core::Probe, t: &Target) -> Result<(), String> {
 /// Runs a postStart or preStop handler once.
 pub fn handler(h: &core::LifecycleHandler, t: &Target, timeout: Duration) -> Result<(), String> {
     if let Some(e) = &h.exec {
-        return exec(e.command.as_deref().unwrap_or_default(), t);
+        return exec(e.command.as_deref().unwrap_or_default(), t, timeout);
     }
     if let Some(g) = &h.http_get {
         return http_get(g, t, timeout);

@@ -26,6 +26,10 @@ struct JsonTest<'a> {
     steps: Vec<JsonStep<'a>>,
     /// What the test's apps hold that podproof does not honour.
     ledger: &'a [crate::fidelity::Entry],
+    /// Whether CrashLoopBackOff was scaled down (podproof.yaml `kubelet.backoff`).
+    backoff_scaled: bool,
+    /// The events timeline, like `kubectl get events`.
+    timeline: &'a [crate::kubelet::timeline::Event],
 }
 
 #[derive(Serialize)]
@@ -82,6 +86,8 @@ pub fn json(results: &[TestResult]) -> String {
                 failure: t.failure.as_deref(),
                 snapshot_problems: &t.snapshot_problems,
                 ledger: &t.ledger,
+                backoff_scaled: t.backoff_scaled,
+                timeline: &t.timeline,
                 steps: t
                     .steps
                     .iter()

@@ -21,6 +21,8 @@ pub struct Options {
     pub keep: bool,
     pub grace: Duration,
     pub snapshots: Store,
+    /// CrashLoopBackOff of the pod workers (podproof.yaml may scale it).
+    pub backoff: crate::kubelet::Backoff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +72,10 @@ pub struct TestResult {
     pub teardown: Duration,
     /// What the test's apps hold that podproof does not honour.
     pub ledger: Vec<crate::fidelity::Entry>,
+    /// The run's events timeline (pod workers and the environment), times since the test started.
+    pub timeline: Vec<crate::kubelet::timeline::Event>,
+    /// Whether CrashLoopBackOff was scaled down by podproof.yaml for this run.
+    pub backoff_scaled: bool,
 }
 
 /// A test with its apps loaded.
@@ -335,7 +341,9 @@ fn skipped(t: &Loaded) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_apps(&t.apps),
+        ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
+        timeline: Vec::new(),
+        backoff_scaled: false,
     }
 }
 
@@ -354,10 +362,12 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_apps(&t.apps),
+        ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
+        timeline: Vec::new(),
+        backoff_scaled: opts.backoff.scaled(),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
-    let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT };
+    let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT, backoff: opts.backoff };
     let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
         Ok(e) => crate::env::TeardownGuard::new(e),
         Err(e) => {
@@ -441,6 +451,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         });
     }
     let tstart = Instant::now();
+    let timeline = env.kubelet.timeline.clone();
     if result.outcome == Outcome::Failed && opts.keep && !crate::signals::interrupted() {
         result.kept = true;
         // The kept run must survive `podproof clean`, which removes runs of dead test processes.
@@ -457,19 +468,42 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     }
     result.teardown = tstart.elapsed();
     result.duration = start.elapsed();
+    result.timeline = timeline.events();
     result
 }
 
-/// Pod states and the last 50 log lines of every container, for failure reports.
+/// Pod states, the last 50 log lines of every container and the pods' events
+/// timeline, for failure reports.
 pub fn pod_report(env: &Env) -> String {
     let mut out = String::new();
+    let pods: Vec<String> = env.members.iter().map(|m| m.pod.clone()).collect();
+    let events = env.kubelet.timeline.lines_of(&pods);
+    if !events.is_empty() {
+        out.push_str("events (since the test started):\n");
+        for l in events {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
     for m in &env.members {
         match env.states(m) {
             Ok(states) if !states.is_empty() => {
+                // A pod worker's restarts are its own; podman counts only those of its restart policy.
+                let worker = env.kubelet.status.of(&m.pod).unwrap_or_default();
                 for s in states {
+                    let by_worker = m
+                        .containers
+                        .iter()
+                        .find(|c| m.container(c) == s.name)
+                        .and_then(|c| worker.get(c))
+                        .map(|w| w.restarts as i64)
+                        .unwrap_or(0);
                     out.push_str(&format!(
                         "pod {} container {}: {} (exit code {}, restarts {})\n",
-                        m.pod, s.name, s.status, s.exit_code, s.restarts
+                        m.pod,
+                        s.name,
+                        s.status,
+                        s.exit_code,
+                        s.restarts + by_worker
                     ));
                 }
             }

@@ -1,10 +1,10 @@
 //! `podproof down`: stop and remove apps of the `up` environment (or a kept test run).
 
-use crate::env::Log;
+use crate::env::{Env, Log, Member, Settings};
 use crate::error::{Error, Result};
 use crate::podman;
 use crate::render;
-use crate::state;
+use crate::state::{self, RunKind};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -43,11 +43,21 @@ pub fn run(a: Args) -> Result<i32> {
     // all files are one app.
     let (files, plain): (Vec<String>, Vec<String>) =
         a.apps.iter().cloned().partition(|arg| std::path::Path::new(arg).exists() || arg == "-");
+    let mut loaded = Vec::new();
     if !files.is_empty() {
         let (apps, _) = crate::app::load(&files).into_result()?;
-        names.extend(apps.into_iter().map(|a| a.name));
+        names.extend(apps.iter().map(|a| a.name.clone()));
+        loaded = apps;
     }
     names.extend(plain);
+    // With the definitions, the pods' specs are known, so their preStop hooks
+    // run (each within its grace period) before the pods are stopped.
+    let env = if loaded.is_empty() {
+        None
+    } else {
+        let settings = Settings { grace: a.grace, ..Settings::default() };
+        Some(Env::new(loaded, state::UP_ID, "", RunKind::Up, settings)?)
+    };
     for name in names {
         let filter = format!("{}={}", render::LABEL_APP, name);
         let all = podman::list_labelled(&filter)?;
@@ -58,7 +68,25 @@ pub fn run(a: Args) -> Result<i32> {
             errln!("{name}: nothing running");
             continue;
         }
-        podman::pod_rm(&pods, a.grace)?;
+        let known: Vec<Member> = env
+            .iter()
+            .flat_map(|e| e.members.iter())
+            .filter(|m| m.app == name && pods.contains(&m.pod))
+            .cloned()
+            .collect();
+        if let Some(e) = &env {
+            for m in &known {
+                e.adopt(m);
+            }
+            e.remove_members(&known, log)?;
+        }
+        // The rest are stopped before they are removed, as teardown does: a
+        // removal that kills them makes podman 4.3 wait for their cgroups.
+        let rest: Vec<String> = pods.iter().filter(|p| !known.iter().any(|m| &m.pod == *p)).cloned().collect();
+        if !rest.is_empty() {
+            let _ = podman::pod_stop(&rest, a.grace);
+            podman::pod_rm(&rest, a.grace)?;
+        }
         podman::volume_rm(&vols)?;
         // Pod names come from podman; the removal still checks they stay inside the run directory.
         let dir = state::run_dir(state::UP_ID);

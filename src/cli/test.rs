@@ -113,7 +113,7 @@ pub fn run(a: Args) -> Result<i32> {
     if !refused.is_empty() {
         return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
     }
-    let ledger = crate::fidelity::of_apps(selected.iter().flat_map(|t| t.apps.iter()));
+    let ledger = crate::fidelity::for_tests(crate::fidelity::of_apps(selected.iter().flat_map(|t| t.apps.iter())));
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
     crate::fidelity::announce(&ledger, a.ledger, a.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
@@ -140,7 +140,15 @@ pub fn run(a: Args) -> Result<i32> {
         .jobs
         .or(config.test.jobs)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store };
+    let backoff = config.kubelet.backoff().map_err(|e| Error::bad_input("invalid podproof.yaml", vec![e]))?;
+    if backoff.scaled() {
+        errln!(
+            "note: CrashLoopBackOff is scaled by podproof.yaml to {:?} doubling to {:?} (Kubernetes: 10s to 5m)",
+            backoff.initial,
+            backoff.max
+        );
+    }
+    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store, backoff };
     let progress = Printer::new();
     let start = Instant::now();
     let results = runner::run_all(&selected, &opts, &progress);

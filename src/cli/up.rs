@@ -41,6 +41,9 @@ pub struct Args {
     /// Make anything podproof does not honour an error (exit 2 before anything starts)
     #[arg(long)]
     pub strict: bool,
+    /// Stream the pods' events timeline (probes, restarts, back-offs) on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -123,6 +126,7 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
 fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let settings = Settings { ready_timeout: a.timeout, ..Settings::default() };
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
+    env.kubelet.timeline.stream(a.verbose);
     for app in apps {
         env.add_app(app);
     }

@@ -971,3 +971,40 @@ mod event_tests {
         check("", None);
     }
 }
+
+/// `podman start`, killed when `timeout` passes (the pod workers' restarts).
+pub fn container_start_until(container: &str, timeout: Duration) -> Result<(), PodmanError> {
+    let args = s(&["start", container]);
+    let out = run_until(&args, None, Some(timeout))?;
+    if out.status != 0 {
+        return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr });
+    }
+    Ok(())
+}
+
+/// Starts a container in a pod and leaves it running (`podman run -d --pod`):
+/// a native sidecar (an init container with `restartPolicy: Always`).
+/// `flags` are podman run flags built from the container spec.
+// Each argument is one part of the `podman run` line, as in `run_in_pod`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_in_pod_detached(
+    pod: &str,
+    name: &str,
+    flags: &[String],
+    image: &str,
+    command: &[String],
+    labels: &BTreeMap<String, String>,
+    envs: &[(String, String)],
+    timeout: Duration,
+) -> Result<Output, PodmanError> {
+    let mut args = s(&["run", "-d", "--pod", pod, "--name", name]);
+    args.extend(label_args("--label", labels));
+    args.extend(flags.iter().cloned());
+    args.push(image.to_string());
+    args.extend(command.iter().cloned());
+    let out = run_with_env(&args, envs, Some(timeout))?;
+    if out.status != 0 {
+        return Err(PodmanError { command: command_line(&args), status: Some(out.status), stderr: out.stderr });
+    }
+    Ok(out)
+}

@@ -1,0 +1,151 @@
+//! podproof's kubelet: the pod workers that keep a run's pods the way the
+//! kubelet keeps them (probes with their timing, Ready conditions, liveness
+//! restarts in place, restartPolicy with CrashLoopBackOff), the status cache
+//! the runner reads, and the events timeline.
+//!
+//! Threads: one worker per pod that has a probe, plus one event dispatcher
+//! per run while any worker runs (it owns the run's `podman events` child).
+//! A pod without probes gets neither, so a scenario without probes makes no
+//! extra podman call. Per period, an httpGet or tcpSocket probe is one
+//! connection from a thread in the pod's network namespace (no podman call);
+//! an exec probe is one `podman exec`, killed after timeoutSeconds.
+
+pub mod backoff;
+pub mod prober;
+pub mod status;
+pub mod timeline;
+pub mod worker;
+
+use crate::podman::{self, ContainerState};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use backoff::Backoff;
+
+type Routes = Arc<Mutex<BTreeMap<String, Sender<worker::Msg>>>>;
+
+/// Forwards the run's container events to the worker of each container's pod.
+struct Dispatcher {
+    stop: Arc<AtomicBool>,
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+pub struct Kubelet {
+    run_id: String,
+    pub timeline: Arc<timeline::Timeline>,
+    pub status: Arc<status::StatusCache>,
+    pub backoff: Backoff,
+    /// Per pod, its worker and its containers' podman names (their event routes).
+    workers: Mutex<BTreeMap<String, (worker::Handle, Vec<String>)>>,
+    routes: Routes,
+    dispatcher: Mutex<Option<Dispatcher>>,
+}
+
+impl Kubelet {
+    pub fn new(run_id: &str, start: Instant, backoff: Backoff) -> Kubelet {
+        Kubelet {
+            run_id: run_id.to_string(),
+            timeline: Arc::new(timeline::Timeline::new(start)),
+            status: Default::default(),
+            backoff,
+            workers: Default::default(),
+            routes: Default::default(),
+            dispatcher: Default::default(),
+        }
+    }
+
+    /// Starts the worker of a started pod (replacing one it had).
+    pub fn spawn(&self, pod: worker::PodSpec, states: &[ContainerState]) -> crate::error::Result<()> {
+        self.stop(&pod.pod);
+        self.ensure_dispatcher()?;
+        let name = pod.pod.clone();
+        let containers: Vec<String> = pod.containers.iter().chain(&pod.sidecars).map(|c| c.podman.clone()).collect();
+        let shared =
+            worker::Shared { timeline: self.timeline.clone(), status: self.status.clone(), backoff: self.backoff };
+        let h = worker::spawn(pod, states, shared);
+        {
+            let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+            for c in &containers {
+                routes.insert(c.clone(), h.tx.clone());
+            }
+        }
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).insert(name, (h, containers));
+        Ok(())
+    }
+
+    /// Stops a pod's worker before its pod is stopped, so that stopping is not
+    /// taken for a crash. The dispatcher stays for the run (a restarted pod
+    /// gets a new worker), until `stop_all`.
+    pub fn stop(&self, pod: &str) {
+        let h = self.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(pod);
+        let Some((h, containers)) = h else { return };
+        self.routes.lock().unwrap_or_else(|p| p.into_inner()).retain(|c, _| !containers.contains(c));
+        h.stop();
+        self.status.remove(pod);
+    }
+
+    pub fn stop_all(&self) {
+        let pods: Vec<String> = self.workers.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        for p in pods {
+            self.stop(&p);
+        }
+        self.stop_dispatcher();
+    }
+
+    pub fn has_worker(&self, pod: &str) -> bool {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).contains_key(pod)
+    }
+
+    /// How many pod worker threads run now.
+    pub fn worker_count(&self) -> usize {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Starts the run's event stream (before a worker's pod plays, so no exit is missed).
+    pub fn ensure_events(&self) -> crate::error::Result<()> {
+        self.ensure_dispatcher()
+    }
+
+    fn ensure_dispatcher(&self) -> crate::error::Result<()> {
+        let mut d = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_some() {
+            return Ok(());
+        }
+        let stream = podman::events(crate::render::LABEL_RUN, &self.run_id)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (routes, flag) = (self.routes.clone(), stop.clone());
+        let join = std::thread::Builder::new()
+            .name("events".into())
+            .spawn(move || {
+                // The wait is on the event stream; the flag ends it within 200 ms.
+                while !flag.load(Ordering::SeqCst) {
+                    let Some(ev) = stream.next_timeout(Duration::from_millis(200)) else { continue };
+                    let tx = routes.lock().unwrap_or_else(|p| p.into_inner()).get(&ev.name).cloned();
+                    if let Some(tx) = tx {
+                        let _ = tx.send(worker::Msg::Event(ev));
+                    }
+                }
+            })
+            .ok();
+        *d = Some(Dispatcher { stop, join });
+        Ok(())
+    }
+
+    fn stop_dispatcher(&self) {
+        if let Some(mut d) = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // Not joined: the thread sees the flag within 200 ms and then drops the
+            // stream, which kills its `podman events` child; teardown need not wait.
+            d.stop.store(true, Ordering::SeqCst);
+            drop(d.join.take());
+        }
+    }
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}

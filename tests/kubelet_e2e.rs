@@ -1,0 +1,162 @@
+//! End-to-end tests of the pod workers against real podman: each Kubernetes
+//! semantic podproof performs, with its timing, read from the events
+//! timeline of the JSON report (times since the test started).
+
+mod common;
+
+use common::{root, Test};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The timeline of the only test in a JSON report, as (ms, reason, message).
+fn timeline(report: &Path) -> Vec<(u64, String, String)> {
+    let text = std::fs::read_to_string(report).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["tests"][0]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["at_ms"].as_u64().unwrap(),
+                e["reason"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn at(events: &[(u64, String, String)], reason: &str) -> Vec<u64> {
+    events.iter().filter(|e| e.1 == reason).map(|e| e.0).collect()
+}
+
+/// Runs the kubelet.yaml test named `name`; returns its timeline.
+fn run_kubelet_test(name: &str) -> Vec<(u64, String, String)> {
+    let dir = common::tempdir();
+    let report = dir.path().join("report.json");
+    Test::new()
+        .args(["test", "fixtures/tests/kubelet.yaml", "--filter", &format!("^{name}$")])
+        .arg(format!("--report=json={}", report.display()))
+        .stdout_contains("1 passed, 0 failed")
+        .run();
+    common::assert_clean(name);
+    timeline(&report)
+}
+
+#[test]
+fn initial_delay_seconds_delays_readiness() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let events = run_kubelet_test("kubelet-initial-delay");
+    let (started, ready) = (at(&events, "Started"), at(&events, "Ready"));
+    assert_eq!((started.len(), ready.len()), (1, 1), "{events:#?}");
+    let delay = ready[0] - started[0];
+    // initialDelaySeconds: 3 with periodSeconds: 1; httpd answers at once.
+    assert!((3000..6000).contains(&delay), "ready {delay} ms after the start\n{events:#?}");
+}
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_container_in_place() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let events = run_kubelet_test("kubelet-liveness-restart");
+    let killed: Vec<_> = events.iter().filter(|e| e.1 == "Killing" && e.2.contains("failed liveness probe")).collect();
+    assert_eq!(killed.len(), 1, "one liveness restart\n{events:#?}");
+    let unhealthy = events.iter().filter(|e| e.1 == "Unhealthy").count();
+    assert_eq!(unhealthy, 2, "failureThreshold: 2 failures before the restart\n{events:#?}");
+    // Restart count 1, in the same pod: the pod itself was started once.
+    assert!(events.iter().any(|e| e.2 == "Started container app (restart 1)"), "{events:#?}");
+    assert_eq!(events.iter().filter(|e| e.2.starts_with("Started pod")).count(), 1, "{events:#?}");
+}
+
+#[test]
+fn a_hung_exec_probe_times_out() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let start = Instant::now();
+    let events = run_kubelet_test("kubelet-hung-exec-probe");
+    let timeouts = events.iter().filter(|e| e.2.contains("Readiness probe failed: timed out after 1s")).count();
+    assert!(timeouts >= 2, "{events:#?}");
+    assert!(start.elapsed() < Duration::from_secs(40), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn a_crash_looping_container_backs_off() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    // CrashLoopBackOff scaled down for the test; the report says so.
+    std::fs::write(dir.path().join("podproof.yaml"), "kubelet:\n  backoff: {initial: 2s, max: 8s}\n").unwrap();
+    let app = root().join("fixtures/apps/kubelet/crashloop.yaml");
+    let t = dir.path().join("crash.yaml");
+    std::fs::write(
+        &t,
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: crashloop}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n    - sleep: 14s\n",
+            app.display()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
+    Test::new()
+        .current_dir(dir.path())
+        .args(["test", &t.display().to_string()])
+        .arg(format!("--report=json={}", report.display()))
+        .stderr_contains("CrashLoopBackOff is scaled by podproof.yaml")
+        .stdout_contains("1 passed, 0 failed")
+        .run();
+    common::assert_clean("a crash loop");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("\"backoff_scaled\": true"), "{text}");
+    let events = timeline(&report);
+    let backoffs: Vec<f64> = events
+        .iter()
+        .filter(|e| e.1 == "BackOff")
+        .filter_map(|e| e.2.strip_prefix("Back-off ")?.split('s').next()?.parse().ok())
+        .collect();
+    assert!(backoffs.len() >= 2, "{events:#?}");
+    assert!(backoffs.windows(2).all(|w| w[1] > w[0]), "each back-off longer than the one before: {backoffs:?}");
+    // Restarts go on in place: restart 1, 2, 3 of the same container.
+    assert!(events.iter().any(|e| e.2 == "Started container app (restart 3)"), "{events:#?}");
+}
+
+#[test]
+fn pre_stop_runs_on_teardown_and_on_down_within_the_grace_period() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let out = root().join("fixtures/apps/hooks/out");
+    let clear = || {
+        for f in ["prestop.txt", "prestop-http.txt"] {
+            let _ = std::fs::remove_file(out.join(f));
+        }
+    };
+    // Teardown of a test that never stops its pods itself.
+    clear();
+    let dir = common::tempdir();
+    let t = dir.path().join("teardown.yaml");
+    std::fs::write(
+        &t,
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: prestop-teardown}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n",
+            root().join("fixtures/apps/hooks/pod.yaml").display()
+        ),
+    )
+    .unwrap();
+    Test::new().args(["test", &t.display().to_string()]).stdout_contains("1 passed, 0 failed").run();
+    assert_eq!(std::fs::read_to_string(out.join("prestop.txt")).unwrap(), "stopping\n");
+    common::assert_clean("a teardown with preStop");
+    // `podproof down FILE` runs them too, before it stops the pod.
+    clear();
+    Test::new().args(["up", "fixtures/apps/hooks/pod.yaml"]).stderr_contains("members ready").run();
+    let start = Instant::now();
+    Test::new().args(["down", "fixtures/apps/hooks/pod.yaml"]).run();
+    assert!(start.elapsed() < Duration::from_secs(10), "down took {:?}", start.elapsed());
+    assert_eq!(std::fs::read_to_string(out.join("prestop.txt")).unwrap(), "stopping\n");
+    assert_eq!(std::fs::read_to_string(out.join("prestop-http.txt")).unwrap(), "stopping-http\n");
+    common::assert_clean("down with preStop");
+}
+
+#[test]
+fn a_native_sidecar_serves_beside_the_app_and_survives_its_restart() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let events = run_kubelet_test("kubelet-native-sidecar");
+    let sidecar_starts = events.iter().filter(|e| e.2 == "Started sidecar proxy").count();
+    assert_eq!(sidecar_starts, 1, "the sidecar started once and kept running\n{events:#?}");
+    assert!(events.iter().any(|e| e.2 == "Started container app (restart 1)"), "{events:#?}");
+    assert!(!events.iter().any(|e| e.2.contains("proxy (restart")), "the sidecar was not restarted\n{events:#?}");
+}
