@@ -7,11 +7,14 @@
 //! lint: {podmanVersion: "4.3"}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
 //! hostPaths: {allow: [/srv/shared-data]}
+//! images: {nginx: localhost/podproof/nginx:1, "gcr.io/acme/": "localhost/acme/"}
 //! ```
+//! `images` is the run-time image map (src/imagemap.rs); promotion reads it the
+//! other way round, after `promote.imageMap`.
 //! Command-line flags win over the file; unknown keys are errors with their location.
 
 use crate::app::docs;
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,16 @@ pub struct Config {
     pub promote: PromoteDefaults,
     #[serde(default)]
     pub host_paths: HostPathDefaults,
+    /// The run-time image map: the image a manifest names -> the local one to run.
+    #[serde(default)]
+    pub images: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// `images` as mappings.
+    pub fn image_map(&self) -> Vec<crate::promote::Mapping> {
+        self.images.iter().map(|(f, t)| crate::promote::Mapping { from: f.clone(), to: t.clone() }).collect()
+    }
 }
 
 /// hostPaths podproof may mount although they leave the project or reach a
@@ -84,6 +97,18 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     }
     let parsed = docs::documents(&src).and_then(|d| docs::typed::<Config>(&src, &d[0], ""));
     let config = parsed.map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
+    let bad: Vec<Diagnostic> = config
+        .images
+        .iter()
+        .filter_map(|(from, to)| {
+            let why = crate::imagemap::check_entry(from, to)?;
+            let p = d_pos(&src, &format!("/images/{}", crate::yaml::escape(from)));
+            Some(Diagnostic::error(&src.name, Some(p), format!("images: {why}")))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::from_diagnostics("invalid podproof.yaml", &bad));
+    }
     if config.test.jobs == Some(0) {
         return Err(Error::bad_input(
             "invalid podproof.yaml",
@@ -91,6 +116,12 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
         ));
     }
     Ok((root, config))
+}
+
+/// Where `pointer` is in the file's first document (its start when it cannot be found).
+fn d_pos(src: &crate::source::Source, pointer: &str) -> (usize, usize) {
+    let p = docs::documents(src).ok().and_then(|d| d.into_iter().next()).map(|d| d.pos(pointer));
+    p.map_or((1, 1), |p| (p.line, p.column))
 }
 
 #[cfg(test)]
@@ -115,5 +146,11 @@ mod tests {
         check("test: {jobs: 0}\n", "test.jobs must be at least 1");
         check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None }");
         check("hostPaths: {allow: [/srv/x, data]}\n", "allow: [\"/srv/x\", \"data\"]");
+        check("images: {nginx: localhost/podproof/nginx:1}\n", "images: {\"nginx\": \"localhost/podproof/nginx:1\"}");
+        check(
+            "test: {}\nimages:\n  gcr.io/a/: localhost/a:1\n",
+            "podproof.yaml:3:3: error: images: image map gcr.io/a/=localhost/a:1: a prefix maps to a prefix",
+        );
+        check("images: {nginx: [a]}\n", "podproof.yaml:1:17: error: images.nginx: invalid type: sequence");
     }
 }

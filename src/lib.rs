@@ -14,6 +14,7 @@ pub mod env;
 pub mod error;
 pub mod evidence;
 pub mod hostpath;
+pub mod imagemap;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;

@@ -75,6 +75,24 @@ pub struct TestResult {
 pub struct Loaded {
     pub test: Test,
     pub apps: Vec<App>,
+    /// The images the run-time image map replaced in `apps` (see `map_images`).
+    pub images: Vec<crate::imagemap::Rewrite>,
+}
+
+impl Loaded {
+    /// Applies the run-time image map, `global` (podproof.yaml, `--image`) under
+    /// the Test's own `images:` entries with `from`, to the test's apps.
+    pub fn map_images(&mut self, global: &[crate::promote::Mapping]) {
+        let own: Vec<crate::promote::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
+        let map = crate::imagemap::merge([global, &own[..]]);
+        for app in &mut self.apps {
+            for r in crate::imagemap::apply(app, &map) {
+                if !self.images.contains(&r) {
+                    self.images.push(r);
+                }
+            }
+        }
+    }
 }
 
 /// Finds Test files under `paths` (respecting .gitignore) and parses them.
@@ -150,7 +168,7 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
             }
             if let Some(t) = scenario::read(&src, &doc, &mut diags) {
                 match load_apps(&t) {
-                    Ok(apps) => tests.push(Loaded { test: t, apps }),
+                    Ok(apps) => tests.push(Loaded { test: t, apps, images: Vec::new() }),
                     Err(mut d) => diags.append(&mut d),
                 }
             }
@@ -197,7 +215,8 @@ pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
     }
     let mut apps = loaded.apps;
     for img in &t.images {
-        let ctx = crate::source::normalize(&t.dir.join(&img.context));
+        let Some(context) = &img.context else { continue };
+        let ctx = crate::source::normalize(&t.dir.join(context));
         if let Some(first) = apps.first_mut() {
             first.images.push(app::ImageBuild { tag: img.tag.clone(), context: ctx });
         }

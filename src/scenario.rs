@@ -73,8 +73,20 @@ impl<'de> Deserialize<'de> for AppEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageDoc {
+    /// The local image.
     pub tag: String,
-    pub context: String,
+    /// Build `tag` from this directory (relative to the test file).
+    pub context: Option<String>,
+    /// Run `tag` wherever a manifest names this image (an exact image, a
+    /// repository, or a prefix ending in `/`: the run-time image map).
+    pub from: Option<String>,
+}
+
+impl ImageDoc {
+    /// The entry's part of the run-time image map, if it has one.
+    pub fn mapping(&self) -> Option<crate::promote::Mapping> {
+        self.from.as_ref().map(|f| crate::promote::Mapping { from: f.clone(), to: self.tag.clone() })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -455,9 +467,21 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         }
     }
     for (i, img) in t.spec.images.iter().enumerate() {
-        if !src.dir.join(&img.context).is_dir() {
-            let msg = format!("build context `{}` is not a directory{}", img.context, resolved(src, &img.context));
-            diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/context"), msg));
+        match (&img.context, &img.from) {
+            (None, None) => diags.push(error_at(
+                src,
+                doc,
+                &format!("/spec/images/{i}"),
+                "an image entry needs `context` (build it), `from` (map an image to it), or both",
+            )),
+            (Some(c), _) if !src.dir.join(c).is_dir() => {
+                let msg = format!("build context `{c}` is not a directory{}", resolved(src, c));
+                diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/context"), msg));
+            }
+            _ => {}
+        }
+        if let Some(why) = img.from.as_deref().and_then(|f| crate::imagemap::check_entry(f, &img.tag)) {
+            diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/from"), why));
         }
     }
     let timeout = t

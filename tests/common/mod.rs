@@ -459,7 +459,9 @@ pub fn assert_clean(after: &str) {
 /// Where `scripts/setup.sh tools` puts helm and kubectl for the test suite. The
 /// tests never take them from PATH: a machine's own kubectl may be anything.
 pub fn tools_dir() -> PathBuf {
-    std::env::var_os("PODPROOF_TOOLS_DIR").map_or_else(|| PathBuf::from("/opt/podproof/tools"), PathBuf::from).join("bin")
+    std::env::var_os("PODPROOF_TOOLS_DIR")
+        .map_or_else(|| PathBuf::from("/opt/podproof/tools"), PathBuf::from)
+        .join("bin")
 }
 
 /// The set-up's `name` (helm or kubectl), or `None` (the test returns) when it is
