@@ -72,7 +72,9 @@ pub fn apply(app: &mut App, map: &[Mapping]) -> Vec<Rewrite> {
     if map.is_empty() {
         return done;
     }
-    for role in &mut app.roles {
+    // Hook pods run images too: a chart's test pod is mapped like its workloads.
+    let hooks = app.hooks.iter_mut().map(|h| &mut h.role);
+    for role in app.roles.iter_mut().chain(hooks) {
         let Some(spec) = role.template.spec.as_mut() else { continue };
         let inits = spec.init_containers.iter_mut().flatten();
         for c in inits.chain(spec.containers.iter_mut()) {

@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod evidence;
+pub mod helm;
 pub mod hostpath;
 pub mod imagemap;
 pub mod lifecycle;

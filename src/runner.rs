@@ -657,15 +657,21 @@ impl StepContext<'_> {
             Action::Up => {
                 env.settings.ready_timeout = timeout;
                 let pending: Vec<Member> = env.unplayed();
-                let lines = env.start(&pending, log).map_err(err)?;
+                // helm's install hooks run around the release's objects.
+                let mut lines = crate::helm::run(env, "pre-install", timeout, log).map_err(err)?;
+                lines.extend(env.start(&pending, log).map_err(err)?);
+                lines.extend(crate::helm::run(env, "post-install", timeout, log).map_err(err)?);
                 Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
             }
             Action::Down => {
                 let members = env.members.clone();
+                let mut lines = crate::helm::run(env, "pre-delete", timeout, log).map_err(err)?;
                 env.remove_members(&members, log).map_err(err)?;
+                lines.extend(crate::helm::run(env, "post-delete", timeout, log).map_err(err)?);
                 env.remove_volumes().map_err(err)?;
-                Ok(Observed::default())
+                Ok(Observed { output: (!lines.is_empty()).then(|| lines.join("\n")), ..Default::default() })
             }
+            Action::HelmTest => helm_test(env, timeout, log),
             Action::Http(h) => {
                 let m = find_member(env, &h.pod)?;
                 let states = env.states_fresh(&m).map_err(err)?;
@@ -838,6 +844,16 @@ fn expression(a: &Action) -> String {
 /// hostname and DNS aliases; its claims stay. Recreating rather than
 /// `podman pod start` also avoids a podman 4.3 race under load, where the
 /// late cleanup of the stopped container kills the restarted one.
+/// The `helmTest` step: every app's `test` hooks, as `helm test` runs them.
+fn helm_test(env: &mut Env, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
+    if !env.apps.iter().any(|a| a.hooks.iter().any(|h| h.events.iter().any(|e| e == "test"))) {
+        return Err("no app of this test has a helm test hook (a Pod or Job annotated `helm.sh/hook: test`)".into());
+    }
+    let lines = crate::helm::run(env, "test", timeout, log)
+        .map_err(|e| e.to_string().trim_start_matches("error: ").to_string())?;
+    Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
+}
+
 pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.remove_members(std::slice::from_ref(m), log)?;
     env.start_pods(std::slice::from_ref(m), log)?;

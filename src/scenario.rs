@@ -297,6 +297,7 @@ struct StepDoc {
     expect: Expect,
     up: Option<Empty>,
     down: Option<Empty>,
+    helm_test: Option<Empty>,
     http: Option<HttpAction>,
     exec: Option<ExecAction>,
     logs: Option<PodRef>,
@@ -315,6 +316,8 @@ struct StepDoc {
 pub enum Action {
     Up,
     Down,
+    /// Runs the apps' helm `test` hooks, as `helm test` does (src/helm.rs).
+    HelmTest,
     Http(HttpAction),
     Exec(ExecAction),
     Logs(PodRef),
@@ -341,6 +344,7 @@ impl Action {
         match self {
             Action::Up => "up",
             Action::Down => "down",
+            Action::HelmTest => "helmTest",
             Action::Http(_) => "http",
             Action::Exec(_) => "exec",
             Action::Logs(_) => "logs",
@@ -358,7 +362,7 @@ impl Action {
 }
 
 pub const ACTIONS: &str =
-    "up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
+    "up, down, helmTest, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
 
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -507,6 +511,9 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         }
         if s.down.is_some() {
             actions.push(Action::Down);
+        }
+        if s.helm_test.is_some() {
+            actions.push(Action::HelmTest);
         }
         if let Some(a) = s.http {
             if a.port == 0 {

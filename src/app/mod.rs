@@ -66,6 +66,9 @@ pub struct App {
     pub images: Vec<ImageBuild>,
     /// KubeDirector's own documents and cluster-level facts.
     pub kubedirector: Option<kubedirector::KdMeta>,
+    /// Helm hooks (objects annotated `helm.sh/hook`): not members; they run at
+    /// their events (src/helm.rs).
+    pub hooks: Vec<crate::helm::Hook>,
 }
 
 impl App {
@@ -83,6 +86,7 @@ impl App {
             claims: Vec::new(),
             images: Vec::new(),
             kubedirector: None,
+            hooks: Vec::new(),
         }
     }
 }
