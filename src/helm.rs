@@ -192,7 +192,7 @@ fn names_resolve(env: &Env, timeout: Duration, log: &(dyn Fn(&str) + Sync)) {
             None => Poll::Ready(()),
             Some((_, _, name, _)) => {
                 polls += 1;
-                if polls % 10 == 0 {
+                if polls.is_multiple_of(10) {
                     crate::podman::reload_aardvark();
                 }
                 Poll::Pending(Some(name.clone()))

@@ -778,12 +778,12 @@ mod tests {
 
     #[test]
     fn step_errors_are_located() {
-        check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
+        check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, helmTest, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
         check(
             &format!("{HEAD}    - sleep: forever\n"),
             "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m",
         );
-        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
+        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `helmTest`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
         check(
             &format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"),
             "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group",
