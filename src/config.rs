@@ -7,11 +7,14 @@
 //! lint: {podmanVersion: "4.3"}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
 //! hostPaths: {allow: [/srv/shared-data]}
+//! images: {nginx: localhost/podproof/nginx:1, "gcr.io/acme/": "localhost/acme/"}
 //! ```
+//! `images` is the run-time image map (src/imagemap.rs); promotion reads it the
+//! other way round, after `promote.imageMap`.
 //! Command-line flags win over the file; unknown keys are errors with their location.
 
 use crate::app::docs;
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,9 @@ pub struct Config {
     pub host_paths: HostPathDefaults,
     #[serde(default)]
     pub kubelet: KubeletDefaults,
+    /// The run-time image map: the image a manifest names -> the local one to run.
+    #[serde(default)]
+    pub images: BTreeMap<String, String>,
 }
 
 /// The pod workers' settings. `backoff` scales CrashLoopBackOff down for
@@ -65,6 +71,13 @@ impl KubeletDefaults {
             return Err("kubelet.backoff: initial must be above zero and at most max".into());
         }
         Ok(b)
+    }
+}
+
+impl Config {
+    /// `images` as mappings.
+    pub fn image_map(&self) -> Vec<crate::promote::Mapping> {
+        self.images.iter().map(|(f, t)| crate::promote::Mapping { from: f.clone(), to: t.clone() }).collect()
     }
 }
 
@@ -122,6 +135,18 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     }
     let parsed = docs::documents(&src).and_then(|d| docs::typed::<Config>(&src, &d[0], ""));
     let config = parsed.map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
+    let bad: Vec<Diagnostic> = config
+        .images
+        .iter()
+        .filter_map(|(from, to)| {
+            let why = crate::imagemap::check_entry(from, to)?;
+            let p = d_pos(&src, &format!("/images/{}", crate::yaml::escape(from)));
+            Some(Diagnostic::error(&src.name, Some(p), format!("images: {why}")))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::from_diagnostics("invalid podproof.yaml", &bad));
+    }
     if config.test.jobs == Some(0) {
         return Err(Error::bad_input(
             "invalid podproof.yaml",
@@ -132,6 +157,12 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
         return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: {e}", src.name)]));
     }
     Ok((root, config))
+}
+
+/// Where `pointer` is in the file's first document (its start when it cannot be found).
+fn d_pos(src: &crate::source::Source, pointer: &str) -> (usize, usize) {
+    let p = docs::documents(src).ok().and_then(|d| d.into_iter().next()).map(|d| d.pos(pointer));
+    p.map_or((1, 1), |p| (p.line, p.column))
 }
 
 #[cfg(test)]
@@ -160,5 +191,11 @@ mod tests {
         check("kubelet: {backoff: {initial: 1s, max: 4s}}\n", "initial: Some(\"1s\"), max: Some(\"4s\")");
         check("kubelet: {backoff: {initial: 5s, max: 1s}}\n", "initial must be above zero and at most max");
         check("kubelet: {backoff: {initial: soon}}\n", "kubelet.backoff.initial:");
+        check("images: {nginx: localhost/podproof/nginx:1}\n", "images: {\"nginx\": \"localhost/podproof/nginx:1\"}");
+        check(
+            "test: {}\nimages:\n  gcr.io/a/: localhost/a:1\n",
+            "podproof.yaml:3:3: error: images: image map gcr.io/a/=localhost/a:1: a prefix maps to a prefix",
+        );
+        check("images: {nginx: [a]}\n", "podproof.yaml:1:17: error: images.nginx: invalid type: sequence");
     }
 }

@@ -240,6 +240,16 @@ impl Env {
         self.network_ready.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The pod spec as its definition declares it (a rendered pod has lost its
+    /// container ports), found through the pod's app and role labels.
+    fn declared_spec(&self, pod: &core::Pod) -> core::PodSpec {
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let declared = (labels.get(render::LABEL_APP).and_then(|a| self.app(a)))
+            .and_then(|a| a.role(labels.get(render::LABEL_ROLE)?))
+            .and_then(|r| r.template.spec.clone());
+        declared.or_else(|| pod.spec.clone()).unwrap_or_default()
+    }
+
     /// DNS names of the Services (of any app in the run) whose selector picks
     /// this pod: on the run's network they resolve to the pods they select,
     /// like a headless Service, so apps that talk through Services work.
@@ -250,6 +260,13 @@ impl Env {
             let Some(name) = svc.metadata.name.as_deref() else { continue };
             let selector = svc.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default();
             if selector.is_empty() || !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                continue;
+            }
+            // Kubernetes makes a pod an endpoint of a port only when it can find
+            // the port's named targetPort among the pod's container ports (the
+            // EndpointSlice controller's FindPort): a pod matching the selector
+            // without it, such as a chart's test pod, is no endpoint at all.
+            if !serves_a_port(svc, &self.declared_spec(pod)) {
                 continue;
             }
             let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
@@ -1292,6 +1309,20 @@ fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Resu
 }
 
 /// Removes every container's resource requests and limits; true if any were set.
+/// Whether the pod serves one of the Service's ports: a port without a named
+/// targetPort always resolves; a named one resolves to a container port of that name.
+fn serves_a_port(svc: &core::Service, spec: &core::PodSpec) -> bool {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let ports = svc.spec.as_ref().and_then(|s| s.ports.clone()).unwrap_or_default();
+    let named: Vec<&str> =
+        spec.containers.iter().flat_map(|c| c.ports.iter().flatten()).filter_map(|p| p.name.as_deref()).collect();
+    ports.is_empty()
+        || ports.iter().any(|p| match &p.target_port {
+            Some(IntOrString::String(n)) => named.contains(&n.as_str()),
+            _ => true,
+        })
+}
+
 fn strip_limits(pod: &mut core::Pod) -> bool {
     let mut any = false;
     for spec in pod.spec.iter_mut() {

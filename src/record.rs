@@ -71,6 +71,11 @@ pub struct TestRecord {
     pub apps: Vec<String>,
     pub outcome: String,
     pub steps: Vec<StepRecord>,
+    /// The images the run-time image map replaced: the test ran `to` where its
+    /// manifests name `from`. Absent when nothing was replaced, so a record
+    /// without the map reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::imagemap::Rewrite>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -239,6 +244,7 @@ pub fn build(root: &Path, tests: &[Loaded], results: &[TestResult]) -> Record {
                     outcome: s.outcome.as_str().to_string(),
                 })
                 .collect(),
+            images: t.images.clone(),
         });
     }
     apps.sort_by(|a, b| a.name.cmp(&b.name));

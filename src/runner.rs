@@ -83,6 +83,24 @@ pub struct TestResult {
 pub struct Loaded {
     pub test: Test,
     pub apps: Vec<App>,
+    /// The images the run-time image map replaced in `apps` (see `map_images`).
+    pub images: Vec<crate::imagemap::Rewrite>,
+}
+
+impl Loaded {
+    /// Applies the run-time image map, `global` (podproof.yaml, `--image`) under
+    /// the Test's own `images:` entries with `from`, to the test's apps.
+    pub fn map_images(&mut self, global: &[crate::promote::Mapping]) {
+        let own: Vec<crate::promote::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
+        let map = crate::imagemap::merge([global, &own[..]]);
+        for app in &mut self.apps {
+            for r in crate::imagemap::apply(app, &map) {
+                if !self.images.contains(&r) {
+                    self.images.push(r);
+                }
+            }
+        }
+    }
 }
 
 /// Finds Test files under `paths` (respecting .gitignore) and parses them.
@@ -158,7 +176,7 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
             }
             if let Some(t) = scenario::read(&src, &doc, &mut diags) {
                 match load_apps(&t) {
-                    Ok(apps) => tests.push(Loaded { test: t, apps }),
+                    Ok(apps) => tests.push(Loaded { test: t, apps, images: Vec::new() }),
                     Err(mut d) => diags.append(&mut d),
                 }
             }
@@ -205,7 +223,8 @@ pub fn load_apps(t: &Test) -> std::result::Result<Vec<App>, Vec<Diagnostic>> {
     }
     let mut apps = loaded.apps;
     for img in &t.images {
-        let ctx = crate::source::normalize(&t.dir.join(&img.context));
+        let Some(context) = &img.context else { continue };
+        let ctx = crate::source::normalize(&t.dir.join(context));
         if let Some(first) = apps.first_mut() {
             first.images.push(app::ImageBuild { tag: img.tag.clone(), context: ctx });
         }
@@ -676,15 +695,21 @@ impl StepContext<'_> {
             Action::Up => {
                 env.settings.ready_timeout = timeout;
                 let pending: Vec<Member> = env.unplayed();
-                let lines = env.start(&pending, log).map_err(err)?;
+                // helm's install hooks run around the release's objects.
+                let mut lines = crate::helm::run(env, "pre-install", timeout, log).map_err(err)?;
+                lines.extend(env.start(&pending, log).map_err(err)?);
+                lines.extend(crate::helm::run(env, "post-install", timeout, log).map_err(err)?);
                 Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
             }
             Action::Down => {
                 let members = env.members.clone();
+                let mut lines = crate::helm::run(env, "pre-delete", timeout, log).map_err(err)?;
                 env.remove_members(&members, log).map_err(err)?;
+                lines.extend(crate::helm::run(env, "post-delete", timeout, log).map_err(err)?);
                 env.remove_volumes().map_err(err)?;
-                Ok(Observed::default())
+                Ok(Observed { output: (!lines.is_empty()).then(|| lines.join("\n")), ..Default::default() })
             }
+            Action::HelmTest => helm_test(env, timeout, log),
             Action::Http(h) => {
                 let m = find_member(env, &h.pod)?;
                 let states = env.states_fresh(&m).map_err(err)?;
@@ -857,6 +882,16 @@ fn expression(a: &Action) -> String {
 /// hostname and DNS aliases; its claims stay. Recreating rather than
 /// `podman pod start` also avoids a podman 4.3 race under load, where the
 /// late cleanup of the stopped container kills the restarted one.
+/// The `helmTest` step: every app's `test` hooks, as `helm test` runs them.
+fn helm_test(env: &mut Env, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
+    if !env.apps.iter().any(|a| a.hooks.iter().any(|h| h.events.iter().any(|e| e == "test"))) {
+        return Err("no app of this test has a helm test hook (a Pod or Job annotated `helm.sh/hook: test`)".into());
+    }
+    let lines = crate::helm::run(env, "test", timeout, log)
+        .map_err(|e| e.to_string().trim_start_matches("error: ").to_string())?;
+    Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
+}
+
 pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.remove_members(std::slice::from_ref(m), log)?;
     env.start_pods(std::slice::from_ref(m), log)?;

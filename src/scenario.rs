@@ -73,8 +73,20 @@ impl<'de> Deserialize<'de> for AppEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageDoc {
+    /// The local image.
     pub tag: String,
-    pub context: String,
+    /// Build `tag` from this directory (relative to the test file).
+    pub context: Option<String>,
+    /// Run `tag` wherever a manifest names this image (an exact image, a
+    /// repository, or a prefix ending in `/`: the run-time image map).
+    pub from: Option<String>,
+}
+
+impl ImageDoc {
+    /// The entry's part of the run-time image map, if it has one.
+    pub fn mapping(&self) -> Option<crate::promote::Mapping> {
+        self.from.as_ref().map(|f| crate::promote::Mapping { from: f.clone(), to: self.tag.clone() })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -285,6 +297,7 @@ struct StepDoc {
     expect: Expect,
     up: Option<Empty>,
     down: Option<Empty>,
+    helm_test: Option<Empty>,
     http: Option<HttpAction>,
     exec: Option<ExecAction>,
     logs: Option<PodRef>,
@@ -303,6 +316,8 @@ struct StepDoc {
 pub enum Action {
     Up,
     Down,
+    /// Runs the apps' helm `test` hooks, as `helm test` does (src/helm.rs).
+    HelmTest,
     Http(HttpAction),
     Exec(ExecAction),
     Logs(PodRef),
@@ -329,6 +344,7 @@ impl Action {
         match self {
             Action::Up => "up",
             Action::Down => "down",
+            Action::HelmTest => "helmTest",
             Action::Http(_) => "http",
             Action::Exec(_) => "exec",
             Action::Logs(_) => "logs",
@@ -346,7 +362,7 @@ impl Action {
 }
 
 pub const ACTIONS: &str =
-    "up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
+    "up, down, helmTest, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render";
 
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -455,9 +471,21 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         }
     }
     for (i, img) in t.spec.images.iter().enumerate() {
-        if !src.dir.join(&img.context).is_dir() {
-            let msg = format!("build context `{}` is not a directory{}", img.context, resolved(src, &img.context));
-            diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/context"), msg));
+        match (&img.context, &img.from) {
+            (None, None) => diags.push(error_at(
+                src,
+                doc,
+                &format!("/spec/images/{i}"),
+                "an image entry needs `context` (build it), `from` (map an image to it), or both",
+            )),
+            (Some(c), _) if !src.dir.join(c).is_dir() => {
+                let msg = format!("build context `{c}` is not a directory{}", resolved(src, c));
+                diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/context"), msg));
+            }
+            _ => {}
+        }
+        if let Some(why) = img.from.as_deref().and_then(|f| crate::imagemap::check_entry(f, &img.tag)) {
+            diags.push(error_at_value(src, doc, &format!("/spec/images/{i}/from"), why));
         }
     }
     let timeout = t
@@ -483,6 +511,9 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         }
         if s.down.is_some() {
             actions.push(Action::Down);
+        }
+        if s.helm_test.is_some() {
+            actions.push(Action::HelmTest);
         }
         if let Some(a) = s.http {
             if a.port == 0 {
@@ -747,12 +778,12 @@ mod tests {
 
     #[test]
     fn step_errors_are_located() {
-        check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
+        check(&format!("{HEAD}    - up: {{}}\n      down: {{}}\n"), "t.yaml:7:7: error: a step needs exactly one action (up, down, helmTest, http, exec, logs, file, restart, kill, sleep, script, scale, event, config, render); found up, down");
         check(
             &format!("{HEAD}    - sleep: forever\n"),
             "t.yaml:7:14: error: invalid duration `forever`: expected e.g. 500ms, 10s, 5m",
         );
-        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
+        check(&format!("{HEAD}    - upp: {{}}\n"), "t.yaml:7:7: error: spec.steps[0]: unknown field `upp`, expected one of `name`, `timeout`, `expect`, `up`, `down`, `helmTest`, `http`, `exec`, `logs`, `file`, `restart`, `kill`, `sleep`, `script`, `scale`, `event`, `config`, `render`");
         check(
             &format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"),
             "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group",

@@ -89,7 +89,9 @@ fn the_online_boutique_renders_every_workload() {
     // Its ServiceAccounts are skipped on their own lines, not silently, and so
     // is the port translation of the Service that maps 80 to 8080.
     out.assert_stderr_contains("microservices-demo.yaml:145:7: warning: kind `ServiceAccount`");
-    out.assert_stderr_contains("microservices-demo.yaml:141:5: warning: field `spec.ports[0].port` of `Service/frontend-external`");
+    out.assert_stderr_contains(
+        "microservices-demo.yaml:141:5: warning: field `spec.ports[0].port` of `Service/frontend-external`",
+    );
 }
 
 #[test]

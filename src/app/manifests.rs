@@ -45,8 +45,46 @@ pub fn is_manifest_kind(kind: &str) -> bool {
     KINDS.iter().any(|(k, _)| *k == kind)
 }
 
-/// Adds one manifest document to `app`.
+/// Adds one manifest document to `app`. A Pod or Job annotated `helm.sh/hook`
+/// becomes one of the app's hooks instead of a workload: helm creates it only
+/// at its events, never with the release.
 pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
+    let annotations: std::collections::BTreeMap<String, String> = doc
+        .value
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| serde_yaml::from_value(a.clone()).ok())
+        .unwrap_or_default();
+    if !annotations.contains_key(crate::helm::HOOK) || !matches!(kind, "Pod" | "Job") {
+        return add_object(src, doc, api, kind, app, diags);
+    }
+    let (events, weight, delete_policies, problems) = crate::helm::parse(&annotations);
+    for (key, p) in problems {
+        diags.push(error_at_value(src, doc, &format!("/metadata/annotations/{}", crate::yaml::escape(key)), p));
+    }
+    let mut scratch = App::empty(app.name.clone(), app.form, Vec::new(), app.dir.clone());
+    add_object(src, doc, api, kind, &mut scratch, diags);
+    let Some(role) = scratch.roles.pop() else { return };
+    if app.hooks.iter().any(|h| h.name == role.name) {
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/metadata/name",
+            format!("a hook named `{}` is defined twice", role.name),
+        ));
+        return;
+    }
+    app.hooks.push(crate::helm::Hook {
+        name: role.name.clone(),
+        kind: kind.to_string(),
+        events,
+        weight,
+        delete_policies,
+        role: crate::helm::hook_role(role),
+    });
+}
+
+fn add_object(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
     let Some((_, want)) = KINDS.iter().find(|(k, _)| *k == kind) else {
         // A kind podproof does not run (a CronJob, RBAC) still goes to the
         // cluster with the app: what the API server would refuse is an error.

@@ -68,6 +68,9 @@ pub struct App {
     pub kubedirector: Option<kubedirector::KdMeta>,
     /// What of its input a local run does not honour (src/fidelity.rs).
     pub ledger: Vec<crate::fidelity::Entry>,
+    /// Helm hooks (objects annotated `helm.sh/hook`): not members; they run at
+    /// their events (src/helm.rs).
+    pub hooks: Vec<crate::helm::Hook>,
 }
 
 impl App {
@@ -86,6 +89,7 @@ impl App {
             images: Vec::new(),
             kubedirector: None,
             ledger: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 }

@@ -65,9 +65,13 @@ fn mappings(flag: &str, values: &[String]) -> Result<Vec<Mapping>> {
 
 /// The promotion settings from the flags and both config files.
 fn options(a: &Args, config: &crate::config::Config, lint_config: &crate::lint::Config) -> Result<promote::Options> {
-    // .podproof.yaml's imageMap (the one lint knows), then podproof.yaml's, then
-    // the flags: for the same FROM the last one wins.
-    let mut images: BTreeMap<String, String> = lint_config.image_map.clone();
+    // podproof.yaml's run-time `images:` read backwards (local -> the name it
+    // stands for), .podproof.yaml's imageMap (the one lint knows), then
+    // podproof.yaml's promote.imageMap, then the flags: for the same FROM the
+    // last one wins.
+    let mut images: BTreeMap<String, String> =
+        crate::imagemap::reversed(&config.image_map()).into_iter().map(|m| (m.from, m.to)).collect();
+    images.extend(lint_config.image_map.clone());
     images.extend(config.promote.image_map.clone());
     images.extend(mappings("image-map", &a.image_map)?.into_iter().map(|m| (m.from, m.to)));
     let image_map: Vec<Mapping> = images.into_iter().map(|(from, to)| Mapping { from, to }).collect();

@@ -56,6 +56,9 @@ pub struct Args {
     /// Make anything podproof does not honour an error (exit 2 before anything starts)
     #[arg(long)]
     pub strict: bool,
+    /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml, a Test's own `images:` win over it)
+    #[arg(long = "image", value_name = "FROM=TO")]
+    pub images: Vec<String>,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -94,6 +97,7 @@ pub fn run(a: Args) -> Result<i32> {
     if a.jobs == Some(0) {
         return Err(Error::Usage("-j must be at least 1".into()));
     }
+    let image_map = crate::imagemap::merge([&config.image_map()[..], &crate::imagemap::parse_flags(&a.images)?[..]]);
     let (tests, diags) = runner::discover(&paths);
     if diags.iter().any(|d| d.is_error()) {
         return Err(Error::from_diagnostics("invalid tests", &diags));
@@ -106,6 +110,9 @@ pub fn run(a: Args) -> Result<i32> {
     }
     if selected.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
+    }
+    for t in &mut selected {
+        t.map_images(&image_map);
     }
     super::allow_host_paths(&a.allow_host_path)?;
     let refused: Vec<crate::error::Diagnostic> =

@@ -44,6 +44,9 @@ pub struct Args {
     /// Stream the pods' events timeline (probes, restarts, back-offs) on stderr
     #[arg(short, long)]
     pub verbose: bool,
+    /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml)
+    #[arg(long = "image", value_name = "FROM=TO")]
+    pub images: Vec<String>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -51,8 +54,7 @@ pub fn run(a: Args) -> Result<i32> {
     let log = |s: &str| errln!("{s}");
     // Bad input is refused before anything starts, so it gets no `down` hint.
     super::allow_host_paths(&a.allow_host_path)?;
-    let (apps, warnings) = app::load(&a.apps).into_result()?;
-    super::print_warnings(&warnings);
+    let apps = load(&a)?;
     crate::fidelity::announce(&crate::fidelity::of_apps(&apps), a.ledger, a.strict, "`--ledger` lists them")?;
     let refused: Vec<crate::error::Diagnostic> = apps.iter().flat_map(crate::hostpath::check_app).collect();
     if !refused.is_empty() {
@@ -113,13 +115,26 @@ fn remove_started(before: &podman::Labelled, apps: &[String], log: &(dyn Fn(&str
 
 /// Reads the definitions again and applies them to the `up` environment; returns it.
 fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
-    let (apps, warnings) = app::load(&a.apps).into_result()?;
-    super::print_warnings(&warnings);
+    let apps = load(a)?;
     // A change that adds something podproof does not honour is refused under --strict.
     if a.strict {
         crate::fidelity::announce(&crate::fidelity::of_apps(&apps), false, true, "")?;
     }
     apply(a, apps, log)
+}
+
+/// Loads the definitions and applies the run-time image map to them.
+fn load(a: &Args) -> Result<Vec<app::App>> {
+    let (_, config) = crate::config::load(&std::env::current_dir().unwrap_or_default())?;
+    let map = crate::imagemap::merge([&config.image_map()[..], &crate::imagemap::parse_flags(&a.images)?[..]]);
+    let (mut apps, warnings) = app::load(&a.apps).into_result()?;
+    super::print_warnings(&warnings);
+    for app in &mut apps {
+        for r in crate::imagemap::apply(app, &map) {
+            errln!("image {} runs as {} (image map)", r.from, r.to);
+        }
+    }
+    Ok(apps)
 }
 
 /// Applies loaded apps to the `up` environment; returns it.

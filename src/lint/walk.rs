@@ -73,6 +73,12 @@ fn context(input: &Input) -> String {
     }
 }
 
+/// Whether `dir` is a helm chart's `templates/`: Go templates, not YAML, which
+/// only their rendered output (`helm template ... | podproof lint -`) can be linted as.
+fn is_chart_templates(dir: &Path) -> bool {
+    dir.file_name().is_some_and(|n| n == "templates") && dir.parent().is_some_and(|p| p.join("Chart.yaml").is_file())
+}
+
 fn inputs(paths: &[String], opts: &Options, bad: &mut Vec<Diagnostic>) -> Vec<Input> {
     let mut out = Vec::new();
     let ignored = |p: &Path, dir: bool| opts.config.ignores(&source::absolute(p), dir);
@@ -88,7 +94,8 @@ fn inputs(paths: &[String], opts: &Options, bad: &mut Vec<Diagnostic>) -> Vec<In
                 .git_global(false)
                 .sort_by_file_name(|a, b| a.cmp(b))
                 .filter_entry(move |e| {
-                    !config.ignores(&source::absolute(e.path()), e.file_type().is_some_and(|t| t.is_dir()))
+                    let dir = e.file_type().is_some_and(|t| t.is_dir());
+                    !(config.ignores(&source::absolute(e.path()), dir) || dir && is_chart_templates(e.path()))
                 })
                 .build();
             for entry in walker {

@@ -455,3 +455,28 @@ pub fn podman_exclusive() -> Option<std::sync::MutexGuard<'static, ()>> {
 pub fn assert_clean(after: &str) {
     assert_eq!(leftovers(), Vec::<String>::new(), "podproof objects left after {after}");
 }
+
+/// Where `scripts/setup.sh tools` puts helm and kubectl for the test suite. The
+/// tests never take them from PATH: a machine's own kubectl may be anything.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("PODPROOF_TOOLS_DIR")
+        .map_or_else(|| PathBuf::from("/opt/podproof/tools"), PathBuf::from)
+        .join("bin")
+}
+
+/// The set-up's `name` (helm or kubectl), or `None` (the test returns) when it is
+/// not installed; under `PODPROOF_REQUIRE_PODMAN=1` a missing tool fails the test,
+/// like a missing podman, so CI cannot pass by skipping.
+pub fn tool_or_skip(test: &str, name: &str) -> Option<PathBuf> {
+    let path = tools_dir().join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    let why = format!("{} is missing (run scripts/setup.sh tools)", path.display());
+    assert!(
+        std::env::var_os("PODPROOF_REQUIRE_PODMAN").is_none_or(|v| v != "1"),
+        "{test} needs {name} and PODPROOF_REQUIRE_PODMAN=1 is set: {why}"
+    );
+    eprintln!("skipped {test}: {why}");
+    None
+}

@@ -1,0 +1,269 @@
+//! Helm hooks: the objects a chart annotates `helm.sh/hook`, which are not part
+//! of the app but run at the moments their events name.
+//!
+//! The rules are helm's (helm/helm pkg/action/hooks.go `execHook` and
+//! pkg/release/hook.go, ported, not copied): the hooks of one event run one at a
+//! time in `helm.sh/hook-weight` order (ties by name); a hook without a delete
+//! policy gets `before-hook-creation`; each hook must succeed before the next
+//! starts, and the first that fails ends the event (its logs are shown, and
+//! `hook-failed` removes it); when all succeeded, `hook-succeeded` removes them,
+//! last first. podproof runs hook Pods and Jobs (a Job as one pod of its
+//! template); see docs/helm.md for what it does not honour.
+
+use crate::app::{App, Naming, Role};
+use crate::env::{Env, Member};
+use crate::error::{Error, Result};
+use crate::wait::{await_condition, Poll, WaitError};
+use std::time::Duration;
+
+pub const HOOK: &str = "helm.sh/hook";
+pub const WEIGHT: &str = "helm.sh/hook-weight";
+pub const DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
+
+/// The events helm knows (pkg/release/hook.go); `test-success` is helm 2's name for `test`.
+pub const EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded", "hook-failed"];
+
+/// One hook of an app: the pod it runs and when.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub name: String,
+    /// Pod or Job.
+    pub kind: String,
+    pub events: Vec<String>,
+    pub weight: i32,
+    pub delete_policies: Vec<String>,
+    /// The hook's pod, as a role of one member.
+    pub role: Role,
+}
+
+/// What a hook's annotations say: events, weight, delete policies, and the
+/// problems with them (each with the annotation it is about).
+pub type Parsed = (Vec<String>, i32, Vec<String>, Vec<(&'static str, String)>);
+
+/// Reads a hook's annotations. helm ignores an unparsable weight and unknown
+/// events; podproof says so instead of guessing.
+pub fn parse(annotations: &std::collections::BTreeMap<String, String>) -> Parsed {
+    let mut problems = Vec::new();
+    let list = |v: Option<&String>| -> Vec<String> {
+        v.map(|s| s.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect()).unwrap_or_default()
+    };
+    let mut events = list(annotations.get(HOOK));
+    for e in &events {
+        if !EVENTS.contains(&e.as_str()) {
+            problems.push((HOOK, format!("unknown helm hook event `{e}`: expected one of {}", EVENTS.join(", "))));
+        }
+    }
+    for e in &mut events {
+        if e == "test-success" {
+            *e = "test".into();
+        }
+    }
+    let weight = match annotations.get(WEIGHT).map(|w| w.trim()) {
+        None => 0,
+        Some(w) => w.parse::<i32>().unwrap_or_else(|_| {
+            problems.push((WEIGHT, format!("hook weight `{w}` is not an integer")));
+            0
+        }),
+    };
+    let policies = list(annotations.get(DELETE_POLICY));
+    for p in &policies {
+        if !DELETE_POLICIES.contains(&p.as_str()) {
+            problems.push((
+                DELETE_POLICY,
+                format!("unknown hook delete policy `{p}`: expected one of {}", DELETE_POLICIES.join(", ")),
+            ));
+        }
+    }
+    (events, weight, policies, problems)
+}
+
+/// The hooks of `app` for `event`, in the order helm runs them.
+pub fn ordered<'a>(app: &'a App, event: &str) -> Vec<&'a Hook> {
+    let mut hooks: Vec<&Hook> = app.hooks.iter().filter(|h| h.events.iter().any(|e| e == event)).collect();
+    hooks.sort_by(|a, b| a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name)));
+    hooks
+}
+
+fn has_policy(h: &Hook, policy: &str) -> bool {
+    if h.delete_policies.is_empty() {
+        return policy == "before-hook-creation";
+    }
+    h.delete_policies.iter().any(|p| p == policy)
+}
+
+/// The app a hook pod is played as: the hook's app with the hook as its only
+/// role, so it sees the app's ConfigMaps, Secrets and Services.
+fn hook_app(app: &App, h: &Hook) -> App {
+    let mut a = app.clone();
+    a.name = format!("{}-hook-{}", app.name, h.name);
+    a.roles = vec![h.role.clone()];
+    a.hooks = Vec::new();
+    a.images = Vec::new();
+    a
+}
+
+/// Runs the hooks of `event` of every app in `env`, as helm does; returns one
+/// line per hook run. A hook that fails is an error with its logs.
+pub fn run(env: &mut Env, event: &str, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> Result<Vec<String>> {
+    let apps: Vec<App> = env.apps.iter().filter(|a| !a.hooks.is_empty()).cloned().collect();
+    let mut lines = Vec::new();
+    for app in &apps {
+        let hooks = ordered(app, event);
+        if hooks.is_empty() {
+            continue;
+        }
+        // pre-install hooks run before any member made the run's network.
+        env.ensure_network()?;
+        let mut done: Vec<Member> = Vec::new();
+        for h in &hooks {
+            let happ = hook_app(app, h);
+            env.apps.retain(|a| a.name != happ.name);
+            let m = env.member_of(&happ, &h.role, 0);
+            env.apps.push(happ);
+            if has_policy(h, "before-hook-creation") && crate::podman::pod_exists(&m.pod)? {
+                env.remove_members(std::slice::from_ref(&m), log)?;
+            }
+            log(&format!("{event} hook {} {} (weight {})", h.kind, h.name, h.weight));
+            names_resolve(env, timeout, log);
+            env.play(&m, log)?;
+            match wait_done(env, &m, timeout) {
+                Ok(()) => {
+                    lines.push(format!("{event} hook {} succeeded", h.name));
+                    done.push(m);
+                }
+                Err(why) => {
+                    let logs = env.logs_of(&m);
+                    if has_policy(h, "hook-failed") {
+                        env.remove_members(std::slice::from_ref(&m), log)?;
+                    }
+                    return Err(
+                        Error::runtime(format!("{event} hook {} {} failed: {why}", h.kind, h.name)).because(logs)
+                    );
+                }
+            }
+        }
+        for (h, m) in hooks.iter().zip(&done).rev() {
+            if has_policy(h, "hook-succeeded") {
+                env.remove_members(std::slice::from_ref(m), log)?;
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// Waits until the Service names of the members that are up resolve on the
+/// run's network. A hook pod starts, looks its peers up once and ends: unlike a
+/// member, it cannot wait out aardvark-dns (podman 4.3) missing an update, which
+/// `Env::ensure_dns` checks only where a member has a peer to ask from.
+fn names_resolve(env: &Env, timeout: Duration, log: &(dyn Fn(&str) + Sync)) {
+    let mut checks = Vec::new();
+    for m in env.members.iter().filter(|m| env.is_played(m) && !m.host_network) {
+        let Ok(states) = env.states_fresh(m) else { continue };
+        let Some(st) = states.iter().find(|s| s.running && !s.ip.is_empty()) else { continue };
+        let (Ok(ip), Ok(gw)) = (st.ip.parse::<std::net::Ipv4Addr>(), st.gateway.parse::<std::net::Ipv4Addr>()) else {
+            continue;
+        };
+        let Ok((pod, _)) = env.render_member(m) else { continue };
+        for name in env.service_aliases(&pod) {
+            checks.push((st.pid, gw, name, ip));
+        }
+    }
+    if checks.is_empty() {
+        return;
+    }
+    let mut polls = 0u32;
+    let r = await_condition(timeout.min(Duration::from_secs(15)), Duration::from_millis(200), || {
+        let missing = checks.iter().find(|(pid, gw, name, ip)| {
+            !crate::netns::dns_a(*pid, *gw, name, Duration::from_millis(300)).is_ok_and(|a| a.contains(ip))
+        });
+        match missing {
+            None => Poll::Ready(()),
+            Some((_, _, name, _)) => {
+                polls += 1;
+                if polls.is_multiple_of(10) {
+                    crate::podman::reload_aardvark();
+                }
+                Poll::Pending(Some(name.clone()))
+            }
+        }
+    });
+    if let Err(WaitError::Timeout(Some(name))) = r {
+        log(&format!("warning: {name} does not resolve on {} before the hook starts", env.network));
+    }
+}
+
+/// Waits until every container of a hook pod has exited: success is every
+/// exit code 0, as a Pod's phase Succeeded (or a Job's completion) is.
+fn wait_done(env: &Env, m: &Member, timeout: Duration) -> std::result::Result<(), String> {
+    let r = await_condition(timeout, Duration::from_millis(200), || match env.states(m) {
+        Err(e) => Poll::Pending(Some(e.to_string())),
+        Ok(states) if states.is_empty() => Poll::Pending(Some("its containers do not exist yet".into())),
+        Ok(states) if states.iter().any(|s| s.running || s.status == "created" || s.status == "initialized") => {
+            Poll::Pending(Some("it is still running".into()))
+        }
+        Ok(states) => match states.iter().find(|s| s.exit_code != 0) {
+            Some(s) => Poll::Fail(format!("container {} exited with {}", s.name, s.exit_code)),
+            None => Poll::Ready(()),
+        },
+    });
+    match r {
+        Ok(()) => Ok(()),
+        Err(WaitError::Timeout(why)) => Err(format!(
+            "it did not finish within {}s{}",
+            timeout.as_secs(),
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        )),
+        Err(WaitError::Interrupted) => Err("interrupted".into()),
+        Err(WaitError::Failed(e)) => Err(e),
+    }
+}
+
+/// The role a hook pod runs as: one member named after the hook, run once
+/// (helm waits for a hook pod to end; a restarting one would never end here).
+pub fn hook_role(mut role: Role) -> Role {
+    role.members = 1;
+    role.naming = Naming::Single(role.name.clone());
+    if let Some(s) = role.template.spec.as_mut() {
+        s.restart_policy = Some("Never".into());
+    }
+    role
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(annotations: &[(&str, &str)], expect: &str) {
+        let a = annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (events, weight, policies, problems) = parse(&a);
+        let problems: Vec<String> = problems.into_iter().map(|(k, p)| format!("{k}: {p}")).collect();
+        let got = format!("{events:?} {weight} {policies:?} {problems:?}");
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn annotations() {
+        check(&[(HOOK, "test")], r#"["test"] 0 [] []"#);
+        check(&[(HOOK, "pre-install, post-install"), (WEIGHT, "-5")], r#"["pre-install", "post-install"] -5 [] []"#);
+        check(
+            &[(HOOK, "test-success"), (DELETE_POLICY, "hook-succeeded,before-hook-creation")],
+            r#"["test"] 0 ["hook-succeeded", "before-hook-creation"] []"#,
+        );
+        check(
+            &[(HOOK, "post-instal"), (WEIGHT, "x"), (DELETE_POLICY, "always")],
+            r#"["post-instal"] 0 ["always"] ["helm.sh/hook: unknown helm hook event `post-instal`: expected one of pre-install, post-install, pre-delete, post-delete, pre-upgrade, post-upgrade, pre-rollback, post-rollback, test, test-success", "helm.sh/hook-weight: hook weight `x` is not an integer", "helm.sh/hook-delete-policy: unknown hook delete policy `always`: expected one of before-hook-creation, hook-succeeded, hook-failed"]"#,
+        );
+    }
+}
