@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 /// The deadline of an ordinary request: far above any answer podman gives
 /// when healthy, so only a hung service reaches it.
 const CALL: Duration = Duration::from_secs(60);
-/// Extra time on top of a stop's own grace period.
-const STOP_MARGIN: Duration = Duration::from_secs(30);
 /// The deadline of an exec that has none of its own.
 const EXEC_DEFAULT: Duration = Duration::from_secs(3600);
 
@@ -341,11 +339,6 @@ impl Api {
 
     pub fn container_start(&self, c: &str) -> Result<(), PodmanError> {
         self.must("POST", &format!("{PREFIX}/containers/{}/start", encode(c)), None, CALL).map(|_| ())
-    }
-
-    pub fn container_stop(&self, c: &str, timeout: Duration) -> Result<(), PodmanError> {
-        let path = format!("{PREFIX}/containers/{}/stop?timeout={}", encode(c), timeout.as_secs());
-        self.must("POST", &path, None, timeout + STOP_MARGIN).map(|_| ())
     }
 
     pub fn kill(&self, c: &str, signal: &str) -> Result<(), PodmanError> {
