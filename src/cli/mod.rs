@@ -115,3 +115,14 @@ pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diag
 fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
+
+/// The fidelity ledger's flags, the same on `render`, `up` and `test`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LedgerArgs {
+    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
+    #[arg(long)]
+    pub ledger: bool,
+    /// Make anything podproof does not honour an error (exit 2 before anything starts)
+    #[arg(long)]
+    pub strict: bool,
+}

@@ -25,12 +25,8 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
-    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
-    #[arg(long)]
-    pub ledger: bool,
-    /// Make anything podproof does not honour an error (exit 2 before anything starts)
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub fidelity: super::LedgerArgs,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -39,8 +35,8 @@ pub fn run(a: Args) -> Result<i32> {
     super::print_warnings(&warnings);
     crate::fidelity::announce(
         &crate::fidelity::of_apps(&apps),
-        a.ledger,
-        a.strict,
+        a.fidelity.ledger,
+        a.fidelity.strict,
         "`podproof render --ledger` lists them",
     )?;
     let flavor: Flavor = a.flavor.parse().map_err(Error::Usage)?;

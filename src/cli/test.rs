@@ -50,12 +50,8 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
-    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
-    #[arg(long)]
-    pub ledger: bool,
-    /// Make anything podproof does not honour an error (exit 2 before anything starts)
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub fidelity: super::LedgerArgs,
     /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml, a Test's own `images:` win over it)
     #[arg(long = "image", value_name = "FROM=TO")]
     pub images: Vec<String>,
@@ -122,7 +118,7 @@ pub fn run(a: Args) -> Result<i32> {
     }
     let ledger = crate::fidelity::for_tests(crate::fidelity::of_apps(selected.iter().flat_map(|t| t.apps.iter())));
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
-    crate::fidelity::announce(&ledger, a.ledger, a.strict || config.test.strict, pointer)?;
+    crate::fidelity::announce(&ledger, a.fidelity.ledger, a.fidelity.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     let mode = if a.update_snapshots {
         Mode::Update

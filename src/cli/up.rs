@@ -35,12 +35,8 @@ pub struct Args {
     /// Allow a hostPath outside the project or at a sensitive host path (repeatable; see docs/security.md)
     #[arg(long = "allow-host-path", value_name = "PATH")]
     pub allow_host_path: Vec<PathBuf>,
-    /// List everything in the input that podproof does not honour (skipped kinds, ignored fields), each at file:line:column
-    #[arg(long)]
-    pub ledger: bool,
-    /// Make anything podproof does not honour an error (exit 2 before anything starts)
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub fidelity: super::LedgerArgs,
     /// Stream the pods' events timeline (probes, restarts, back-offs) on stderr
     #[arg(short, long)]
     pub verbose: bool,
@@ -55,7 +51,12 @@ pub fn run(a: Args) -> Result<i32> {
     // Bad input is refused before anything starts, so it gets no `down` hint.
     super::allow_host_paths(&a.allow_host_path)?;
     let apps = load(&a)?;
-    crate::fidelity::announce(&crate::fidelity::of_apps(&apps), a.ledger, a.strict, "`--ledger` lists them")?;
+    crate::fidelity::announce(
+        &crate::fidelity::of_apps(&apps),
+        a.fidelity.ledger,
+        a.fidelity.strict,
+        "`--ledger` lists them",
+    )?;
     let refused: Vec<crate::error::Diagnostic> = apps.iter().flat_map(crate::hostpath::check_app).collect();
     if !refused.is_empty() {
         return Err(crate::error::Error::from_diagnostics("refused hostPaths; nothing was started", &refused));
@@ -117,7 +118,7 @@ fn remove_started(before: &podman::Labelled, apps: &[String], log: &(dyn Fn(&str
 fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let apps = load(a)?;
     // A change that adds something podproof does not honour is refused under --strict.
-    if a.strict {
+    if a.fidelity.strict {
         crate::fidelity::announce(&crate::fidelity::of_apps(&apps), false, true, "")?;
     }
     apply(a, apps, log)
