@@ -9,7 +9,6 @@
 mod common;
 
 use common::root;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,27 +35,11 @@ fn start(state: &Path, args: &[&str], envs: &[(&str, &str)], marker: &str) -> Ch
         .current_dir(root())
         .env("PODPROOF_STATE_DIR", state)
         .env_remove("PODPROOF_DRIVER")
-        .env_remove("CONTAINER_HOST")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("CONTAINER_HOST");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("podproof starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) => {
-                seen.push_str(&l);
-                seen.push('\n');
-                if l.contains(marker) {
-                    break;
-                }
-            }
-            _ => panic!("podproof {args:?} ended before printing {marker:?}:\n{seen}"),
-        }
-    }
+    let (child, lines) = common::start_command_until(cmd, args, marker);
     std::thread::spawn(move || for _ in lines {});
     child
 }

@@ -338,14 +338,20 @@ pub fn start_until(
     args: &[&str],
     marker: &str,
 ) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStderr>>) {
+    let mut cmd = Command::new(podproof());
+    cmd.args(args).current_dir(root());
+    start_command_until(cmd, args, marker)
+}
+
+/// `start_until` for a command the caller prepared (its environment, say);
+/// `args` are only shown when it ends before the marker.
+pub fn start_command_until(
+    mut cmd: Command,
+    args: &[&str],
+    marker: &str,
+) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStderr>>) {
     use std::io::BufRead;
-    let mut child = Command::new(podproof())
-        .args(args)
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("podproof starts");
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("podproof starts");
     let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
     let mut seen = String::new();
     loop {
