@@ -135,6 +135,13 @@ pub fn run() -> Vec<Check> {
         let name = format!("podman {}.{}+", a.since.0, a.since.1);
         out.push(check(&name, Status::Ok, format!("podman {}; podproof {}", a.podman, a.podproof), None));
     }
+    let (api, driver) = podman::describe_driver();
+    out.push(check(
+        "driver",
+        if api { Status::Ok } else { Status::Warn },
+        driver,
+        (!api).then_some("podproof works through the CLI, more slowly; `podman system service` must be able to start"),
+    ));
     let runtime = podman::info_field("{{.Host.OCIRuntime.Name}}").unwrap_or_default();
     let cgroups = podman::info_field("{{.Host.CgroupsVersion}}").unwrap_or_default();
     let manager = podman::info_field("{{.Host.CgroupManager}}").unwrap_or_default();

@@ -257,6 +257,7 @@ fn doctor_reports_the_environment() {
     // Any supported generation (4.3 on Debian 12, 5 on Debian 13 under `make fresh`).
     out.assert_stdout_contains("podman: version ")
         .assert_stdout_contains("(generation ")
+        .assert_stdout_contains("driver: the libpod REST API ")
         .assert_stdout_contains("runtime: OCI runtime")
         .assert_stdout_contains("probe container: a container starts")
         .assert_stdout_contains("podman can run containers here");

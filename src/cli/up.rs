@@ -51,6 +51,9 @@ pub fn run(a: Args) -> Result<i32> {
     // Bad input is refused before anything starts, so it gets no `down` hint.
     super::allow_host_paths(&a.allow_host_path)?;
     let apps = load(&a)?;
+    // The input is good, so podman will be called: its service starts now,
+    // beside the rendering.
+    crate::podman::warm();
     crate::fidelity::announce(
         &crate::fidelity::of_apps(&apps),
         a.fidelity.ledger,

@@ -32,10 +32,16 @@ pub struct Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    /// The headers, names lowercased.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -269,7 +275,7 @@ pub fn read_response(r: impl Read) -> io::Result<Response> {
     let head = read_head(&mut r)?;
     let mut body = Vec::new();
     Body::new(r, &head).read_to_end(&mut body)?;
-    Ok(Response { status: head.status, body })
+    Ok(Response { status: head.status, headers: head.headers, body })
 }
 
 /// Decodes podman's multiplexed stream (Docker's framing for attach, exec and
@@ -436,9 +442,9 @@ mod tests {
 
     #[test]
     fn errors_carry_podmans_message() {
-        let r = Response { status: 404, body: br#"{"cause":"no such container","message":"no container with name or ID \"x\" found: no such container","response":404}"#.to_vec() };
+        let r = Response { status: 404, headers: vec![], body: br#"{"cause":"no such container","message":"no container with name or ID \"x\" found: no such container","response":404}"#.to_vec() };
         assert_eq!(r.message(), "no container with name or ID \"x\" found: no such container");
-        assert_eq!(Response { status: 500, body: b"plain\n".to_vec() }.message(), "plain");
+        assert_eq!(Response { status: 500, headers: vec![], body: b"plain\n".to_vec() }.message(), "plain");
     }
 
     fn frame(id: u8, payload: &[u8]) -> Vec<u8> {

@@ -50,13 +50,21 @@ pub fn wants_api() -> bool {
     }
 }
 
-/// The thread starting podproof's own service, joined by `shutdown`.
-static STARTING: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
+/// The thread starting podproof's own service, joined by `shutdown`, and
+/// when it was started.
+static STARTING: Mutex<Option<(std::thread::JoinHandle<()>, Instant)>> = Mutex::new(None);
+
+/// How long a call waits for podproof's own service to answer its first
+/// ping before it goes through the CLI instead. The service answers in
+/// 30 to 60 ms here, and a CLI call costs 40 ms or more by itself, so
+/// waiting that long loses nothing; a service slower than this is waited
+/// for by nobody, and the calls go on through the CLI until it answers.
+const START_PATIENCE: Duration = Duration::from_millis(150);
 
 /// The API, when this process uses it and it is ready. podproof's own
-/// service takes about half a second to answer, so it is started on a
-/// thread at the first call, and the calls made until it answers go through
-/// the CLI: a run's first `kube play` (a CLI call) hides the start-up.
+/// service is started on a thread at the first call, which waits for it
+/// up to `START_PATIENCE` from the start; the calls made after that and
+/// until it answers go through the CLI.
 pub fn driver() -> Option<&'static Api> {
     if let Some(d) = DRIVER.get() {
         return d.as_ref();
@@ -67,14 +75,74 @@ pub fn driver() -> Option<&'static Api> {
     if let Some(url) = user_url() {
         return DRIVER.get_or_init(|| connect_user(&url)).as_ref();
     }
-    if let Ok(mut starting) = STARTING.lock() {
-        if starting.is_none() && DRIVER.get().is_none() {
-            *starting = Some(std::thread::spawn(|| {
-                let _ = DRIVER.set(connect_owned());
-            }));
-        }
-    }
+    let Some(started) = start_owned() else {
+        return DRIVER.get().and_then(|d| d.as_ref());
+    };
+    let patience = START_PATIENCE.saturating_sub(started.elapsed());
+    let _ = crate::wait::await_condition(patience, Duration::from_millis(2), || match DRIVER.get() {
+        Some(_) => crate::wait::Poll::Ready(()),
+        None => crate::wait::Poll::Pending(None::<()>),
+    });
     DRIVER.get().and_then(|d| d.as_ref())
+}
+
+/// Which path this process's podman calls take, in words, for `doctor`.
+pub fn describe() -> (bool, String) {
+    if !wants_api() {
+        let why = if std::env::var("PODPROOF_DRIVER").as_deref() == Ok("cli") {
+            "PODPROOF_DRIVER=cli"
+        } else {
+            "PODPROOF_PODMAN names a stand-in, which only knows the CLI"
+        };
+        return (true, format!("the podman CLI ({why})"));
+    }
+    // doctor waits for the service's answer, which a run would not.
+    driver();
+    let _ = crate::wait::await_condition(Duration::from_secs(30), Duration::from_millis(5), || match DRIVER.get() {
+        Some(_) => crate::wait::Poll::Ready(()),
+        None => crate::wait::Poll::Pending(None::<()>),
+    });
+    match DRIVER.get().and_then(|d| d.as_ref()) {
+        Some(a) if a.owned => (
+            true,
+            format!(
+                "the libpod REST API {} through podproof's own service on {}",
+                a.version,
+                a.client.socket().display()
+            ),
+        ),
+        Some(a) => (
+            true,
+            format!("the libpod REST API {} through the socket you named, {}", a.version, a.client.socket().display()),
+        ),
+        None => (false, "the podman CLI: the API could not be reached (see the warning above)".to_string()),
+    }
+}
+
+/// Starts podproof's own service now, on its thread, so that it is ready
+/// by the first call; for commands that will call podman.
+pub fn warm() {
+    if wants_api() && user_url().is_none() {
+        start_owned();
+    }
+}
+
+/// Starts the thread that starts podproof's own service, once, and says
+/// when it was started; None when the driver is settled already.
+fn start_owned() -> Option<Instant> {
+    let mut starting = STARTING.lock().ok()?;
+    if let Some((_, at)) = &*starting {
+        return Some(*at);
+    }
+    if DRIVER.get().is_some() {
+        return None;
+    }
+    let at = Instant::now();
+    let thread = std::thread::spawn(|| {
+        let _ = DRIVER.set(connect_owned());
+    });
+    *starting = Some((thread, at));
+    Some(at)
 }
 
 fn connect_user(url: &str) -> Option<Api> {
@@ -114,29 +182,29 @@ fn ready(client: Client, owned: bool) -> Option<Api> {
     }
 }
 
-/// Reads the server's version from `/version`. This is the one place where
-/// the API's version is looked at: the libpod paths podproof uses are the
-/// same from 4.0 to 5.x (`PREFIX`), and what differs by version is in
-/// `ADAPTATIONS` and in the comments of the calls below.
+/// Reads the server's version from `/_ping`'s `Libpod-Api-Version` header.
+/// This is the one place where the API's version is looked at: the libpod
+/// paths podproof uses are the same from 4.0 to 5.x (`PREFIX`), and what
+/// differs by version is in `ADAPTATIONS` and in the comments of the calls
+/// below. `/version` says the same, but podman 4.3 answers it in 300 to 600
+/// ms (it runs conmon and the OCI runtime to ask theirs), against 1 ms for
+/// the ping; a Docker socket answers the ping without the header, and so
+/// is not taken for podman.
 fn negotiate(client: &Client) -> Result<Version, PodmanError> {
-    let path = format!("{PREFIX}/version");
-    let r = client.request("GET", &path, None, Duration::from_secs(10)).map_err(|e| io_error("GET", &path, e))?;
+    let path = "/libpod/_ping";
+    let r = client.request("GET", path, None, Duration::from_secs(10)).map_err(|e| io_error("GET", path, e))?;
     if !r.ok() {
-        return Err(failed("GET", &path, &r));
+        return Err(failed("GET", path, &r));
     }
-    let v = r.json();
-    let text = v["Version"].as_str().unwrap_or("");
-    let version = Version::parse(text).ok_or_else(|| PodmanError {
-        command: api_command("GET", &path),
-        status: None,
-        stderr: format!("cannot parse version `{text}`"),
-    })?;
+    version_of(&r).map_err(|stderr| PodmanError { command: api_command("GET", path), status: None, stderr })
+}
+
+/// The libpod version a ping's answer names, if podproof speaks it.
+fn version_of(r: &Response) -> Result<Version, String> {
+    let text = r.header("libpod-api-version").ok_or("no Libpod-Api-Version header: not a podman service")?;
+    let version = Version::parse(text).ok_or_else(|| format!("cannot parse version `{text}`"))?;
     if !version.at_least(4, 0) {
-        return Err(PodmanError {
-            command: api_command("GET", &path),
-            status: None,
-            stderr: format!("podman {version} is older than the libpod API podproof speaks (4.0)"),
-        });
+        return Err(format!("podman {version} is older than the libpod API podproof speaks (4.0)"));
     }
     Ok(version)
 }
@@ -145,7 +213,7 @@ fn negotiate(client: &Client) -> Result<Version, PodmanError> {
 /// stops it), after its start, if one is under way, has finished.
 pub fn shutdown() {
     let starting = STARTING.lock().ok().and_then(|mut s| s.take());
-    if let Some(t) = starting {
+    if let Some((t, _)) = starting {
         let _ = t.join();
     }
     if DRIVER.get().and_then(|d| d.as_ref()).is_some_and(|a| a.owned) {
@@ -372,7 +440,7 @@ impl Api {
         if head.status != 200 {
             let mut raw = Vec::new();
             let _ = io::Read::read_to_end(&mut body, &mut raw);
-            return Err(failed("GET", &path, &Response { status: head.status, body: raw }));
+            return Err(failed("GET", &path, &Response { status: head.status, headers: vec![], body: raw }));
         }
         demux(&mut body, &mut out, &mut err).map_err(|e| io_error("GET", &path, e))?;
         Ok(format!("{}{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&err)))
@@ -474,7 +542,7 @@ impl Api {
         if head.status != 200 {
             let mut raw = Vec::new();
             let _ = io::Read::read_to_end(&mut r, &mut raw);
-            let msg = Response { status: head.status, body: raw }.message();
+            let msg = Response { status: head.status, headers: vec![], body: raw }.message();
             return Err(io::Error::other(format!("HTTP {}: {msg}", head.status)));
         }
         demux(&mut r, out, err)
@@ -564,5 +632,35 @@ impl Api {
             }
         });
         Ok(super::EventStream { source: super::EventSource::Socket(handle), rx })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(headers: &[(&str, &str)], expect: &str) {
+        let r = Response {
+            status: 200,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: b"OK".to_vec(),
+        };
+        let got = match version_of(&r) {
+            Ok(v) => v.to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, expect, "{headers:?}");
+    }
+
+    #[test]
+    fn the_ping_names_the_version() {
+        check(&[("api-version", "1.41"), ("libpod-api-version", "4.3.1")], "4.3.1");
+        check(&[("libpod-api-version", "5.4.2")], "5.4.2");
+        check(&[("api-version", "1.43")], "error: no Libpod-Api-Version header: not a podman service");
+        check(
+            &[("libpod-api-version", "3.4.4")],
+            "error: podman 3.4.4 is older than the libpod API podproof speaks (4.0)",
+        );
+        check(&[("libpod-api-version", "banana")], "error: cannot parse version `banana`");
     }
 }

@@ -20,7 +20,7 @@ mod libpod;
 pub mod service;
 
 pub use cli::{command_line, run, run_unchecked, run_until, run_with_env};
-pub use libpod::{set_url, shutdown};
+pub use libpod::{describe as describe_driver, set_url, shutdown, warm};
 
 /// Which path podman calls take in this process: "api" or "cli" (for
 /// `doctor` and the bench).
