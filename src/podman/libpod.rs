@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 /// The deadline of an ordinary request: far above any answer podman gives
 /// when healthy, so only a hung service reaches it.
 const CALL: Duration = Duration::from_secs(60);
+/// The deadline of a `kube play`: it creates and starts every container
+/// of a pod, which takes seconds under load, never minutes.
+const PLAY: Duration = Duration::from_secs(300);
 /// The deadline of an exec that has none of its own.
 const EXEC_DEFAULT: Duration = Duration::from_secs(3600);
 
@@ -344,6 +347,42 @@ impl Api {
             self.must("DELETE", &format!("{PREFIX}/volumes/{}?force=true", encode(n)), None, CALL)?;
         }
         Ok(())
+    }
+
+    // ---- kube play ----
+
+    /// `kube play` of one YAML document set, sent as the body. podman answers
+    /// 200 with each container that failed to start in `ContainerErrors`
+    /// (the lines the CLI prints before "Error: failed to start N
+    /// containers"), and 500 with its message for a play that failed as a
+    /// whole; both come back as the error's stderr, in podman's words.
+    pub fn kube_play(&self, yaml: &[u8], network: Option<&str>, start: bool) -> Result<Output, PodmanError> {
+        let mut path = format!("{PREFIX}/play/kube?start={start}");
+        if let Some(n) = network {
+            path.push_str("&network=");
+            path.push_str(&encode(n));
+        }
+        let r = self.client.request("POST", &path, Some(yaml), PLAY).map_err(|e| io_error("POST", &path, e))?;
+        if !r.ok() {
+            return Err(failed("POST", &path, &r));
+        }
+        let report = r.json();
+        let pods = report["Pods"].as_array().cloned().unwrap_or_default();
+        let errors: Vec<String> = pods
+            .iter()
+            .flat_map(|p| p["ContainerErrors"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect();
+        if !errors.is_empty() {
+            let n = errors.len();
+            return Err(PodmanError {
+                command: api_command("POST", &path),
+                status: None,
+                stderr: format!("{}\nError: failed to start {n} containers", errors.join("\n")),
+            });
+        }
+        let ids: Vec<&str> = pods.iter().filter_map(|p| p["ID"].as_str()).collect();
+        Ok(Output { status: 0, stdout: ids.join("\n"), stderr: String::new() })
     }
 
     // ---- pods ----
