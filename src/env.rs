@@ -56,7 +56,6 @@ impl Member {
 pub struct Settings {
     /// How long containers get to stop (bounded by terminationGracePeriodSeconds).
     pub grace: Duration,
-    pub ready_timeout: Duration,
     /// CrashLoopBackOff of the pod workers (Kubernetes' 10 s to 5 min unless
     /// podproof.yaml scales it).
     pub backoff: crate::kubelet::Backoff,
@@ -64,11 +63,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            grace: Duration::from_secs(2),
-            ready_timeout: Duration::from_secs(120),
-            backoff: crate::kubelet::Backoff::default(),
-        }
+        Settings { grace: Duration::from_secs(2), backoff: crate::kubelet::Backoff::default() }
     }
 }
 
@@ -451,9 +446,10 @@ impl Env {
         self.dir.join("pods").join(format!("{}.yaml", m.pod))
     }
 
-    /// Renders, projects and plays one member. A failed play removes the
-    /// half-made pod before returning the error.
-    pub fn play(&self, m: &Member, log: Log) -> Result<()> {
+    /// Renders, projects and plays one member; `timeout` bounds each of its
+    /// init containers and sidecars. A failed play removes the half-made pod
+    /// before returning the error.
+    pub fn play(&self, m: &Member, timeout: Duration, log: Log) -> Result<()> {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let (pod, out) = self.render_member(m)?;
         for p in &out.projections {
@@ -522,7 +518,7 @@ impl Env {
         aliases.extend(self.service_aliases(&pod));
         let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
-            .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, log) });
+            .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });
         if let Err(e) = result {
             // A failed play leaves a half-made pod behind: remove it now.
             self.untracked.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -577,8 +573,9 @@ impl Env {
     /// Starts a created pod: its network first, then each init container to
     /// completion in order (a failure fails the member, with its output), then
     /// the app containers. A restarted pod runs its init containers again, as
-    /// a recreated pod does in Kubernetes.
-    pub fn start_with_inits(&self, m: &Member, inits: &[core::Container], log: Log) -> Result<()> {
+    /// a recreated pod does in Kubernetes. Each init container and each
+    /// sidecar's start gets `timeout`.
+    pub fn start_with_inits(&self, m: &Member, inits: &[core::Container], timeout: Duration, log: Log) -> Result<()> {
         podman::pod_start_infra(&m.pod)?;
         let labels = self.labels(Some(&m.app));
         let (pod, _) = self.render_member(m)?;
@@ -611,7 +608,7 @@ impl Env {
                     &command,
                     &labels,
                     &multi,
-                    self.settings.ready_timeout,
+                    timeout,
                 );
                 let _ = std::fs::remove_file(&env_file);
                 started.map_err(|e| Error::from(e).context(format!("cannot start sidecar {} of {}", c.name, m.pod)))?;
@@ -620,7 +617,7 @@ impl Env {
                     "Started",
                     format!("Started sidecar {}", c.name),
                 );
-                self.wait_sidecar(m, c)?;
+                self.wait_sidecar(m, c, timeout)?;
                 continue;
             }
             log(&format!("running init container {} of {}", c.name, m.pod));
@@ -632,7 +629,7 @@ impl Env {
                 &command,
                 &labels,
                 &multi,
-                self.settings.ready_timeout,
+                timeout,
             );
             let _ = std::fs::remove_file(&env_file);
             let out = out?;
@@ -651,7 +648,7 @@ impl Env {
 
     /// Waits until a sidecar runs and, if it has a startup or readiness probe,
     /// passes it: only then does the next init container start, as in Kubernetes.
-    fn wait_sidecar(&self, m: &Member, c: &core::Container) -> Result<()> {
+    fn wait_sidecar(&self, m: &Member, c: &core::Container, timeout: Duration) -> Result<()> {
         let name = m.container(&c.name);
         let spec = self.spec_of(m);
         let probes: Vec<core::Probe> = spec
@@ -670,7 +667,7 @@ impl Env {
             .filter(|k| k.name == c.name)
             .flat_map(|k| k.ports.clone().unwrap_or_default())
             .collect();
-        await_condition(self.settings.ready_timeout, Duration::from_millis(100), || {
+        await_condition(timeout, Duration::from_millis(100), || {
             let states = match podman::inspect_containers(std::slice::from_ref(&name)) {
                 Ok(s) => s,
                 Err(e) => return Poll::Fail(e.stderr),
@@ -692,7 +689,7 @@ impl Env {
             }
             Poll::Ready(())
         })
-        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), e))
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), timeout, e))
     }
 
     /// The init containers of a member, as rendered for play.
@@ -703,21 +700,25 @@ impl Env {
 
     /// Plays every member not running yet, waits until all are ready, then
     /// runs lifecycle events (KubeDirector roles). Returns one line per event.
-    pub fn start(&self, members: &[Member], log: Log) -> Result<Vec<String>> {
+    /// `timeout` bounds each wait of the start (see `start_pods`).
+    pub fn start(&self, members: &[Member], timeout: Duration, log: Log) -> Result<Vec<String>> {
         let existing: Vec<Member> = self
             .members
             .iter()
             .filter(|m| self.is_played(m) && !members.iter().any(|n| n.pod == m.pod))
             .cloned()
             .collect();
-        self.start_pods(members, log)?;
+        self.start_pods(members, timeout, log)?;
         crate::lifecycle::on_start(self, members, &existing, log)
     }
 
-    pub fn start_pods(&self, members: &[Member], log: Log) -> Result<()> {
+    /// Plays members in parallel and waits until each is ready; `timeout` is
+    /// the step's, and bounds each wait (an init container, a container to
+    /// run, readiness), as it always has, not their sum.
+    pub fn start_pods(&self, members: &[Member], timeout: Duration, log: Log) -> Result<()> {
         self.ensure_network()?;
         let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, log))).collect();
+            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, timeout, log))).collect();
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
@@ -729,7 +730,7 @@ impl Env {
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let handles: Vec<_> = members
                 .iter()
-                .map(|m| s.spawn(move || self.post_start(m).and_then(|_| self.wait_ready(m, log))))
+                .map(|m| s.spawn(move || self.post_start(m, timeout).and_then(|_| self.wait_ready(m, timeout, log))))
                 .collect();
             handles
                 .into_iter()
@@ -821,11 +822,12 @@ impl Env {
     }
 
     /// Runs postStart hooks; a failing hook fails the member, as in Kubernetes.
-    pub fn post_start(&self, m: &Member) -> Result<()> {
+    /// `timeout` bounds the wait for each container to run.
+    pub fn post_start(&self, m: &Member, timeout: Duration) -> Result<()> {
         let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
         for c in &spec.containers {
             let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) else { continue };
-            let states = self.wait_running(m, &c.name)?;
+            let states = self.wait_running(m, &c.name, timeout)?;
             let t = self.target(m, &c.name, &states);
             probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
                 Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
@@ -836,9 +838,9 @@ impl Env {
         Ok(())
     }
 
-    fn wait_running(&self, m: &Member, container: &str) -> Result<Vec<ContainerState>> {
+    fn wait_running(&self, m: &Member, container: &str, timeout: Duration) -> Result<Vec<ContainerState>> {
         let name = m.container(container);
-        let r = await_condition(self.settings.ready_timeout, Duration::from_millis(100), || match self.states(m) {
+        let r = await_condition(timeout, Duration::from_millis(100), || match self.states(m) {
             Ok(states) => match states.iter().find(|s| s.name == name) {
                 Some(s) if s.running => Poll::Ready(states),
                 Some(s) if s.status == "exited" => Poll::Fail(format!("container exited with code {}", s.exit_code)),
@@ -846,15 +848,15 @@ impl Env {
             },
             Err(e) => Poll::Fail(e.to_string()),
         });
-        r.map_err(|e| self.wait_error(m, &format!("container {name} to run"), e))
+        r.map_err(|e| self.wait_error(m, &format!("container {name} to run"), timeout, e))
     }
 
-    fn wait_error(&self, m: &Member, what: &str, e: WaitError<String>) -> Error {
+    /// The error of a wait that was given `timeout`.
+    fn wait_error(&self, m: &Member, what: &str, timeout: Duration, e: WaitError<String>) -> Error {
         match e {
             WaitError::Interrupted => Error::runtime(format!("interrupted while waiting for {what}")),
             WaitError::Timeout(last) => {
-                let mut err =
-                    Error::runtime(format!("timed out after {:?} waiting for {what}", self.settings.ready_timeout));
+                let mut err = Error::runtime(format!("timed out after {timeout:?} waiting for {what}"));
                 if let Some(l) = last {
                     err = err.because(l);
                 }
@@ -933,23 +935,23 @@ impl Env {
 
     /// Waits until a member is ready (see `ready_poll`); a container that exits
     /// or crash-loops fails at once, with its last logs.
-    pub fn wait_ready(&self, m: &Member, log: Log) -> Result<()> {
+    pub fn wait_ready(&self, m: &Member, timeout: Duration, log: Log) -> Result<()> {
         let start = Instant::now();
         if self.needs_worker(m) {
-            return self.wait_ready_worker(m, start, log);
+            return self.wait_ready_worker(m, start, timeout, log);
         }
         // Probes run every 50 ms; containers are inspected again every tenth poll,
         // so a crash is still noticed within half a second.
         let mut cache = None;
         let mut n = 0u32;
-        await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
+        await_condition(timeout, Duration::from_millis(50), || {
             n += 1;
             if n.is_multiple_of(10) {
                 cache = None;
             }
             self.ready_poll_cached(m, &mut cache)
         })
-        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
+        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), timeout, e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
     }
@@ -958,10 +960,10 @@ impl Env {
     /// every container Ready in the status cache the worker keeps (probes on
     /// their own timing). A container that exits and is not restarted fails
     /// at once; one in CrashLoopBackOff is waited for until the timeout.
-    fn wait_ready_worker(&self, m: &Member, start: Instant, log: Log) -> Result<()> {
+    fn wait_ready_worker(&self, m: &Member, start: Instant, timeout: Duration, log: Log) -> Result<()> {
         // Every container started once (it may have exited since: the worker
         // applies the restartPolicy to that, with backoff).
-        let states = await_condition(self.settings.ready_timeout, Duration::from_millis(50), || match self.states(m) {
+        let states = await_condition(timeout, Duration::from_millis(50), || match self.states(m) {
             Ok(states) => {
                 let ran =
                     |c: &String| states.iter().any(|s| s.name == m.container(c) && (s.running || s.status == "exited"));
@@ -973,9 +975,9 @@ impl Env {
             }
             Err(e) => Poll::Fail(e.to_string()),
         })
-        .map_err(|e| self.wait_error(m, &format!("{} to run", m.pod), e))?;
+        .map_err(|e| self.wait_error(m, &format!("{} to run", m.pod), timeout, e))?;
         self.spawn_worker(m, &states)?;
-        await_condition(self.settings.ready_timeout, Duration::from_millis(50), || {
+        await_condition(timeout, Duration::from_millis(50), || {
             let Some(st) = self.kubelet.status.of(&m.pod) else { return Poll::Fail("its pod worker stopped".into()) };
             for (name, c) in &st {
                 if c.terminated {
@@ -997,7 +999,7 @@ impl Env {
             }
             Poll::Ready(())
         })
-        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), e))?;
+        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), timeout, e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
     }
@@ -1006,8 +1008,15 @@ impl Env {
     /// are configured and existing ones get addnodes; on shrink every member
     /// gets delnodes before the highest-index members are removed. Unchanged
     /// members are not touched. Per-member volumes of removed members stay,
-    /// as a StatefulSet's claims do.
-    pub fn scale(&mut self, app_name: &str, role_name: &str, n: u32, log: Log) -> Result<Vec<String>> {
+    /// as a StatefulSet's claims do. New members start within `timeout` (see `start_pods`).
+    pub fn scale(
+        &mut self,
+        app_name: &str,
+        role_name: &str,
+        n: u32,
+        timeout: Duration,
+        log: Log,
+    ) -> Result<Vec<String>> {
         let app_i = self
             .apps
             .iter()
@@ -1035,7 +1044,7 @@ impl Env {
             self.apps[app_i] = grown;
             self.members.extend(new.iter().cloned());
             log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
-            return self.start(&new, log);
+            return self.start(&new, timeout, log);
         }
         let leaving: Vec<Member> =
             self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index >= n).cloned().collect();

@@ -387,7 +387,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         backoff_scaled: opts.backoff.scaled(),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
-    let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT, backoff: opts.backoff };
+    let settings = Settings { grace: opts.grace, backoff: opts.backoff };
     let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
         Ok(e) => crate::env::TeardownGuard::new(e),
         Err(e) => {
@@ -706,7 +706,7 @@ impl StepContext<'_> {
             Action::Render(r) => actions::render(env, r),
             Action::Scale(sc) => actions::scale(env, sc, timeout, log),
             Action::Event(ev) => actions::event(env, ev, log),
-            Action::Config(c) => self.config(env, c, &step.expect, log),
+            Action::Config(c) => self.config(env, c, &step.expect, timeout, log),
         }
     }
 }
@@ -729,9 +729,9 @@ fn expression(a: &Action) -> String {
 /// hostname and DNS aliases; its claims stay. Recreating rather than
 /// `podman pod start` also avoids a podman 4.3 race under load, where the
 /// late cleanup of the stopped container kills the restarted one.
-pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
+pub fn restart(env: &Env, m: &Member, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.remove_members(std::slice::from_ref(m), log)?;
-    env.start_pods(std::slice::from_ref(m), log)?;
+    env.start_pods(std::slice::from_ref(m), timeout, log)?;
     log(&format!("restarted {}", m.pod));
     Ok(())
 }

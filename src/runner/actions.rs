@@ -17,11 +17,10 @@ fn err(e: Error) -> String {
 
 /// `up`: plays the members not running yet, between helm's install hooks.
 pub(super) fn up(env: &mut Env, timeout: Duration, log: Log) -> std::result::Result<Observed, String> {
-    env.settings.ready_timeout = timeout;
     let pending: Vec<Member> = env.unplayed();
     // helm's install hooks run around the release's objects.
     let mut lines = crate::helm::run(env, "pre-install", timeout, log).map_err(err)?;
-    lines.extend(env.start(&pending, log).map_err(err)?);
+    lines.extend(env.start(&pending, timeout, log).map_err(err)?);
     lines.extend(crate::helm::run(env, "post-install", timeout, log).map_err(err)?);
     Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
 }
@@ -103,8 +102,7 @@ pub(super) fn restart(
     log: Log,
 ) -> std::result::Result<Observed, String> {
     let m = find_member(env, &p.pod)?;
-    env.settings.ready_timeout = timeout;
-    super::restart(env, &m, log).map_err(err)?;
+    super::restart(env, &m, timeout, log).map_err(err)?;
     let lines = crate::lifecycle::on_restart(env, &m, log).map_err(err)?;
     Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
 }
@@ -150,8 +148,7 @@ pub(super) fn scale(
         }
         _ => return Err("scale takes {role, members} or {workload, replicas}".into()),
     };
-    env.settings.ready_timeout = timeout;
-    let lines = env.scale(&app, &role, n, log).map_err(err)?;
+    let lines = env.scale(&app, &role, n, timeout, log).map_err(err)?;
     Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
 }
 
@@ -164,12 +161,14 @@ pub(super) fn event(env: &Env, ev: &scenario::EventAction, log: Log) -> std::res
 
 impl StepContext<'_> {
     /// `config`: changes a ConfigMap or Secret and applies it with each member's
-    /// reload policy; the step's reload latency and reports are kept for reports.
+    /// reload policy (a `restart` policy recreates the pod within `timeout`);
+    /// the step's reload latency and reports are kept for reports.
     pub(super) fn config(
         &mut self,
         env: &mut Env,
         c: &scenario::ConfigAction,
         expect: &Expect,
+        timeout: Duration,
         log: Log,
     ) -> std::result::Result<Observed, String> {
         let source = match (&c.config_map, &c.secret) {
@@ -191,7 +190,7 @@ impl StepContext<'_> {
             data.insert(k.clone(), bytes);
         }
         crate::reloader::set_data(env, &source, &data)?;
-        let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), log).map_err(err)?;
+        let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), timeout, log).map_err(err)?;
         // The evidence quotes the app's log, which may print a secret it was given.
         for r in &mut reports {
             r.detail = crate::redact::text(&r.detail);
