@@ -14,6 +14,7 @@
 //! with the script on stdin, as KubeDirector runs them through pods/exec.
 
 use crate::app::{App, ConfigPackage, Role};
+pub use crate::env::{domain, fqdn};
 use crate::env::{Env, Log, Member};
 use crate::error::{Error, Result};
 use crate::podman;
@@ -100,16 +101,6 @@ fn pack(src: &std::path::Path, out: &std::path::Path) -> Result<()> {
             .because(String::from_utf8_lossy(&status.stderr).to_string()));
     }
     Ok(())
-}
-
-/// The cluster's DNS domain for members of `app` (KubeDirector's headless service).
-pub fn domain(app: &App) -> String {
-    let cluster = app.kubedirector.as_ref().map(|k| k.cluster_name.clone()).unwrap_or_else(|| app.name.clone());
-    format!("{}.default.svc.cluster.local", crate::env::kd_service(&cluster))
-}
-
-pub fn fqdn(app: &App, member: &str) -> String {
-    format!("{member}.{}", domain(app))
 }
 
 /// A member's node id: stable across scaling (role position and index).

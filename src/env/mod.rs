@@ -31,7 +31,7 @@ mod projections;
 mod ready;
 mod run;
 
-pub use network::kd_service;
+pub use network::{domain, fqdn, kd_service};
 pub use pods::{is_sidecar, pod_yaml};
 pub use projections::{payload, project};
 pub use run::{Teardown, TeardownGuard};
@@ -157,7 +157,7 @@ impl Env {
         let spec = role.template.spec.clone().unwrap_or_default();
         let mut aliases = vec![name.clone()];
         if app.kubedirector.is_some() || role.has_events() {
-            aliases.push(crate::lifecycle::fqdn(app, &name));
+            aliases.push(fqdn(app, &name));
         }
         Member {
             app: app.name.clone(),

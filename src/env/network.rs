@@ -3,6 +3,7 @@
 //! resolve, and the pinned bridge MAC.
 
 use super::{Env, Log, Member};
+use crate::app::App;
 use crate::error::Result;
 use crate::podman;
 use crate::render;
@@ -150,6 +151,16 @@ impl Env {
 /// The headless service KubeDirector makes for a cluster's members.
 pub fn kd_service(cluster: &str) -> String {
     format!("kdhs-{cluster}")
+}
+
+/// The cluster's DNS domain for members of `app` (KubeDirector's headless service).
+pub fn domain(app: &App) -> String {
+    let cluster = app.kubedirector.as_ref().map(|k| k.cluster_name.clone()).unwrap_or_else(|| app.name.clone());
+    format!("{}.default.svc.cluster.local", kd_service(&cluster))
+}
+
+pub fn fqdn(app: &App, member: &str) -> String {
+    format!("{member}.{}", domain(app))
 }
 
 /// Whether the pod serves one of the Service's ports: a port without a named
