@@ -357,6 +357,19 @@ pub fn on_restart(env: &Env, m: &Member, log: Log) -> Result<Vec<String>> {
     Ok(vec![l])
 }
 
+/// KubeDirector's events as the environment's lifecycle hooks (`env::LifecycleHooks`):
+/// `Env::start` and `Env::scale` call them; restarts call `on_restart` themselves.
+pub struct KubeDirector;
+
+impl crate::env::LifecycleHooks for KubeDirector {
+    fn on_start(&self, env: &Env, new: &[Member], existing: &[Member], log: Log) -> Result<Vec<String>> {
+        on_start(env, new, existing, log)
+    }
+    fn on_shrink(&self, env: &Env, leaving: &[Member], staying: &[Member], log: Log) -> Result<Vec<String>> {
+        on_shrink(env, leaving, staying, log)
+    }
+}
+
 /// Re-sends one event by hand (the `event` step).
 pub fn resend(env: &Env, m: &Member, event: &str, log: Log) -> Result<Vec<String>> {
     let (app, role) = app_role(env, m)?;

@@ -389,7 +389,10 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     let log = |l: &str| progress.log(&t.test.name, l);
     let settings = Settings { grace: opts.grace, backoff: opts.backoff };
     let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
-        Ok(e) => crate::env::TeardownGuard::new(e),
+        Ok(mut e) => {
+            e.lifecycle = &crate::lifecycle::KubeDirector;
+            crate::env::TeardownGuard::new(e)
+        }
         Err(e) => {
             result.outcome = Outcome::Failed;
             result.failure = Some(e.to_string());

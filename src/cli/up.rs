@@ -142,6 +142,7 @@ fn load(a: &Args) -> Result<Vec<app::App>> {
 fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     let settings = Settings::default();
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
+    env.lifecycle = &crate::lifecycle::KubeDirector;
     env.kubelet.timeline.stream(a.verbose);
     for app in apps {
         env.add_app(app);

@@ -11,8 +11,9 @@
 //! (play, init containers and sidecars, hooks, start, scale, stop and removal),
 //! `ready.rs` (container states and the waits of a start), `network.rs` (the
 //! network, the names members answer to, DNS checks, the bridge), `images.rs`
-//! (building and checking images) and `projections.rs` (the files of
-//! ConfigMap, Secret, projected and emptyDir volumes). This file holds the
+//! (building and checking images), `projections.rs` (the files of
+//! ConfigMap, Secret, projected and emptyDir volumes) and `hooks.rs` (the
+//! lifecycle hooks a start or shrink calls: KubeDirector's events). This file holds the
 //! types and what they all use: members, rendering a member, the state files.
 
 use crate::app::{App, Role};
@@ -24,6 +25,7 @@ use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod hooks;
 mod images;
 mod network;
 mod pods;
@@ -31,6 +33,7 @@ mod projections;
 mod ready;
 mod run;
 
+pub use hooks::{LifecycleHooks, NoHooks};
 pub use network::{domain, fqdn, kd_service};
 pub use pods::{is_sidecar, pod_yaml};
 pub use projections::{payload, project};
@@ -103,6 +106,9 @@ pub struct Env {
     known: std::sync::Mutex<std::collections::BTreeMap<String, ready::KnownStates>>,
     /// The pod workers, their status cache and the events timeline.
     pub kubelet: crate::kubelet::Kubelet,
+    /// What starts and shrinks run beyond the pods (KubeDirector's events);
+    /// `NoHooks` until the caller sets them.
+    pub lifecycle: &'static dyn LifecycleHooks,
 }
 impl Env {
     /// Makes the state directory of a new environment (no podman objects yet).
@@ -114,6 +120,7 @@ impl Env {
         let kubelet = crate::kubelet::Kubelet::new(id, Instant::now(), settings.backoff);
         let mut env = Env {
             kubelet,
+            lifecycle: &NoHooks,
             network: format!("podproof-{id}"),
             run,
             kind,

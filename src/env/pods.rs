@@ -261,7 +261,7 @@ impl Env {
     }
 
     /// Plays every member not running yet, waits until all are ready, then
-    /// runs lifecycle events (KubeDirector roles). Returns one line per event.
+    /// runs the lifecycle hooks (KubeDirector roles). Returns one line per event.
     /// `timeout` bounds each wait of the start (see `start_pods`).
     pub fn start(&self, members: &[Member], timeout: Duration, log: Log) -> Result<Vec<String>> {
         let existing: Vec<Member> = self
@@ -271,7 +271,7 @@ impl Env {
             .cloned()
             .collect();
         self.start_pods(members, timeout, log)?;
-        crate::lifecycle::on_start(self, members, &existing, log)
+        self.lifecycle.on_start(self, members, &existing, log)
     }
 
     /// Plays members in parallel and waits until each is ready; `timeout` is
@@ -385,7 +385,7 @@ impl Env {
         let staying: Vec<Member> =
             self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
         log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
-        let lines = crate::lifecycle::on_shrink(self, &leaving, &staying, log)?;
+        let lines = self.lifecycle.on_shrink(self, &leaving, &staying, log)?;
         self.remove_members(&leaving, log)?;
         self.members.retain(|m| !(m.app == app_name && m.role == role_name && m.index >= n));
         self.apps[app_i].roles[role_i].members = n;
