@@ -137,7 +137,7 @@ pub fn run(env: &mut Env, event: &str, timeout: Duration, log: &(dyn Fn(&str) + 
             }
             log(&format!("{event} hook {} {} (weight {})", h.kind, h.name, h.weight));
             names_resolve(env, timeout, log);
-            env.play(&m, log)?;
+            env.play(&m, timeout, log)?;
             match wait_done(env, &m, timeout) {
                 Ok(()) => {
                     lines.push(format!("{event} hook {} succeeded", h.name));

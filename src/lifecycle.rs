@@ -14,6 +14,7 @@
 //! with the script on stdin, as KubeDirector runs them through pods/exec.
 
 use crate::app::{App, ConfigPackage, Role};
+pub use crate::env::{domain, fqdn};
 use crate::env::{Env, Log, Member};
 use crate::error::{Error, Result};
 use crate::podman;
@@ -100,16 +101,6 @@ fn pack(src: &std::path::Path, out: &std::path::Path) -> Result<()> {
             .because(String::from_utf8_lossy(&status.stderr).to_string()));
     }
     Ok(())
-}
-
-/// The cluster's DNS domain for members of `app` (KubeDirector's headless service).
-pub fn domain(app: &App) -> String {
-    let cluster = app.kubedirector.as_ref().map(|k| k.cluster_name.clone()).unwrap_or_else(|| app.name.clone());
-    format!("{}.default.svc.cluster.local", crate::env::kd_service(&cluster))
-}
-
-pub fn fqdn(app: &App, member: &str) -> String {
-    format!("{member}.{}", domain(app))
 }
 
 /// A member's node id: stable across scaling (role position and index).
@@ -364,6 +355,19 @@ pub fn on_restart(env: &Env, m: &Member, log: Log) -> Result<Vec<String>> {
     let l = format!("initial config skipped for member{{{}}} in role{{{}}}", m.name, role.name);
     log(&l);
     Ok(vec![l])
+}
+
+/// KubeDirector's events as the environment's lifecycle hooks (`env::LifecycleHooks`):
+/// `Env::start` and `Env::scale` call them; restarts call `on_restart` themselves.
+pub struct KubeDirector;
+
+impl crate::env::LifecycleHooks for KubeDirector {
+    fn on_start(&self, env: &Env, new: &[Member], existing: &[Member], log: Log) -> Result<Vec<String>> {
+        on_start(env, new, existing, log)
+    }
+    fn on_shrink(&self, env: &Env, leaving: &[Member], staying: &[Member], log: Log) -> Result<Vec<String>> {
+        on_shrink(env, leaving, staying, log)
+    }
 }
 
 /// Re-sends one event by hand (the `event` step).

@@ -182,13 +182,19 @@ fn name_of(s: &ProjectionSource) -> &str {
 /// Projects the current data of every ConfigMap/Secret into `members` (all
 /// played members when `None`), and reloads each member whose files changed.
 /// `verify` is a check declared for this change, used instead of the policy's.
-pub fn apply(env: &Env, only: Option<&[Member]>, verify: Option<&Verify>, log: Log) -> Result<Vec<Report>> {
+pub fn apply(
+    env: &Env,
+    only: Option<&[Member]>,
+    verify: Option<&Verify>,
+    timeout: Duration,
+    log: Log,
+) -> Result<Vec<Report>> {
     let members: Vec<Member> = match only {
         Some(ms) => ms.to_vec(),
         None => env.members.iter().filter(|m| env.is_played(m)).cloned().collect(),
     };
     let reports: Vec<Result<Option<Report>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, verify, log))).collect();
+        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, verify, timeout, log))).collect();
         hs.into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
             .collect()
@@ -203,7 +209,7 @@ pub fn apply(env: &Env, only: Option<&[Member]>, verify: Option<&Verify>, log: L
     Ok(out)
 }
 
-fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, log: Log) -> Result<Option<Report>> {
+fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, timeout: Duration, log: Log) -> Result<Option<Report>> {
     let app = env.app(&m.app).expect("member of a known app");
     let role = app.role(&m.role).expect("member of a known role");
     let (_, rendered) = env.render_member(m)?;
@@ -252,7 +258,7 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, log: Log) -> Res
     let what = match &action {
         Action::Restart => {
             env.remove_members(std::slice::from_ref(m), log)?;
-            env.start_pods(std::slice::from_ref(m), log)?;
+            env.start_pods(std::slice::from_ref(m), timeout, log)?;
             crate::lifecycle::on_restart(env, m, log)?;
             return report(Outcome::Restarted, "pod recreated with the new config".into(), Vec::new());
         }

@@ -3,16 +3,17 @@
 
 use crate::app::{self, App};
 use crate::env::{Env, Member, Settings};
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Result};
 use crate::podman;
 use crate::scenario::{self, Action, AppEntry, Expect, Step, Test};
 use crate::snapshot::{self, Redactions, Store};
 use crate::state::{self, RunKind};
-use crate::wait::{await_condition, Poll, WaitError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod actions;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -386,9 +387,12 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         backoff_scaled: opts.backoff.scaled(),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
-    let settings = Settings { grace: opts.grace, ready_timeout: scenario::DEFAULT_STEP_TIMEOUT, backoff: opts.backoff };
+    let settings = Settings { grace: opts.grace, backoff: opts.backoff };
     let mut env = match Env::new(t.apps.clone(), &id, &id[1..], RunKind::Test, settings) {
-        Ok(e) => crate::env::TeardownGuard::new(e),
+        Ok(mut e) => {
+            e.lifecycle = &crate::lifecycle::KubeDirector;
+            crate::env::TeardownGuard::new(e)
+        }
         Err(e) => {
             result.outcome = Outcome::Failed;
             result.failure = Some(e.to_string());
@@ -682,7 +686,7 @@ impl StepContext<'_> {
         Err(format!("{problem}{how}\n{}", if colour { snapshot::colour_diff(&diff) } else { diff }))
     }
 
-    /// Performs a step's action once.
+    /// Performs a step's action once, by the action's own function (`actions`).
     fn act(
         &mut self,
         env: &mut Env,
@@ -690,176 +694,22 @@ impl StepContext<'_> {
         timeout: Duration,
         log: &(dyn Fn(&str) + Sync),
     ) -> std::result::Result<Observed, String> {
-        let err = |e: Error| e.to_string().trim_start_matches("error: ").to_string();
         match &step.action {
-            Action::Up => {
-                env.settings.ready_timeout = timeout;
-                let pending: Vec<Member> = env.unplayed();
-                // helm's install hooks run around the release's objects.
-                let mut lines = crate::helm::run(env, "pre-install", timeout, log).map_err(err)?;
-                lines.extend(env.start(&pending, log).map_err(err)?);
-                lines.extend(crate::helm::run(env, "post-install", timeout, log).map_err(err)?);
-                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
-            }
-            Action::Down => {
-                let members = env.members.clone();
-                let mut lines = crate::helm::run(env, "pre-delete", timeout, log).map_err(err)?;
-                env.remove_members(&members, log).map_err(err)?;
-                lines.extend(crate::helm::run(env, "post-delete", timeout, log).map_err(err)?);
-                env.remove_volumes().map_err(err)?;
-                Ok(Observed { output: (!lines.is_empty()).then(|| lines.join("\n")), ..Default::default() })
-            }
-            Action::HelmTest => helm_test(env, timeout, log),
-            Action::Http(h) => {
-                let m = find_member(env, &h.pod)?;
-                let states = env.states_fresh(&m).map_err(err)?;
-                let c = m.containers.first().cloned().unwrap_or_default();
-                let t = env.target(&m, &c, &states);
-                let host =
-                    h.host.clone().unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() });
-                let url = crate::netns::Url { host, port: h.port, path: h.path.clone() };
-                let headers: Vec<(String, String)> = h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                let body = h.body.clone().unwrap_or_default();
-                let r = crate::netns::http(
-                    t.netns_pid,
-                    &h.method,
-                    &url,
-                    &headers,
-                    body.as_bytes(),
-                    timeout.min(Duration::from_secs(10)),
-                )
-                .map_err(|e| {
-                    format!("{} http://{}:{}{} from inside {}: {e}", h.method, url.host, url.port, url.path, m.pod)
-                })?;
-                Ok(Observed { status: Some(r.status), body: Some(r.body_text()), ..Default::default() })
-            }
-            Action::Exec(x) => {
-                let m = find_member(env, &x.pod)?;
-                let c = container_of(&m, x.container.as_deref())?;
-                let out = podman::exec_until(
-                    &m.container(&c),
-                    &x.command,
-                    x.stdin.as_deref().map(str::as_bytes),
-                    Some(timeout),
-                )
-                .map_err(|e| err(e.into()))?;
-                if out.status == 125 || out.status == 126 || out.status == 127 && out.stderr.contains("OCI runtime") {
-                    return Err(format!("cannot exec {:?} in {}: {}", x.command, m.container(&c), out.stderr.trim()));
-                }
-                Ok(Observed {
-                    exit_code: Some(out.status),
-                    stdout: Some(out.stdout),
-                    stderr: Some(out.stderr),
-                    ..Default::default()
-                })
-            }
-            Action::Logs(p) => {
-                let m = find_member(env, &p.pod)?;
-                let c = container_of(&m, p.container.as_deref())?;
-                let out = podman::logs(&m.container(&c), None).map_err(|e| err(e.into()))?;
-                Ok(Observed { output: Some(out), ..Default::default() })
-            }
-            Action::File(f) => {
-                let m = find_member(env, &f.pod)?;
-                let c = container_of(&m, f.container.as_deref())?;
-                let out =
-                    podman::exec_until(&m.container(&c), &["cat".to_string(), f.path.clone()], None, Some(timeout))
-                        .map_err(|e| err(e.into()))?;
-                if out.status != 0 {
-                    return Err(format!("cannot read {} in {}: {}", f.path, m.container(&c), out.stderr.trim()));
-                }
-                Ok(Observed { content: Some(out.stdout), ..Default::default() })
-            }
-            Action::Restart(p) => {
-                let m = find_member(env, &p.pod)?;
-                env.settings.ready_timeout = timeout;
-                restart(env, &m, log).map_err(err)?;
-                let lines = crate::lifecycle::on_restart(env, &m, log).map_err(err)?;
-                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
-            }
-            Action::Kill(k) => {
-                let m = find_member(env, &k.pod)?;
-                let c = container_of(&m, k.container.as_deref())?;
-                let sig = crate::reload::parse_signal(&k.signal)?;
-                podman::kill(&m.container(&c), &sig).map_err(|e| err(e.into()))?;
-                Ok(Observed::default())
-            }
-            Action::Sleep(d) => {
-                crate::wait::pause(*d);
-                Ok(Observed::default())
-            }
-            Action::Script(s) => run_script(self.test, env, s, timeout),
-            Action::Render(r) => {
-                let flavor: crate::render::Flavor = r.flavor.parse()?;
-                let opts = crate::render::Options { flavor, ..Default::default() };
-                let text: String = env.apps.iter().map(|a| crate::render::render(a, &opts).to_yaml()).collect();
-                Ok(Observed { stdout: Some(text), ..Default::default() })
-            }
-            Action::Scale(sc) => {
-                let (app, role, n) = match (&sc.role, sc.members, &sc.workload, sc.replicas) {
-                    (Some(r), Some(n), _, _) => {
-                        let (app, role) = find_role(env, r, false)?;
-                        (app, role, n)
-                    }
-                    (_, _, Some(w), Some(n)) => {
-                        let (app, role) = find_role(env, w, true)?;
-                        (app, role, n)
-                    }
-                    _ => return Err("scale takes {role, members} or {workload, replicas}".into()),
-                };
-                env.settings.ready_timeout = timeout;
-                let lines = env.scale(&app, &role, n, log).map_err(err)?;
-                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
-            }
-            Action::Event(ev) => {
-                let m = find_member(env, &ev.pod)?;
-                let lines = crate::lifecycle::resend(env, &m, &ev.name, log).map_err(err)?;
-                Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
-            }
-            Action::Config(c) => {
-                let source = match (&c.config_map, &c.secret) {
-                    (Some(n), _) => crate::render::ProjectionSource::ConfigMap(n.clone()),
-                    (_, Some(n)) => crate::render::ProjectionSource::Secret(n.clone()),
-                    _ => return Err("config takes configMap or secret".into()),
-                };
-                let mut data = std::collections::BTreeMap::new();
-                for (k, v) in &c.data {
-                    let bytes = match v {
-                        scenario::DataValue::Text(t) => t.clone().into_bytes(),
-                        scenario::DataValue::File(f) => std::fs::read(self.test.dir.join(f))
-                            .map_err(|e| format!("cannot read {f}: {}", crate::source::io_reason(&e)))?,
-                    };
-                    // Secret values set while the run goes are hidden from then on.
-                    if matches!(source, crate::render::ProjectionSource::Secret(_)) {
-                        crate::redact::add(&bytes);
-                    }
-                    data.insert(k.clone(), bytes);
-                }
-                crate::reloader::set_data(env, &source, &data)?;
-                let mut reports = crate::reloader::apply(env, None, c.verify.as_deref(), log).map_err(err)?;
-                // The evidence quotes the app's log, which may print a secret it was given.
-                for r in &mut reports {
-                    r.detail = crate::redact::text(&r.detail);
-                    for e in &mut r.evidence {
-                        e.text = crate::redact::text(&e.text);
-                    }
-                }
-                let outcome = crate::reloader::overall(&reports);
-                self.last_reload_ms = reports.iter().map(|r| r.latency.as_millis()).max();
-                let lines: Vec<String> = reports.iter().map(|r| r.line()).collect();
-                self.last_reloads = reports;
-                if outcome == crate::reloader::Outcome::Failed && step.expect.reload.is_none() {
-                    return Err(format!(
-                        "the reload failed (expect `reload: failed` if that is the point)\n{}",
-                        lines.join("\n")
-                    ));
-                }
-                Ok(Observed {
-                    reload: Some(outcome.as_str().to_string()),
-                    output: Some(lines.join("\n")),
-                    ..Default::default()
-                })
-            }
+            Action::Up => actions::up(env, timeout, log),
+            Action::Down => actions::down(env, timeout, log),
+            Action::HelmTest => actions::helm_test(env, timeout, log),
+            Action::Http(h) => actions::http(env, h, timeout),
+            Action::Exec(x) => actions::exec(env, x, timeout),
+            Action::Logs(p) => actions::logs(env, p),
+            Action::File(f) => actions::file(env, f, timeout),
+            Action::Restart(p) => actions::restart(env, p, timeout, log),
+            Action::Kill(k) => actions::kill(env, k),
+            Action::Sleep(d) => actions::sleep(*d),
+            Action::Script(s) => actions::run_script(self.test, env, s, timeout),
+            Action::Render(r) => actions::render(env, r),
+            Action::Scale(sc) => actions::scale(env, sc, timeout, log),
+            Action::Event(ev) => actions::event(env, ev, log),
+            Action::Config(c) => self.config(env, c, &step.expect, timeout, log),
         }
     }
 }
@@ -882,64 +732,11 @@ fn expression(a: &Action) -> String {
 /// hostname and DNS aliases; its claims stay. Recreating rather than
 /// `podman pod start` also avoids a podman 4.3 race under load, where the
 /// late cleanup of the stopped container kills the restarted one.
-/// The `helmTest` step: every app's `test` hooks, as `helm test` runs them.
-fn helm_test(env: &mut Env, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> std::result::Result<Observed, String> {
-    if !env.apps.iter().any(|a| a.hooks.iter().any(|h| h.events.iter().any(|e| e == "test"))) {
-        return Err("no app of this test has a helm test hook (a Pod or Job annotated `helm.sh/hook: test`)".into());
-    }
-    let lines = crate::helm::run(env, "test", timeout, log)
-        .map_err(|e| e.to_string().trim_start_matches("error: ").to_string())?;
-    Ok(Observed { output: Some(lines.join("\n")), ..Default::default() })
-}
-
-pub fn restart(env: &Env, m: &Member, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
+pub fn restart(env: &Env, m: &Member, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> Result<()> {
     env.remove_members(std::slice::from_ref(m), log)?;
-    env.start_pods(std::slice::from_ref(m), log)?;
+    env.start_pods(std::slice::from_ref(m), timeout, log)?;
     log(&format!("restarted {}", m.pod));
     Ok(())
-}
-
-fn run_script(
-    t: &Test,
-    env: &Env,
-    s: &scenario::ScriptAction,
-    timeout: Duration,
-) -> std::result::Result<Observed, String> {
-    let mut expr = duct::cmd(&s.command[0], &s.command[1..])
-        .dir(&t.dir)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .stdin_null();
-    expr = expr
-        .env("PODPROOF_RUN", &env.run.id)
-        .env("PODPROOF_NETWORK", &env.network)
-        .env("PODPROOF_SUFFIX", &env.run.suffix);
-    for (k, v) in &s.env {
-        expr = expr.env(k, v);
-    }
-    let handle = expr.start().map_err(|e| format!("cannot run {:?}: {e}", s.command))?;
-    let r = await_condition(timeout, Duration::from_millis(20), || match handle.try_wait() {
-        Ok(Some(o)) => Poll::Ready(o.clone()),
-        Ok(None) => Poll::Pending(None),
-        Err(e) => Poll::Fail(e.to_string()),
-    });
-    match r {
-        Ok(o) => Ok(Observed {
-            exit_code: Some(o.status.code().unwrap_or(-1)),
-            stdout: Some(String::from_utf8_lossy(&o.stdout).into_owned()),
-            stderr: Some(String::from_utf8_lossy(&o.stderr).into_owned()),
-            ..Default::default()
-        }),
-        Err(e) => {
-            let _ = handle.kill();
-            Err(match e {
-                WaitError::Timeout(_) => format!("script {:?} timed out after {timeout:?}", s.command),
-                WaitError::Interrupted => "interrupted".into(),
-                WaitError::Failed(f) => f,
-            })
-        }
-    }
 }
 
 /// Resolves `pod:`: a pod or member name, `role/index`, `app/role/index`, or a
@@ -985,36 +782,6 @@ pub fn find_member(env: &Env, spec: &str) -> std::result::Result<Member, String>
             many.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
             many[0].role
         )),
-    }
-}
-
-/// Finds the app and role a `scale` step names: a role name, or a workload name.
-fn find_role(env: &Env, name: &str, workload: bool) -> std::result::Result<(String, String), String> {
-    let found: Vec<(String, String)> = env
-        .apps
-        .iter()
-        .flat_map(|a| a.roles.iter().map(move |r| (a, r)))
-        .filter(|(_, r)| {
-            if workload {
-                r.workload.as_ref().map(|w| w.name == name).unwrap_or(false)
-            } else {
-                r.name == name || crate::app::dns_label(&r.name) == name
-            }
-        })
-        .map(|(a, r)| (a.name.clone(), r.name.clone()))
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(format!("no {} named `{name}`", if workload { "workload" } else { "role" })),
-        _ => Err(format!("`{name}` names a role in several apps")),
-    }
-}
-
-fn container_of(m: &Member, c: Option<&str>) -> std::result::Result<String, String> {
-    match c {
-        Some(c) if m.containers.iter().any(|k| k == c) => Ok(c.to_string()),
-        Some(c) => Err(format!("pod {} has no container `{c}` (containers: {})", m.name, m.containers.join(", "))),
-        None => m.containers.first().cloned().ok_or_else(|| format!("pod {} has no containers", m.name)),
     }
 }
 

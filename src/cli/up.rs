@@ -143,8 +143,9 @@ fn load(a: &Args) -> Result<Vec<app::App>> {
 
 /// Applies loaded apps to the `up` environment; returns it.
 fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
-    let settings = Settings { ready_timeout: a.timeout, ..Settings::default() };
+    let settings = Settings::default();
     let mut env = Env::new(Vec::new(), state::UP_ID, "", RunKind::Up, settings)?;
+    env.lifecycle = &crate::lifecycle::KubeDirector;
     env.kubelet.timeline.stream(a.verbose);
     for app in apps {
         env.add_app(app);
@@ -180,16 +181,16 @@ fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<E
     // Changed config data reaches unchanged members in place, with their reload.
     let unchanged: Vec<Member> =
         env.members.iter().filter(|m| env.is_played(m) && !replaced.iter().any(|r| r.pod == m.pod)).cloned().collect();
-    crate::reloader::apply(&env, Some(&unchanged), None, log)?;
+    crate::reloader::apply(&env, Some(&unchanged), None, a.timeout, log)?;
     let started = Instant::now();
     env.remove_members(&replaced, log)?;
-    env.start_pods(&replaced, log)?;
+    env.start_pods(&replaced, a.timeout, log)?;
     for m in &replaced {
         crate::lifecycle::on_restart(&env, m, log)?;
         log(&format!("replaced {} in {}ms", m.pod, started.elapsed().as_millis()));
     }
     // Event lines are logged as they happen.
-    env.start(&new, log)?;
+    env.start(&new, a.timeout, log)?;
     Ok(env)
 }
 

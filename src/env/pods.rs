@@ -1,0 +1,556 @@
+//! The pods: play, init containers and native sidecars, hooks, starting
+//! members with their pod workers, scaling, and stopping and removing pods.
+
+use super::projections::project;
+use super::{indent, write_private, Env, Log, Member};
+use crate::error::{Error, Result};
+use crate::podman::{self, ContainerState};
+use crate::probe;
+use crate::render::{self, Object};
+use crate::state::{self, RunKind};
+use crate::wait::{await_condition, Poll};
+use k8s_openapi::api::core::v1 as core;
+use std::time::Duration;
+
+impl Env {
+    /// Renders, projects and plays one member; `timeout` bounds each of its
+    /// init containers and sidecars. A failed play removes the half-made pod
+    /// before returning the error.
+    pub fn play(&self, m: &Member, timeout: Duration, log: Log) -> Result<()> {
+        let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
+        let (pod, out) = self.render_member(m)?;
+        for p in &out.projections {
+            project(app, p)
+                .map_err(|e| Error::runtime(format!("cannot project volume {} of {}", p.volume, m.name)).because(e))?;
+        }
+        for d in &out.host_dirs {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::runtime(format!("cannot create host path {}: {e}", d.display())))?;
+        }
+        // A pod worker learns of exits from the run's event stream, so it runs before the pod does.
+        if self.needs_worker(m) {
+            self.kubelet.ensure_events()?;
+        }
+        // Claims become labelled named volumes before play, so they are swept with the run.
+        let shared: Vec<String> = app
+            .claims
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .map(|n| render::run_name(&n, Some(&self.run)))
+            .collect();
+        let mut claims: Vec<String> = out
+            .objects
+            .iter()
+            .filter_map(|o| if let Object::Claim(c) = o { c.metadata.name.clone() } else { None })
+            .collect();
+        claims.extend(
+            pod.spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .map(|c| c.claim_name.clone())
+                .filter(|n| shared.contains(n)),
+        );
+        for name in claims {
+            self.ensure_volume(&name, &app.name)?;
+        }
+        let mut pod = pod;
+        if !podman::limits_enforced() && strip_limits(&mut pod) {
+            log(&format!(
+                "resource limits of {} are left out: rootless podman on cgroups v1 cannot enforce them",
+                m.pod
+            ));
+        }
+        // Exactly one party restarts containers: in a test run, the pod worker
+        // of a pod with probes (with CrashLoopBackOff, and in place after a
+        // failed liveness probe), so podman's own restart policy is turned off;
+        // otherwise podman's policy, which kube play sets from restartPolicy.
+        if self.owns_restarts(m) {
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.restart_policy = Some("Never".into());
+            }
+        }
+        let yaml = pod_yaml(&pod);
+        let file = self.played_file(m);
+        write_private(&file, yaml.as_bytes())?;
+        log(&format!("playing {} ({}/{})", m.pod, m.role, m.index));
+        let net = if m.host_network { None } else { Some(self.network.as_str()) };
+        // podman 4.3 waits ~20 s for each init container it runs and then
+        // sometimes fails to remove it, so podproof runs them itself.
+        let (played, inits) = without_init_containers(&pod);
+        if !inits.is_empty() {
+            write_private(&file, pod_yaml(&played).as_bytes())?;
+        }
+        let mut aliases = m.aliases.clone();
+        aliases.extend(self.service_aliases(&pod));
+        let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
+            .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
+            .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });
+        if let Err(e) = result {
+            // A failed play leaves a half-made pod behind: remove it now.
+            self.untracked.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = podman::pod_rm(std::slice::from_ref(&m.pod), Duration::ZERO);
+            // The commonest cause gets the clearest message.
+            self.check_images()?;
+            return Err(e);
+        }
+        self.played.lock().expect("played lock").insert(m.pod.clone());
+        self.kubelet.timeline.normal(&m.pod, "Started", format!("Started pod {} ({}/{})", m.pod, m.role, m.index));
+        Ok(())
+    }
+
+    /// Whether a member's pod gets a pod worker: it has a probe or a native sidecar.
+    pub fn needs_worker(&self, m: &Member) -> bool {
+        let spec = self.spec_of(m);
+        crate::kubelet::worker::PodSpec::needs_worker(&spec) || spec.init_containers.iter().flatten().any(is_sidecar)
+    }
+
+    /// Whether podproof, not podman, restarts the member's exited containers.
+    pub fn owns_restarts(&self, m: &Member) -> bool {
+        self.kind == RunKind::Test && self.needs_worker(m)
+    }
+
+    /// Starts the pod worker of a running member (see `kubelet`).
+    pub(super) fn spawn_worker(&self, m: &Member, states: &[ContainerState]) -> Result<()> {
+        let spec = self.spec_of(m);
+        let pod = crate::kubelet::worker::PodSpec {
+            pod: m.pod.clone(),
+            containers: crate::kubelet::worker::PodSpec::container_specs(&spec, |c| m.container(c)),
+            sidecars: {
+                // Sidecars run beside the app with their probes and are restarted
+                // when they exit, whatever the pod's restartPolicy.
+                let sidecars: Vec<core::Container> =
+                    spec.init_containers.iter().flatten().filter(|c| is_sidecar(c)).cloned().collect();
+                let as_pod = core::PodSpec { containers: sidecars, ..Default::default() };
+                crate::kubelet::worker::PodSpec::container_specs(&as_pod, |c| m.container(c))
+            },
+            policy: crate::kubelet::worker::Policy::parse(spec.restart_policy.as_deref()),
+            owns_restarts: self.owns_restarts(m),
+            grace: self.grace_of(m),
+            host_network: m.host_network,
+        };
+        self.kubelet.spawn(pod, states)
+    }
+
+    /// Starts a created pod: its network first, then each init container to
+    /// completion in order (a failure fails the member, with its output), then
+    /// the app containers. A restarted pod runs its init containers again, as
+    /// a recreated pod does in Kubernetes. Each init container and each
+    /// sidecar's start gets `timeout`.
+    pub fn start_with_inits(&self, m: &Member, inits: &[core::Container], timeout: Duration, log: Log) -> Result<()> {
+        podman::pod_start_infra(&m.pod)?;
+        let labels = self.labels(Some(&m.app));
+        let (pod, _) = self.render_member(m)?;
+        let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
+        for c in inits {
+            let (mut flags, image, command, envs) = run_flags(c, &volumes)
+                .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
+            // Env values may be Secret values: they go to podman in a file only
+            // this user can read, never on its command line, where `ps` and
+            // error messages would show them.
+            let env_file = self.dir.join("env").join(format!("{}-{}.env", m.pod, c.name));
+            let (lines, multi): (Vec<_>, Vec<_>) = envs.into_iter().partition(|(_, v)| !v.contains('\n'));
+            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            write_private(&env_file, text.as_bytes())?;
+            flags.push(format!("--env-file={}", env_file.display()));
+            // An env file holds one line per variable; a multi-line value is
+            // named on the command line and its value read from podman's own
+            // environment, which only this user can read.
+            for (k, _) in &multi {
+                flags.push("--env".into());
+                flags.push(k.clone());
+            }
+            if is_sidecar(c) {
+                log(&format!("starting sidecar {} of {}", c.name, m.pod));
+                let started = podman::run_in_pod_detached(
+                    &m.pod,
+                    &m.container(&c.name),
+                    &flags,
+                    &image,
+                    &command,
+                    &labels,
+                    &multi,
+                    timeout,
+                );
+                let _ = std::fs::remove_file(&env_file);
+                started.map_err(|e| Error::from(e).context(format!("cannot start sidecar {} of {}", c.name, m.pod)))?;
+                self.kubelet.timeline.normal(
+                    &format!("{}/{}", m.pod, c.name),
+                    "Started",
+                    format!("Started sidecar {}", c.name),
+                );
+                self.wait_sidecar(m, c, timeout)?;
+                continue;
+            }
+            log(&format!("running init container {} of {}", c.name, m.pod));
+            let out = podman::run_in_pod(
+                &m.pod,
+                &format!("{}-{}", m.pod, c.name),
+                &flags,
+                &image,
+                &command,
+                &labels,
+                &multi,
+                timeout,
+            );
+            let _ = std::fs::remove_file(&env_file);
+            let out = out?;
+            if out.status != 0 {
+                let output = format!("{}{}", out.stdout, out.stderr);
+                return Err(Error::runtime(format!(
+                    "init container {} of {} exited with code {}",
+                    c.name, m.pod, out.status
+                ))
+                .because(format!("output:\n{}", indent(output.trim_end()))));
+            }
+        }
+        podman::pod_start(&m.pod)?;
+        Ok(())
+    }
+
+    /// Waits until a sidecar runs and, if it has a startup or readiness probe,
+    /// passes it: only then does the next init container start, as in Kubernetes.
+    fn wait_sidecar(&self, m: &Member, c: &core::Container, timeout: Duration) -> Result<()> {
+        let name = m.container(&c.name);
+        let spec = self.spec_of(m);
+        let probes: Vec<core::Probe> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| [k.startup_probe.clone(), k.readiness_probe.clone()])
+            .flatten()
+            .collect();
+        // Named ports come from the spec as written (the played pod drops bare containerPorts).
+        let ports: Vec<core::ContainerPort> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter(|k| k.name == c.name)
+            .flat_map(|k| k.ports.clone().unwrap_or_default())
+            .collect();
+        await_condition(timeout, Duration::from_millis(100), || {
+            let states = match podman::inspect_containers(std::slice::from_ref(&name)) {
+                Ok(s) => s,
+                Err(e) => return Poll::Fail(e.stderr),
+            };
+            let Some(st) = states.first() else { return Poll::Pending(Some("not created yet".into())) };
+            if !st.running {
+                return Poll::Fail(format!("sidecar {name} exited with code {}", st.exit_code));
+            }
+            let t = probe::Target {
+                container: name.clone(),
+                netns_pid: if m.host_network { 0 } else { st.pid },
+                ip: if m.host_network { String::new() } else { st.ip.clone() },
+                ports: ports.clone(),
+            };
+            for p in &probes {
+                if let Err(e) = probe::probe_once(p, &t) {
+                    return Poll::Pending(Some(format!("sidecar {name}: probe not passing: {e}")));
+                }
+            }
+            Poll::Ready(())
+        })
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), timeout, e))
+    }
+
+    /// The init containers of a member, as rendered for play.
+    pub fn init_containers(&self, m: &Member) -> Result<Vec<core::Container>> {
+        let (pod, _) = self.render_member(m)?;
+        Ok(without_init_containers(&pod).1)
+    }
+
+    /// Plays every member not running yet, waits until all are ready, then
+    /// runs the lifecycle hooks (KubeDirector roles). Returns one line per event.
+    /// `timeout` bounds each wait of the start (see `start_pods`).
+    pub fn start(&self, members: &[Member], timeout: Duration, log: Log) -> Result<Vec<String>> {
+        let existing: Vec<Member> = self
+            .members
+            .iter()
+            .filter(|m| self.is_played(m) && !members.iter().any(|n| n.pod == m.pod))
+            .cloned()
+            .collect();
+        self.start_pods(members, timeout, log)?;
+        self.lifecycle.on_start(self, members, &existing, log)
+    }
+
+    /// Plays members in parallel and waits until each is ready; `timeout` is
+    /// the step's, and bounds each wait (an init container, a container to
+    /// run, readiness), as it always has, not their sum.
+    pub fn start_pods(&self, members: &[Member], timeout: Duration, log: Log) -> Result<()> {
+        self.ensure_network()?;
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, timeout, log))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
+                .collect()
+        });
+        for r in results {
+            r?;
+        }
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = members
+                .iter()
+                .map(|m| s.spawn(move || self.post_start(m, timeout).and_then(|_| self.wait_ready(m, timeout, log))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
+                .collect()
+        });
+        let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
+        match errors.len() {
+            0 => {
+                self.pin_bridge(members, log);
+                // Ready is not reachable until the names resolve: apps that
+                // talk through member or Service names need them at once.
+                for m in members {
+                    self.ensure_dns(m, log);
+                }
+                Ok(())
+            }
+            1 => Err(errors.into_iter().next().expect("one error")),
+            n => {
+                let mut e = Error::runtime(format!("{n} members failed to start"));
+                for err in errors {
+                    e = e.because(err.to_string().trim_start_matches("error: ").to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs postStart hooks; a failing hook fails the member, as in Kubernetes.
+    /// `timeout` bounds the wait for each container to run.
+    pub fn post_start(&self, m: &Member, timeout: Duration) -> Result<()> {
+        let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
+        for c in &spec.containers {
+            let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) else { continue };
+            let states = self.wait_running(m, &c.name, timeout)?;
+            let t = self.target(m, &c.name, &states);
+            probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
+                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                    .because(e)
+                    .because(self.logs_of(m))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Scales a role to `n` members, with KubeDirector's events: new members
+    /// are configured and existing ones get addnodes; on shrink every member
+    /// gets delnodes before the highest-index members are removed. Unchanged
+    /// members are not touched. Per-member volumes of removed members stay,
+    /// as a StatefulSet's claims do. New members start within `timeout` (see `start_pods`).
+    pub fn scale(
+        &mut self,
+        app_name: &str,
+        role_name: &str,
+        n: u32,
+        timeout: Duration,
+        log: Log,
+    ) -> Result<Vec<String>> {
+        let app_i = self
+            .apps
+            .iter()
+            .position(|a| a.name == app_name)
+            .ok_or_else(|| Error::runtime(format!("no app `{app_name}`")))?;
+        let role_i = self.apps[app_i].roles.iter().position(|r| r.name == role_name).ok_or_else(|| {
+            let roles: Vec<_> = self.apps[app_i].roles.iter().map(|r| r.name.as_str()).collect();
+            Error::bad_input(
+                format!("no role `{role_name}` in app `{app_name}`"),
+                vec![format!("roles: {}", roles.join(", "))],
+            )
+        })?;
+        let current = self.apps[app_i].roles[role_i].members;
+        self.apps[app_i].roles[role_i]
+            .check_members(n)
+            .map_err(|e| Error::bad_input(format!("cannot scale {app_name}/{role_name}"), vec![e]))?;
+        if n == current {
+            return Ok(vec![format!("{role_name} already has {n} members")]);
+        }
+        let app = self.apps[app_i].clone();
+        if n > current {
+            let mut grown = app.clone();
+            grown.roles[role_i].members = n;
+            let new: Vec<Member> = (current..n).map(|i| self.member_of(&grown, &grown.roles[role_i], i)).collect();
+            self.apps[app_i] = grown;
+            self.members.extend(new.iter().cloned());
+            log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
+            return self.start(&new, timeout, log);
+        }
+        let leaving: Vec<Member> =
+            self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index >= n).cloned().collect();
+        let staying: Vec<Member> =
+            self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
+        log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
+        let lines = self.lifecycle.on_shrink(self, &leaving, &staying, log)?;
+        self.remove_members(&leaving, log)?;
+        self.members.retain(|m| !(m.app == app_name && m.role == role_name && m.index >= n));
+        self.apps[app_i].roles[role_i].members = n;
+        Ok(lines)
+    }
+
+    /// Runs preStop hooks of the running containers of `members`, each within the grace period.
+    pub fn pre_stop(&self, members: &[Member], log: Log) {
+        std::thread::scope(|s| {
+            for m in members {
+                let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
+                for c in
+                    spec.containers.iter().filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some())
+                {
+                    let c = c.clone();
+                    s.spawn(move || {
+                        let Ok(states) = self.states(m) else { return };
+                        if !states.iter().any(|st| st.name == m.container(&c.name) && st.running) {
+                            return;
+                        }
+                        let t = self.target(m, &c.name, &states);
+                        let h = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).expect("filtered above");
+                        if let Err(e) = probe::handler(h, &t, self.grace_of(m)) {
+                            log(&format!("preStop hook of {}/{} failed: {e}", m.pod, c.name));
+                        }
+                    });
+                }
+            }
+        });
+    }
+
+    /// The stop timeout: the configured grace, bounded by terminationGracePeriodSeconds.
+    pub fn grace_of(&self, m: &Member) -> Duration {
+        let tgps =
+            self.role_of(m).and_then(|r| r.template.spec.as_ref()?.termination_grace_period_seconds).unwrap_or(30);
+        self.settings.grace.min(Duration::from_secs(tgps.max(0) as u64))
+    }
+
+    /// Stops and removes members' pods. Stopping first matters: removing a
+    /// pod whose processes were just killed makes podman 4.3 wait about 3 s
+    /// for the pod's cgroup, while removing a stopped pod takes ~0.1 s.
+    pub fn remove_members(&self, members: &[Member], log: Log) -> Result<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        // The workers stop first, so that the stop is not taken for a crash.
+        for m in members {
+            self.kubelet.stop(&m.pod);
+            if self.is_played(m) {
+                self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
+            }
+        }
+        self.pre_stop(members, log);
+        // One stop call per pod, all at once: `podman pod stop a b c` stops
+        // them one after another, each waiting out its grace period.
+        let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = members
+                .iter()
+                .map(|m| {
+                    s.spawn(move || {
+                        // Sidecars stop after the main containers, as in Kubernetes.
+                        if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
+                            for c in m.podman_containers() {
+                                let _ = podman::container_stop(&c, self.grace_of(m));
+                            }
+                        }
+                        podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
+        });
+        let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
+        let rm = podman::pod_rm(&pods, Duration::ZERO);
+        if rm.is_ok() {
+            let mut played = self.played.lock().expect("played lock");
+            for p in &pods {
+                played.remove(p);
+            }
+        }
+        for m in members {
+            let _ = state::remove_inside(&self.dir, &self.dir.join("volumes").join(&m.pod));
+        }
+        // A pod that is already gone makes `stop` fail; `rm -f` is what must succeed.
+        rm?;
+        if stops.iter().all(|r| r.is_err()) {
+            if let Some(Err(e)) = stops.into_iter().next() {
+                log(&format!("stopping pods: {}", e.stderr.trim()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an init container is a native sidecar (`restartPolicy: Always`, Kubernetes 1.29+).
+pub fn is_sidecar(c: &core::Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// Splits the init containers off a pod.
+fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>) {
+    let mut p = pod.clone();
+    let inits = p.spec.as_mut().and_then(|s| s.init_containers.take()).unwrap_or_default();
+    (p, inits)
+}
+
+/// `podman run` flags for a container spec rendered in the podman flavour
+/// (whose volumes are all host paths or named volumes by then).
+/// The env variables come back apart from the flags, as (name, value).
+type RunFlags = (Vec<String>, String, Vec<String>, Vec<(String, String)>);
+
+fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<RunFlags, String> {
+    let image = c.image.clone().ok_or("no image")?;
+    let mut flags = Vec::new();
+    for vm in c.volume_mounts.iter().flatten() {
+        let v =
+            volumes.iter().find(|v| v.name == vm.name).ok_or_else(|| format!("volume `{}` is not defined", vm.name))?;
+        let source = if let Some(h) = &v.host_path {
+            h.path.clone()
+        } else if let Some(c) = &v.persistent_volume_claim {
+            c.claim_name.clone()
+        } else {
+            return Err(format!("volume `{}` has a type podproof cannot mount into an init container", vm.name));
+        };
+        let ro = if vm.read_only == Some(true) { ":ro" } else { "" };
+        flags.push("--volume".into());
+        flags.push(format!("{source}:{}{ro}", vm.mount_path));
+    }
+    if let Some(cmd) = &c.command {
+        flags.push(format!("--entrypoint={}", serde_json::to_string(cmd).expect("strings serialize")));
+    }
+    let envs: Vec<(String, String)> =
+        c.env.iter().flatten().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+    if let Some(w) = &c.working_dir {
+        flags.push(format!("--workdir={w}"));
+    }
+    if let Some(sc) = &c.security_context {
+        if let Some(u) = sc.run_as_user {
+            flags.push(format!("--user={u}"));
+        }
+        if sc.privileged == Some(true) {
+            flags.push("--privileged".into());
+        }
+        for cap in sc.capabilities.iter().flat_map(|c| c.add.iter().flatten()) {
+            flags.push(format!("--cap-add={cap}"));
+        }
+        for cap in sc.capabilities.iter().flat_map(|c| c.drop.iter().flatten()) {
+            flags.push(format!("--cap-drop={cap}"));
+        }
+    }
+    Ok((flags, image, c.args.clone().unwrap_or_default(), envs))
+}
+
+/// Removes every container's resource requests and limits; true if any were set.
+fn strip_limits(pod: &mut core::Pod) -> bool {
+    let mut any = false;
+    for spec in pod.spec.iter_mut() {
+        let inits = spec.init_containers.iter_mut().flatten();
+        for c in spec.containers.iter_mut().chain(inits) {
+            any |= c.resources.take().is_some();
+        }
+    }
+    any
+}
+
+pub fn pod_yaml(pod: &core::Pod) -> String {
+    crate::yaml::quote_yaml11(&serde_yaml::to_string(pod).expect("pods serialize"))
+}
