@@ -2,12 +2,11 @@
 # The podman driver, API against CLI (part of `make bench`; runs alone as well):
 # - per call: inspect, exec, play and stop as podproof makes them, read from
 #   PODPROOF_TRACE=1 lines of `podproof test fixtures/bench/hello.yaml` (median
-#   over the runs; an API exec is its create, start and inspect requests together;
-#   play is a CLI call on both paths);
+#   over the runs; an API exec is its create, start and inspect requests together);
 # - the overhead of `podproof test` on the same scenario against
 #   scripts/bench-plain.sh, with each driver.
-# "api" is a run that starts its own service (its first calls go through the CLI
-# until the service answers); "api-warm" uses a service that is already running
+# "api" is a run that starts its own service (its first calls wait up to 150 ms
+# for it, then go through the CLI until it answers); "api-warm" uses a service that is already running
 # (another run's, or one named with --url), started here on a private socket.
 # It uses the built binary (PODPROOF, default target/release/podproof) and builds nothing.
 set -euo pipefail
@@ -49,9 +48,9 @@ calls() {
   awk -v kind="$2" -v path="$3" '
     /^trace:/ {
       ms = $2; sub(/ms$/, "", ms); line = $0
-      if ((path == "api") != (line ~ /\/libpod\//) && kind != "play") next
+      if ((path == "api") != (line ~ /\/libpod\//)) next
       if (kind == "inspect" && (line ~ /podman container inspect/ || line ~ /GET \/v4\.0\.0\/libpod\/containers\/[^\/]*\/json/)) print ms
-      if (kind == "play" && line ~ /podman kube play/) print ms
+      if (kind == "play" && (line ~ /podman kube play/ || line ~ /POST \/v4\.0\.0\/libpod\/play\/kube/)) print ms
       if (kind == "stop" && (line ~ /podman pod stop/ || line ~ /POST \/v4\.0\.0\/libpod\/pods\/[^\/]*\/stop/)) print ms
       if (kind == "exec" && line ~ /podman exec/) print ms
       if (kind == "exec" && line ~ /POST \/v4\.0\.0\/libpod\/containers\/[^\/]*\/exec/) { acc = ms; open = 1 }
