@@ -14,6 +14,7 @@ use crate::app::{App, Naming, Role};
 use crate::env::{Env, Member};
 use crate::error::{Error, Result};
 use crate::wait::{await_condition, Poll, WaitError};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const HOOK: &str = "helm.sh/hook";
@@ -107,7 +108,7 @@ fn has_policy(h: &Hook, policy: &str) -> bool {
 /// role, so it sees the app's ConfigMaps, Secrets and Services.
 fn hook_app(app: &App, h: &Hook) -> App {
     let mut a = app.clone();
-    a.name = format!("{}-hook-{}", app.name, h.name);
+    a.name = hook_app_name(&app.name, &h.name);
     a.roles = vec![h.role.clone()];
     a.hooks = Vec::new();
     a.images = Vec::new();
@@ -117,7 +118,20 @@ fn hook_app(app: &App, h: &Hook) -> App {
 /// Runs the hooks of `event` of every app in `env`, as helm does; returns one
 /// line per hook run. A hook that fails is an error with its logs.
 pub fn run(env: &mut Env, event: &str, timeout: Duration, log: &(dyn Fn(&str) + Sync)) -> Result<Vec<String>> {
-    let apps: Vec<App> = env.apps.iter().filter(|a| !a.hooks.is_empty()).cloned().collect();
+    run_of(env, event, None, timeout, log)
+}
+
+/// `run` for the apps named in `only` (all of them when `None`): `up` installs
+/// some apps of an environment while others stay as they were.
+pub fn run_of(
+    env: &mut Env,
+    event: &str,
+    only: Option<&[String]>,
+    timeout: Duration,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<String>> {
+    let chosen = |a: &App| only.is_none_or(|names| names.contains(&a.name));
+    let apps: Vec<App> = env.apps.iter().filter(|a| !a.hooks.is_empty() && chosen(a)).cloned().collect();
     let mut lines = Vec::new();
     for app in &apps {
         let hooks = ordered(app, event);
@@ -227,6 +241,113 @@ fn wait_done(env: &Env, m: &Member, timeout: Duration) -> std::result::Result<()
         )),
         Err(WaitError::Interrupted) => Err("interrupted".into()),
         Err(WaitError::Failed(e)) => Err(e),
+    }
+}
+
+/// The name of the app a hook pod of `app` is played as (its pods' app label).
+pub fn hook_app_name(app: &str, hook: &str) -> String {
+    format!("{app}-hook-{hook}")
+}
+
+/// What `up` keeps of an app's hooks in the run's state directory, so that
+/// `podproof down NAME`, given no files, still runs the delete hooks: each
+/// hook's pod template and the ConfigMaps, Secrets and Services it may read.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Kept {
+    hooks: Vec<KeptHook>,
+    config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
+    secrets: Vec<k8s_openapi::api::core::v1::Secret>,
+    services: Vec<k8s_openapi::api::core::v1::Service>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeptHook {
+    name: String,
+    kind: String,
+    events: Vec<String>,
+    weight: i32,
+    delete_policies: Vec<String>,
+    template: k8s_openapi::api::core::v1::PodTemplateSpec,
+}
+
+/// The file in `run_dir` that keeps the hooks of `app`; app names are DNS
+/// labels, and `check_file_name` keeps the join inside the directory anyway.
+fn kept_file(run_dir: &Path, app: &str) -> std::io::Result<PathBuf> {
+    let name = format!("{app}.json");
+    crate::state::check_file_name(&name)?;
+    Ok(run_dir.join("hooks").join(name))
+}
+
+/// Keeps the hooks of `app` in `run_dir` (or forgets them when it has none).
+pub fn keep(run_dir: &Path, app: &App) -> std::io::Result<()> {
+    let path = kept_file(run_dir, &app.name)?;
+    if app.hooks.is_empty() {
+        return crate::state::remove_inside(run_dir, &path);
+    }
+    let kept = Kept {
+        hooks: app
+            .hooks
+            .iter()
+            .map(|h| KeptHook {
+                name: h.name.clone(),
+                kind: h.kind.clone(),
+                events: h.events.clone(),
+                weight: h.weight,
+                delete_policies: h.delete_policies.clone(),
+                template: h.role.template.clone(),
+            })
+            .collect(),
+        config_maps: app.config_maps.clone(),
+        secrets: app.secrets.clone(),
+        services: app.services.clone(),
+    };
+    let dir = run_dir.join("hooks");
+    std::fs::create_dir_all(&dir)?;
+    let bytes = serde_json::to_vec(&kept).map_err(std::io::Error::other)?;
+    crate::state::write_file_in(&dir, &format!("{}.json", app.name), &bytes).map(|_| ())
+}
+
+/// The hooks `up` kept for the app `name`, as an app with no roles.
+pub fn kept(run_dir: &Path, name: &str) -> Option<App> {
+    let bytes = std::fs::read(kept_file(run_dir, name).ok()?).ok()?;
+    let kept: Kept = serde_json::from_slice(&bytes).ok()?;
+    let mut app = App::empty(name.to_string(), crate::app::Form::Manifests, Vec::new(), run_dir.to_path_buf());
+    app.config_maps = kept.config_maps;
+    app.secrets = kept.secrets;
+    app.services = kept.services;
+    app.hooks = kept
+        .hooks
+        .into_iter()
+        .map(|h| Hook {
+            role: hook_role(Role {
+                name: h.name.clone(),
+                workload: None,
+                members: 1,
+                naming: Naming::Single(h.name.clone()),
+                template: h.template,
+                claim_templates: Vec::new(),
+                config_package: None,
+                event_list: None,
+                reload: None,
+                cardinality: None,
+                origin: None,
+            }),
+            name: h.name,
+            kind: h.kind,
+            events: h.events,
+            weight: h.weight,
+            delete_policies: h.delete_policies,
+        })
+        .collect();
+    Some(app)
+}
+
+/// Forgets the hooks kept for `name`.
+pub fn forget(run_dir: &Path, name: &str) {
+    if let Ok(path) = kept_file(run_dir, name) {
+        let _ = crate::state::remove_inside(run_dir, &path);
     }
 }
 
