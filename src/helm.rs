@@ -306,7 +306,10 @@ pub fn keep(run_dir: &Path, app: &App) -> std::io::Result<()> {
     let dir = run_dir.join("hooks");
     std::fs::create_dir_all(&dir)?;
     let bytes = serde_json::to_vec(&kept).map_err(std::io::Error::other)?;
-    crate::state::write_file_in(&dir, &format!("{}.json", app.name), &bytes).map(|_| ())
+    let path = crate::state::write_file_in(&dir, &format!("{}.json", app.name), &bytes)?;
+    // It holds the app's Secrets, like the played YAML, which is 0600 too.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// The hooks `up` kept for the app `name`, as an app with no roles.
@@ -372,6 +375,62 @@ mod tests {
         let problems: Vec<String> = problems.into_iter().map(|(k, p)| format!("{k}: {p}")).collect();
         let got = format!("{events:?} {weight} {policies:?} {problems:?}");
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn kept_hooks_come_back_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = App::empty("web".into(), crate::app::Form::Manifests, Vec::new(), dir.path().to_path_buf());
+        let role = |name: &str| Role {
+            name: name.into(),
+            workload: None,
+            members: 3,
+            naming: Naming::Indexed(name.into()),
+            template: Default::default(),
+            claim_templates: Vec::new(),
+            config_package: None,
+            event_list: None,
+            reload: None,
+            cardinality: None,
+            origin: None,
+        };
+        for (name, events, weight) in [("b", "pre-delete", 2), ("a", "pre-delete,post-delete", -1)] {
+            let events = events.split(',').map(String::from).collect();
+            let role = hook_role(role(name));
+            app.hooks.push(Hook {
+                name: name.into(),
+                kind: "Job".into(),
+                events,
+                weight,
+                delete_policies: vec!["hook-succeeded".into()],
+                role,
+            });
+        }
+        keep(dir.path(), &app).unwrap();
+        let file = dir.path().join("hooks/web.json");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        let back = kept(dir.path(), "web").expect("kept");
+        let got: Vec<String> = ordered(&back, "pre-delete")
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} {} {:?} {:?} {} {:?}",
+                    h.name, h.weight, h.events, h.delete_policies, h.role.members, h.role.naming
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#"a -1 ["pre-delete", "post-delete"] ["hook-succeeded"] 1 Single("a")"#,
+                r#"b 2 ["pre-delete"] ["hook-succeeded"] 1 Single("b")"#
+            ]
+        );
+        // An app without hooks forgets what was kept; an unknown app has none.
+        app.hooks.clear();
+        keep(dir.path(), &app).unwrap();
+        assert!(!file.exists() && kept(dir.path(), "web").is_none() && kept(dir.path(), "../x").is_none());
     }
 
     #[test]
