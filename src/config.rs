@@ -4,7 +4,7 @@
 //! ```yaml
 //! test: {paths: [fixtures/tests], jobs: 4, strict: true}
 //! snapshots: {dir: snapshots}
-//! lint: {podmanVersion: "4.3"}
+//! lint: {podmanVersion: "4.3", rules: {latest-tag: off}, ignorePaths: [vendor/]}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
 //! hostPaths: {allow: [/srv/shared-data]}
 //! images: {nginx: localhost/podproof/nginx:1, "gcr.io/acme/": "localhost/acme/"}
@@ -111,6 +111,13 @@ pub struct SnapshotDefaults {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LintDefaults {
     pub podman_version: Option<String>,
+    /// Severity overrides by rule id; src/lint/config.rs checks the ids and
+    /// levels with their positions, since only lint and promotion need them.
+    #[serde(default)]
+    pub rules: BTreeMap<String, serde_yaml::Value>,
+    /// gitignore patterns, relative to podproof.yaml's directory.
+    #[serde(default)]
+    pub ignore_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -127,11 +134,16 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     if !path.exists() {
         return Ok((root, Config::default()));
     }
-    let src = crate::source::read(&crate::source::display(&path))
+    Ok((root, parse_file(&path)?))
+}
+
+/// Reads one file of podproof.yaml's shape (the project's, or lint's `--config`).
+pub fn parse_file(path: &Path) -> Result<Config> {
+    let src = crate::source::read(&crate::source::display(path))
         .map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
     // An empty file only marks the project root.
     if src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-        return Ok((root, Config::default()));
+        return Ok(Config::default());
     }
     let parsed = docs::documents(&src).and_then(|d| docs::typed::<Config>(&src, &d[0], ""));
     let config = parsed.map_err(|d| Error::from_diagnostics("invalid podproof.yaml", &[d]))?;
@@ -156,7 +168,7 @@ pub fn load(dir: &Path) -> Result<(PathBuf, Config)> {
     if let Err(e) = config.kubelet.backoff() {
         return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: {e}", src.name)]));
     }
-    Ok((root, config))
+    Ok(config)
 }
 
 /// Where `pointer` is in the file's first document (its start when it cannot be found).
@@ -187,6 +199,8 @@ mod tests {
         check("test: {jobs: 0}\n", "test.jobs must be at least 1");
         check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None, strict: false }");
         check("test: {strict: true}\n", "strict: true");
+        check("lint: {rules: {latest-tag: off}, ignorePaths: [v/]}\n", "ignore_paths: [\"v/\"]");
+        check("lint: {ignorePaths: v/}\n", "podproof.yaml:1:21: error: lint.ignorePaths: invalid type: string");
         check("hostPaths: {allow: [/srv/x, data]}\n", "allow: [\"/srv/x\", \"data\"]");
         check("kubelet: {backoff: {initial: 1s, max: 4s}}\n", "initial: Some(\"1s\"), max: Some(\"4s\")");
         check("kubelet: {backoff: {initial: 5s, max: 1s}}\n", "initial must be above zero and at most max");

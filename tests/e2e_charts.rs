@@ -97,4 +97,42 @@ fn a_kustomize_overlay_runs() {
     );
     Test::new().args(["test", &file]).stdout_contains("1 passed, 0 failed").run();
     common::assert_clean(test);
+    // Through stdin, as `kubectl kustomize ... | podproof render -`.
+    let rendered = Test::new().program(&kubectl).args(["kustomize"]).arg(&overlay).run();
+    Test::new().args(["render", "-"]).stdin(rendered.stdout).stdout_contains("name: dev-web-0").run();
+}
+
+#[test]
+fn up_and_down_run_a_charts_install_and_delete_hooks_and_down_by_name_reads_the_kept_hooks() {
+    let test = "up and down with the hooks chart";
+    let Some(helm) = common::tool_or_skip(test, "helm") else { return };
+    let Some(_g) = common::podman_exclusive() else { return };
+    let chart = common::root().join("fixtures/charts/hooks");
+    let rendered =
+        Test::new().program(&helm).args(["template", "rel"]).arg(&chart).args(["--set", "failTest=false"]).run();
+    // `helm template | podproof up -`: the install hooks run around the app, in weight order.
+    let out = Test::new().args(["up", "-"]).stdin(rendered.stdout.clone()).run();
+    let pre = out.stderr.find("pre-install hook Pod rel-pre-install (weight -5)").expect("pre-install ran");
+    let web = out.stderr.find("rel-web-0 ready").expect("the web pod came up");
+    let post = out.stderr.find("post-install hook Job rel-post-install (weight 1)").expect("post-install ran");
+    assert!(pre < web && web < post, "hooks out of order:\n{out}");
+    // `down NAME` has no files: it runs the delete hooks `up` kept, and leaves nothing.
+    let out = Test::new()
+        .args(["down", "stdin"])
+        .stderr_contains("pre-delete hook Pod rel-pre-delete")
+        .stderr_contains("post-delete hook Pod rel-post-delete")
+        .run();
+    assert!(out.stderr.find("pre-delete").unwrap() < out.stderr.find("post-delete").unwrap(), "{out}");
+    common::assert_clean(test);
+    // A failed install hook fails `up` with its logs; `down NAME` removes what is left of it.
+    let failing = rendered.stdout.replace("echo pre-install ran", "echo pre-install failing on purpose; exit 3");
+    Test::new()
+        .args(["up", "-"])
+        .stdin(failing)
+        .expect_status(1)
+        .stderr_contains("pre-install hook Pod rel-pre-install failed: container rel-pre-install-say exited with 3")
+        .stderr_contains("pre-install failing on purpose")
+        .run();
+    Test::new().args(["down", "stdin"]).stderr_contains("stdin: removed 1 hook pods").run();
+    common::assert_clean(test);
 }

@@ -127,7 +127,7 @@ fn lint_fixtures_directory_positions() {
         "  --> fixtures/apps/xcat/pod.yaml:129:15",
         "warning[host-network]: Pod `xcat` shares the host's network namespace\n  --> fixtures/apps/xcat/pod.yaml:13:3\n   |\n13 |   hostNetwork: true\n   |   ^^^^^^^^^^^\n   = help: ",
         "warning[latest-tag]: image `localhost/podproof/busybox:latest` is tagged `latest`\n  --> fixtures/apps/busybox-httpd/app.yaml:10:14",
-        "warning[local-image]: image `localhost/podproof/kd-centos:1` exists only on this machine and .podproof.yaml has no `imageMap` entry for it\n  --> fixtures/apps/kd-centos/app.json:22:28",
+        "warning[local-image]: image `localhost/podproof/kd-centos:1` exists only on this machine and podproof.yaml maps it to no registry image (`promote.imageMap` or `images:`)\n  --> fixtures/apps/kd-centos/app.json:22:28",
         "warning[podman-probe-tool-missing]: podman runs this httpGet probe with `curl` inside `localhost/podproof/prometheus:1`",
         "  --> fixtures/apps/prometheus/app.yaml:32:9",
     ] {
@@ -235,8 +235,8 @@ fn lint_gitignore_config_and_targets() {
     std::fs::write(dir.path().join("c.yaml"), pod("c")).unwrap();
     std::fs::write(dir.path().join("data.yml"), "scrape_interval: 15s\n").unwrap();
     std::fs::write(
-        dir.path().join(".podproof.yaml"),
-        "rules:\n  host-network: error\n  latest-tag: off\nignorePaths: [vendor/]\n",
+        dir.path().join("podproof.yaml"),
+        "lint:\n  rules:\n    host-network: error\n    latest-tag: off\n  ignorePaths: [vendor/]\n",
     )
     .unwrap();
     let run = |args: &[&str]| {
@@ -264,11 +264,54 @@ fn lint_gitignore_config_and_targets() {
     assert!(!podman.contains("non-isolated-pod") && !podman.contains("unset-cpu-requirements"), "{podman}");
     let cluster = run(&["--target", "cluster"]).stdout;
     assert!(!cluster.contains("\"podman-") && cluster.contains("unset-cpu-requirements"), "{cluster}");
+    assert!(!out.stderr.contains("warning:"), "no .podproof.yaml, no warning: {out}");
     // A bad config is bad input, with its position.
+    std::fs::write(dir.path().join("podproof.yaml"), "lint:\n  rules:\n    host-netwrk: off\n").unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status, 2, "{out}");
+    out.assert_stderr_contains("podproof.yaml:3:5: error: unknown rule `host-netwrk`");
+
+    // The deprecated .podproof.yaml still works alone, with one warning saying what to move where.
+    std::fs::remove_file(dir.path().join("podproof.yaml")).unwrap();
+    std::fs::write(dir.path().join(".podproof.yaml"), "rules:\n  host-network: off\nignorePaths: [vendor/]\n").unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status, 0, "host-network is off: {out}");
+    assert_eq!(out.stderr.matches("warning:").count(), 1, "{out}");
+    out.assert_stderr_contains(".podproof.yaml is deprecated: lint reads podproof.yaml now; move its `rules` and `ignorePaths` under `lint:` and its `imageMap` under `promote:` in podproof.yaml");
     std::fs::write(dir.path().join(".podproof.yaml"), "rules:\n  host-netwrk: off\n").unwrap();
     let out = run(&[]);
     assert_eq!(out.status, 2, "{out}");
     out.assert_stderr_contains(".podproof.yaml:2:3: error: unknown rule `host-netwrk`");
+    // With both, podproof.yaml wins and .podproof.yaml is not read (its typo is no error).
+    std::fs::write(dir.path().join("podproof.yaml"), "lint: {rules: {host-network: error}}\n").unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status, 1, "{out}");
+    assert_eq!(out.stderr.matches("warning:").count(), 1, "{out}");
+    out.assert_stderr_contains(".podproof.yaml is ignored: podproof.yaml holds the lint settings and wins;");
+}
+
+#[test]
+fn lint_honours_the_image_maps_of_podproof_yaml() {
+    let dir = tempdir();
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: localhost/acme/web:1}\n    - {name: b, image: localhost/other:1}\n";
+    std::fs::write(dir.path().join("pod.yaml"), pod).unwrap();
+    // `images:` says which name the manifest stands for; promotion uses that name.
+    std::fs::write(dir.path().join("podproof.yaml"), "images:\n  \"gcr.io/acme/\": \"localhost/acme/\"\n").unwrap();
+    let out = Test::new()
+        .current_dir(dir.path())
+        .args(["lint", "--podman-version", "4.3", "--format", "json", "pod.yaml"])
+        .any_status()
+        .run();
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    let local: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "local-image")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(local.len(), 1, "{out}");
+    assert!(local[0].contains("`localhost/other:1`"), "{out}");
 }
 
 #[test]

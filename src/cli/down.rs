@@ -24,6 +24,9 @@ pub struct Args {
     /// How long containers get to stop (bounded by terminationGracePeriodSeconds)
     #[arg(long, default_value = "2s", value_parser = crate::wait::parse_duration)]
     pub grace: Duration,
+    /// How long each helm delete hook may take to finish
+    #[arg(long, default_value = "120s", value_parser = crate::wait::parse_duration)]
+    pub timeout: Duration,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -38,7 +41,7 @@ pub fn run(a: Args) -> Result<i32> {
     if a.apps.is_empty() {
         return Err(Error::Usage("name the apps to remove, or pass --all".into()));
     }
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     // Files are loaded together, as `up` loads them: the plain manifests of
     // all files are one app.
     let (files, plain): (Vec<String>, Vec<String>) =
@@ -50,23 +53,48 @@ pub fn run(a: Args) -> Result<i32> {
         loaded = apps;
     }
     names.extend(plain);
+    // Without the files, the helm hooks are those `up` kept in the run's state.
+    let dir = state::run_dir(state::UP_ID);
+    for name in &names {
+        if !loaded.iter().any(|app| &app.name == name) {
+            loaded.extend(crate::helm::kept(&dir, name));
+        }
+    }
     // With the definitions, the pods' specs are known, so their preStop hooks
     // run (each within its grace period) before the pods are stopped.
-    let env = if loaded.is_empty() {
+    let mut env = if loaded.is_empty() {
         None
     } else {
         let settings = Settings { grace: a.grace, ..Settings::default() };
         Some(Env::new(loaded, state::UP_ID, "", RunKind::Up, settings)?)
     };
     for name in names {
+        let hooks: Vec<String> = env
+            .iter()
+            .flat_map(|e| e.apps.iter())
+            .filter(|app| app.name == name)
+            .flat_map(|app| app.hooks.iter().map(|h| crate::helm::hook_app_name(&app.name, &h.name)))
+            .collect();
         let filter = format!("{}={}", render::LABEL_APP, name);
         let all = podman::list_labelled(&filter)?;
         let up = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
         let pods: Vec<String> = all.pods.iter().filter(|p| up.pods.contains(p)).cloned().collect();
         let vols: Vec<String> = all.volumes.iter().filter(|v| up.volumes.contains(v)).cloned().collect();
         if pods.is_empty() && vols.is_empty() {
-            errln!("{name}: nothing running");
+            // A failed install hook can outlive its app's pods; it goes too.
+            let stale = remove_hook_pods(&hooks, a.grace)?;
+            crate::helm::forget(&dir, &name);
+            if stale.is_empty() {
+                errln!("{name}: nothing running");
+            } else {
+                errln!("{name}: removed {} hook pods", stale.len());
+            }
             continue;
+        }
+        // helm's delete hooks run around the removal, as `helm uninstall` runs them.
+        let only = [name.clone()];
+        if let Some(e) = env.as_mut() {
+            crate::helm::run_of(e, "pre-delete", Some(&only), a.timeout, log)?;
         }
         let known: Vec<Member> = env
             .iter()
@@ -88,13 +116,19 @@ pub fn run(a: Args) -> Result<i32> {
             podman::pod_rm(&rest, a.grace)?;
         }
         podman::volume_rm(&vols)?;
+        if let Some(e) = env.as_mut() {
+            crate::helm::run_of(e, "post-delete", Some(&only), a.timeout, log)?;
+        }
+        // The hook pods no delete policy removed go with their app, as they
+        // would with its namespace: nothing of it stays in the environment.
+        let hook_pods = remove_hook_pods(&hooks, a.grace)?;
+        crate::helm::forget(&dir, &name);
         // Pod names come from podman; the removal still checks they stay inside the run directory.
-        let dir = state::run_dir(state::UP_ID);
         for p in &pods {
             let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
             let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
         }
-        errln!("{name}: removed {} pods, {} volumes", pods.len(), vols.len());
+        errln!("{name}: removed {} pods, {} volumes", pods.len() + hook_pods.len(), vols.len());
     }
     // The network goes with the last app.
     let left = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
@@ -102,6 +136,26 @@ pub fn run(a: Args) -> Result<i32> {
         remove_run(state::UP_ID, a.grace, log)?;
     }
     Ok(0)
+}
+
+/// Removes the pods of the `up` environment played for these hook apps; returns their names.
+fn remove_hook_pods(hook_apps: &[String], grace: Duration) -> Result<Vec<String>> {
+    let up = podman::list_labelled(&format!("{}={}", render::LABEL_RUN, state::UP_ID))?;
+    let mut pods = Vec::new();
+    for h in hook_apps {
+        let mine = podman::list_labelled(&format!("{}={h}", render::LABEL_APP))?;
+        pods.extend(mine.pods.into_iter().filter(|p| up.pods.contains(p)));
+    }
+    if !pods.is_empty() {
+        let _ = podman::pod_stop(&pods, grace);
+        podman::pod_rm(&pods, grace)?;
+    }
+    let dir = state::run_dir(state::UP_ID);
+    for p in &pods {
+        let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
+        let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
+    }
+    Ok(pods)
 }
 
 fn remove_run(id: &str, grace: Duration, log: Log) -> Result<i32> {

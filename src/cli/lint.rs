@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result, Severity};
 use crate::lint::output::{self, Format};
-use crate::lint::{self, Config, Options, Target};
+use crate::lint::{self, Options, Target};
 use crate::podman::Version;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct Args {
     /// Where the app must run: rules for podman, for a cluster, or both
     #[arg(long, default_value = "both", value_parser = ["podman", "cluster", "both"])]
     pub target: String,
-    /// Lint settings [default: .podproof.yaml in the current directory or above]
+    /// Lint settings: a file of podproof.yaml's shape (`lint:`, `promote.imageMap`, `images:`) [default: the project's podproof.yaml; a `.podproof.yaml` is read, with a deprecation warning, only when there is none]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Explain a rule: its default severity, why it matters and how to fix it
@@ -60,8 +60,12 @@ pub fn run(a: Args) -> Result<i32> {
         ));
     }
     // The flag wins, then podproof.yaml's lint.podmanVersion, then the installed podman.
-    let (_, project) = crate::config::load(&std::env::current_dir().unwrap_or_default())?;
-    let podman = match a.podman_version.as_ref().or(project.lint.podman_version.as_ref()) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let settings = lint::config::settings(&cwd, a.config.as_deref())?;
+    for w in &settings.warnings {
+        errln!("warning: {w}");
+    }
+    let podman = match a.podman_version.as_ref().or(settings.podman_version.as_ref()) {
         Some(v) => {
             Version::parse(v).ok_or_else(|| Error::Usage(format!("podman version `{v}`: expected X.Y, e.g. 4.3")))?
         }
@@ -70,16 +74,7 @@ pub fn run(a: Args) -> Result<i32> {
             .or_else(|| Version::parse(DEFAULT_PODMAN))
             .expect("the default version parses"),
     };
-    let config = match &a.config {
-        Some(p) => Config::load(p).map_err(|d| Error::from_diagnostics("invalid lint configuration", &d))?,
-        None => {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            match Config::find(&cwd) {
-                Some(p) => Config::load(&p).map_err(|d| Error::from_diagnostics("invalid lint configuration", &d))?,
-                None => Config::default(),
-            }
-        }
-    };
+    let config = settings.config;
     let target: Target = a.target.parse().map_err(Error::Usage)?;
     let format: Format = a.format.parse().map_err(Error::Usage)?;
     let opts = Options { podman, target, config };

@@ -30,7 +30,7 @@ pub struct Args {
     /// Promote although preconditions failed (loudly, and recorded on every object)
     #[arg(long)]
     pub force: bool,
-    /// Rewrite images: an exact image, a repository (keeps the tag), or a prefix ending in `/` (repeatable; wins over imageMap in podproof.yaml and .podproof.yaml)
+    /// Rewrite images: an exact image, a repository (keeps the tag), or a prefix ending in `/` (repeatable; wins over podproof.yaml's promote.imageMap and its `images:` read backwards)
     #[arg(long = "image-map", value_name = "FROM=TO")]
     pub image_map: Vec<String>,
     /// Replace a relative hostPath (as written) with an absolute one on the nodes (repeatable)
@@ -63,16 +63,13 @@ fn mappings(flag: &str, values: &[String]) -> Result<Vec<Mapping>> {
     values.iter().map(|v| v.parse::<Mapping>().map_err(|e| Error::Usage(format!("--{flag} {e}")))).collect()
 }
 
-/// The promotion settings from the flags and both config files.
-fn options(a: &Args, config: &crate::config::Config, lint_config: &crate::lint::Config) -> Result<promote::Options> {
-    // podproof.yaml's run-time `images:` read backwards (local -> the name it
-    // stands for), .podproof.yaml's imageMap (the one lint knows), then
-    // podproof.yaml's promote.imageMap, then the flags: for the same FROM the
-    // last one wins.
+/// The promotion settings from the flags and podproof.yaml (through lint's
+/// settings, so that lint and promotion map images alike).
+fn options(a: &Args, lint_config: &crate::lint::Config) -> Result<promote::Options> {
+    // podproof.yaml's map (`promote::promotion_map`), then the flags: for the
+    // same FROM the last one wins.
     let mut images: BTreeMap<String, String> =
-        crate::imagemap::reversed(&config.image_map()).into_iter().map(|m| (m.from, m.to)).collect();
-    images.extend(lint_config.image_map.clone());
-    images.extend(config.promote.image_map.clone());
+        lint_config.image_map.iter().map(|m| (m.from.clone(), m.to.clone())).collect();
     images.extend(mappings("image-map", &a.image_map)?.into_iter().map(|m| (m.from, m.to)));
     let image_map: Vec<Mapping> = images.into_iter().map(|(from, to)| Mapping { from, to }).collect();
     if let Some(m) = image_map.iter().find(|m| m.from.ends_with('/') != m.to.ends_with('/')) {
@@ -135,13 +132,12 @@ pub fn run(a: Args) -> Result<i32> {
     promote::check_out(&a.out)?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let (root, config) = crate::config::load(&cwd)?;
-    let lint_config = match crate::lint::Config::find(&cwd) {
-        Some(p) => {
-            crate::lint::Config::load(&p).map_err(|d| Error::from_diagnostics("invalid lint configuration", &d))?
-        }
-        None => crate::lint::Config::default(),
-    };
-    let opts = options(&a, &config, &lint_config)?;
+    let settings = crate::lint::config::settings(&cwd, None)?;
+    for w in &settings.warnings {
+        errln!("warning: {w}");
+    }
+    let lint_config = settings.config;
+    let opts = options(&a, &lint_config)?;
 
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);

@@ -189,8 +189,25 @@ fn apply(a: &Args, apps: Vec<app::App>, log: &(dyn Fn(&str) + Sync)) -> Result<E
         crate::lifecycle::on_restart(&env, m, log)?;
         log(&format!("replaced {} in {}ms", m.pod, started.elapsed().as_millis()));
     }
+    // helm's install hooks run around an app's objects when this command
+    // installs it (none of its pods was up), as `helm install` runs them; `down
+    // NAME` reads the kept hooks back for the delete hooks.
+    let installing: Vec<String> = env
+        .apps
+        .iter()
+        .filter(|app| !app.hooks.is_empty())
+        .filter(|app| !env.members.iter().any(|m| m.app == app.name && up_pods.contains(&m.pod)))
+        .map(|app| app.name.clone())
+        .collect();
+    let dir = state::run_dir(state::UP_ID);
+    for app in &env.apps {
+        crate::helm::keep(&dir, app)
+            .map_err(|e| crate::error::Error::runtime(format!("cannot keep the hooks of `{}`: {e}", app.name)))?;
+    }
+    crate::helm::run_of(&mut env, "pre-install", Some(&installing), a.timeout, log)?;
     // Event lines are logged as they happen.
     env.start(&new, a.timeout, log)?;
+    crate::helm::run_of(&mut env, "post-install", Some(&installing), a.timeout, log)?;
     Ok(env)
 }
 

@@ -115,7 +115,7 @@ rules! {
     LOCAL_IMAGE = "local-image", W, Cluster, Portability,
         "image exists only on this machine",
         "An image named `localhost/...` (or from a registry on localhost) was built or loaded on this machine. A cluster cannot pull it, so promotion needs it pushed and renamed.",
-        "Push the image and map its name in .podproof.yaml: `imageMap: {localhost/app:1: registry.example.com/app:1}`.";
+        "Push the image and map its name in podproof.yaml: `promote: {imageMap: {localhost/app:1: registry.example.com/app:1}}`, or name the image the manifest should have in `images: {registry.example.com/app: localhost/app:1}`.";
     RELOAD_STALE_CONFIG = "reload-stale-config", W, Cluster, Portability,
         "live config reload cannot see this ConfigMap use",
         "The pod asks for live config reloads (`podproof.dev/reload` other than `restart`), but it reads a ConfigMap through a subPath mount or an environment variable. A kubelet never updates either: subPath pins the file's inode and env is read at start. The app keeps its old config in a cluster, even if podproof's local reload looks fine.",

@@ -106,16 +106,24 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
     }
 }
 
-/// Local image names: `localhost/...` or a registry on this machine.
+/// Whether `image` names an image only this machine has.
+fn is_local(image: &str) -> bool {
+    ["localhost/", "localhost:", "127.0.0.1"].iter().any(|p| image.starts_with(p))
+}
+
+/// Local image names: `localhost/...` or a registry on this machine, unless
+/// promotion renames them (podproof.yaml's `promote.imageMap`, or its run-time
+/// `images:` read backwards) to one a cluster can pull.
 pub fn image(ctx: &mut Ctx, ptr: &str, image: &str) {
-    let local = ["localhost/", "localhost:", "127.0.0.1"].iter().any(|p| image.starts_with(p));
-    if local && !ctx.opts.config.maps_image(image) {
-        ctx.value(
-            &LOCAL_IMAGE,
-            ptr,
-            format!("image `{image}` exists only on this machine and .podproof.yaml has no `imageMap` entry for it"),
-        );
+    if !is_local(image) {
+        return;
     }
+    let msg = match ctx.opts.config.promoted_as(image) {
+        Some(to) if !is_local(&to) => return,
+        Some(to) => format!("image `{image}` exists only on this machine, and podproof.yaml promotes it as `{to}`, which is local too"),
+        None => format!("image `{image}` exists only on this machine and podproof.yaml maps it to no registry image (`promote.imageMap` or `images:`)"),
+    };
+    ctx.value(&LOCAL_IMAGE, ptr, msg);
 }
 
 /// ConfigMap uses that never see updates, in a pod that expects live reloads.
@@ -165,5 +173,57 @@ fn stale_config(ctx: &mut Ctx, pod: &PodView) {
                 ctx.key(&RELOAD_STALE_CONFIG, &pod.ptr(&format!("{ep}/configMapRef")), msg);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::{config, Options, Target};
+
+    /// Lints a pod running `image` with podproof.yaml's `images:` and
+    /// `promote.imageMap` as given; expects the `local-image` messages.
+    fn check(images: &[(&str, &str)], promote: &[(&str, &str)], image: &str, expect: &str) {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect();
+        let project = crate::config::Config {
+            images: pairs(images),
+            promote: crate::config::PromoteDefaults { image_map: pairs(promote) },
+            ..Default::default()
+        };
+        let mut config = config::Config::default();
+        config.image_map = config::promotion_map(&project, &[]);
+        let opts =
+            Options { podman: crate::podman::Version::parse("4.3").expect("a version"), target: Target::Both, config };
+        let text = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - name: a\n      image: {image}\n");
+        let docs = crate::yaml::parse_stream(&text).expect("valid YAML");
+        let (mut out, mut facts) = (Vec::new(), Facts::default());
+        check_file(&docs, &opts, 0, &mut out, &mut facts);
+        let got: Vec<String> = out
+            .iter()
+            .filter(|f| f.rule.id == LOCAL_IMAGE.id)
+            .map(|f| format!("{}:{} {}", f.line, f.column, f.message))
+            .collect();
+        assert_eq!(got.join("\n"), expect, "{images:?} {promote:?} {image}");
+    }
+
+    #[test]
+    fn local_images() {
+        let none = "7:14 image `localhost/app:1` exists only on this machine and podproof.yaml maps it to no registry image (`promote.imageMap` or `images:`)";
+        check(&[], &[], "localhost/app:1", none);
+        check(&[], &[], "nginx:1.25", "");
+        check(&[], &[("localhost/app", "registry.example.com/app")], "localhost/app:1", "");
+        check(&[], &[("localhost/", "registry.example.com/")], "localhost/app:1", "");
+        // The run-time map read backwards: the manifest's own name goes to the cluster.
+        check(&[("registry.example.com/app:1", "localhost/app:1")], &[], "localhost/app:1", "");
+        check(&[("gcr.io/acme/", "localhost/")], &[], "localhost/app:1", "");
+        check(&[("registry.example.com/app:1", "localhost/app:2")], &[], "localhost/app:1", none);
+        // Promotion's own entry wins over `images:` for the same local image.
+        check(
+            &[("registry.example.com/app:1", "localhost/app:1")],
+            &[("localhost/app:1", "localhost/other:1")],
+            "localhost/app:1",
+            "7:14 image `localhost/app:1` exists only on this machine, and podproof.yaml promotes it as `localhost/other:1`, which is local too",
+        );
+        check(&[("localhost/a:1", "localhost/app:1")], &[], "localhost/app:1", "7:14 image `localhost/app:1` exists only on this machine, and podproof.yaml promotes it as `localhost/a:1`, which is local too");
     }
 }
