@@ -1073,6 +1073,8 @@ impl Env {
                 {
                     let c = c.clone();
                     s.spawn(move || {
+                        // A signal does not cancel a preStop hook: it is part of the stop.
+                        let _cleanup = podman::cleanup_scope();
                         let Ok(states) = self.states(m) else { return };
                         if !states.iter().any(|st| st.name == m.container(&c.name) && st.running) {
                             return;
