@@ -13,6 +13,7 @@
 pub mod backoff;
 pub mod prober;
 pub mod status;
+pub mod stop;
 pub mod timeline;
 pub mod worker;
 
