@@ -716,26 +716,18 @@ impl Env {
 
     pub fn start_pods(&self, members: &[Member], log: Log) -> Result<()> {
         self.ensure_network()?;
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, log))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
-                .collect()
-        });
+        let results: Vec<Result<()>> = crate::kubelet::fan_out(members, |m| self.play(m, log))
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
+            .collect();
         for r in results {
             r?;
         }
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members
-                .iter()
-                .map(|m| s.spawn(move || self.post_start(m).and_then(|_| self.wait_ready(m, log))))
-                .collect();
-            handles
+        let results: Vec<Result<()>> =
+            crate::kubelet::fan_out(members, |m| self.post_start(m).and_then(|_| self.wait_ready(m, log)))
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
-                .collect()
-        });
+                .map(|r| r.unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
+                .collect();
         let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
         match errors.len() {
             0 => {

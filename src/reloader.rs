@@ -189,12 +189,10 @@ pub fn apply(env: &Env, only: Option<&[Member]>, verify: Option<&Verify>, log: L
         Some(ms) => ms.to_vec(),
         None => env.members.iter().filter(|m| env.is_played(m)).cloned().collect(),
     };
-    let reports: Vec<Result<Option<Report>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, verify, log))).collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
-            .collect()
-    });
+    let reports: Vec<Result<Option<Report>>> = crate::kubelet::fan_out(&members, |m| apply_member(env, m, verify, log))
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
+        .collect();
     let mut out = Vec::new();
     for r in reports {
         if let Some(rep) = r? {
