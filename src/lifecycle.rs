@@ -286,7 +286,7 @@ pub fn on_start(env: &Env, new: &[Member], existing: &[Member], log: Log) -> Res
         setup_package(env, m, role, false)?;
         write_configmeta(app, m)?;
         if role.wants("configure") {
-            configure(m, log)?;
+            record(env, m, "configure", configure(m, log))?;
             lines.push(format!("configure ran on {}", m.name));
         } else {
             let l = format!("initial config skipped for member{{{}}} in role{{{}}}", m.name, role.name);
@@ -333,7 +333,7 @@ fn notify_role_change(env: &Env, event: &str, changed: &[Member], targets: &[Mem
             continue;
         }
         for m in receivers {
-            lines.push(notify(m, event, &role_name, &fqdns, log)?);
+            lines.push(record(env, m, event, notify(m, event, &role_name, &fqdns, log))?);
         }
     }
     Ok(lines)
@@ -349,7 +349,7 @@ pub fn on_restart(env: &Env, m: &Member, log: Log) -> Result<Vec<String>> {
     setup_package(env, m, role, true)?;
     write_configmeta(app, m)?;
     if role.wants("configure") {
-        configure(m, log)?;
+        record(env, m, "configure", configure(m, log))?;
         return Ok(vec![format!("configure ran on {}", m.name)]);
     }
     let l = format!("initial config skipped for member{{{}}} in role{{{}}}", m.name, role.name);
@@ -378,7 +378,9 @@ pub fn resend(env: &Env, m: &Member, event: &str, log: Log) -> Result<Vec<String
     }
     write_configmeta(app, m)?;
     match event {
-        "configure" => configure(m, log).map(|_| vec![format!("configure ran on {}", m.name)]),
+        "configure" => {
+            record(env, m, "configure", configure(m, log)).map(|_| vec![format!("configure ran on {}", m.name)])
+        }
         _ => {
             let others: Vec<String> = env
                 .members
@@ -386,13 +388,74 @@ pub fn resend(env: &Env, m: &Member, event: &str, log: Log) -> Result<Vec<String
                 .filter(|o| o.app == m.app && o.role == m.role && o.name != m.name)
                 .map(|o| fqdn(app, &o.name))
                 .collect();
-            notify(m, event, &role.name, &others, log).map(|l| vec![l])
+            record(env, m, event, notify(m, event, &role.name, &others, log)).map(|l| vec![l])
         }
     }
+}
+
+/// The timeline reason of a KubeDirector event, e.g. `AddNodes`.
+fn reason(event: &str) -> String {
+    match event {
+        "configure" => "Configure".into(),
+        "addnodes" => "AddNodes".into(),
+        "delnodes" => "DelNodes".into(),
+        other => {
+            let mut c = other.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+    }
+}
+
+/// What a successful event says on the timeline.
+trait Said {
+    fn said(&self, event: &str, m: &Member) -> String;
+}
+
+/// configure: that it ran.
+impl Said for () {
+    fn said(&self, event: &str, m: &Member) -> String {
+        format!("{event} ran on {}", m.name)
+    }
+}
+
+/// addnodes/delnodes: the line with the fqdns and the exit status.
+impl Said for String {
+    fn said(&self, _: &str, _: &Member) -> String {
+        self.clone()
+    }
+}
+
+/// Puts a KubeDirector event's result on the member's pod timeline: a
+/// Normal entry when it succeeded, a `Failed...` Warning with the error's
+/// headline when it did not.
+fn record<T: Said>(env: &Env, m: &Member, event: &str, r: Result<T>) -> Result<T> {
+    let reason = reason(event);
+    match &r {
+        Ok(said) => env.kubelet.timeline.normal(&m.pod, &reason, said.said(event, m)),
+        Err(e) => env.kubelet.timeline.warning(
+            &m.pod,
+            &format!("Failed{reason}"),
+            format!("{event} on {}: {}", m.name, e.headline()),
+        ),
+    }
+    r
 }
 
 fn app_role<'a>(env: &'a Env, m: &Member) -> Result<(&'a App, &'a Role)> {
     let app = env.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
     let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
     Ok((app, role))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_reasons() {
+        let check = |event: &str, expect: &str| assert_eq!(super::reason(event), expect, "{event}");
+        check("configure", "Configure");
+        check("addnodes", "AddNodes");
+        check("delnodes", "DelNodes");
+        check("restart", "Restart");
+        check("", "");
+    }
 }

@@ -69,6 +69,8 @@ pub struct Report {
     pub latency: Duration,
     pub detail: String,
     pub evidence: Vec<Evidence>,
+    /// What changed, e.g. `ConfigMap web-conf key nginx.conf` (key names only, never values).
+    pub changed: Vec<String>,
 }
 
 impl Report {
@@ -193,12 +195,11 @@ pub fn apply(
         Some(ms) => ms.to_vec(),
         None => env.members.iter().filter(|m| env.is_played(m)).cloned().collect(),
     };
-    let reports: Vec<Result<Option<Report>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = members.iter().map(|m| s.spawn(move || apply_member(env, m, verify, timeout, log))).collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
-            .collect()
-    });
+    let reports: Vec<Result<Option<Report>>> =
+        crate::kubelet::fan_out(&members, |m| apply_member(env, m, verify, timeout, log))
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|_| Err(crate::error::Error::runtime("reloading a member panicked"))))
+            .collect();
     let mut out = Vec::new();
     for r in reports {
         if let Some(rep) = r? {
@@ -209,7 +210,27 @@ pub fn apply(
     Ok(out)
 }
 
+/// Reloads one member and puts the outcome on its pod's timeline.
 fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, timeout: Duration, log: Log) -> Result<Option<Report>> {
+    let r = reload_member(env, m, verify, timeout, log);
+    if let Ok(Some(rep)) = &r {
+        let (kind, reason, message) = timeline_entry(rep, &m.name);
+        if kind == "Normal" {
+            env.kubelet.timeline.normal(&m.pod, reason, message);
+        } else {
+            env.kubelet.timeline.warning(&m.pod, reason, message);
+        }
+    }
+    r
+}
+
+fn reload_member(
+    env: &Env,
+    m: &Member,
+    verify: Option<&Verify>,
+    timeout: Duration,
+    log: Log,
+) -> Result<Option<Report>> {
     let app = env.app(&m.app).expect("member of a known app");
     let role = app.role(&m.role).expect("member of a known role");
     let (_, rendered) = env.render_member(m)?;
@@ -221,7 +242,9 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, timeout: Duratio
         .collect();
     let start = Instant::now();
     let mut changed_volumes = Vec::new();
+    let mut changed = Vec::new();
     for p in rendered.projections.iter().filter(|p| p.source != ProjectionSource::Empty) {
+        changed.extend(changed_keys(app, p));
         if env::project(app, p).map_err(|e| {
             crate::error::Error::runtime(format!("cannot project {} into {}", p.volume, m.pod)).because(e)
         })? {
@@ -249,7 +272,14 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, timeout: Duratio
     let check = verify.or_else(|| role.reload.as_ref().and_then(|p| p.verify.as_ref()));
     let name = m.container(&container);
     let report = |outcome: Outcome, detail: String, evidence: Vec<Evidence>| {
-        Ok(Some(Report { member: m.name.clone(), outcome, latency: start.elapsed(), detail, evidence }))
+        Ok(Some(Report {
+            member: m.name.clone(),
+            outcome,
+            latency: start.elapsed(),
+            detail,
+            evidence,
+            changed: changed.clone(),
+        }))
     };
     let Some(state) = before.iter().find(|s| s.name == name) else {
         return report(Outcome::Failed, format!("container {container} is not running"), Vec::new());
@@ -299,7 +329,42 @@ fn apply_member(env: &Env, m: &Member, verify: Option<&Verify>, timeout: Duratio
         latency,
         detail: format!("{what}; {why}"),
         evidence: w.evidence,
+        changed,
     }))
+}
+
+/// The timeline entry of a reload: (type, reason, message). Only a reload
+/// with evidence that the new config is in effect (or a recreated pod) is
+/// `Reloaded`; the message says what changed and how it was verified.
+pub fn timeline_entry(r: &Report, container: &str) -> (&'static str, &'static str, String) {
+    let what = if r.changed.is_empty() { "config".to_string() } else { r.changed.join(", ") };
+    let how = format!("{} ({} ms)", r.detail, r.latency.as_millis());
+    match r.outcome {
+        Outcome::Succeeded | Outcome::Restarted => {
+            ("Normal", "Reloaded", format!("{what} in effect in {container}: {how}"))
+        }
+        Outcome::Failed => ("Warning", "FailedReload", format!("{what} not in effect in {container}: {how}")),
+        Outcome::Unverified | Outcome::Unchanged => {
+            ("Warning", "ReloadUnverified", format!("{what} projected into {container}, no evidence of effect: {how}"))
+        }
+    }
+}
+
+/// The keys of a projection whose files differ from what its volume shows
+/// now (new, changed or gone), named by their source.
+fn changed_keys(app: &crate::app::App, p: &crate::render::Projection) -> Vec<String> {
+    let Ok(Some(new)) = env::payload(app, p) else { return Vec::new() };
+    let old = crate::projection::current(&p.host_dir).ok().flatten().map(|(_, files)| files).unwrap_or_default();
+    let source = match &p.source {
+        ProjectionSource::ConfigMap(n) => format!("ConfigMap {n}"),
+        ProjectionSource::Secret(n) => format!("Secret {n}"),
+        ProjectionSource::Projected(_) | ProjectionSource::Empty => format!("volume {}", p.volume),
+    };
+    let keys: BTreeSet<&String> = new.keys().chain(old.keys()).collect();
+    keys.into_iter()
+        .filter(|k| new.get(*k).map(|f| &f.bytes) != old.get(*k).map(|f| &f.bytes))
+        .map(|k| format!("{source} key {k}"))
+        .collect()
 }
 
 /// Watches one reloaded member: its logs, its main process, and a declared check.
@@ -566,5 +631,54 @@ fn short(s: &str) -> String {
     match l.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &l[..i]),
         None => l.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(outcome: Outcome, changed: &[&str], expect: (&str, &str, &str)) {
+        let r = Report {
+            member: "web-0".into(),
+            outcome,
+            latency: Duration::from_millis(120),
+            detail: "SIGHUP sent to nginx; the app logged its reload".into(),
+            evidence: Vec::new(),
+            changed: changed.iter().map(|s| s.to_string()).collect(),
+        };
+        let (kind, reason, message) = timeline_entry(&r, "web-0");
+        assert_eq!((kind, reason, message.as_str()), expect);
+    }
+
+    #[test]
+    fn reloads_on_the_timeline() {
+        check(
+            Outcome::Succeeded,
+            &["ConfigMap conf key nginx.conf"],
+            (
+                "Normal",
+                "Reloaded",
+                "ConfigMap conf key nginx.conf in effect in web-0: SIGHUP sent to nginx; the app logged its reload (120 ms)",
+            ),
+        );
+        check(
+            Outcome::Failed,
+            &["ConfigMap conf key a", "Secret s key b"],
+            (
+                "Warning",
+                "FailedReload",
+                "ConfigMap conf key a, Secret s key b not in effect in web-0: SIGHUP sent to nginx; the app logged its reload (120 ms)",
+            ),
+        );
+        check(
+            Outcome::Unverified,
+            &[],
+            (
+                "Warning",
+                "ReloadUnverified",
+                "config projected into web-0, no evidence of effect: SIGHUP sent to nginx; the app logged its reload (120 ms)",
+            ),
+        );
     }
 }

@@ -38,6 +38,9 @@ pub fn install() {
 fn stop_now(sig: i32) -> ! {
     let live: Vec<String> = LIVE.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default();
     crate::errln!("\nsecond {}: stopping at once, without cleaning up", name(sig));
+    // podman children run in process groups of their own (so the terminal's
+    // Ctrl-C does not reach them): none may outlive this exit.
+    crate::podman::kill_children();
     if live.is_empty() {
         crate::errln!("nothing of this command was left running");
     } else {
@@ -66,6 +69,12 @@ pub fn untrack(id: &str) {
 /// Whether a stop was requested.
 pub fn interrupted() -> bool {
     RECEIVED.load(Ordering::SeqCst) > 0
+}
+
+/// How many signals arrived so far: a podman call compares it with the
+/// count when it started, to tell whether it was in flight at the signal.
+pub fn received() -> usize {
+    RECEIVED.load(Ordering::SeqCst)
 }
 
 fn name(sig: i32) -> &'static str {

@@ -117,7 +117,7 @@ fn a_crash_looping_container_backs_off() {
 }
 
 #[test]
-fn pre_stop_runs_on_teardown_and_on_down_within_the_grace_period() {
+fn pre_stop_runs_on_teardown_and_on_down_by_file_and_by_name_within_the_grace_period() {
     let Some(_g) = common::podman_exclusive() else { return };
     let out = root().join("fixtures/apps/hooks/out");
     let clear = || {
@@ -149,6 +149,16 @@ fn pre_stop_runs_on_teardown_and_on_down_within_the_grace_period() {
     assert_eq!(std::fs::read_to_string(out.join("prestop.txt")).unwrap(), "stopping\n");
     assert_eq!(std::fs::read_to_string(out.join("prestop-http.txt")).unwrap(), "stopping-http\n");
     common::assert_clean("down with preStop");
+    // `podproof down NAME` has no definitions: `up` kept each pod's hooks and
+    // grace period in its state directory, and `down` reads them there.
+    clear();
+    Test::new().args(["up", "fixtures/apps/hooks/pod.yaml"]).stderr_contains("members ready").run();
+    let start = Instant::now();
+    Test::new().args(["down", "pod"]).stderr_contains("pod: removed 1 pods").run();
+    assert!(start.elapsed() < Duration::from_secs(10), "down NAME took {:?}", start.elapsed());
+    assert_eq!(std::fs::read_to_string(out.join("prestop.txt")).unwrap(), "stopping\n");
+    assert_eq!(std::fs::read_to_string(out.join("prestop-http.txt")).unwrap(), "stopping-http\n");
+    common::assert_clean("down NAME with preStop");
 }
 
 #[test]

@@ -57,6 +57,10 @@ fn every_server_takes_a_good_config_rejects_a_bad_one_and_takes_a_good_one_again
         assert_eq!(bad.1, "failed", "{test}: {rs:?}");
         assert!(bad.2.contains(bad_says), "{test}: the evidence lacks {bad_says}: {}", bad.2);
         assert_eq!(step(&rs, "good again").1, "succeeded", "{test}: {rs:?}");
+        // Each verified reload is a `Reloaded` entry on the test's timeline.
+        let t = report["tests"].as_array().unwrap().iter().find(|t| t["name"] == test).unwrap();
+        let reloaded = t["timeline"].as_array().unwrap().iter().filter(|e| e["reason"] == "Reloaded").count();
+        assert!(reloaded >= 2, "{test}: {} Reloaded entries in {}", reloaded, t["timeline"]);
     }
     let silent = reloads(&report, "reload-silent");
     assert_eq!(step(&silent, "without a check nothing shows the effect").1, "unverified", "{silent:?}");
@@ -85,6 +89,16 @@ fn expecting_succeeded_for_a_broken_nginx_config_fails_and_shows_the_emerg_line(
     let rs = reloads(&v, "reload-nginx-broken");
     assert_eq!(rs[0].1, "failed", "{rs:?}");
     assert!(rs[0].2.contains("[emerg]"), "{rs:?}");
+    // The timeline has the reload, with the key that changed and why it failed,
+    // in the JSON report and in the failure report.
+    let t = v["tests"].as_array().unwrap().iter().find(|t| t["name"] == "reload-nginx-broken").unwrap();
+    let failed = t["timeline"].as_array().unwrap().iter().find(|e| e["reason"] == "FailedReload");
+    let failed = failed.unwrap_or_else(|| panic!("no FailedReload in {}", t["timeline"]));
+    assert_eq!(failed["kind"], "Warning", "{failed}");
+    let msg = failed["message"].as_str().unwrap();
+    assert!(msg.contains("ConfigMap nginx-conf key default.conf not in effect"), "{msg}");
+    assert!(failed["at_ms"].as_u64().is_some(), "{failed}");
+    out.assert_stdout_contains("FailedReload");
     common::assert_clean("a broken nginx config");
 }
 

@@ -208,6 +208,37 @@ fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
 }
 
 #[test]
+fn sigterm_cancels_a_long_exec_step_and_leaves_nothing() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    let t = one_test(
+        dir.path(),
+        "cancel",
+        "    - up: {}\n    - name: long exec\n      timeout: 120s\n      exec: {pod: hello-web-0, command: [sleep, '100']}\n",
+    );
+    let report = dir.path().join("report.json");
+    let json = format!("json={}", report.display());
+    let (mut child, lines) = common::start_until(&["test", &t, "--report", &json], "long exec");
+    // The exec is under way once its step is announced; give podman a moment to start it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let rest = rest.join("\n");
+    // The podman child is cancelled at once; what remains is the teardown
+    // (httpd ignores SIGTERM as PID 1, so its stop waits out the 1 s grace).
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}\n{rest}");
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("interrupted by SIGTERM"), "{rest}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(report.contains("cancelled: podproof received SIGTERM"), "{report}");
+    assert_all_clean("a SIGTERM during a long exec step");
+}
+
+#[test]
 fn interrupting_up_keeps_apps_that_were_already_up() {
     let Some(_g) = common::podman_exclusive() else { return };
     Test::new().args(["up", "fixtures/apps/busybox-httpd"]).run();

@@ -112,7 +112,7 @@ pub fn run(a: Args) -> Result<i32> {
         // removal that kills them makes podman 4.3 wait for their cgroups.
         let rest: Vec<String> = pods.iter().filter(|p| !known.iter().any(|m| &m.pod == *p)).cloned().collect();
         if !rest.is_empty() {
-            let _ = podman::pod_stop(&rest, a.grace);
+            stop_recorded(&rest, a.grace, log);
             podman::pod_rm(&rest, a.grace)?;
         }
         podman::volume_rm(&vols)?;
@@ -127,6 +127,7 @@ pub fn run(a: Args) -> Result<i32> {
         for p in &pods {
             let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
             let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
+            state::remove_stop_spec(state::UP_ID, p);
         }
         errln!("{name}: removed {} pods, {} volumes", pods.len() + hook_pods.len(), vols.len());
     }
@@ -156,6 +157,20 @@ fn remove_hook_pods(hook_apps: &[String], grace: Duration) -> Result<Vec<String>
         let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
     }
     Ok(pods)
+}
+
+/// Stops pods of `up` known only by name: the preStop hooks `up` recorded
+/// run first, then each pod is stopped within its own grace period (one
+/// call per pod, at once, as teardown does).
+fn stop_recorded(pods: &[String], grace: Duration, log: Log) {
+    let specs: Vec<_> = pods.iter().filter_map(|p| state::read_stop_spec(state::UP_ID, p)).collect();
+    crate::kubelet::stop::pre_stop(&specs, grace, log);
+    std::thread::scope(|s| {
+        for p in pods {
+            let g = specs.iter().find(|sp| &sp.pod == p).map(|sp| sp.grace(grace)).unwrap_or(grace);
+            s.spawn(move || podman::pod_stop(std::slice::from_ref(p), g));
+        }
+    });
 }
 
 fn remove_run(id: &str, grace: Duration, log: Log) -> Result<i32> {

@@ -279,26 +279,19 @@ impl Env {
     /// run, readiness), as it always has, not their sum.
     pub fn start_pods(&self, members: &[Member], timeout: Duration, log: Log) -> Result<()> {
         self.ensure_network()?;
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || self.play(m, timeout, log))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
-                .collect()
-        });
+        let results: Vec<Result<()>> = crate::kubelet::fan_out(members, |m| self.play(m, timeout, log))
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|_| Err(Error::runtime("play thread panicked"))))
+            .collect();
         for r in results {
             r?;
         }
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = members
-                .iter()
-                .map(|m| s.spawn(move || self.post_start(m, timeout).and_then(|_| self.wait_ready(m, timeout, log))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
-                .collect()
-        });
+        let results: Vec<Result<()>> = crate::kubelet::fan_out(members, |m| {
+            self.post_start(m, timeout).and_then(|_| self.wait_ready(m, timeout, log))
+        })
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|_| Err(Error::runtime("readiness thread panicked"))))
+        .collect();
         let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
         match errors.len() {
             0 => {
@@ -402,6 +395,8 @@ impl Env {
                 {
                     let c = c.clone();
                     s.spawn(move || {
+                        // A signal does not cancel a preStop hook: it is part of the stop.
+                        let _cleanup = podman::cleanup_scope();
                         let Ok(states) = self.states(m) else { return };
                         if !states.iter().any(|st| st.name == m.container(&c.name) && st.running) {
                             return;

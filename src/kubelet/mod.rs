@@ -13,6 +13,7 @@
 pub mod backoff;
 pub mod prober;
 pub mod status;
+pub mod stop;
 pub mod timeline;
 pub mod worker;
 
@@ -24,6 +25,39 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use backoff::Backoff;
+
+/// The most threads one operation on a run's members uses at once (plays,
+/// readiness waits, reloads): each runs one podman call or probe at a time,
+/// so a run of 50 members does not start 50 podman processes together.
+/// Readiness waits only observe pods that are already running, so a member
+/// that waits for another does not hold up that other's start.
+pub const MAX_FAN_OUT: usize = 8;
+
+/// Runs `f` on every item with at most `MAX_FAN_OUT` threads, results in
+/// order; an item whose `f` panicked is `Err` (the panic's payload).
+pub fn fan_out<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<std::thread::Result<R>> {
+    let run = |item: &T| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item)));
+    if items.len() <= 1 {
+        return items.iter().map(run).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<std::thread::Result<R>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..items.len().min(MAX_FAN_OUT) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = run(item);
+                out.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Box::new("not run"))))
+        .collect()
+}
 
 type Routes = Arc<Mutex<BTreeMap<String, Sender<worker::Msg>>>>;
 
@@ -147,5 +181,36 @@ impl Kubelet {
 impl Drop for Kubelet {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+#[cfg(test)]
+mod fan_out_tests {
+    use super::*;
+
+    fn check(n: usize) {
+        let running = std::sync::atomic::AtomicUsize::new(0);
+        let peak = std::sync::atomic::AtomicUsize::new(0);
+        let items: Vec<usize> = (0..n).collect();
+        let got = fan_out(&items, |i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            running.fetch_sub(1, Ordering::SeqCst);
+            i * 2
+        });
+        let got: Vec<usize> = got.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(got, items.iter().map(|i| i * 2).collect::<Vec<_>>(), "{n}");
+        assert!(peak.load(Ordering::SeqCst) <= MAX_FAN_OUT, "{n}: {peak:?}");
+    }
+
+    #[test]
+    fn fans_out_in_order_within_the_cap() {
+        for n in [0, 1, 3, 8, 9, 40] {
+            check(n);
+        }
+        // A panic is that item's error, not the caller's.
+        let got = fan_out(&[1, 2, 3], |i| if *i == 2 { panic!("two") } else { *i });
+        assert_eq!(got.iter().map(|r| r.is_ok()).collect::<Vec<_>>(), [true, false, true]);
     }
 }

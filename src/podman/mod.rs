@@ -19,7 +19,9 @@ mod cli;
 mod libpod;
 pub mod service;
 
-pub use cli::{command_line, run, run_unchecked, run_until, run_with_env};
+pub use cli::{
+    cleanup_scope, command_line, kill_children, live_children, run, run_unchecked, run_until, run_with_env, DEADLINES,
+};
 pub use libpod::{describe as describe_driver, set_url, shutdown, warm};
 
 /// Which path podman calls take in this process: "api" or "cli" (for
@@ -82,7 +84,9 @@ impl From<PodmanError> for Error {
             Some(c) => format!("exit status {c}"),
             None => "killed by a signal or not started".into(),
         };
-        let headline = if e.command.starts_with("podman API") {
+        let headline = if e.status.is_none() && e.stderr.starts_with("cancelled") {
+            "podman call cancelled".to_string()
+        } else if e.command.starts_with("podman API") {
             "podman API call failed".to_string()
         } else {
             format!("podman failed ({status})")
