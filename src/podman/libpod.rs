@@ -81,8 +81,12 @@ pub fn driver() -> Option<&'static Api> {
     let Some(started) = start_owned() else {
         return DRIVER.get().and_then(|d| d.as_ref());
     };
-    let patience = START_PATIENCE.saturating_sub(started.elapsed());
-    let _ = crate::wait::await_condition(patience, Duration::from_millis(2), || match DRIVER.get() {
+    settled(START_PATIENCE.saturating_sub(started.elapsed()))
+}
+
+/// The driver once it is decided, waiting at most `limit` for the start under way.
+fn settled(limit: Duration) -> Option<&'static Api> {
+    let _ = crate::wait::await_condition(limit, Duration::from_millis(2), || match DRIVER.get() {
         Some(_) => crate::wait::Poll::Ready(()),
         None => crate::wait::Poll::Pending(None::<()>),
     });
@@ -101,11 +105,7 @@ pub fn describe() -> (bool, String) {
     }
     // doctor waits for the service's answer, which a run would not.
     driver();
-    let _ = crate::wait::await_condition(Duration::from_secs(30), Duration::from_millis(5), || match DRIVER.get() {
-        Some(_) => crate::wait::Poll::Ready(()),
-        None => crate::wait::Poll::Pending(None::<()>),
-    });
-    match DRIVER.get().and_then(|d| d.as_ref()) {
+    match settled(Duration::from_secs(30)) {
         Some(a) if a.owned => (
             true,
             format!(
