@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# The hand-written equivalent of fixtures/bench/hello.yaml: the same podman calls
-# podproof makes for it (network, kube play, readiness over HTTP, exec, stop,
-# remove), written as a plain script. scripts/bench.sh compares the two.
+# The hand-written equivalent of fixtures/bench/hello.yaml (or, with the argument
+# `sigterm`, of fixtures/bench/sigterm.yaml): the same podman calls podproof makes
+# for it (network, kube play, readiness over HTTP, exec, stop, remove), written as
+# a plain script. scripts/bench.sh compares the two. The stop waits out the
+# 1 s grace that `podproof test` gives by default, as a script's writer would.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+case ${1:-hello} in
+  hello) cmd='[httpd, -f, -v, -p, "8080", -h, /www]' ;;
+  # busybox httpd under a shell that exits on SIGTERM (fixtures/apps/sigterm-httpd).
+  sigterm) cmd="[sh, -c, 'httpd -f -p 8080 -h /www & trap \"kill \$!; exit 0\" TERM; wait']" ;;
+  *)
+    echo "usage: $0 [hello|sigterm]" >&2
+    exit 2
+    ;;
+esac
 id="b$$"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -22,7 +33,7 @@ spec:
   - name: web
     image: localhost/podproof/busybox:latest
     imagePullPolicy: IfNotPresent
-    command: [httpd, -f, -v, -p, "8080", -h, /www]
+    command: $cmd
     resources:
       limits: {cpu: 200m, memory: 64Mi}
       requests: {cpu: 50m, memory: 16Mi}

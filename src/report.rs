@@ -30,6 +30,9 @@ struct JsonTest<'a> {
     backoff_scaled: bool,
     /// The events timeline, like `kubectl get events`.
     timeline: &'a [crate::kubelet::timeline::Event],
+    /// Containers whose PID 1 ignores its stop signal: teardown killed them at
+    /// once, where a cluster waits out the grace period on every stop.
+    stop_signal_ignored: &'a [crate::kubelet::grace::Ignored],
 }
 
 #[derive(Serialize)]
@@ -88,6 +91,7 @@ pub fn json(results: &[TestResult]) -> String {
                 ledger: &t.ledger,
                 backoff_scaled: t.backoff_scaled,
                 timeline: &t.timeline,
+                stop_signal_ignored: &t.stop_signal_ignored,
                 steps: t
                     .steps
                     .iter()

@@ -77,6 +77,8 @@ pub struct TestResult {
     pub timeline: Vec<crate::kubelet::timeline::Event>,
     /// Whether CrashLoopBackOff was scaled down by podproof.yaml for this run.
     pub backoff_scaled: bool,
+    /// The containers that teardown killed at once because they ignore their stop signal.
+    pub stop_signal_ignored: Vec<crate::kubelet::grace::Ignored>,
 }
 
 /// A test with its apps loaded.
@@ -364,6 +366,7 @@ fn skipped(t: &Loaded) -> TestResult {
         ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
         timeline: Vec::new(),
         backoff_scaled: false,
+        stop_signal_ignored: Vec::new(),
     }
 }
 
@@ -385,6 +388,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
         timeline: Vec::new(),
         backoff_scaled: opts.backoff.scaled(),
+        stop_signal_ignored: Vec::new(),
     };
     let log = |l: &str| progress.log(&t.test.name, l);
     let settings = Settings { grace: opts.grace, backoff: opts.backoff };
@@ -481,13 +485,18 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         let _ = state::create(&id, RunKind::Up);
         env.keep();
         log(&format!("kept run {id}: remove it with `podproof down --run {id}`"));
-    } else if let Err(e) = env.finish(&log) {
-        result.outcome = Outcome::Failed;
-        let msg = format!("teardown failed: {e}");
-        result.failure = Some(match result.failure.take() {
-            Some(f) => format!("{f}\n{msg}"),
-            None => msg,
-        });
+    } else {
+        match env.finish(&log) {
+            Ok(t) => result.stop_signal_ignored = t.ignored,
+            Err(e) => {
+                result.outcome = Outcome::Failed;
+                let msg = format!("teardown failed: {e}");
+                result.failure = Some(match result.failure.take() {
+                    Some(f) => format!("{f}\n{msg}"),
+                    None => msg,
+                });
+            }
+        }
     }
     result.teardown = tstart.elapsed();
     result.duration = start.elapsed();

@@ -170,3 +170,86 @@ fn a_native_sidecar_serves_beside_the_app_and_survives_its_restart() {
     assert!(events.iter().any(|e| e.2 == "Started container app (restart 1)"), "{events:#?}");
     assert!(!events.iter().any(|e| e.2.contains("proxy (restart")), "the sidecar was not restarted\n{events:#?}");
 }
+
+#[test]
+fn readiness_does_not_wait_a_period_for_an_app_that_listens_soon_after_its_start() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    // httpd listens 300 ms after the start and the period is the default 10 s:
+    // the first try fails, and a retry inside the kubelet's sync windows passes.
+    let events = run_kubelet_test("kubelet-late-listener");
+    let (started, ready) = (at(&events, "Started"), at(&events, "Ready"));
+    assert_eq!((started.len(), ready.len()), (1, 1), "{events:#?}");
+    let delay = ready[0] - started[0];
+    assert!(delay < 5000, "ready {delay} ms after the start, not a 10 s period later\n{events:#?}");
+    // Retries inside a window are not runs of the kubelet's: no Unhealthy event.
+    assert_eq!(at(&events, "Unhealthy"), Vec::<u64>::new(), "{events:#?}");
+}
+
+/// The `stop_signal_ignored` entries of the only test in a JSON report, as
+/// (container, signal, grace_seconds), and its teardown in ms.
+fn ignored(report: &Path) -> (Vec<(String, String, i64)>, u64) {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let t = &v["tests"][0];
+    let list = t["stop_signal_ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["container"].as_str().unwrap().to_string(),
+                i["signal"].as_str().unwrap().to_string(),
+                i["grace_seconds"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (list, t["teardown_ms"].as_u64().unwrap())
+}
+
+#[test]
+fn teardown_kills_a_pid_1_that_ignores_sigterm_at_once_and_says_so() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    // httpd as PID 1 has no SIGTERM handler; with a 30 s grace a waited-out
+    // stop takes 30 s, so a teardown far below that killed it at once.
+    let report = dir.path().join("late.json");
+    Test::new()
+        .args(["test", "fixtures/tests/kubelet.yaml", "--filter", "^kubelet-late-listener$", "--grace", "30s"])
+        .arg(format!("--report=json={}", report.display()))
+        .stdout_contains("1 passed, 0 failed")
+        .stderr_contains("note: late-listener/late: PID 1 of container web has no handler for SIGTERM")
+        .stderr_contains("waits out its 30 s grace period and ends in SIGKILL")
+        .run();
+    common::assert_clean("a teardown that killed at once");
+    let (list, teardown) = ignored(&report);
+    assert_eq!(list, vec![("web".to_string(), "SIGTERM".to_string(), 30)]);
+    assert!(teardown < 20_000, "teardown took {teardown} ms: the 30 s grace was waited out");
+    let events = timeline(&report);
+    assert_eq!(at(&events, "StopSignalIgnored").len(), 1, "{events:#?}");
+    // An app whose PID 1 exits on SIGTERM is stopped as usual, and not reported.
+    let report = dir.path().join("sigterm.json");
+    let t = dir.path().join("sigterm.yaml");
+    std::fs::write(
+        &t,
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: handles-sigterm}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n",
+            root().join("fixtures/apps/sigterm-httpd/app.yaml").display()
+        ),
+    )
+    .unwrap();
+    Test::new()
+        .args(["test", &t.display().to_string(), "--grace", "30s"])
+        .arg(format!("--report=json={}", report.display()))
+        .stdout_contains("1 passed, 0 failed")
+        .stderr_lacks("has no handler for")
+        .run();
+    assert_eq!(ignored(&report).0, Vec::new());
+    common::assert_clean("a teardown of an app that handles SIGTERM");
+    // `podproof down NAME` (no definitions) does the same, and says so.
+    Test::new().args(["up", "fixtures/apps/kubelet/late-listener.yaml"]).stderr_contains("members ready").run();
+    Test::new()
+        .args(["down", "late-listener", "--grace", "30s"])
+        .stderr_contains("PID 1 of container web has no handler for SIGTERM")
+        .stderr_contains("late-listener: removed 1 pods")
+        .run();
+    common::assert_clean("down NAME of an app that ignores SIGTERM");
+}

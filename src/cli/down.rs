@@ -106,7 +106,9 @@ pub fn run(a: Args) -> Result<i32> {
             for m in &known {
                 e.adopt(m);
             }
-            e.remove_members(&known, log)?;
+            for i in e.finish_members(&known, log)? {
+                log(&format!("{}: {}", i.pod, i.message()));
+            }
         }
         // The rest are stopped before they are removed, as teardown does: a
         // removal that kills them makes podman 4.3 wait for their cgroups.
@@ -167,8 +169,21 @@ fn stop_recorded(pods: &[String], grace: Duration, log: Log) {
     crate::kubelet::stop::pre_stop(&specs, grace, log);
     std::thread::scope(|s| {
         for p in pods {
-            let g = specs.iter().find(|sp| &sp.pod == p).map(|sp| sp.grace(grace)).unwrap_or(grace);
-            s.spawn(move || podman::pod_stop(std::slice::from_ref(p), g));
+            let spec = specs.iter().find(|sp| &sp.pod == p);
+            let g = spec.map(|sp| sp.grace(grace)).unwrap_or(grace);
+            s.spawn(move || {
+                // As teardown does: a pod that ignores its stop signal is killed at once.
+                let g = match spec.filter(|_| !g.is_zero()).map(|sp| sp.ignoring()) {
+                    Some(found) if !found.is_empty() => {
+                        for i in found {
+                            log(&format!("{p}: {}", i.message()));
+                        }
+                        Duration::ZERO
+                    }
+                    _ => g,
+                };
+                podman::pod_stop(std::slice::from_ref(p), g)
+            });
         }
     });
 }

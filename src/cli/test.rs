@@ -163,6 +163,7 @@ pub fn run(a: Args) -> Result<i32> {
         _ => {}
     }
     print_summary(&results, start.elapsed());
+    print_ignored_stop_signals(&results);
     for (kind, file) in &reports {
         let text = if kind == "junit" { report::junit(&results) } else { report::json(&results) };
         let text = crate::redact::text(&text);
@@ -185,6 +186,29 @@ pub fn run(a: Args) -> Result<i32> {
         )));
     }
     Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
+}
+
+/// One note per container whose PID 1 ignores its stop signal: teardown
+/// killed it at once, and a cluster would wait out its grace period on every
+/// stop, which users want to know about (a rollout of 10 such pods with the
+/// default grace takes 5 minutes).
+fn print_ignored_stop_signals(results: &[TestResult]) {
+    let mut seen: Vec<(&str, &str, &str, &str, i64, usize)> = Vec::new();
+    for i in results.iter().flat_map(|r| r.stop_signal_ignored.iter()) {
+        let key = (i.app.as_str(), i.role.as_str(), i.container.as_str(), i.signal.as_str());
+        match seen.iter_mut().find(|s| (s.0, s.1, s.2, s.3) == key) {
+            Some(s) => s.5 += 1,
+            None => seen.push((key.0, key.1, key.2, key.3, i.grace_seconds, 1)),
+        }
+    }
+    for (app, role, container, signal, grace, n) in seen {
+        errln!(
+            "note: {app}/{role}: PID 1 of container {container} has no handler for {signal}, so the kernel drops it; \
+             in a cluster every stop of it waits out its {grace} s grace period and ends in SIGKILL. Teardown killed \
+             it at once ({n} {}). Handle the signal, or run the process under an init such as tini",
+            if n == 1 { "pod" } else { "pods" }
+        );
+    }
 }
 
 fn print_summary(results: &[TestResult], elapsed: Duration) {

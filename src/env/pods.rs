@@ -4,6 +4,7 @@
 use super::projections::project;
 use super::{indent, write_private, Env, Log, Member};
 use crate::error::{Error, Result};
+use crate::kubelet::grace;
 use crate::podman::{self, ContainerState};
 use crate::probe;
 use crate::render::{self, Object};
@@ -419,12 +420,27 @@ impl Env {
         self.settings.grace.min(Duration::from_secs(tgps.max(0) as u64))
     }
 
-    /// Stops and removes members' pods. Stopping first matters: removing a
+    /// Stops and removes members' pods, each within its whole grace period,
+    /// as a stop that a test can observe must (a `down` step, scale-down,
+    /// `restart`, a changed pod replaced). Stopping first matters: removing a
     /// pod whose processes were just killed makes podman 4.3 wait about 3 s
     /// for the pod's cgroup, while removing a stopped pod takes ~0.1 s.
     pub fn remove_members(&self, members: &[Member], log: Log) -> Result<()> {
+        self.stop_and_remove(members, false, log).map(|_| ())
+    }
+
+    /// Stops and removes members' pods for good (test teardown, `podproof
+    /// down`): a pod whose every running container ignores its stop signal
+    /// (see `kubelet::grace`) is killed at once instead of waiting out a
+    /// grace period that cannot end early. Returns those containers; each is
+    /// also a `StopSignalIgnored` event on the timeline.
+    pub fn finish_members(&self, members: &[Member], log: Log) -> Result<Vec<grace::Ignored>> {
+        self.stop_and_remove(members, true, log)
+    }
+
+    fn stop_and_remove(&self, members: &[Member], last: bool, log: Log) -> Result<Vec<grace::Ignored>> {
         if members.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // The workers stop first, so that the stop is not taken for a crash.
         for m in members {
@@ -434,25 +450,36 @@ impl Env {
             }
         }
         self.pre_stop(members, log);
+        let ignored = std::sync::Mutex::new(Vec::new());
         // One stop call per pod, all at once: `podman pod stop a b c` stops
         // them one after another, each waiting out its grace period.
         let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
             let hs: Vec<_> = members
                 .iter()
                 .map(|m| {
+                    let ignored = &ignored;
                     s.spawn(move || {
+                        let mut grace = self.grace_of(m);
+                        if last && !grace.is_zero() {
+                            let found = self.ignoring(m);
+                            if !found.is_empty() {
+                                grace = Duration::ZERO;
+                                ignored.lock().expect("ignored lock").extend(found);
+                            }
+                        }
                         // Sidecars stop after the main containers, as in Kubernetes.
                         if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
                             for c in m.podman_containers() {
-                                let _ = podman::container_stop(&c, self.grace_of(m));
+                                let _ = podman::container_stop(&c, grace);
                             }
                         }
-                        podman::pod_stop(std::slice::from_ref(&m.pod), self.grace_of(m))
+                        podman::pod_stop(std::slice::from_ref(&m.pod), grace)
                     })
                 })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
         });
+        let ignored = ignored.into_inner().expect("ignored lock");
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
         let rm = podman::pod_rm(&pods, Duration::ZERO);
         if rm.is_ok() {
@@ -471,7 +498,38 @@ impl Env {
                 log(&format!("stopping pods: {}", e.stderr.trim()));
             }
         }
-        Ok(())
+        Ok(ignored)
+    }
+
+    /// The containers of `m` that ignore their stop signal, when all of its
+    /// running containers do and none has a preStop hook; each goes on the
+    /// timeline.
+    fn ignoring(&self, m: &Member) -> Vec<grace::Ignored> {
+        let spec = self.spec_of(m);
+        let hooked: Vec<String> = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some())
+            .map(|c| m.container(&c.name))
+            .collect();
+        let Some(found) = grace::all_ignore(&m.pod, &hooked) else { return Vec::new() };
+        let prefix = format!("{}-", m.pod);
+        found
+            .into_iter()
+            .map(|(name, signal)| {
+                let i = grace::Ignored {
+                    app: m.app.clone(),
+                    role: m.role.clone(),
+                    pod: m.pod.clone(),
+                    container: name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
+                    signal,
+                    grace_seconds: spec.termination_grace_period_seconds.unwrap_or(30),
+                };
+                self.kubelet.timeline.warning(&format!("{}/{}", m.pod, i.container), "StopSignalIgnored", i.message());
+                i
+            })
+            .collect()
     }
 }
 

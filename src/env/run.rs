@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub struct Teardown {
     pub pods: usize,
     pub elapsed: Duration,
+    /// Containers killed at once because they ignore their stop signal.
+    pub ignored: Vec<crate::kubelet::grace::Ignored>,
 }
 
 impl Env {
@@ -75,7 +77,11 @@ impl Env {
         // No pod worker may restart what teardown stops; the event stream goes with them.
         self.kubelet.stop_all();
         let known: Vec<Member> = self.members.iter().filter(|m| self.is_played(m)).cloned().collect();
-        let first = self.remove_members(&known, log).and_then(|_| self.remove_volumes());
+        let mut ignored = Vec::new();
+        let first = self.finish_members(&known, log).and_then(|i| {
+            ignored = i;
+            self.remove_volumes()
+        });
         let net = if self.network_ready.load(Ordering::SeqCst) {
             podman::network_rm(&self.network).map_err(Error::from)
         } else {
@@ -103,7 +109,7 @@ impl Env {
             let _ = state::create(&self.run.id, self.kind);
         }
         result?;
-        Ok(Teardown { pods: known.len(), elapsed: start.elapsed() })
+        Ok(Teardown { pods: known.len(), elapsed: start.elapsed(), ignored })
     }
 }
 

@@ -11,6 +11,7 @@
 //! an exec probe is one `podman exec`, killed after timeoutSeconds.
 
 pub mod backoff;
+pub mod grace;
 pub mod prober;
 pub mod status;
 pub mod stop;

@@ -52,6 +52,25 @@ impl StopSpec {
         }
     }
 
+    /// The containers of the pod that ignore their stop signal, when all its
+    /// running ones do and none has a preStop hook (see `kubelet::grace`).
+    pub fn ignoring(&self) -> Vec<super::grace::Ignored> {
+        let hooked: Vec<String> = self.containers.iter().map(|c| c.container.clone()).collect();
+        let prefix = format!("{}-", self.pod);
+        super::grace::all_ignore(&self.pod, &hooked)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, signal)| super::grace::Ignored {
+                app: String::new(),
+                role: String::new(),
+                pod: self.pod.clone(),
+                container: name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
+                signal,
+                grace_seconds: self.termination_grace_period_seconds.unwrap_or(30),
+            })
+            .collect()
+    }
+
     /// The stop timeout: `grace`, bounded by terminationGracePeriodSeconds.
     pub fn grace(&self, grace: Duration) -> Duration {
         grace.min(Duration::from_secs(self.termination_grace_period_seconds.unwrap_or(30).max(0) as u64))

@@ -8,7 +8,7 @@
 //! whose containers keep running costs no podman call between probes.
 
 use super::backoff::{Backoff, Entry};
-use super::prober::{Kind, Probe, Timing};
+use super::prober::{Attempt, Kind, Probe, Timing};
 use super::status::{ContainerStatus, StatusCache};
 use super::timeline::Timeline;
 use crate::podman::{self, ContainerState, Event};
@@ -398,25 +398,35 @@ impl Worker {
             return;
         }
         if !probe.counts(c.started_at, now) {
-            self.containers[i].probes[p].skip(now);
+            let started = c.started_at;
+            self.containers[i].probes[p].skip(now, started);
             return;
         }
         let (kind, spec) = (probe.kind, c.spec.probes[p].1.clone());
         let t = self.target(i);
         let outcome = probe::probe_once(&spec, &t);
         let obj = self.object(i);
+        // The next run is due a period after this one started, as on the
+        // kubelet's ticker, however long the probe took (or a retry inside a
+        // sync-triggered window: see `prober`).
+        let attempt = self.containers[i].probes[p].attempt(outcome.is_ok(), now, Instant::now());
         if let Err(e) = &outcome {
-            self.shared.timeline.warning(&obj, "Unhealthy", format!("{} probe failed: {e}", kind.name()));
-            self.containers[i].status.last_failure = Some(format!("{} probe failed: {e}", kind.name()));
+            let why = format!("{} probe failed: {e}", kind.name());
+            // A retry inside a window is not a run of the kubelet's: no event.
+            if attempt != Attempt::Retry {
+                self.shared.timeline.warning(&obj, "Unhealthy", why.clone());
+            }
+            self.containers[i].status.last_failure = Some(why);
             self.publish(i);
         }
-        // The next run is due a period after this one started, as on the
-        // kubelet's ticker, however long the probe took.
-        let changed = self.containers[i].probes[p].record(outcome.is_ok(), now);
+        let Attempt::Counted(changed) = attempt else { return };
         let c = &mut self.containers[i];
         match (kind, changed) {
             (Kind::Startup, Some(true)) => {
                 c.status.started = true;
+                for r in c.probes.iter_mut().filter(|p| p.kind == Kind::Readiness) {
+                    r.unblock(now);
+                }
                 c.status.ready = !c.probes.iter().any(|p| p.kind == Kind::Readiness);
                 if c.status.ready {
                     self.shared.timeline.normal(&obj, "Ready", "Container is ready");

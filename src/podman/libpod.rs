@@ -607,6 +607,13 @@ impl Api {
         Ok(r.json().as_array().cloned().unwrap_or_default())
     }
 
+    /// The names of a pod's containers, infra left out (see `super::pod_containers`).
+    pub fn pod_container_names(&self, pod: &str) -> Result<Vec<String>, PodmanError> {
+        let f = encode(&serde_json::json!({ "pod": [pod] }).to_string());
+        let r = self.must("GET", &format!("{PREFIX}/containers/json?all=true&filters={f}"), None, CALL)?;
+        Ok(super::non_infra_names(&r.json()))
+    }
+
     pub fn list_labelled(&self, filter: &str) -> Result<Labelled, PodmanError> {
         let names = |kind: &str, key: &str| -> Result<Vec<String>, PodmanError> {
             let mut v: Vec<String> = Vec::new();

@@ -514,6 +514,11 @@ pub struct ContainerState {
     /// The k8s-file log of the container on the host (empty with other log drivers):
     /// reload checks read the app's output from it without spawning podman.
     pub log_path: String,
+    /// The container's conmon, the parent of its PID 1 (0 when not running).
+    pub conmon_pid: i64,
+    /// The signal `podman stop` sends first, as podman reports it: a number
+    /// on 4.x, a name on some 5.x versions ("" when unknown).
+    pub stop_signal: String,
 }
 
 /// Inspects containers by name; missing ones are left out.
@@ -561,7 +566,38 @@ fn container_state(c: &serde_json::Value) -> ContainerState {
         ip,
         gateway,
         log_path: c["HostConfig"]["LogConfig"]["Path"].as_str().unwrap_or("").to_string(),
+        conmon_pid: st["ConmonPid"].as_i64().unwrap_or(0),
+        stop_signal: match &c["Config"]["StopSignal"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => String::new(),
+        },
     }
+}
+
+/// The states of a pod's containers, its infra container left out: every
+/// container podman holds in it, whoever started it (kube play, a sidecar's
+/// `podman run --pod`).
+pub fn pod_containers(pod: &str) -> Result<Vec<ContainerState>, PodmanError> {
+    let names = if let Some(a) = libpod::driver() {
+        a.pod_container_names(pod)?
+    } else {
+        let out = run(&s(&["ps", "-a", "--filter", &format!("pod={pod}"), "--format", "json"]))?;
+        let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
+        non_infra_names(&v)
+    };
+    inspect_containers(&names)
+}
+
+/// The names in a container listing (`ps --format json` or the API's
+/// `containers/json`, which share their shape), infra containers left out.
+fn non_infra_names(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| !c["IsInfra"].as_bool().unwrap_or(false))
+        .filter_map(|c| c["Names"].as_array()?.first()?.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Runs a command in a container; the exit code is data, not an error.
