@@ -216,8 +216,8 @@ fn teardown_kills_a_pid_1_that_ignores_sigterm_at_once_and_says_so() {
         .args(["test", "fixtures/tests/kubelet.yaml", "--filter", "^kubelet-late-listener$", "--grace", "30s"])
         .arg(format!("--report=json={}", report.display()))
         .stdout_contains("1 passed, 0 failed")
-        .stderr_contains("note: late-listener/late: PID 1 of container web has no handler for SIGTERM")
-        .stderr_contains("waits out its 30 s grace period and ends in SIGKILL")
+        .stderr_contains("note: the PID 1 of these containers has no handler for its stop signal")
+        .stderr_contains("  late-listener/late container web: SIGTERM, 30 s grace (1 pod)")
         .run();
     common::assert_clean("a teardown that killed at once");
     let (list, teardown) = ignored(&report);

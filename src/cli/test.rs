@@ -188,10 +188,10 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
 }
 
-/// One note per container whose PID 1 ignores its stop signal: teardown
-/// killed it at once, and a cluster would wait out its grace period on every
-/// stop, which users want to know about (a rollout of 10 such pods with the
-/// default grace takes 5 minutes).
+/// One note for the containers whose PID 1 ignores its stop signal, a line
+/// each: teardown killed them at once, and a cluster waits out their grace
+/// period on every stop, which users want to know about (a rollout of 10
+/// such pods with the default grace takes 5 minutes).
 fn print_ignored_stop_signals(results: &[TestResult]) {
     let mut seen: Vec<(&str, &str, &str, &str, i64, usize)> = Vec::new();
     for i in results.iter().flat_map(|r| r.stop_signal_ignored.iter()) {
@@ -201,13 +201,17 @@ fn print_ignored_stop_signals(results: &[TestResult]) {
             None => seen.push((key.0, key.1, key.2, key.3, i.grace_seconds, 1)),
         }
     }
+    if seen.is_empty() {
+        return;
+    }
+    errln!(
+        "note: the PID 1 of these containers has no handler for its stop signal, which the kernel then drops: in a \
+         cluster every stop of them waits out the grace period and ends in SIGKILL. Teardown killed them at once. \
+         Handle the signal, or run the process under an init such as tini:"
+    );
     for (app, role, container, signal, grace, n) in seen {
-        errln!(
-            "note: {app}/{role}: PID 1 of container {container} has no handler for {signal}, so the kernel drops it; \
-             in a cluster every stop of it waits out its {grace} s grace period and ends in SIGKILL. Teardown killed \
-             it at once ({n} {}). Handle the signal, or run the process under an init such as tini",
-            if n == 1 { "pod" } else { "pods" }
-        );
+        let pods = if n == 1 { "pod" } else { "pods" };
+        errln!("  {app}/{role} container {container}: {signal}, {grace} s grace ({n} {pods})");
     }
 }
 
