@@ -513,7 +513,16 @@ impl Env {
             .filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some())
             .map(|c| m.container(&c.name))
             .collect();
-        let Some(found) = grace::all_ignore(&m.pod, &hooked) else { return Vec::new() };
+        // A pod of main containers only is known from its last inspection
+        // (checked against /proc), which costs no podman call; sidecars were
+        // started apart, and the pod's listing finds them.
+        let states = if spec.init_containers.iter().flatten().any(is_sidecar) {
+            podman::pod_containers(&m.pod).ok()
+        } else {
+            self.states_fresh(m).ok()
+        };
+        let Some(states) = states else { return Vec::new() };
+        let Some(found) = grace::all_ignore(&states, &hooked) else { return Vec::new() };
         let prefix = format!("{}-", m.pod);
         found
             .into_iter()

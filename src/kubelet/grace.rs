@@ -17,7 +17,7 @@
 //! container's conmon, which ties the PID to this container), and `SigCgt`
 //! (the signals with a handler).
 
-use crate::podman::{self, ContainerState};
+use crate::podman::ContainerState;
 
 /// A container whose PID 1 ignores its stop signal, as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,12 +47,12 @@ impl Ignored {
     }
 }
 
-/// The running containers of `pod` when every one of them ignores its stop
-/// signal and none of them has a preStop hook (`hooked`, podman's names: a
-/// hook may start work that the grace period is for); None otherwise, or
+/// The running containers of a pod (`states`: every container of it, infra
+/// aside) when every one of them ignores its stop signal and none of them
+/// has a preStop hook (`hooked`, podman's names: a hook may start work that
+/// the grace period is for), as (podman's name, signal); None otherwise, or
 /// when a fact cannot be read.
-pub fn all_ignore(pod: &str, hooked: &[String]) -> Option<Vec<(String, String)>> {
-    let states = podman::pod_containers(pod).ok()?;
+pub fn all_ignore(states: &[ContainerState], hooked: &[String]) -> Option<Vec<(String, String)>> {
     let running: Vec<&ContainerState> = states.iter().filter(|s| s.running && s.pid > 0).collect();
     if running.is_empty() {
         return None;

@@ -57,7 +57,8 @@ impl StopSpec {
     pub fn ignoring(&self) -> Vec<super::grace::Ignored> {
         let hooked: Vec<String> = self.containers.iter().map(|c| c.container.clone()).collect();
         let prefix = format!("{}-", self.pod);
-        super::grace::all_ignore(&self.pod, &hooked)
+        let Ok(states) = podman::pod_containers(&self.pod) else { return Vec::new() };
+        super::grace::all_ignore(&states, &hooked)
             .unwrap_or_default()
             .into_iter()
             .map(|(name, signal)| super::grace::Ignored {
