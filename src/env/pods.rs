@@ -522,23 +522,17 @@ impl Env {
             self.states_fresh(m).ok()
         };
         let Some(states) = states else { return Vec::new() };
-        let Some(found) = grace::all_ignore(&states, &hooked) else { return Vec::new() };
-        let prefix = format!("{}-", m.pod);
+        let pod = grace::PodRef {
+            app: &m.app,
+            role: &m.role,
+            pod: &m.pod,
+            grace_seconds: spec.termination_grace_period_seconds,
+        };
+        let found = grace::ignoring(&pod, &states, &hooked);
+        for i in &found {
+            self.kubelet.timeline.warning(&format!("{}/{}", m.pod, i.container), "StopSignalIgnored", i.message());
+        }
         found
-            .into_iter()
-            .map(|(name, signal)| {
-                let i = grace::Ignored {
-                    app: m.app.clone(),
-                    role: m.role.clone(),
-                    pod: m.pod.clone(),
-                    container: name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
-                    signal,
-                    grace_seconds: spec.termination_grace_period_seconds.unwrap_or(30),
-                };
-                self.kubelet.timeline.warning(&format!("{}/{}", m.pod, i.container), "StopSignalIgnored", i.message());
-                i
-            })
-            .collect()
     }
 }
 

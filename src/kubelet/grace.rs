@@ -47,12 +47,38 @@ impl Ignored {
     }
 }
 
-/// The running containers of a pod (`states`: every container of it, infra
+/// The pod whose containers are checked, as reports name it.
+pub struct PodRef<'a> {
+    pub app: &'a str,
+    pub role: &'a str,
+    /// podman's pod; its containers are named `<pod>-<container>`.
+    pub pod: &'a str,
+    /// terminationGracePeriodSeconds as written (Kubernetes' default 30 s when None).
+    pub grace_seconds: Option<i64>,
+}
+
+/// The running containers of `pod` (`states`: every container of it, infra
 /// aside) when every one of them ignores its stop signal and none of them
 /// has a preStop hook (`hooked`, podman's names: a hook may start work that
-/// the grace period is for), as (podman's name, signal); None otherwise, or
-/// when a fact cannot be read.
-pub fn all_ignore(states: &[ContainerState], hooked: &[String]) -> Option<Vec<(String, String)>> {
+/// the grace period is for); empty otherwise, or when a fact cannot be read.
+pub fn ignoring(pod: &PodRef, states: &[ContainerState], hooked: &[String]) -> Vec<Ignored> {
+    let prefix = format!("{}-", pod.pod);
+    all_ignore(states, hooked)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, signal)| Ignored {
+            app: pod.app.to_string(),
+            role: pod.role.to_string(),
+            pod: pod.pod.to_string(),
+            container: name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
+            signal,
+            grace_seconds: pod.grace_seconds.unwrap_or(30),
+        })
+        .collect()
+}
+
+/// `ignoring`'s decision, as (podman's name, signal) of each container.
+fn all_ignore(states: &[ContainerState], hooked: &[String]) -> Option<Vec<(String, String)>> {
     let running: Vec<&ContainerState> = states.iter().filter(|s| s.running && s.pid > 0).collect();
     if running.is_empty() {
         return None;

@@ -56,20 +56,14 @@ impl StopSpec {
     /// running ones do and none has a preStop hook (see `kubelet::grace`).
     pub fn ignoring(&self) -> Vec<super::grace::Ignored> {
         let hooked: Vec<String> = self.containers.iter().map(|c| c.container.clone()).collect();
-        let prefix = format!("{}-", self.pod);
         let Ok(states) = podman::pod_containers(&self.pod) else { return Vec::new() };
-        super::grace::all_ignore(&states, &hooked)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, signal)| super::grace::Ignored {
-                app: String::new(),
-                role: String::new(),
-                pod: self.pod.clone(),
-                container: name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
-                signal,
-                grace_seconds: self.termination_grace_period_seconds.unwrap_or(30),
-            })
-            .collect()
+        let pod = super::grace::PodRef {
+            app: "",
+            role: "",
+            pod: &self.pod,
+            grace_seconds: self.termination_grace_period_seconds,
+        };
+        super::grace::ignoring(&pod, &states, &hooked)
     }
 
     /// The stop timeout: `grace`, bounded by terminationGracePeriodSeconds.
