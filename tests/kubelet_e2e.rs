@@ -8,11 +8,16 @@ use common::{root, Test};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The timeline of the only test in a JSON report, as (ms, reason, message).
-fn timeline(report: &Path) -> Vec<(u64, String, String)> {
+/// The only test of a JSON report.
+fn only_test(report: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(report).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["tests"][0]["timeline"]
+    v["tests"][0].clone()
+}
+
+/// The timeline of the only test in a JSON report, as (ms, reason, message).
+fn timeline(report: &Path) -> Vec<(u64, String, String)> {
+    only_test(report)["timeline"]
         .as_array()
         .unwrap()
         .iter()
@@ -188,8 +193,7 @@ fn readiness_does_not_wait_a_period_for_an_app_that_listens_soon_after_its_start
 /// The `stop_signal_ignored` entries of the only test in a JSON report, as
 /// (container, signal, grace_seconds), and its teardown in ms.
 fn ignored(report: &Path) -> (Vec<(String, String, i64)>, u64) {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    let t = &v["tests"][0];
+    let t = only_test(report);
     let list = t["stop_signal_ignored"]
         .as_array()
         .unwrap()

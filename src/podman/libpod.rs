@@ -601,8 +601,13 @@ impl Api {
     // ---- finding what podproof made ----
 
     fn list(&self, kind: &str, label: &str) -> Result<Vec<serde_json::Value>, PodmanError> {
+        self.list_where(kind, &filters(label))
+    }
+
+    /// A listing of `kind` with encoded `filters` (containers: stopped ones too).
+    fn list_where(&self, kind: &str, filters: &str) -> Result<Vec<serde_json::Value>, PodmanError> {
         let all = if kind == "containers" { "all=true&" } else { "" };
-        let path = format!("{PREFIX}/{kind}/json?{all}filters={}", filters(label));
+        let path = format!("{PREFIX}/{kind}/json?{all}filters={filters}");
         let r = self.must("GET", &path, None, CALL)?;
         Ok(r.json().as_array().cloned().unwrap_or_default())
     }
@@ -610,8 +615,7 @@ impl Api {
     /// The names of a pod's containers, infra left out (see `super::pod_containers`).
     pub fn pod_container_names(&self, pod: &str) -> Result<Vec<String>, PodmanError> {
         let f = encode(&serde_json::json!({ "pod": [pod] }).to_string());
-        let r = self.must("GET", &format!("{PREFIX}/containers/json?all=true&filters={f}"), None, CALL)?;
-        Ok(super::non_infra_names(&r.json()))
+        Ok(super::non_infra_names(&serde_json::Value::Array(self.list_where("containers", &f)?)))
     }
 
     pub fn list_labelled(&self, filter: &str) -> Result<Labelled, PodmanError> {
