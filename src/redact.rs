@@ -72,6 +72,45 @@ pub fn add_str(value: &str) {
     add(value.as_bytes());
 }
 
+/// Registers the values of every Secret in a parsed manifest (a `List`'s
+/// items too): `stringData` as written, and `data` both as written (lint
+/// shows the line of a value that is not valid base64) and decoded. Readers
+/// that print a manifest's own text, as lint's excerpts do, call this first.
+pub fn add_manifest(doc: &serde_yaml::Value) {
+    if doc.get("kind").and_then(|k| k.as_str()) == Some("List") {
+        for item in doc.get("items").and_then(|i| i.as_sequence()).into_iter().flatten() {
+            add_manifest(item);
+        }
+        return;
+    }
+    if doc.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
+        return;
+    }
+    let values = |field: &str| -> Vec<String> {
+        let Some(m) = doc.get(field).and_then(|d| d.as_mapping()) else {
+            return Vec::new();
+        };
+        m.values()
+            .filter_map(|v| match v {
+                serde_yaml::Value::String(s) => Some(s.clone()),
+                serde_yaml::Value::Number(n) => Some(n.to_string()),
+                serde_yaml::Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    for v in values("stringData") {
+        add_str(&v);
+    }
+    for v in values("data") {
+        add_str(&v);
+        let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact) {
+            add(&bytes);
+        }
+    }
+}
+
 /// Every form of a value that must not appear.
 fn forms_of(value: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

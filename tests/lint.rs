@@ -492,3 +492,19 @@ fn lint_docs_describe_every_rule() {
     let missing: Vec<String> = all_rules().into_iter().filter(|r| !docs.contains(&format!("#### `{r}`"))).collect();
     assert!(missing.is_empty(), "docs/lint.md lacks {missing:?}");
 }
+
+#[test]
+fn lint_shows_no_secret_value_in_any_format() {
+    // A `data` value that is not base64 is a finding on the value's own line,
+    // so the excerpt would show it; a Secret inside a List counts too.
+    let input = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: hunter2-not-base64!\nstringData:\n  token: s3cr3t-token-Zq81\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: listed}\n    data: {key: listed-value-not-base64!}\n";
+    let human = lint().arg("-").stdin(input).expect_status(1).stdout_contains("<stdin>:6:13").run();
+    human.assert_stdout_contains("password: [secret]");
+    for format in ["human", "json", "sarif", "github", "junit"] {
+        let out = lint().args(["--format", format, "-"]).stdin(input).expect_status(1).run();
+        for value in ["hunter2-not-base64!", "s3cr3t-token-Zq81", "listed-value-not-base64!"] {
+            assert!(!out.stdout.contains(value), "{value} in the {format} output:\n{out}");
+            assert!(!out.stderr.contains(value), "{value} in the {format} stderr:\n{out}");
+        }
+    }
+}

@@ -256,8 +256,10 @@ impl Printer {
         let line: Vec<String> =
             cur.iter().map(|(t, s, at)| format!("{t}: {s} ({:.0}s)", at.elapsed().as_secs_f64())).collect();
         let text = format!("[{:>5.1}s] {}", self.start.elapsed().as_secs_f64(), line.join(" | "));
-        // Cut at a character, not a byte: step names are user text in any script.
-        let text: String = text.chars().take(160).collect();
+        // Redacted before the cut, which would otherwise leave a part of a
+        // value that no longer matches; cut at a character, not a byte: step
+        // names are user text in any script.
+        let text: String = crate::redact::text(&text).chars().take(160).collect();
         errp!("\r\x1b[2K{text}");
     }
 

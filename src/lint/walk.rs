@@ -142,6 +142,11 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
         Ok(d) => d.into_iter().filter(|d| !d.value.is_null()).collect::<Vec<_>>(),
         Err(e) => return Outcome::Bad(Diagnostic::error(&input.name, Some((e.pos.line, e.pos.column)), e.message)),
     };
+    // Excerpts show the file's own lines: a Secret's values in them are
+    // hidden on output like every other Secret value.
+    for d in &docs {
+        crate::redact::add_manifest(&d.value);
+    }
     let mut findings = Vec::new();
     let mut facts = Facts::default();
     rules::check_file(&docs, opts, i, &mut findings, &mut facts);
