@@ -359,3 +359,35 @@ fn the_canary_secret_reaches_no_output_and_no_file() {
     }
     assert_all_clean("the canary tests");
 }
+
+#[test]
+fn sigterm_cancels_an_api_request_that_gets_no_answer() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    // A user's podman service that accepts connections and never answers:
+    // podproof's first request, the ping, would wait out its 10 s deadline.
+    let sock = dir.path().join("stuck.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = listener.accept() {
+            held.push(c);
+        }
+    });
+    let t = one_test(dir.path(), "stuck", "    - up: {}\n");
+    let url = format!("unix://{}", sock.display());
+    let (mut child, lines) = common::start_until(&["--url", &url, "test", &t], "up #1");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent = std::time::Instant::now();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let rest = rest.join("\n");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}\n{rest}");
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("cancelled: podproof received SIGTERM"), "{rest}");
+    assert!(rest.contains("interrupted by SIGTERM"), "{rest}");
+    assert_all_clean("a SIGTERM during an API request with no answer");
+}

@@ -9,7 +9,10 @@
 //! done here, on a reader, and netns keeps its own small client.
 //!
 //! Every request has a deadline: connecting, writing and each read get the
-//! time that is left, and a request past it fails with `TimedOut`. One
+//! time that is left, and a request past it fails with `TimedOut`. A request
+//! that is not cleanup (see `cancellable`) and was in flight when SIGINT or
+//! SIGTERM arrived fails with a "cancelled" error instead, within
+//! `CANCEL_POLL`, as a CLI call is stopped (cli.rs). One
 //! connection per request (`Connection: close`): a Unix connect costs
 //! microseconds, and no pool means no stale connection to recover from.
 
@@ -60,10 +63,30 @@ impl Response {
     }
 }
 
-/// A stream that gives each read and write only the time left before a deadline.
+/// How often a cancellable request looks for a signal while it waits.
+pub const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+/// Whether a signal may cancel `method path` while it is in flight. Cleanup
+/// is what a signal asks for, so removals, the listings that find what to
+/// remove, stops and kills run on, and so does anything inside a
+/// `cleanup_scope` (a preStop hook at teardown). `kube play` runs on as well:
+/// the service goes on making the pod after the client has gone, so the
+/// teardown that follows must come after the play's answer, not before it.
+/// The events stream ends when its reader shuts it down.
+pub fn cancellable(method: &str, path: &str) -> bool {
+    let route = path.split('?').next().unwrap_or(path);
+    let listing = ["/containers/json", "/pods/json", "/networks/json", "/volumes/json"].iter().any(|l| route.ends_with(l));
+    let ends = ["/stop", "/kill", "/play/kube", "/events"].iter().any(|e| route.ends_with(e));
+    !(method == "DELETE" || listing || ends || super::cli::in_cleanup_scope())
+}
+
+/// A stream that gives each read and write only the time left before a
+/// deadline, and gives up at a signal when the request is cancellable.
 pub struct Deadlined {
     stream: UnixStream,
     deadline: Option<Instant>,
+    /// The signal count when the request started, if a later signal cancels it.
+    cancel: Option<usize>,
 }
 
 impl Deadlined {
@@ -80,21 +103,62 @@ impl Deadlined {
             }
         }
     }
+
+    /// The wait for one read or write: the time left, cut to `CANCEL_POLL`
+    /// when a signal may cancel the request.
+    fn slice(&self) -> io::Result<Option<Duration>> {
+        let left = self.left()?;
+        Ok(match self.cancel {
+            None => left,
+            Some(_) => Some(left.map_or(CANCEL_POLL, |l| l.min(CANCEL_POLL))),
+        })
+    }
+
+    /// The "cancelled" error, when a signal arrived since the request began.
+    fn cancelled(&self) -> Option<io::Error> {
+        let before = self.cancel?;
+        (crate::signals::received() > before).then(|| {
+            io::Error::other(format!(
+                "cancelled: podproof received {}",
+                crate::signals::which().unwrap_or("a signal")
+            ))
+        })
+    }
+
+    /// Runs one read or write in slices until it is done, the deadline
+    /// passes, or a signal cancels it.
+    fn in_slices<T>(
+        &mut self,
+        set: fn(&UnixStream, Option<Duration>) -> io::Result<()>,
+        mut op: impl FnMut(&mut UnixStream) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            if let Some(e) = self.cancelled() {
+                return Err(e);
+            }
+            let slice = self.slice()?;
+            set(&self.stream, slice)?;
+            match op(&mut self.stream) {
+                Err(e) if self.cancel.is_some() && is_timeout(&e) => continue,
+                other => return other.map_err(timed_out),
+            }
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 impl Read for Deadlined {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_read_timeout(left)?;
-        self.stream.read(buf).map_err(timed_out)
+        self.in_slices(UnixStream::set_read_timeout, |s| s.read(buf))
     }
 }
 
 impl Write for Deadlined {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_write_timeout(left)?;
-        self.stream.write(buf).map_err(timed_out)
+        self.in_slices(UnixStream::set_write_timeout, |s| s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -345,7 +409,8 @@ impl Client {
         deadline: Option<Instant>,
     ) -> io::Result<Deadlined> {
         let stream = UnixStream::connect(&self.socket)?;
-        let mut s = Deadlined { stream, deadline };
+        let cancel = cancellable(method, path).then(crate::signals::received);
+        let mut s = Deadlined { stream, deadline, cancel };
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: d\r\nUser-Agent: podproof\r\nConnection: close\r\n");
         if let Some(b) = body {
             req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
@@ -498,6 +563,27 @@ mod tests {
     fn values_are_percent_encoded() {
         assert_eq!(encode("web-0_a.b~"), "web-0_a.b~");
         assert_eq!(encode(r#"{"label":["a/b=c"]}"#), "%7B%22label%22%3A%5B%22a%2Fb%3Dc%22%5D%7D");
+    }
+
+    fn check_cancellable(method: &str, path: &str, expect: bool) {
+        assert_eq!(cancellable(method, path), expect, "{method} {path}");
+    }
+
+    #[test]
+    fn cleanup_and_plays_are_not_cancelled() {
+        check_cancellable("GET", "/libpod/_ping", true);
+        check_cancellable("GET", "/v4.0.0/libpod/containers/c/json", true);
+        check_cancellable("POST", "/v4.0.0/libpod/networks/create", true);
+        check_cancellable("POST", "/v4.0.0/libpod/exec/x/start", true);
+        check_cancellable("GET", "/v4.0.0/libpod/containers/json?all=true&filters=%7B%7D", false);
+        check_cancellable("GET", "/v4.0.0/libpod/pods/json?filters=%7B%7D", false);
+        check_cancellable("DELETE", "/v4.0.0/libpod/networks/n?force=true", false);
+        check_cancellable("POST", "/v4.0.0/libpod/containers/c/kill?signal=KILL", false);
+        check_cancellable("POST", "/v4.0.0/libpod/pods/p/stop", false);
+        check_cancellable("POST", "/v4.0.0/libpod/play/kube?start=true", false);
+        check_cancellable("GET", "/v4.0.0/libpod/events?stream=true", false);
+        let _scope = crate::podman::cleanup_scope();
+        check_cancellable("POST", "/v4.0.0/libpod/exec/x/start", false);
     }
 
     #[test]

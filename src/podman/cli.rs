@@ -115,7 +115,12 @@ impl Drop for CleanupScope {
 
 /// Whether a signal leaves the call `args` running.
 pub fn is_cleanup(args: &[String]) -> bool {
-    IN_CLEANUP.with(Cell::get) || CLEANUP.iter().any(|p| starts_with(args, p))
+    in_cleanup_scope() || CLEANUP.iter().any(|p| starts_with(args, p))
+}
+
+/// Whether this thread is inside a `cleanup_scope` (the API driver asks too).
+pub fn in_cleanup_scope() -> bool {
+    IN_CLEANUP.with(Cell::get)
 }
 
 /// The live children: a second signal kills them before podproof exits.

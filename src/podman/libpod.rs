@@ -529,7 +529,12 @@ impl Api {
                 self.kill_exec(&id);
                 return Err(timed_out(timeout.unwrap_or(EXEC_DEFAULT)));
             }
-            Err(e) => return Err(io_error("POST", &start, e)),
+            Err(e) => {
+                // A signal cancelled the stream, or it broke: the process
+                // must not outlive it.
+                self.kill_exec(&id);
+                return Err(io_error("POST", &start, e));
+            }
         }
         // The stream ends when the process does; the session may take a
         // moment longer to record its exit code.
