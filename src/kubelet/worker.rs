@@ -14,7 +14,8 @@ use super::timeline::Timeline;
 use crate::podman::{self, ContainerState, Event};
 use crate::probe;
 use k8s_openapi::api::core::v1 as core;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,11 +116,16 @@ pub enum Msg {
 /// A running worker; `stop` ends it and waits for it.
 pub struct Handle {
     pub tx: Sender<Msg>,
+    /// Set by `stop` before its message: the worker looks at it between
+    /// probes, so a stop waits for one probe at most, not for the events
+    /// queued before the message (each exec probe makes two).
+    stopping: Arc<AtomicBool>,
     join: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Handle {
     pub fn stop(mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.tx.send(Msg::Stop);
         if let Some(j) = self.join.take() {
             let _ = j.join();
@@ -129,6 +135,7 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.tx.send(Msg::Stop);
     }
 }
@@ -160,6 +167,7 @@ struct Worker {
     /// A process in the pod's network namespace, and the pod IP (probe targets).
     netns_pid: i64,
     ip: String,
+    stopping: Arc<AtomicBool>,
 }
 
 /// Starts the worker of a pod whose containers are running (and whose
@@ -188,7 +196,8 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
             }
         })
         .collect();
-    let mut w = Worker { pod, shared, containers, netns_pid: 0, ip: String::new() };
+    let stopping = Arc::new(AtomicBool::new(false));
+    let mut w = Worker { pod, shared, containers, netns_pid: 0, ip: String::new(), stopping: stopping.clone() };
     w.learn(states);
     // A container that exited before its worker started goes to the restartPolicy now.
     for i in 0..w.containers.len() {
@@ -201,7 +210,7 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
         w.shared.status.set(&w.pod.pod, &c.spec.name, c.status.clone());
     }
     let join = std::thread::Builder::new().name(format!("worker {}", w.pod.pod)).spawn(move || w.run(rx)).ok();
-    Handle { tx, join }
+    Handle { tx, stopping, join }
 }
 
 impl Worker {
@@ -230,9 +239,13 @@ impl Worker {
         self.shared.status.set(&self.pod.pod, &self.containers[c].spec.name, self.containers[c].status.clone());
     }
 
+    fn done(&self) -> bool {
+        crate::signals::interrupted() || self.stopping.load(Ordering::SeqCst)
+    }
+
     fn run(mut self, rx: Receiver<Msg>) {
         loop {
-            if crate::signals::interrupted() {
+            if self.done() {
                 return;
             }
             let now = Instant::now();
@@ -242,6 +255,16 @@ impl Worker {
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Msg::Event(ev)) => self.on_event(&ev),
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            // Every event that came meanwhile is taken before the next tick:
+            // one tick per event would run a due probe per event, and an exec
+            // probe's own events would keep the queue full.
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Event(ev)) => self.on_event(&ev),
+                    Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return,
+                    Err(TryRecvError::Empty) => break,
+                }
             }
             self.tick();
         }
@@ -351,7 +374,7 @@ impl Worker {
 
     fn tick(&mut self) {
         for i in 0..self.containers.len() {
-            if crate::signals::interrupted() {
+            if self.done() {
                 return;
             }
             let now = Instant::now();
@@ -364,6 +387,9 @@ impl Worker {
                 continue;
             }
             for p in 0..self.containers[i].probes.len() {
+                if self.done() {
+                    return;
+                }
                 self.maybe_probe(i, p);
                 if !self.containers[i].running {
                     break;
