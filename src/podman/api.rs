@@ -75,7 +75,8 @@ pub const CANCEL_POLL: Duration = Duration::from_millis(100);
 /// The events stream ends when its reader shuts it down.
 pub fn cancellable(method: &str, path: &str) -> bool {
     let route = path.split('?').next().unwrap_or(path);
-    let listing = ["/containers/json", "/pods/json", "/networks/json", "/volumes/json"].iter().any(|l| route.ends_with(l));
+    let listing =
+        ["/containers/json", "/pods/json", "/networks/json", "/volumes/json"].iter().any(|l| route.ends_with(l));
     let ends = ["/stop", "/kill", "/play/kube", "/events"].iter().any(|e| route.ends_with(e));
     !(method == "DELETE" || listing || ends || super::cli::in_cleanup_scope())
 }
@@ -118,10 +119,7 @@ impl Deadlined {
     fn cancelled(&self) -> Option<io::Error> {
         let before = self.cancel?;
         (crate::signals::received() > before).then(|| {
-            io::Error::other(format!(
-                "cancelled: podproof received {}",
-                crate::signals::which().unwrap_or("a signal")
-            ))
+            io::Error::other(format!("cancelled: podproof received {}", crate::signals::which().unwrap_or("a signal")))
         })
     }
 
