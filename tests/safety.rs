@@ -207,6 +207,20 @@ fn a_second_ctrl_c_stops_at_once_and_says_what_is_left() {
     common::assert_clean("a second Ctrl-C and clean");
 }
 
+/// Sends SIGTERM to a started podproof and reads it to its end: its exit
+/// status, the time from the signal to the exit, and the rest of its stderr.
+fn sigterm_and_wait(
+    mut child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) -> (std::process::ExitStatus, std::time::Duration, String) {
+    let sent = std::time::Instant::now();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = child.wait().unwrap();
+    (status, sent.elapsed(), rest.join("\n"))
+}
+
 #[test]
 fn sigterm_cancels_a_long_exec_step_and_leaves_nothing() {
     let Some(_g) = common::podman_exclusive() else { return };
@@ -218,16 +232,10 @@ fn sigterm_cancels_a_long_exec_step_and_leaves_nothing() {
     );
     let report = dir.path().join("report.json");
     let json = format!("json={}", report.display());
-    let (mut child, lines) = common::start_until(&["test", &t, "--report", &json], "long exec");
+    let (child, lines) = common::start_until(&["test", &t, "--report", &json], "long exec");
     // The exec is under way once its step is announced; give podman a moment to start it.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let sent = std::time::Instant::now();
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    let rest = rest.join("\n");
+    let (status, took, rest) = sigterm_and_wait(child, lines);
     // The podman child is cancelled at once; what remains is the teardown
     // (httpd ignores SIGTERM as PID 1, so its stop waits out the 1 s grace).
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}\n{rest}");
@@ -376,15 +384,9 @@ fn sigterm_cancels_an_api_request_that_gets_no_answer() {
     });
     let t = one_test(dir.path(), "stuck", "    - up: {}\n");
     let url = format!("unix://{}", sock.display());
-    let (mut child, lines) = common::start_until(&["--url", &url, "test", &t], "up #1");
+    let (child, lines) = common::start_until(&["--url", &url, "test", &t], "up #1");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let sent = std::time::Instant::now();
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    let rest = rest.join("\n");
+    let (status, took, rest) = sigterm_and_wait(child, lines);
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}\n{rest}");
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(rest.contains("cancelled: podproof received SIGTERM"), "{rest}");
