@@ -72,43 +72,46 @@ pub fn add_str(value: &str) {
     add(value.as_bytes());
 }
 
-/// Registers the values of every Secret in a parsed manifest (a `List`'s
-/// items too): `stringData` as written, and `data` both as written (lint
-/// shows the line of a value that is not valid base64) and decoded. Readers
-/// that print a manifest's own text, as lint's excerpts do, call this first.
-pub fn add_manifest(doc: &serde_yaml::Value) {
+/// The values of every Secret in a parsed manifest (a `List`'s items too),
+/// as written: `stringData` and `data` (lint shows the line of a `data`
+/// value that is not valid base64). For readers that print a manifest's own
+/// text, which `mask` then hides; they are not registered, since a registry
+/// rebuilds its pattern per value and a corpus holds thousands.
+pub fn secret_values(doc: &serde_yaml::Value) -> Vec<String> {
     if doc.get("kind").and_then(|k| k.as_str()) == Some("List") {
-        for item in doc.get("items").and_then(|i| i.as_sequence()).into_iter().flatten() {
-            add_manifest(item);
-        }
-        return;
+        return doc.get("items").and_then(|i| i.as_sequence()).into_iter().flatten().flat_map(secret_values).collect();
     }
     if doc.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
-        return;
+        return Vec::new();
     }
-    let values = |field: &str| -> Vec<String> {
-        let Some(m) = doc.get(field).and_then(|d| d.as_mapping()) else {
-            return Vec::new();
-        };
-        m.values()
-            .filter_map(|v| match v {
-                serde_yaml::Value::String(s) => Some(s.clone()),
-                serde_yaml::Value::Number(n) => Some(n.to_string()),
-                serde_yaml::Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            })
-            .collect()
-    };
-    for v in values("stringData") {
-        add_str(&v);
-    }
-    for v in values("data") {
-        add_str(&v);
-        let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact) {
-            add(&bytes);
+    ["stringData", "data"]
+        .iter()
+        .filter_map(|field| doc.get(*field).and_then(|d| d.as_mapping()))
+        .flat_map(|m| m.values())
+        .filter_map(|v| match v {
+            serde_yaml::Value::String(s) => Some(s.clone()),
+            serde_yaml::Value::Number(n) => Some(n.to_string()),
+            serde_yaml::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `text` with each of `values` replaced by `[secret]`, and each line of a
+/// value written over several lines (a block scalar) too.
+pub fn mask(text: &str, values: &[String]) -> String {
+    let mut forms: Vec<&str> =
+        values.iter().flat_map(|v| std::iter::once(v.as_str()).chain(v.lines().map(str::trim))).collect();
+    forms.retain(|f| f.chars().count() >= MIN_LEN);
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    forms.dedup();
+    let mut t = text.to_string();
+    for f in forms {
+        if t.contains(f) {
+            t = t.replace(f, MASK);
         }
     }
+    t
 }
 
 /// Every form of a value that must not appear.

@@ -87,18 +87,9 @@ pub fn run(a: Args) -> Result<i32> {
     // When no input could be read there is no report to print, only the error:
     // an empty report would read as "clean".
     if !report.files.is_empty() || report.bad_input.is_empty() {
-        if crate::redact::any() {
-            // The linted files hold Secret values: the report is built whole
-            // and printed through the redaction layer, so no value in an
-            // excerpt or a message reaches stdout.
-            let mut buf = Vec::new();
-            let _ = output::write(&report, &opts, format, color, &mut buf);
-            crate::redact::print_out(&String::from_utf8_lossy(&buf));
-        } else {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            // A closed pipe (`| head`) is the reader's choice, not an error.
-            let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
-        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
     }
     if !report.bad_input.is_empty() {
         let n = report.bad_input.len();

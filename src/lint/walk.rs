@@ -142,16 +142,20 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
         Ok(d) => d.into_iter().filter(|d| !d.value.is_null()).collect::<Vec<_>>(),
         Err(e) => return Outcome::Bad(Diagnostic::error(&input.name, Some((e.pos.line, e.pos.column)), e.message)),
     };
-    // Excerpts show the file's own lines: a Secret's values in them are
-    // hidden on output like every other Secret value.
-    for d in &docs {
-        crate::redact::add_manifest(&d.value);
-    }
+    // Excerpts show the file's own lines, and a message may quote a value:
+    // a Secret's values are hidden in both.
+    let secrets: Vec<String> = docs.iter().flat_map(|d| crate::redact::secret_values(&d.value)).collect();
     let mut findings = Vec::new();
     let mut facts = Facts::default();
     rules::check_file(&docs, opts, i, &mut findings, &mut facts);
     drop(docs);
     let text = excerpts(&text, findings.iter().map(|f| f.line).chain(facts.lines()));
+    let text = if secrets.is_empty() { text } else { crate::redact::mask(&text, &secrets) };
+    if !secrets.is_empty() {
+        for f in &mut findings {
+            f.message = crate::redact::mask(&f.message, &secrets);
+        }
+    }
     Outcome::Linted { report: FileReport { name: input.name.clone(), text, findings }, facts }
 }
 
