@@ -71,6 +71,11 @@ pub fn interrupted() -> bool {
     RECEIVED.load(Ordering::SeqCst) > 0
 }
 
+/// The error text of a podman call that a signal cancelled (CLI and API alike).
+pub fn cancelled_message() -> String {
+    format!("cancelled: podproof received {}", which().unwrap_or("a signal"))
+}
+
 /// How many signals arrived so far: a podman call compares it with the
 /// count when it started, to tell whether it was in flight at the signal.
 pub fn received() -> usize {

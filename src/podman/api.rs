@@ -118,9 +118,7 @@ impl Deadlined {
     /// The "cancelled" error, when a signal arrived since the request began.
     fn cancelled(&self) -> Option<io::Error> {
         let before = self.cancel?;
-        (crate::signals::received() > before).then(|| {
-            io::Error::other(format!("cancelled: podproof received {}", crate::signals::which().unwrap_or("a signal")))
-        })
+        (crate::signals::received() > before).then(|| io::Error::other(crate::signals::cancelled_message()))
     }
 
     /// Runs one read or write in slices until it is done, the deadline

@@ -230,7 +230,7 @@ fn wait_child(expr: duct::Expression, timeout: Duration, cleanup: bool) -> Resul
         }
         if !cleanup && crate::signals::received() > signals_before {
             stop(&handle, CANCEL_GRACE);
-            return Err(format!("cancelled: podproof received {}", crate::signals::which().unwrap_or("a signal")));
+            return Err(crate::signals::cancelled_message());
         }
         if Instant::now() >= deadline {
             stop(&handle, Duration::ZERO);
