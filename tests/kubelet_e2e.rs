@@ -182,6 +182,31 @@ fn a_native_sidecar_serves_beside_the_app_and_survives_its_restart() {
 }
 
 #[test]
+fn a_native_sidecar_holds_up_the_app_until_its_startup_probe_passes_not_its_readiness() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let out = root().join("fixtures/apps/kubelet/out/sidecar-prestop.txt");
+    let _ = std::fs::remove_file(&out);
+    // The sidecar's readiness waits for the app: a runtime that held the app
+    // back until then would time out here. The app's own check of what it
+    // saw at its start (two sidecar runs, two postStart hooks) is a step.
+    let events = run_kubelet_test("kubelet-sidecar-start");
+    let index = |what: &str| {
+        events.iter().position(|e| e.2.contains(what)).unwrap_or_else(|| panic!("no {what:?}\n{events:#?}"))
+    };
+    let killed = index("Container agent failed startup probe, will be restarted");
+    let restarted = index("Started container agent (restart 1)");
+    let app = index("Started pod sidecarstart");
+    assert!(killed < restarted && restarted < app, "failed startup, restart, then the app\n{events:#?}");
+    // failureThreshold: 2, periodSeconds: 1: two failed runs a second apart.
+    let unhealthy = at(&events, "Unhealthy");
+    assert!(unhealthy.len() >= 2 && unhealthy[1] - unhealthy[0] >= 900, "{events:#?}");
+    assert!(events.iter().any(|e| e.1 == "Ready" && e.2 == "Container is ready"), "{events:#?}");
+    // preStop ran at the restart and at the pod's stop.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "agent-stopping\nagent-stopping\n");
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
 fn readiness_does_not_wait_a_period_for_an_app_that_listens_soon_after_its_start() {
     let Some(_g) = common::podman_exclusive() else { return };
     // httpd listens 300 ms after the start and the period is the default 10 s:

@@ -88,7 +88,9 @@ impl Env {
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });
         if let Err(e) = result {
-            // A failed play leaves a half-made pod behind: remove it now.
+            // A failed play leaves a half-made pod behind: remove it now,
+            // after the worker its sidecars may have started.
+            self.kubelet.stop(&m.pod);
             self.untracked.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = podman::pod_rm(std::slice::from_ref(&m.pod), Duration::ZERO);
             // The commonest cause gets the clearest message.
@@ -111,8 +113,12 @@ impl Env {
         self.kind == RunKind::Test && self.needs_worker(m)
     }
 
-    /// Starts the pod worker of a running member (see `kubelet`).
+    /// Hands containers that started to the member's pod worker, starting the
+    /// worker with the first of them (see `kubelet`).
     pub(super) fn spawn_worker(&self, m: &Member, states: &[ContainerState]) -> Result<()> {
+        if self.kubelet.started(&m.pod, states) {
+            return Ok(());
+        }
         let spec = self.spec_of(m);
         let pod = crate::kubelet::worker::PodSpec {
             pod: m.pod.clone(),
@@ -209,50 +215,62 @@ impl Env {
         Ok(())
     }
 
-    /// Waits until a sidecar runs and, if it has a startup or readiness probe,
-    /// passes it: only then does the next init container start, as in Kubernetes.
+    /// Waits until a sidecar has started as the kubelet counts it: it ran, its
+    /// postStart hook passed, and then its pod worker (started here with the
+    /// pod's first sidecar) saw it running and past its startupProbe, with
+    /// that probe's timing and thresholds. Only then does the next init
+    /// container start, as in kubernetes/kubernetes
+    /// `computeInitContainerActions`: a failed startupProbe restarts the
+    /// sidecar (with backoff), and its readinessProbe does not hold up the next
+    /// container, it counts in the pod's readiness.
     fn wait_sidecar(&self, m: &Member, c: &core::Container, timeout: Duration) -> Result<()> {
         let name = m.container(&c.name);
-        let spec = self.spec_of(m);
-        let probes: Vec<core::Probe> = spec
-            .init_containers
-            .iter()
-            .flatten()
-            .filter(|k| k.name == c.name)
-            .flat_map(|k| [k.startup_probe.clone(), k.readiness_probe.clone()])
-            .flatten()
-            .collect();
-        // Named ports come from the spec as written (the played pod drops bare containerPorts).
-        let ports: Vec<core::ContainerPort> = spec
-            .init_containers
-            .iter()
-            .flatten()
-            .filter(|k| k.name == c.name)
-            .flat_map(|k| k.ports.clone().unwrap_or_default())
-            .collect();
-        await_condition(timeout, Duration::from_millis(100), || {
-            let states = match podman::inspect_containers(std::slice::from_ref(&name)) {
-                Ok(s) => s,
-                Err(e) => return Poll::Fail(e.stderr),
-            };
-            let Some(st) = states.first() else { return Poll::Pending(Some("not created yet".into())) };
-            if !st.running {
-                return Poll::Fail(format!("sidecar {name} exited with code {}", st.exit_code));
+        let states = await_condition(timeout, Duration::from_millis(50), || {
+            match podman::inspect_containers(std::slice::from_ref(&name)) {
+                Ok(s) if s.first().is_some_and(|s| s.running || s.status == "exited") => Poll::Ready(s),
+                Ok(_) => Poll::Pending(Some("not running yet".into())),
+                Err(e) => Poll::Fail(e.stderr),
             }
-            let t = probe::Target {
-                container: name.clone(),
-                netns_pid: if m.host_network { 0 } else { st.pid },
-                ip: if m.host_network { String::new() } else { st.ip.clone() },
-                ports: ports.clone(),
-            };
-            for p in &probes {
-                if let Err(e) = probe::probe_once(p, &t) {
-                    return Poll::Pending(Some(format!("sidecar {name}: probe not passing: {e}")));
-                }
-            }
-            Poll::Ready(())
         })
-        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to be ready"), timeout, e))
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to run"), timeout, e))?;
+        // postStart blocks the sidecar's start; a sidecar that exited already
+        // is the worker's to restart, and the worker runs the hook then. The
+        // hook and the named ports come from the spec as written: the played
+        // container has no hooks, and no bare containerPorts.
+        let written = self.spec_of(m).init_containers.unwrap_or_default().into_iter().find(|k| k.name == c.name);
+        let hook = written.as_ref().and_then(|k| k.lifecycle.as_ref()?.post_start.clone());
+        if let (Some(h), Some(st)) = (hook, states.first()) {
+            if st.running {
+                let ports = written.and_then(|k| k.ports).unwrap_or_default();
+                let t = probe::Target {
+                    container: name.clone(),
+                    netns_pid: if m.host_network { 0 } else { st.pid },
+                    ip: if m.host_network { String::new() } else { st.ip.clone() },
+                    ports,
+                };
+                probe::handler(&h, &t, Duration::from_secs(30)).map_err(|e| {
+                    Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                        .because(e)
+                        .because(self.logs_of(m))
+                })?;
+            }
+        }
+        self.spawn_worker(m, &states)?;
+        await_condition(timeout, Duration::from_millis(50), || {
+            let Some(st) = self.kubelet.status.of(&m.pod) else { return Poll::Fail("its pod worker stopped".into()) };
+            let Some(s) = st.get(&c.name) else { return Poll::Fail("its pod worker does not know it".into()) };
+            if s.running && s.started {
+                return Poll::Ready(());
+            }
+            let why = match (&s.waiting, &s.last_failure) {
+                (Some(w), _) => format!("{w} (restarts {})", s.restarts),
+                (None, Some(f)) => format!("{f} (restarts {})", s.restarts),
+                (None, None) if s.running => "startup probe not passed yet".into(),
+                (None, None) => format!("not running (restarts {})", s.restarts),
+            };
+            Poll::Pending(Some(format!("sidecar {name}: {why}")))
+        })
+        .map_err(|e| self.wait_error(m, &format!("sidecar {name} to start"), timeout, e))
     }
 
     /// The init containers of a member, as rendered for play.
@@ -386,31 +404,14 @@ impl Env {
         Ok(lines)
     }
 
-    /// Runs preStop hooks of the running containers of `members`, each within the grace period.
+    /// Runs the preStop hooks of the running containers of `members`, native
+    /// sidecars included, all at once, each within its pod's grace period: the
+    /// kubelet runs every container's hook when the pod's termination starts,
+    /// and only then holds the sidecars back until the main containers exited.
     pub fn pre_stop(&self, members: &[Member], log: Log) {
-        std::thread::scope(|s| {
-            for m in members {
-                let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
-                for c in
-                    spec.containers.iter().filter(|c| c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some())
-                {
-                    let c = c.clone();
-                    s.spawn(move || {
-                        // A signal does not cancel a preStop hook: it is part of the stop.
-                        let _cleanup = podman::cleanup_scope();
-                        let Ok(states) = self.states(m) else { return };
-                        if !states.iter().any(|st| st.name == m.container(&c.name) && st.running) {
-                            return;
-                        }
-                        let t = self.target(m, &c.name, &states);
-                        let h = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).expect("filtered above");
-                        if let Err(e) = probe::handler(h, &t, self.grace_of(m)) {
-                            log(&format!("preStop hook of {}/{} failed: {e}", m.pod, c.name));
-                        }
-                    });
-                }
-            }
-        });
+        let specs: Vec<crate::kubelet::stop::StopSpec> =
+            members.iter().map(|m| crate::kubelet::stop::StopSpec::of(m, &self.spec_of(m))).collect();
+        crate::kubelet::stop::pre_stop(&specs, self.settings.grace, log);
     }
 
     /// The stop timeout: the configured grace, bounded by terminationGracePeriodSeconds.

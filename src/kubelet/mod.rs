@@ -3,10 +3,11 @@
 //! restarts in place, restartPolicy with CrashLoopBackOff), the status cache
 //! the runner reads, and the events timeline.
 //!
-//! Threads: one worker per pod that has a probe, plus one event dispatcher
-//! per run while any worker runs (it owns the run's `podman events` child).
-//! A pod without probes gets neither, so a scenario without probes makes no
-//! extra podman call. Per period, an httpGet or tcpSocket probe is one
+//! Threads: one worker per pod that has a probe or a native sidecar (from
+//! its first sidecar's start, or else from its main containers'), plus one
+//! event dispatcher per run while any worker runs (it owns the run's `podman
+//! events` child). A pod without either gets neither, so a scenario without
+//! probes makes no extra podman call. Per period, an httpGet or tcpSocket probe is one
 //! connection from a thread in the pod's network namespace (no podman call);
 //! an exec probe is one `podman exec`, killed after timeoutSeconds.
 
@@ -92,7 +93,7 @@ impl Kubelet {
         }
     }
 
-    /// Starts the worker of a started pod (replacing one it had).
+    /// Starts the worker of a pod whose first containers started (replacing one it had).
     pub fn spawn(&self, pod: worker::PodSpec, states: &[ContainerState]) -> crate::error::Result<()> {
         self.stop(&pod.pod);
         self.ensure_dispatcher()?;
@@ -109,6 +110,13 @@ impl Kubelet {
         }
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).insert(name, (h, containers));
         Ok(())
+    }
+
+    /// Tells a pod's worker that these containers started; false when the pod has no worker.
+    pub fn started(&self, pod: &str, states: &[ContainerState]) -> bool {
+        let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((h, _)) = workers.get(pod) else { return false };
+        h.tx.send(worker::Msg::Started(states.to_vec())).is_ok()
     }
 
     /// Stops a pod's worker before its pod is stopped, so that stopping is not

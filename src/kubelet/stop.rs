@@ -18,7 +18,7 @@ pub struct StopSpec {
     pub host_network: bool,
     /// Kubernetes' default is 30 s.
     pub termination_grace_period_seconds: Option<i64>,
-    /// The main containers with a preStop hook (sidecars' hooks are not run, as in a test run).
+    /// The containers with a preStop hook: main containers and native sidecars.
     pub containers: Vec<StopContainer>,
 }
 
@@ -32,9 +32,11 @@ pub struct StopContainer {
 
 impl StopSpec {
     pub fn of(m: &Member, spec: &core::PodSpec) -> StopSpec {
+        let sidecars = spec.init_containers.iter().flatten().filter(|c| crate::env::is_sidecar(c));
         let containers = spec
             .containers
             .iter()
+            .chain(sidecars)
             .filter_map(|c| {
                 Some(StopContainer {
                     container: m.container(&c.name),
@@ -143,5 +145,11 @@ mod tests {
             (vec!["a-r-0-x1-app"], Duration::from_secs(5)),
         );
         check("containers:\n- {name: web}\n", Duration::from_secs(2), (vec![], Duration::from_secs(2)));
+        // A native sidecar's hook is run too; an ordinary init container has none to run.
+        check(
+            "initContainers:\n- {name: proxy, restartPolicy: Always, lifecycle: {preStop: {exec: {command: [x]}}}}\n- {name: setup}\ncontainers:\n- {name: web}\n",
+            Duration::from_secs(2),
+            (vec!["a-r-0-x1-proxy"], Duration::from_secs(2)),
+        );
     }
 }

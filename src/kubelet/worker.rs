@@ -110,6 +110,10 @@ impl PodSpec {
 
 pub enum Msg {
     Event(Event),
+    /// Containers that podproof started outside the worker (a native sidecar
+    /// in its place among the init containers, then the main containers),
+    /// with their states from the inspection that saw them start.
+    Started(Vec<ContainerState>),
     Stop,
 }
 
@@ -152,6 +156,11 @@ struct Container {
     spec: ContainerSpec,
     probes: Vec<Probe>,
     started_at: Instant,
+    /// Started once: a container of a pod still initializing is not created
+    /// yet, and has neither probes nor restarts until `Msg::Started` names it.
+    created: bool,
+    /// A `died` event came before `Msg::Started`: its start must be checked.
+    died_early: bool,
     running: bool,
     restart_at: Option<Instant>,
     backoff: Entry,
@@ -170,8 +179,11 @@ struct Worker {
     stopping: Arc<AtomicBool>,
 }
 
-/// Starts the worker of a pod whose containers are running (and whose
-/// postStart hooks ran), given their states from the start's last inspection.
+/// Starts the worker of a pod, given the states of the containers started so
+/// far (and whose postStart hooks ran) from the inspection that saw them
+/// start. A pod with native sidecars gets its worker when its first sidecar
+/// starts, as the kubelet's worker exists from the pod's creation: the other
+/// containers wait as `PodInitializing` until `Msg::Started` names them.
 pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle {
     let (tx, rx) = std::sync::mpsc::channel();
     let now = Instant::now();
@@ -182,32 +194,27 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
         .chain(pod.sidecars.iter().map(|c| (c, true)))
         .map(|(c, sidecar)| {
             let probes: Vec<Probe> = c.probes.iter().map(|(k, p)| Probe::new(*k, Timing::of(p), now)).collect();
-            let started = !probes.iter().any(|p| p.kind == Kind::Startup);
-            let ready = started && !probes.iter().any(|p| p.kind == Kind::Readiness);
             Container {
                 spec: c.clone(),
                 probes,
                 started_at: now,
-                running: true,
+                created: false,
+                died_early: false,
+                running: false,
                 restart_at: None,
                 backoff: Entry::default(),
                 sidecar,
-                status: ContainerStatus { running: true, started, ready, ..Default::default() },
+                status: ContainerStatus { waiting: Some("PodInitializing".into()), ..Default::default() },
             }
         })
         .collect();
     let stopping = Arc::new(AtomicBool::new(false));
     let mut w = Worker { pod, shared, containers, netns_pid: 0, ip: String::new(), stopping: stopping.clone() };
-    w.learn(states);
-    // A container that exited before its worker started goes to the restartPolicy now.
+    w.created(states);
     for i in 0..w.containers.len() {
-        let st = states.iter().find(|s| s.name == w.containers[i].spec.podman);
-        if let Some(st) = st.filter(|s| !s.running) {
-            w.exited(i, st.exit_code, "exited");
+        if !w.containers[i].created {
+            w.publish(i);
         }
-    }
-    for c in &w.containers {
-        w.shared.status.set(&w.pod.pod, &c.spec.name, c.status.clone());
     }
     let join = std::thread::Builder::new().name(format!("worker {}", w.pod.pod)).spawn(move || w.run(rx)).ok();
     Handle { tx, stopping, join }
@@ -235,6 +242,46 @@ impl Worker {
         }
     }
 
+    /// Takes the containers of `states` that were not created yet as
+    /// started now (podproof started them and ran their postStart hooks): their
+    /// probes start, and one that exited already goes to the restartPolicy.
+    fn created(&mut self, states: &[ContainerState]) {
+        let now = Instant::now();
+        self.learn(states);
+        for i in 0..self.containers.len() {
+            let c = &mut self.containers[i];
+            let Some(st) = states.iter().find(|s| s.name == c.spec.podman) else { continue };
+            if c.created {
+                continue;
+            }
+            c.created = true;
+            c.running = true;
+            c.started_at = now;
+            for p in &mut c.probes {
+                p.reset(now);
+            }
+            let started = !c.probes.iter().any(|p| p.kind == Kind::Startup);
+            let ready = started && !c.probes.iter().any(|p| p.kind == Kind::Readiness);
+            c.status = ContainerStatus { running: true, started, ready, ..Default::default() };
+            // A died event may have come before this message; the state may
+            // also be from before the exit: ask again.
+            let mut st = st.clone();
+            if std::mem::take(&mut c.died_early) && st.running {
+                let name = c.spec.podman.clone();
+                if let Some(now) =
+                    podman::inspect_containers(std::slice::from_ref(&name)).ok().and_then(|s| s.first().cloned())
+                {
+                    st = now;
+                }
+            }
+            if st.running {
+                self.publish(i);
+            } else {
+                self.exited(i, st.exit_code, "exited");
+            }
+        }
+    }
+
     fn publish(&self, c: usize) {
         self.shared.status.set(&self.pod.pod, &self.containers[c].spec.name, self.containers[c].status.clone());
     }
@@ -254,6 +301,7 @@ impl Worker {
             match rx.recv_timeout(next.saturating_duration_since(now).min(Duration::from_millis(500))) {
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Msg::Event(ev)) => self.on_event(&ev),
+                Ok(Msg::Started(states)) => self.created(&states),
                 Err(RecvTimeoutError::Timeout) => {}
             }
             // Every event that came meanwhile is taken before the next tick:
@@ -262,6 +310,7 @@ impl Worker {
             loop {
                 match rx.try_recv() {
                     Ok(Msg::Event(ev)) => self.on_event(&ev),
+                    Ok(Msg::Started(states)) => self.created(&states),
                     Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return,
                     Err(TryRecvError::Empty) => break,
                 }
@@ -282,6 +331,13 @@ impl Worker {
 
     fn on_event(&mut self, ev: &Event) {
         let Some(i) = self.containers.iter().position(|c| c.spec.podman == ev.name) else { return };
+        if !self.containers[i].created {
+            // Not started as far as the worker knows: its start is checked when it is.
+            if ev.status == "died" {
+                self.containers[i].died_early = true;
+            }
+            return;
+        }
         match ev.status.as_str() {
             "died" if self.containers[i].running => {
                 // A died event may be late (the container was restarted since): ask.
