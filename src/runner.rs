@@ -305,13 +305,13 @@ pub fn run_all(tests: &[Loaded], opts: &Options, progress: &dyn Progress) -> Vec
                 }
                 let t = &tests[i];
                 let r = if stop.load(Ordering::SeqCst) || crate::signals::interrupted() {
-                    skipped(t)
+                    skipped(t, opts)
                 } else {
                     progress.test_started(&t.test.name);
                     // A panic in a test is its failure, never a success or a
                     // dead process; its environment was torn down on unwind.
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_test(t, opts, progress)))
-                        .unwrap_or_else(|p| panicked(t, p.as_ref()));
+                        .unwrap_or_else(|p| panicked(t, opts, p.as_ref()));
                     progress.test_finished(&r);
                     r
                 };
@@ -331,14 +331,14 @@ pub fn run_all(tests: &[Loaded], opts: &Options, progress: &dyn Progress) -> Vec
             r.unwrap_or_else(|| TestResult {
                 outcome: Outcome::Failed,
                 failure: Some("the test's worker stopped without a result".into()),
-                ..skipped(t)
+                ..skipped(t, opts)
             })
         })
         .collect()
 }
 
 /// The result of a test whose code panicked.
-fn panicked(t: &Loaded, payload: &(dyn std::any::Any + Send)) -> TestResult {
+fn panicked(t: &Loaded, opts: &Options, payload: &(dyn std::any::Any + Send)) -> TestResult {
     let why = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -347,11 +347,11 @@ fn panicked(t: &Loaded, payload: &(dyn std::any::Any + Send)) -> TestResult {
     TestResult {
         outcome: Outcome::Failed,
         failure: Some(crate::redact::text(&format!("podproof panicked: {why} (a bug; please report it)"))),
-        ..skipped(t)
+        ..skipped(t, opts)
     }
 }
 
-fn skipped(t: &Loaded) -> TestResult {
+fn skipped(t: &Loaded, opts: &Options) -> TestResult {
     TestResult {
         name: t.test.name.clone(),
         file: t.test.file_name.clone(),
@@ -363,7 +363,7 @@ fn skipped(t: &Loaded) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
+        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace),
         timeline: Vec::new(),
         backoff_scaled: false,
         stop_signal_ignored: Vec::new(),
@@ -385,7 +385,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::for_tests(crate::fidelity::of_apps(&t.apps)),
+        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace),
         timeline: Vec::new(),
         backoff_scaled: opts.backoff.scaled(),
         stop_signal_ignored: Vec::new(),

@@ -30,17 +30,24 @@ fn a_kube_prometheus_shaped_bundle_renders_and_its_pods_come_up() {
         .stdout_contains("1 passed, 0 failed")
         .run();
     common::assert_clean(file);
-    let summary = "podproof did not honour 14 things in this input (10 kinds, 4 fields): `--ledger` lists them";
+    // The render's 14, and the grafana pod's 30 s grace period, which the run's 1 s `--grace` caps.
+    let summary = "podproof did not honour 15 things in this input (10 kinds, 5 fields): `--ledger` lists them";
     assert_eq!(out.stderr.matches("podproof did not honour").count(), 1, "{out}");
     out.assert_stderr_contains(summary);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let ledger = json["tests"][0]["ledger"].as_array().expect("the report lists the ledger");
-    assert_eq!(ledger.len(), 14, "{ledger:?}");
+    assert_eq!(ledger.len(), 15, "{ledger:?}");
+    let grace = ledger
+        .iter()
+        .find(|e| e["name"] == "spec.template.spec.terminationGracePeriodSeconds")
+        .expect("the capped grace period is listed");
+    assert_eq!(grace["file"], "fixtures/apps/kube-prom/grafana-deployment.yaml");
+    assert_eq!((grace["line"].as_u64(), grace["column"].as_u64()), (Some(17), Some(5)));
     let policy = ledger.iter().find(|e| e["name"] == "NetworkPolicy").expect("the NetworkPolicy is listed");
     assert_eq!(policy["file"], "fixtures/apps/kube-prom/grafana-networkPolicy.yaml");
     assert_eq!((policy["line"].as_u64(), policy["column"].as_u64()), (Some(2), Some(7)));
     assert_eq!(policy["what"], "kind");
-    // The test record lists the app's entries too.
+    // The test record lists the app's own entries (the grace period is the run's).
     let record = out.stderr.lines().find_map(|l| l.strip_prefix("record: ")).expect("a record was written");
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(common::root().join(record)).unwrap()).unwrap();

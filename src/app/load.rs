@@ -292,6 +292,7 @@ fn classify(
         (podproof::API_VERSION, "App") => {
             if let Some(mut app) = podproof::read(src, &doc, &mut out.diagnostics) {
                 app.ledger = crate::fidelity::app_entries(src, &doc);
+                app.grace_sites = crate::fidelity::app_grace_sites(src, &doc);
                 let p = doc.value_pos("/metadata/name");
                 add_app(out, app, &src.name, Some((p.line, p.column)));
             }

@@ -68,6 +68,9 @@ pub struct App {
     pub kubedirector: Option<kubedirector::KdMeta>,
     /// What of its input a local run does not honour (src/fidelity.rs).
     pub ledger: Vec<crate::fidelity::Entry>,
+    /// Where each of its pods' grace period is decided (src/fidelity.rs): a
+    /// run that caps stops below one of them adds it to its ledger.
+    pub grace_sites: Vec<crate::fidelity::GraceSite>,
     /// Helm hooks (objects annotated `helm.sh/hook`): not members; they run at
     /// their events (src/helm.rs).
     pub hooks: Vec<crate::helm::Hook>,
@@ -89,6 +92,7 @@ impl App {
             images: Vec::new(),
             kubedirector: None,
             ledger: Vec::new(),
+            grace_sites: Vec::new(),
             hooks: Vec::new(),
         }
     }

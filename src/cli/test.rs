@@ -35,7 +35,7 @@ pub struct Args {
     /// Leave a failing test's pods up for debugging
     #[arg(long)]
     pub keep: bool,
-    /// How long containers get to stop at teardown (bounded by terminationGracePeriodSeconds)
+    /// The longest any stop waits for containers to exit (teardown, `down` steps, restarts, scale-down, liveness restarts); a pod given a longer terminationGracePeriodSeconds is an entry of the ledger
     #[arg(long, default_value = "1s", value_parser = crate::wait::parse_duration)]
     pub grace: Duration,
     /// Accept every new and changed snapshot
@@ -116,7 +116,7 @@ pub fn run(a: Args) -> Result<i32> {
     if !refused.is_empty() {
         return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
     }
-    let ledger = crate::fidelity::for_tests(crate::fidelity::of_apps(selected.iter().flat_map(|t| t.apps.iter())));
+    let ledger = crate::fidelity::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), a.grace);
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
     crate::fidelity::announce(&ledger, a.fidelity.ledger, a.fidelity.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
