@@ -91,34 +91,6 @@ impl Env {
         }
     }
 
-    /// One look at a member's readiness.
-    pub fn ready_poll(&self, m: &Member) -> Poll<(), String> {
-        let mut cache = None;
-        self.ready_poll_cached(m, &mut cache)
-    }
-
-    /// `ready_poll` that reuses the container states of an earlier poll when
-    /// given them (`Some`); `None` inspects and fills the cache.
-    fn ready_poll_cached(&self, m: &Member, cache: &mut Option<Vec<ContainerState>>) -> Poll<(), String> {
-        match self.running_poll(m, cache) {
-            Poll::Ready(()) => {}
-            other => return other,
-        }
-        let spec = self.spec_of(m);
-        let Some(states) = cache.take() else { return Poll::Pending(None) };
-        for c in &spec.containers {
-            for p in [&c.startup_probe, &c.readiness_probe].into_iter().flatten() {
-                let t = self.target(m, &c.name, &states);
-                if let Err(e) = probe::probe_once(p, &t) {
-                    // Running containers only need probing again; keep their states.
-                    *cache = Some(states);
-                    return Poll::Pending(Some(format!("{}: probe not passing: {e}", m.container(&c.name))));
-                }
-            }
-        }
-        Poll::Ready(())
-    }
-
     /// One look at whether a member's containers run; on Ready the states stay in `cache`.
     fn running_poll(&self, m: &Member, cache: &mut Option<Vec<ContainerState>>) -> Poll<(), String> {
         let Some(role) = self.role_of(m) else { return Poll::Fail(format!("unknown role {}", m.role)) };
@@ -156,24 +128,16 @@ impl Env {
         Poll::Ready(())
     }
 
-    /// Waits until a member is ready (see `ready_poll`); a container that exits
-    /// or crash-loops fails at once, with its last logs.
+    /// Waits until a member is ready; a container that exits or crash-loops
+    /// fails at once, with its last logs. A member with probes or native
+    /// sidecars is ready when its pod worker says so; one without is ready
+    /// when its containers run (or, unless restartPolicy is Always, exited 0).
     pub fn wait_ready(&self, m: &Member, timeout: Duration, log: Log) -> Result<()> {
         let start = Instant::now();
         if self.needs_worker(m) {
             return self.wait_ready_worker(m, start, timeout, log);
         }
-        // Probes run every 50 ms; containers are inspected again every tenth poll,
-        // so a crash is still noticed within half a second.
-        let mut cache = None;
-        let mut n = 0u32;
-        await_condition(timeout, Duration::from_millis(50), || {
-            n += 1;
-            if n.is_multiple_of(10) {
-                cache = None;
-            }
-            self.ready_poll_cached(m, &mut cache)
-        })
+        await_condition(timeout, Duration::from_millis(50), || self.running_poll(m, &mut None))
         .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), timeout, e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
