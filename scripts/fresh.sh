@@ -213,7 +213,7 @@ smoke() {
 }
 
 full() {
-  inside 'make demo && make test'
+  inside 'make demo && PODPROOF_REQUIRE_PODMAN=1 PODPROOF_REQUIRE_ROOTLESS=1 make test'
 }
 
 # ---------------------------------------------------------------- main
