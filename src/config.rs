@@ -2,7 +2,7 @@
 //! directory above the current one with `podproof.yaml` or `.git`).
 //!
 //! ```yaml
-//! test: {paths: [fixtures/tests], jobs: 4, strict: true}
+//! test: {paths: [fixtures/tests], jobs: 4, strict: true, grace: 30s}
 //! snapshots: {dir: snapshots}
 //! lint: {podmanVersion: "4.3", rules: {latest-tag: off}, ignorePaths: [vendor/]}
 //! promote: {imageMap: {"localhost/podproof/": "registry.example.com/podproof/"}}
@@ -99,6 +99,15 @@ pub struct TestDefaults {
     /// `--strict` for every `podproof test`: anything the ledger lists is an error.
     #[serde(default)]
     pub strict: bool,
+    /// The default of `--grace`: the longest any stop of a test waits (`30s`).
+    pub grace: Option<String>,
+}
+
+impl TestDefaults {
+    /// `grace` as a duration, or why it is wrong.
+    pub fn grace(&self) -> std::result::Result<Option<std::time::Duration>, String> {
+        self.grace.as_deref().map(crate::wait::parse_duration).transpose().map_err(|e| format!("test.grace: {e}"))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -165,6 +174,12 @@ pub fn parse_file(path: &Path) -> Result<Config> {
             vec![format!("{}: test.jobs must be at least 1", src.name)],
         ));
     }
+    if let Err(e) = config.test.grace() {
+        return Err(Error::from_diagnostics(
+            "invalid podproof.yaml",
+            &[Diagnostic::error(&src.name, Some(d_pos(&src, "/test/grace")), e)],
+        ));
+    }
     if let Err(e) = config.kubelet.backoff() {
         return Err(Error::bad_input("invalid podproof.yaml", vec![format!("{}: {e}", src.name)]));
     }
@@ -197,7 +212,9 @@ mod tests {
         check("promote: {imageMap: {a: b}}\n", "image_map: {\"a\": \"b\"}");
         check("tset: {}\n", "podproof.yaml:1:1: error: unknown field `tset`");
         check("test: {jobs: 0}\n", "test.jobs must be at least 1");
-        check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None, strict: false }");
+        check("# just a marker\n", "Config { test: TestDefaults { paths: [], jobs: None, strict: false, grace: None }");
+        check("test: {grace: 30s}\n", "grace: Some(\"30s\")");
+        check("test:\n  grace: soon\n", "podproof.yaml:2:3: error: test.grace:");
         check("test: {strict: true}\n", "strict: true");
         check("lint: {rules: {latest-tag: off}, ignorePaths: [v/]}\n", "ignore_paths: [\"v/\"]");
         check("lint: {ignorePaths: v/}\n", "podproof.yaml:1:21: error: lint.ignorePaths: invalid type: string");

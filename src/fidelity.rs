@@ -458,8 +458,10 @@ pub fn app_grace_sites(src: &Source, doc: &Doc) -> Vec<GraceSite> {
 /// Where a run's grace comes from, as its entries name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraceFrom {
-    /// `podproof test --grace`.
+    /// `podproof test --grace`, or its default.
     TestFlag,
+    /// `test.grace` in podproof.yaml.
+    TestConfig,
     /// What `podproof up` gives each stop it makes.
     Up,
 }
@@ -480,6 +482,7 @@ pub fn grace_entries<'a>(
         }
         let by = match from {
             GraceFrom::TestFlag => "`podproof test --grace`",
+            GraceFrom::TestConfig => "`test.grace` in podproof.yaml",
             GraceFrom::Up => "`podproof up`'s own",
         };
         e.reason = format!(
@@ -560,9 +563,10 @@ const PERFORMED_BY_TESTS: &[&str] = &["livenessProbe"];
 pub fn of_test_run<'a>(
     apps: impl IntoIterator<Item = &'a crate::app::App> + Clone,
     grace: std::time::Duration,
+    from: GraceFrom,
 ) -> Vec<Entry> {
     let mut out = for_tests(of_apps(apps.clone()));
-    out.extend(grace_entries(apps, grace, GraceFrom::TestFlag));
+    out.extend(grace_entries(apps, grace, from));
     out
 }
 

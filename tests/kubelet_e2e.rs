@@ -287,3 +287,31 @@ fn teardown_kills_a_pid_1_that_ignores_sigterm_at_once_and_says_so() {
         .run();
     common::assert_clean("down NAME of an app that ignores SIGTERM");
 }
+
+#[test]
+fn test_grace_in_podproof_yaml_covers_every_pod_so_a_strict_run_starts() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    let app = root().join("fixtures/apps/busybox-httpd/app.yaml");
+    let t = dir.path().join("t.yaml");
+    std::fs::write(
+        &t,
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: graced}}\nspec:\n  apps: [{}]\n  steps:\n    - up: {{}}\n    - http: {{pod: web, port: 8080}}\n      expect: {{status: 200}}\n",
+            app.display()
+        ),
+    )
+    .unwrap();
+    // Shorter than the pod's 30 s default: the strict run is refused before anything starts.
+    std::fs::write(dir.path().join("podproof.yaml"), "test: {strict: true, grace: 2s}\n").unwrap();
+    let out = Test::new().current_dir(dir.path()).args(["test", "t.yaml"]).expect_status(2).run();
+    out.assert_stderr_contains("waits at most 2s (`test.grace` in podproof.yaml), not the 30 s this pod is given");
+    // 30 s honours it; busybox httpd drops SIGTERM as PID 1, so the final
+    // teardown still kills it at once instead of waiting 30 s.
+    std::fs::write(dir.path().join("podproof.yaml"), "test: {strict: true, grace: 30s}\n").unwrap();
+    let start = Instant::now();
+    let out = Test::new().current_dir(dir.path()).args(["test", "t.yaml"]).stdout_contains("1 passed, 0 failed").run();
+    out.assert_stderr_lacks("did not honour");
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+    common::assert_clean("a strict run with test.grace");
+}

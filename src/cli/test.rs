@@ -1,6 +1,7 @@
 //! `podproof test`: discover and run scenario tests.
 
 use crate::error::{Error, Result};
+use crate::fidelity::GraceFrom;
 use crate::report;
 use crate::runner::{self, Options, Outcome, Progress, TestResult};
 use crate::snapshot::{Mode, Store};
@@ -35,9 +36,9 @@ pub struct Args {
     /// Leave a failing test's pods up for debugging
     #[arg(long)]
     pub keep: bool,
-    /// The longest any stop waits for containers to exit (teardown, `down` steps, restarts, scale-down, liveness restarts); a pod given a longer terminationGracePeriodSeconds is an entry of the ledger
-    #[arg(long, default_value = "1s", value_parser = crate::wait::parse_duration)]
-    pub grace: Duration,
+    /// The longest any stop waits for containers to exit (teardown, `down` steps, restarts, scale-down, liveness restarts); a pod given a longer terminationGracePeriodSeconds is an entry of the ledger [default: test.grace in podproof.yaml, else 1s]
+    #[arg(long, value_parser = crate::wait::parse_duration)]
+    pub grace: Option<Duration>,
     /// Accept every new and changed snapshot
     #[arg(long)]
     pub update_snapshots: bool,
@@ -56,6 +57,11 @@ pub struct Args {
     #[arg(long = "image", value_name = "FROM=TO")]
     pub images: Vec<String>,
 }
+
+/// `--grace` when neither the flag nor podproof.yaml sets it: short, since
+/// a test's final teardown need not wait for apps to finish gracefully, and
+/// every pod given longer is an entry of the run's ledger.
+const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let bad = || Error::Usage(format!("--shard `{s}`: expected K/N with 1 <= K <= N"));
@@ -116,7 +122,13 @@ pub fn run(a: Args) -> Result<i32> {
     if !refused.is_empty() {
         return Err(Error::from_diagnostics("refused hostPaths; no test was started", &refused));
     }
-    let ledger = crate::fidelity::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), a.grace);
+    let configured = config.test.grace().map_err(|e| Error::bad_input("invalid podproof.yaml", vec![e]))?;
+    let (grace, grace_from) = match (a.grace, configured) {
+        (Some(g), _) => (g, GraceFrom::TestFlag),
+        (None, Some(g)) => (g, GraceFrom::TestConfig),
+        (None, None) => (DEFAULT_GRACE, GraceFrom::TestFlag),
+    };
+    let ledger = crate::fidelity::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from);
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
     crate::fidelity::announce(&ledger, a.fidelity.ledger, a.fidelity.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
@@ -151,7 +163,7 @@ pub fn run(a: Args) -> Result<i32> {
             backoff.max
         );
     }
-    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace: a.grace, snapshots: store, backoff };
+    let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace, grace_from, snapshots: store, backoff };
     let progress = Printer::new();
     let start = Instant::now();
     let results = runner::run_all(&selected, &opts, &progress);

@@ -138,7 +138,7 @@ impl Env {
             return self.wait_ready_worker(m, start, timeout, log);
         }
         await_condition(timeout, Duration::from_millis(50), || self.running_poll(m, &mut None))
-        .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), timeout, e))?;
+            .map_err(|e| self.wait_error(m, &format!("{} to be ready", m.pod), timeout, e))?;
         log(&format!("{} ready in {:.1}s", m.pod, start.elapsed().as_secs_f64()));
         Ok(())
     }
