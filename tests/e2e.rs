@@ -670,3 +670,32 @@ fn the_run_bridge_has_a_pinned_mac() {
     Test::new().args(["test", &t]).run();
     common::assert_clean("the bridge check");
 }
+
+/// Whether podman has a network of this name (`podman network exists`).
+fn network_exists(name: &str) -> bool {
+    Command::new("podman").args(["network", "exists", name]).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[test]
+fn a_host_network_pod_leaves_no_unlabelled_network() {
+    let Some(_g) = exclusive() else { return };
+    // Played without a network, podman 4.3 makes `podman-default-kube-network`,
+    // which no podproof label marks, and it stays. Only a machine without it
+    // can show that podproof does not make it; the test removes nothing.
+    let default = "podman-default-kube-network";
+    let had = network_exists(default);
+    let dir = common::tempdir();
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: hostnet}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: localhost/podproof/busybox:latest\n    command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n",
+    )
+    .unwrap();
+    let pod = pod.display().to_string();
+    Test::new().args(["up", &pod]).stderr_contains("members ready").run();
+    Test::new().args(["down", &pod]).run();
+    common::assert_clean("a host-network pod");
+    if !had {
+        assert!(!network_exists(default), "podproof's play made {default}");
+    }
+}

@@ -75,15 +75,21 @@ impl Env {
         let file = self.played_file(m);
         write_private(&file, yaml.as_bytes())?;
         log(&format!("playing {} ({}/{})", m.pod, m.role, m.index));
-        let net = if m.host_network { None } else { Some(self.network.as_str()) };
+        // A hostNetwork pod is played with `--network host` rather than no
+        // network: without one, podman makes its `podman-default-kube-network`,
+        // which carries no podproof label and would stay behind.
+        let net = if m.host_network { "host" } else { self.network.as_str() };
         // podman 4.3 waits ~20 s for each init container it runs and then
         // sometimes fails to remove it, so podproof runs them itself.
         let (played, inits) = without_init_containers(&pod);
         if !inits.is_empty() {
             write_private(&file, pod_yaml(&played).as_bytes())?;
         }
-        let mut aliases = m.aliases.clone();
-        aliases.extend(self.service_aliases(&pod));
+        let mut aliases = Vec::new();
+        if !m.host_network {
+            aliases.extend(m.aliases.iter().cloned());
+            aliases.extend(self.service_aliases(&pod));
+        }
         let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });

@@ -356,12 +356,8 @@ impl Api {
     /// (the lines the CLI prints before "Error: failed to start N
     /// containers"), and 500 with its message for a play that failed as a
     /// whole; both come back as the error's stderr, in podman's words.
-    pub fn kube_play(&self, yaml: &[u8], network: Option<&str>, start: bool) -> Result<Output, PodmanError> {
-        let mut path = format!("{PREFIX}/play/kube?start={start}");
-        if let Some(n) = network {
-            path.push_str("&network=");
-            path.push_str(&encode(n));
-        }
+    pub fn kube_play(&self, yaml: &[u8], network: &str, start: bool) -> Result<Output, PodmanError> {
+        let path = format!("{PREFIX}/play/kube?start={start}&network={}", encode(network));
         let r = self.client.request("POST", &path, Some(yaml), PLAY).map_err(|e| io_error("POST", &path, e))?;
         if !r.ok() {
             return Err(failed("POST", &path, &r));
