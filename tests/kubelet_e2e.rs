@@ -31,6 +31,11 @@ fn timeline(report: &Path) -> Vec<(u64, String, String)> {
         .collect()
 }
 
+/// The position of the first event whose message contains `what`.
+fn first(events: &[(u64, String, String)], what: &str) -> usize {
+    events.iter().position(|e| e.2.contains(what)).unwrap_or_else(|| panic!("no {what:?}\n{events:#?}"))
+}
+
 fn at(events: &[(u64, String, String)], reason: &str) -> Vec<u64> {
     events.iter().filter(|e| e.1 == reason).map(|e| e.0).collect()
 }
@@ -190,12 +195,9 @@ fn a_native_sidecar_holds_up_the_app_until_its_startup_probe_passes_not_its_read
     // back until then would time out here. The app's own check of what it
     // saw at its start (two sidecar runs, two postStart hooks) is a step.
     let events = run_kubelet_test("kubelet-sidecar-start");
-    let index = |what: &str| {
-        events.iter().position(|e| e.2.contains(what)).unwrap_or_else(|| panic!("no {what:?}\n{events:#?}"))
-    };
-    let killed = index("Container agent failed startup probe, will be restarted");
-    let restarted = index("Started container agent (restart 1)");
-    let app = index("Started pod sidecarstart");
+    let killed = first(&events, "Container agent failed startup probe, will be restarted");
+    let restarted = first(&events, "Started container agent (restart 1)");
+    let app = first(&events, "Started pod sidecarstart");
     assert!(killed < restarted && restarted < app, "failed startup, restart, then the app\n{events:#?}");
     // failureThreshold: 2, periodSeconds: 1: two failed runs a second apart.
     let unhealthy = at(&events, "Unhealthy");
@@ -203,6 +205,24 @@ fn a_native_sidecar_holds_up_the_app_until_its_startup_probe_passes_not_its_read
     assert!(events.iter().any(|e| e.1 == "Ready" && e.2 == "Container is ready"), "{events:#?}");
     // preStop ran at the restart and at the pod's stop.
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "agent-stopping\nagent-stopping\n");
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn a_jobs_sidecar_is_stopped_for_good_once_the_job_completes() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let out = root().join("fixtures/apps/kubelet/out/sidecar-job-prestop.txt");
+    let _ = std::fs::remove_file(&out);
+    // `up` passes although the job's container has exited (0 under
+    // restartPolicy Never is done, not failed), and a step waits until the
+    // sidecar no longer runs.
+    let events = run_kubelet_test("kubelet-sidecar-job");
+    let done = first(&events, "Container job exited with code 0");
+    let stopping = first(&events, "Stopping container proxy: the pod's main containers have finished");
+    assert!(done <= stopping, "{events:#?}");
+    assert!(!events.iter().any(|e| e.2.contains("proxy (restart")), "the sidecar was restarted\n{events:#?}");
+    // Its preStop hook ran at that stop; teardown found nothing left to stop.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "proxy-stopping\n");
     let _ = std::fs::remove_file(&out);
 }
 

@@ -167,6 +167,14 @@ impl Env {
         await_condition(timeout, Duration::from_millis(50), || {
             let Some(st) = self.kubelet.status.of(&m.pod) else { return Poll::Fail("its pod worker stopped".into()) };
             for (name, c) in &st {
+                // A main container that completed (exit 0, and its
+                // restartPolicy does not restart it) is done, as on the path
+                // without a worker; a sidecar is only ever terminated because
+                // every main container finished, and the pod's verdict is theirs.
+                let sidecar = !m.containers.contains(name);
+                if c.terminated && (c.exit_code == Some(0) || sidecar) {
+                    continue;
+                }
                 if c.terminated {
                     return Poll::Fail(format!(
                         "container {} exited with code {} and its restartPolicy does not restart it",

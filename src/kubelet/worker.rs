@@ -177,6 +177,8 @@ struct Worker {
     netns_pid: i64,
     ip: String,
     stopping: Arc<AtomicBool>,
+    /// Every main container exited for good and the sidecars were stopped.
+    finished: bool,
 }
 
 /// Starts the worker of a pod, given the states of the containers started so
@@ -209,7 +211,15 @@ pub fn spawn(pod: PodSpec, states: &[ContainerState], shared: Shared) -> Handle 
         })
         .collect();
     let stopping = Arc::new(AtomicBool::new(false));
-    let mut w = Worker { pod, shared, containers, netns_pid: 0, ip: String::new(), stopping: stopping.clone() };
+    let mut w = Worker {
+        pod,
+        shared,
+        containers,
+        netns_pid: 0,
+        ip: String::new(),
+        stopping: stopping.clone(),
+        finished: false,
+    };
     w.created(states);
     for i in 0..w.containers.len() {
         if !w.containers[i].created {
@@ -367,9 +377,14 @@ impl Worker {
         c.status.ready = false;
         c.status.exit_code = Some(code);
         self.shared.timeline.normal(&obj, "Exited", format!("Container {} {how} with code {code}", c.spec.name));
-        if !c.sidecar && !self.pod.policy.restarts(code) {
+        // A sidecar stopped because the pod's main containers finished stays down.
+        if (!c.sidecar && !self.pod.policy.restarts(code)) || (c.sidecar && self.finished) {
             c.status.terminated = true;
+            c.restart_at = None;
             self.publish(i);
+            if !self.containers[i].sidecar {
+                self.finish_if_done();
+            }
             return;
         }
         if !self.pod.owns_restarts && !c.sidecar {
@@ -389,6 +404,38 @@ impl Worker {
         }
         c.restart_at = Some(at);
         self.publish(i);
+    }
+
+    /// When every main container has exited for good (a Job's pod: restartPolicy
+    /// Never, or OnFailure after a success), the kubelet kills the pod and does
+    /// not restart its sidecars (kubernetes/kubernetes `computePodActions`:
+    /// nothing to keep and nothing to start). The sidecars are stopped here
+    /// in reverse order, each with its preStop hook and the grace period.
+    fn finish_if_done(&mut self) {
+        let mains_done = self.containers.iter().filter(|c| !c.sidecar).all(|c| c.created && c.status.terminated);
+        if self.finished || !mains_done {
+            return;
+        }
+        self.finished = true;
+        for i in (0..self.containers.len()).rev() {
+            if !self.containers[i].sidecar {
+                continue;
+            }
+            let obj = self.object(i);
+            let name = self.containers[i].spec.name.clone();
+            if self.containers[i].running {
+                let why = format!("Stopping container {name}: the pod's main containers have finished");
+                self.shared.timeline.normal(&obj, "Killing", why);
+                self.kill(i, "Killing");
+            } else {
+                // Waiting in back-off, or not started: it will not start now.
+                let c = &mut self.containers[i];
+                c.restart_at = None;
+                c.status.waiting = None;
+                c.status.terminated = true;
+                self.publish(i);
+            }
+        }
     }
 
     /// A container (re)started: new probes, new target, postStart.

@@ -596,6 +596,19 @@ fn non_infra_names(list: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether an exec's status is podman's own failure, not the command's exit:
+/// 125 (podman's error), 126 (the command cannot be run), 127 with the OCI
+/// runtime's message (no such command), and 255 from podman 4.3 for a
+/// container that is not running ("container state improper") or gone.
+pub fn exec_failed(out: &Output) -> bool {
+    match out.status {
+        125 | 126 => true,
+        127 => out.stderr.contains("OCI runtime"),
+        255 => out.stderr.contains("container state improper") || out.stderr.contains("no such container"),
+        _ => false,
+    }
+}
+
 /// Runs a command in a container; the exit code is data, not an error.
 pub fn exec(container: &str, command: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
     exec_until(container, command, stdin, None)
@@ -798,6 +811,21 @@ pub fn remove_listed(l: &Labelled, timeout: Duration) -> Result<(), PodmanError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_failures_are_podmans_or_the_commands() {
+        let check = |status: i32, stderr: &str, podmans: bool| {
+            let out = Output { status, stdout: String::new(), stderr: stderr.into() };
+            assert_eq!(exec_failed(&out), podmans, "{status} {stderr}");
+        };
+        check(255, "Error: can only create exec sessions on running containers: container state improper\n", true);
+        check(125, "Error: no container with name or ID \"x\" found: no such container\n", true);
+        check(127, "Error: runc: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found\n", true);
+        // The command's own exits, whatever it printed.
+        check(255, "my tool failed\n", false);
+        check(127, "sh: nope: not found\n", false);
+        check(1, "", false);
+    }
 
     #[test]
     fn versions() {

@@ -3,7 +3,7 @@
 //! ones, see `Action::observes`), and returns what it observed.
 
 use super::{find_member, Observed, StepContext};
-use crate::env::{Env, Log, Member};
+use crate::env::{is_sidecar, Env, Log, Member};
 use crate::error::Error;
 use crate::podman;
 use crate::scenario::{self, Expect, Test};
@@ -60,10 +60,10 @@ pub(super) fn http(env: &Env, h: &scenario::HttpAction, timeout: Duration) -> st
 /// `exec`: runs a command in a container.
 pub(super) fn exec(env: &Env, x: &scenario::ExecAction, timeout: Duration) -> std::result::Result<Observed, String> {
     let m = find_member(env, &x.pod)?;
-    let c = container_of(&m, x.container.as_deref())?;
+    let c = container_of(env, &m, x.container.as_deref())?;
     let out = podman::exec_until(&m.container(&c), &x.command, x.stdin.as_deref().map(str::as_bytes), Some(timeout))
         .map_err(|e| err(e.into()))?;
-    if out.status == 125 || out.status == 126 || out.status == 127 && out.stderr.contains("OCI runtime") {
+    if podman::exec_failed(&out) {
         return Err(format!("cannot exec {:?} in {}: {}", x.command, m.container(&c), out.stderr.trim()));
     }
     Ok(Observed {
@@ -77,7 +77,7 @@ pub(super) fn exec(env: &Env, x: &scenario::ExecAction, timeout: Duration) -> st
 /// `logs`: a container's logs.
 pub(super) fn logs(env: &Env, p: &scenario::PodRef) -> std::result::Result<Observed, String> {
     let m = find_member(env, &p.pod)?;
-    let c = container_of(&m, p.container.as_deref())?;
+    let c = container_of(env, &m, p.container.as_deref())?;
     let out = podman::logs(&m.container(&c), None).map_err(|e| err(e.into()))?;
     Ok(Observed { output: Some(out), ..Default::default() })
 }
@@ -85,7 +85,7 @@ pub(super) fn logs(env: &Env, p: &scenario::PodRef) -> std::result::Result<Obser
 /// `file`: a file's content, read in the container.
 pub(super) fn file(env: &Env, f: &scenario::FileAction, timeout: Duration) -> std::result::Result<Observed, String> {
     let m = find_member(env, &f.pod)?;
-    let c = container_of(&m, f.container.as_deref())?;
+    let c = container_of(env, &m, f.container.as_deref())?;
     let out = podman::exec_until(&m.container(&c), &["cat".to_string(), f.path.clone()], None, Some(timeout))
         .map_err(|e| err(e.into()))?;
     if out.status != 0 {
@@ -110,7 +110,7 @@ pub(super) fn restart(
 /// `kill`: sends a signal to a container.
 pub(super) fn kill(env: &Env, k: &scenario::KillAction) -> std::result::Result<Observed, String> {
     let m = find_member(env, &k.pod)?;
-    let c = container_of(&m, k.container.as_deref())?;
+    let c = container_of(env, &m, k.container.as_deref())?;
     let sig = crate::reload::parse_signal(&k.signal)?;
     podman::kill(&m.container(&c), &sig).map_err(|e| err(e.into()))?;
     Ok(Observed::default())
@@ -295,10 +295,18 @@ fn find_role(env: &Env, name: &str, workload: bool) -> std::result::Result<(Stri
     }
 }
 
-fn container_of(m: &Member, c: Option<&str>) -> std::result::Result<String, String> {
+/// The container a step names: a main container, or a native sidecar (an
+/// init container with `restartPolicy: Always`, which runs beside them); the
+/// first main container when it names none.
+fn container_of(env: &Env, m: &Member, c: Option<&str>) -> std::result::Result<String, String> {
+    let sidecars: Vec<String> =
+        env.spec_of(m).init_containers.iter().flatten().filter(|k| is_sidecar(k)).map(|k| k.name.clone()).collect();
     match c {
-        Some(c) if m.containers.iter().any(|k| k == c) => Ok(c.to_string()),
-        Some(c) => Err(format!("pod {} has no container `{c}` (containers: {})", m.name, m.containers.join(", "))),
+        Some(c) if m.containers.iter().chain(&sidecars).any(|k| k == c) => Ok(c.to_string()),
+        Some(c) => {
+            let also = if sidecars.is_empty() { String::new() } else { format!("; sidecars: {}", sidecars.join(", ")) };
+            Err(format!("pod {} has no container `{c}` (containers: {}{also})", m.name, m.containers.join(", ")))
+        }
         None => m.containers.first().cloned().ok_or_else(|| format!("pod {} has no containers", m.name)),
     }
 }
