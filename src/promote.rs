@@ -156,6 +156,7 @@ pub fn map_images(objects: &mut [Object], map: &[Mapping]) -> Vec<String> {
             Object::Pod(p) => p.spec.as_mut(),
             Object::Deployment(d) => d.spec.as_mut().and_then(|s| s.template.spec.as_mut()),
             Object::StatefulSet(s) => s.spec.as_mut().and_then(|s| s.template.spec.as_mut()),
+            Object::Job(j) => j.spec.as_mut().and_then(|s| s.template.spec.as_mut()),
             Object::Raw(v) => {
                 // KubeDirectorApp: the default image and each role's image.
                 let spec = v.get_mut("spec");
@@ -363,6 +364,7 @@ pub fn annotate(o: &mut Object, annotations: &BTreeMap<String, String>) {
         Object::Service(s) => &mut s.metadata,
         Object::Deployment(d) => &mut d.metadata,
         Object::StatefulSet(s) => &mut s.metadata,
+        Object::Job(j) => &mut j.metadata,
         Object::Raw(v) => {
             let Some(m) = v.as_mapping_mut() else { return };
             let meta = m.entry("metadata".into()).or_insert_with(|| serde_yaml::Mapping::new().into());

@@ -79,6 +79,8 @@ fn check_objects(dir: &Path) {
         match v["kind"].as_str().unwrap() {
             "Deployment" => parse::<apps::Deployment>(&name, &text),
             "StatefulSet" => parse::<apps::StatefulSet>(&name, &text),
+            "Job" => parse::<k8s_openapi::api::batch::v1::Job>(&name, &text),
+            "Pod" => parse::<core::Pod>(&name, &text),
             "Service" => parse::<core::Service>(&name, &text),
             "ConfigMap" => parse::<core::ConfigMap>(&name, &text),
             "Secret" => parse::<core::Secret>(&name, &text),

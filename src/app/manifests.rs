@@ -231,6 +231,13 @@ fn replicas(src: &Source, doc: &Doc, r: Option<i32>, diags: &mut Vec<Diagnostic>
     }
 }
 
+/// A Job's spec as written, without its template (see `Workload::job`).
+fn job_spec(doc: &Doc, kind: &str) -> Option<serde_yaml::Value> {
+    let mut spec = doc.value.get("spec").filter(|_| kind == "Job")?.as_mapping()?.clone();
+    spec.remove("template");
+    Some(serde_yaml::Value::Mapping(spec))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn role(
     src: &Source,
@@ -291,7 +298,12 @@ fn role(
         doc.value.get("metadata").and_then(|m| m.get("namespace")).and_then(|n| n.as_str()).map(str::to_string);
     app.roles.push(Role {
         name: name.to_string(),
-        workload: Some(Workload { kind: kind.to_string(), name: name.to_string(), namespace }),
+        workload: Some(Workload {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace,
+            job: job_spec(doc, kind),
+        }),
         members,
         naming,
         template,

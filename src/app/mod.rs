@@ -114,6 +114,9 @@ pub struct Workload {
     pub name: String,
     /// `metadata.namespace` of the workload, where its pods would run.
     pub namespace: Option<String>,
+    /// A Job's own spec as written, without its template (`backoffLimit`,
+    /// `completions`, ...): promotion ships the Job with them.
+    pub job: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Clone)]

@@ -2,7 +2,9 @@
 //!
 //! Each role becomes a StatefulSet when its members need a stable identity
 //! (several members, KubeDirector roles, per-member claims, members that the
-//! app addresses by name) and a Deployment otherwise. Every role gets a
+//! app addresses by name) and a Deployment otherwise; a Job, and a Pod that
+//! runs to completion, keep their kind (a Deployment takes only
+//! restartPolicy Always). Every role gets a
 //! headless Service for its members and a Service per named port; members the
 //! app addresses by name also get a Service of that name, because in a cluster
 //! a bare pod name does not resolve as it does on podproof's network. Probes
@@ -15,6 +17,7 @@ use crate::app::{dns_label, is_dns_label, App, Form, Naming, Role};
 use crate::error::Diagnostic;
 use crate::reload::{self, Action};
 use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::batch::v1 as batch;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -162,6 +165,16 @@ fn mentions(text: &str, name: &str) -> bool {
         .any(|(i, _)| !part(text[..i].chars().next_back()) && !part(text[i + name.len()..].chars().next()))
 }
 
+/// A Job of the rendered template, with the Job's own fields as written.
+fn job(meta: ObjectMeta, written: Option<serde_yaml::Value>, template: core::PodTemplateSpec) -> batch::Job {
+    // The template is required in a JobSpec; the rendered one replaces the placeholder.
+    let mut fields = written.and_then(|v| v.as_mapping().cloned()).unwrap_or_default();
+    fields.insert("template".into(), serde_yaml::Value::Mapping(Default::default()));
+    let mut spec: batch::JobSpec = serde_yaml::from_value(serde_yaml::Value::Mapping(fields)).unwrap_or_default();
+    spec.template = template;
+    batch::Job { metadata: meta, spec: Some(spec), status: None }
+}
+
 fn workload_name(role: &Role) -> String {
     match &role.naming {
         Naming::Single(n) | Naming::Indexed(n) => n.clone(),
@@ -206,7 +219,39 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
     meta.annotations = (!annotations.is_empty()).then_some(annotations);
     let label_selector = LabelSelector { match_labels: Some(selector.clone()), ..Default::default() };
     let identity = stable(app, role, addressed);
-    out.objects.push(if identity {
+    let kind = role.workload.as_ref().map(|w| w.kind.as_str());
+    let always = template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always") == "Always";
+    if kind == Some("Job") || (kind == Some("Pod") && !always) {
+        // No volumeClaimTemplates outside a StatefulSet: each becomes a claim
+        // of this workload's own, mounted under the template's name.
+        for c in &role.claim_templates {
+            let volume = c.metadata.name.clone().unwrap_or_default();
+            let claim_name = format!("{volume}-{name}");
+            let mut pvc = c.clone();
+            pvc.metadata.name = Some(claim_name.clone());
+            pvc.metadata.namespace = namespace.clone();
+            label_meta(&mut pvc.metadata, &app.name, None);
+            out.objects.push(Object::Claim(pvc));
+            template.spec.get_or_insert_with(Default::default).volumes.get_or_insert_with(Vec::new).push(
+                core::Volume {
+                    name: volume,
+                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
+                        claim_name,
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    out.objects.push(if kind == Some("Job") {
+        // A Job stays a Job, with its own fields as written: a Deployment or
+        // StatefulSet runs its pods forever and takes only restartPolicy Always.
+        Object::Job(Box::new(job(meta, role.workload.as_ref().and_then(|w| w.job.clone()), template)))
+    } else if kind == Some("Pod") && !always {
+        // A Pod that runs to completion cannot become a Deployment either: it ships as written.
+        Object::Pod(Box::new(core::Pod { metadata: meta, spec: template.spec, status: None }))
+    } else if identity {
         Object::StatefulSet(Box::new(apps::StatefulSet {
             metadata: meta,
             spec: Some(apps::StatefulSetSpec {
@@ -493,6 +538,46 @@ mod tests {
 
     fn check(text: &str, name: &str, expect: bool) {
         assert_eq!(mentions(text, name), expect, "{text:?} mentions {name:?}");
+    }
+
+    /// The kinds the cluster flavour ships for one manifest, as `Kind/name` lines.
+    fn check_kinds(input: &str, expect: &[&str]) {
+        let src = crate::source::from_bytes("in.yaml", None, ".".into(), ".".into(), input.as_bytes().to_vec())
+            .expect("utf-8");
+        let loaded = crate::app::load::load_sources([("in.yaml", Ok(vec![src]))]);
+        assert!(loaded.diagnostics.iter().all(|d| !d.is_error()), "{:?}", loaded.diagnostics);
+        let opts = super::super::Options { flavor: super::super::Flavor::Cluster, ..Default::default() };
+        let r = super::super::render(&loaded.apps[0], &opts);
+        let got: Vec<String> = r
+            .objects
+            .iter()
+            .map(|o| o.kind_name())
+            .filter(|(k, _)| k != "Service")
+            .map(|(k, n)| format!("{k}/{n}"))
+            .collect();
+        assert_eq!(got, expect, "{input}");
+    }
+
+    #[test]
+    fn workloads_that_run_to_completion_keep_their_kind() {
+        let pod = |policy: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  restartPolicy: {policy}\n  containers: [{{name: c, image: x}}]\n")
+        };
+        // A Pod that runs forever becomes a Deployment; one that completes cannot.
+        check_kinds(&pod("Always"), &["Deployment/p"]);
+        check_kinds(&pod("Never"), &["Pod/p"]);
+        check_kinds(&pod("OnFailure"), &["Pod/p"]);
+        // A Job stays a Job, with its own fields.
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  backoffLimit: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: x}]\n";
+        check_kinds(job, &["Job/j"]);
+        let src = crate::source::from_bytes("in.yaml", None, ".".into(), ".".into(), job.as_bytes().to_vec()).unwrap();
+        let app = crate::app::load::load_sources([("in.yaml", Ok(vec![src]))]).apps.remove(0);
+        let opts = super::super::Options { flavor: super::super::Flavor::Cluster, ..Default::default() };
+        let yaml = super::super::render(&app, &opts).to_yaml();
+        assert!(
+            yaml.contains("kind: Job") && yaml.contains("backoffLimit: 2") && yaml.contains("restartPolicy: Never"),
+            "{yaml}"
+        );
     }
 
     #[test]

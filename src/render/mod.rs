@@ -83,6 +83,7 @@ pub enum Object {
     Service(k8s_openapi::api::core::v1::Service),
     Deployment(Box<k8s_openapi::api::apps::v1::Deployment>),
     StatefulSet(Box<k8s_openapi::api::apps::v1::StatefulSet>),
+    Job(Box<k8s_openapi::api::batch::v1::Job>),
     /// Documents passed through verbatim (KubeDirector custom resources).
     Raw(serde_yaml::Value),
 }
@@ -100,6 +101,7 @@ impl Object {
             Object::Service(s) => y(s),
             Object::Deployment(d) => y(d),
             Object::StatefulSet(s) => y(s),
+            Object::Job(j) => y(j),
             Object::Raw(v) => y(v),
         }
     }
@@ -113,6 +115,7 @@ impl Object {
             Object::Service(s) => ("Service", &s.metadata),
             Object::Deployment(d) => ("Deployment", &d.metadata),
             Object::StatefulSet(s) => ("StatefulSet", &s.metadata),
+            Object::Job(j) => ("Job", &j.metadata),
             Object::Raw(v) => {
                 let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("Unknown").to_string();
                 let name =
