@@ -441,20 +441,6 @@ fn grace_site(src: &Source, doc: &Doc, pod: &PodView, object: &str) -> GraceSite
     }
 }
 
-/// The grace sites of a manifest document of a kind podproof reads.
-pub fn manifest_grace_sites(src: &Source, doc: &Doc, api: &str, kind: &str) -> Vec<GraceSite> {
-    view::manifest_pod(doc, api, kind)
-        .map(|pod| grace_site(src, doc, &pod, &object_of(doc, kind)))
-        .into_iter()
-        .collect()
-}
-
-/// The grace sites of an App document's roles.
-pub fn app_grace_sites(src: &Source, doc: &Doc) -> Vec<GraceSite> {
-    let object = object_of(doc, "App");
-    view::app_pods(doc).iter().map(|pod| grace_site(src, doc, pod, &object)).collect()
-}
-
 /// Where a run's grace comes from, as its entries name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraceFrom {
@@ -474,17 +460,17 @@ pub fn grace_entries<'a>(
     from: GraceFrom,
 ) -> Vec<Entry> {
     let cap = grace.as_secs_f64();
+    let by = match from {
+        GraceFrom::TestFlag => "`podproof test --grace`",
+        GraceFrom::TestConfig => "`test.grace` in podproof.yaml",
+        GraceFrom::Up => "`podproof up`'s own",
+    };
     let mut out: Vec<Entry> = Vec::new();
     for site in apps.into_iter().flat_map(|a| a.grace_sites.iter()).filter(|s| s.seconds as f64 > cap) {
         let mut e = site.at.clone();
         if let Some(p) = path_of(&e) {
             e.file = crate::source::display(&p);
         }
-        let by = match from {
-            GraceFrom::TestFlag => "`podproof test --grace`",
-            GraceFrom::TestConfig => "`test.grace` in podproof.yaml",
-            GraceFrom::Up => "`podproof up`'s own",
-        };
         e.reason = format!(
             "every stop of the run waits at most {grace:?} ({by}), not the {} s this pod is given: \
              a container still stopping then is killed sooner than in a cluster",
@@ -531,20 +517,27 @@ fn service_entries(src: &Source, doc: &Doc) -> Vec<Entry> {
 }
 
 /// The ledger entries of a manifest document of a kind podproof reads.
-pub fn manifest_entries(src: &Source, doc: &Doc, api: &str, kind: &str) -> Vec<Entry> {
+/// With the entries, the grace site of its pod, read from the same pod view.
+pub fn manifest_entries(src: &Source, doc: &Doc, api: &str, kind: &str) -> (Vec<Entry>, Vec<GraceSite>) {
     if kind == "Service" {
-        return service_entries(src, doc);
+        return (service_entries(src, doc), Vec::new());
     }
     match view::manifest_pod(doc, api, kind) {
-        Some(pod) => field_entries(src, doc, &pod, &object_of(doc, kind)),
-        None => Vec::new(),
+        Some(pod) => {
+            let object = object_of(doc, kind);
+            (field_entries(src, doc, &pod, &object), vec![grace_site(src, doc, &pod, &object)])
+        }
+        None => (Vec::new(), Vec::new()),
     }
 }
 
-/// The ledger entries of an App document's roles.
-pub fn app_entries(src: &Source, doc: &Doc) -> Vec<Entry> {
+/// The ledger entries of an App document's roles, with each role's grace
+/// site, read from the same pod views.
+pub fn app_entries(src: &Source, doc: &Doc) -> (Vec<Entry>, Vec<GraceSite>) {
     let object = object_of(doc, "App");
-    view::app_pods(doc).iter().flat_map(|pod| field_entries(src, doc, pod, &object)).collect()
+    let pods = view::app_pods(doc);
+    let entries = pods.iter().flat_map(|pod| field_entries(src, doc, pod, &object)).collect();
+    (entries, pods.iter().map(|pod| grace_site(src, doc, pod, &object)).collect())
 }
 
 /// The absolute path of an entry's file, when it is a file (not stdin or a command's output).

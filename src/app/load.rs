@@ -291,8 +291,7 @@ fn classify(
     match (api.as_str(), kind.as_str()) {
         (podproof::API_VERSION, "App") => {
             if let Some(mut app) = podproof::read(src, &doc, &mut out.diagnostics) {
-                app.ledger = crate::fidelity::app_entries(src, &doc);
-                app.grace_sites = crate::fidelity::app_grace_sites(src, &doc);
+                (app.ledger, app.grace_sites) = crate::fidelity::app_entries(src, &doc);
                 let p = doc.value_pos("/metadata/name");
                 add_app(out, app, &src.name, Some((p.line, p.column)));
             }

@@ -111,8 +111,9 @@ fn add_object(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, dia
     // (reload annotations, duplicate workloads) add their errors too.
     let issues = crate::validation::object(&doc.value, api, kind);
     diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
-    app.ledger.extend(crate::fidelity::manifest_entries(src, doc, api, kind));
-    app.grace_sites.extend(crate::fidelity::manifest_grace_sites(src, doc, api, kind));
+    let (entries, grace_sites) = crate::fidelity::manifest_entries(src, doc, api, kind);
+    app.ledger.extend(entries);
+    app.grace_sites.extend(grace_sites);
     let name = doc.value.get("metadata").and_then(|m| m.get("name")).and_then(serde_yaml::Value::as_str);
     let Some(name) = name.filter(|_| issues.types_ok()).map(str::to_string) else { return };
     let result = match kind {
