@@ -241,25 +241,16 @@ impl Env {
         .map_err(|e| self.wait_error(m, &format!("sidecar {name} to run"), timeout, e))?;
         // postStart blocks the sidecar's start; a sidecar that exited already
         // is the worker's to restart, and the worker runs the hook then. The
-        // hook and the named ports come from the spec as written: the played
-        // container has no hooks, and no bare containerPorts.
+        // hook comes from the spec as written: the played container has none.
         let written = self.spec_of(m).init_containers.unwrap_or_default().into_iter().find(|k| k.name == c.name);
-        let hook = written.as_ref().and_then(|k| k.lifecycle.as_ref()?.post_start.clone());
-        if let (Some(h), Some(st)) = (hook, states.first()) {
-            if st.running {
-                let ports = written.and_then(|k| k.ports).unwrap_or_default();
-                let t = probe::Target {
-                    container: name.clone(),
-                    netns_pid: if m.host_network { 0 } else { st.pid },
-                    ip: if m.host_network { String::new() } else { st.ip.clone() },
-                    ports,
-                };
-                probe::handler(&h, &t, Duration::from_secs(30)).map_err(|e| {
-                    Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
-                        .because(e)
-                        .because(self.logs_of(m))
-                })?;
-            }
+        let hook = written.and_then(|k| k.lifecycle?.post_start);
+        if let Some(h) = hook.filter(|_| states.iter().any(|s| s.running)) {
+            let t = self.target(m, &c.name, &states);
+            probe::handler(&h, &t, Duration::from_secs(30)).map_err(|e| {
+                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                    .because(e)
+                    .because(self.logs_of(m))
+            })?;
         }
         self.spawn_worker(m, &states)?;
         await_condition(timeout, Duration::from_millis(50), || {

@@ -49,9 +49,17 @@ impl Env {
     }
 
     /// A probe target for container `c` of member `m`.
+    /// `c` is a main container or a native sidecar; named ports come from the
+    /// spec as written (the played pod has no bare containerPorts).
     pub fn target(&self, m: &Member, c: &str, states: &[ContainerState]) -> probe::Target {
-        let spec = self.role_of(m).and_then(|r| r.template.spec.clone()).unwrap_or_default();
-        let ports = spec.containers.iter().find(|k| k.name == c).and_then(|k| k.ports.clone()).unwrap_or_default();
+        let spec = self.spec_of(m);
+        let ports = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .find(|k| k.name == c)
+            .and_then(|k| k.ports.clone())
+            .unwrap_or_default();
         let running = states.iter().find(|s| s.running && s.pid > 0);
         probe::Target {
             container: m.container(c),

@@ -382,9 +382,7 @@ impl Worker {
             c.status.terminated = true;
             c.restart_at = None;
             self.publish(i);
-            if !self.containers[i].sidecar {
-                self.finish_if_done();
-            }
+            self.finish_if_done();
             return;
         }
         if !self.pod.owns_restarts && !c.sidecar {

@@ -221,7 +221,9 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
     let identity = stable(app, role, addressed);
     let kind = role.workload.as_ref().map(|w| w.kind.as_str());
     let always = template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always") == "Always";
-    if kind == Some("Job") || (kind == Some("Pod") && !always) {
+    // A Job, or a Pod that runs to completion, keeps its kind (below).
+    let completes = kind == Some("Job") || (kind == Some("Pod") && !always);
+    if completes {
         // No volumeClaimTemplates outside a StatefulSet: each becomes a claim
         // of this workload's own, mounted under the template's name.
         for c in &role.claim_templates {
@@ -248,7 +250,7 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
         // A Job stays a Job, with its own fields as written: a Deployment or
         // StatefulSet runs its pods forever and takes only restartPolicy Always.
         Object::Job(Box::new(job(meta, role.workload.as_ref().and_then(|w| w.job.clone()), template)))
-    } else if kind == Some("Pod") && !always {
+    } else if completes {
         // A Pod that runs to completion cannot become a Deployment either: it ships as written.
         Object::Pod(Box::new(core::Pod { metadata: meta, spec: template.spec, status: None }))
     } else if identity {
