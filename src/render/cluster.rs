@@ -2,9 +2,9 @@
 //!
 //! Each role becomes a StatefulSet when its members need a stable identity
 //! (several members, KubeDirector roles, per-member claims, members that the
-//! app addresses by name) and a Deployment otherwise; a Job, and a Pod that
-//! runs to completion, keep their kind (a Deployment takes only
-//! restartPolicy Always). Every role gets a
+//! app addresses by name) and a Deployment otherwise, both of which take
+//! only restartPolicy Always: a Job stays a Job, and any other role that runs
+//! to completion ships as its members' Pods. Every role gets a
 //! headless Service for its members and a Service per named port; members the
 //! app addresses by name also get a Service of that name, because in a cluster
 //! a bare pod name does not resolve as it does on podproof's network. Probes
@@ -165,6 +165,33 @@ fn mentions(text: &str, name: &str) -> bool {
         .any(|(i, _)| !part(text[..i].chars().next_back()) && !part(text[i + name.len()..].chars().next()))
 }
 
+/// Outside a StatefulSet there are no volumeClaimTemplates: each of the
+/// role's becomes a claim of `owner`'s own (`<volume>-<owner>`, as a
+/// StatefulSet names its members' claims), mounted under the volume's name.
+fn own_claims(
+    app: &App,
+    role: &Role,
+    namespace: Option<&str>,
+    owner: &str,
+    template: &mut core::PodTemplateSpec,
+    out: &mut Rendered,
+) {
+    for c in &role.claim_templates {
+        let volume = c.metadata.name.clone().unwrap_or_default();
+        let claim_name = format!("{volume}-{owner}");
+        let mut pvc = c.clone();
+        pvc.metadata.name = Some(claim_name.clone());
+        pvc.metadata.namespace = namespace.map(str::to_string);
+        label_meta(&mut pvc.metadata, &app.name, None);
+        out.objects.push(Object::Claim(pvc));
+        template.spec.get_or_insert_with(Default::default).volumes.get_or_insert_with(Vec::new).push(core::Volume {
+            name: volume,
+            persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource { claim_name, read_only: None }),
+            ..Default::default()
+        });
+    }
+}
+
 /// A Job of the rendered template, with the Job's own fields as written.
 fn job(meta: ObjectMeta, written: Option<serde_yaml::Value>, template: core::PodTemplateSpec) -> batch::Job {
     // The template is required in a JobSpec; the rendered one replaces the placeholder.
@@ -221,40 +248,33 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
     let identity = stable(app, role, addressed);
     let kind = role.workload.as_ref().map(|w| w.kind.as_str());
     let always = template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always") == "Always";
-    // A Job, or a Pod that runs to completion, keeps its kind (below).
-    let completes = kind == Some("Job") || (kind == Some("Pod") && !always);
-    if completes {
-        // No volumeClaimTemplates outside a StatefulSet: each becomes a claim
-        // of this workload's own, mounted under the template's name.
-        for c in &role.claim_templates {
-            let volume = c.metadata.name.clone().unwrap_or_default();
-            let claim_name = format!("{volume}-{name}");
-            let mut pvc = c.clone();
-            pvc.metadata.name = Some(claim_name.clone());
-            pvc.metadata.namespace = namespace.clone();
-            label_meta(&mut pvc.metadata, &app.name, None);
-            out.objects.push(Object::Claim(pvc));
-            template.spec.get_or_insert_with(Default::default).volumes.get_or_insert_with(Vec::new).push(
-                core::Volume {
-                    name: volume,
-                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
-                        claim_name,
-                        read_only: None,
-                    }),
-                    ..Default::default()
-                },
-            );
-        }
-    }
-    out.objects.push(if kind == Some("Job") {
+    if kind == Some("Job") {
         // A Job stays a Job, with its own fields as written: a Deployment or
         // StatefulSet runs its pods forever and takes only restartPolicy Always.
-        Object::Job(Box::new(job(meta, role.workload.as_ref().and_then(|w| w.job.clone()), template)))
-    } else if completes {
-        // A Pod that runs to completion cannot become a Deployment either: it ships as written.
-        Object::Pod(Box::new(core::Pod { metadata: meta, spec: template.spec, status: None }))
+        own_claims(app, role, namespace.as_deref(), &name, &mut template, out);
+        out.objects.push(Object::Job(Box::new(job(
+            meta,
+            role.workload.as_ref().and_then(|w| w.job.clone()),
+            template,
+        ))));
+    } else if !always {
+        // Any other role that runs to completion (a Pod, an App role) ships
+        // as the pods podproof ran, one per member with its name and the
+        // template's labels, which the role's Services select.
+        for member in role.member_names() {
+            let mut t = template.clone();
+            own_claims(app, role, namespace.as_deref(), &member, &mut t, out);
+            let mut pod_meta = t.metadata.take().unwrap_or_default();
+            pod_meta.name = Some(member);
+            pod_meta.namespace = namespace.clone();
+            label_meta(&mut pod_meta, &app.name, None);
+            if let Some(a) = &meta.annotations {
+                pod_meta.annotations.get_or_insert_with(BTreeMap::new).extend(a.clone());
+            }
+            out.objects.push(Object::Pod(Box::new(core::Pod { metadata: pod_meta, spec: t.spec, status: None })));
+        }
     } else if identity {
-        Object::StatefulSet(Box::new(apps::StatefulSet {
+        out.objects.push(Object::StatefulSet(Box::new(apps::StatefulSet {
             metadata: meta,
             spec: Some(apps::StatefulSetSpec {
                 replicas: Some(role.members as i32),
@@ -265,9 +285,9 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
                 ..Default::default()
             }),
             status: None,
-        }))
+        })));
     } else {
-        Object::Deployment(Box::new(apps::Deployment {
+        out.objects.push(Object::Deployment(Box::new(apps::Deployment {
             metadata: meta,
             spec: Some(apps::DeploymentSpec {
                 replicas: Some(role.members as i32),
@@ -276,8 +296,8 @@ fn role_objects(app: &App, role: &Role, addressed: &BTreeSet<String>, reload: &R
                 ..Default::default()
             }),
             status: None,
-        }))
-    });
+        })));
+    }
     let member_ports: Vec<core::ServicePort> = ports.iter().map(|p| service_port(p, None)).collect();
     let mut taken: BTreeSet<String> = app.services.iter().filter_map(|s| s.metadata.name.clone()).collect();
     taken.insert(name.clone());
@@ -569,6 +589,18 @@ mod tests {
         check_kinds(&pod("Always"), &["Deployment/p"]);
         check_kinds(&pod("Never"), &["Pod/p"]);
         check_kinds(&pod("OnFailure"), &["Pod/p"]);
+        // An App role that runs to completion ships as its members' pods.
+        check_kinds(
+            "apiVersion: podproof.dev/v1alpha1\nkind: App\nmetadata: {name: once}\nspec:\n  roles:\n  - name: task\n    image: x\n    members: 2\n    restartPolicy: Never\n",
+            &["Pod/once-task-0", "Pod/once-task-1"],
+        );
+        // The pod carries the role's labels, which its Services select.
+        let src =
+            crate::source::from_bytes("in.yaml", None, ".".into(), ".".into(), pod("Never").into_bytes()).unwrap();
+        let app = crate::app::load::load_sources([("in.yaml", Ok(vec![src]))]).apps.remove(0);
+        let opts = super::super::Options { flavor: super::super::Flavor::Cluster, ..Default::default() };
+        let yaml = super::super::render(&app, &opts).to_yaml();
+        assert!(yaml.contains(&format!("{LABEL_ROLE}: p")), "{yaml}");
         // A Job stays a Job, with its own fields.
         let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  backoffLimit: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: x}]\n";
         check_kinds(job, &["Job/j"]);
