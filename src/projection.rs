@@ -11,6 +11,7 @@
 //! (configmap-reload, prometheus-config-reloader) see exactly what they would
 //! see on a node.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -56,74 +57,125 @@ pub fn validate_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The payload currently projected in `dir`, if any.
-pub fn current(dir: &Path) -> io::Result<Option<(String, Payload)>> {
-    let target = match std::fs::read_link(dir.join(DATA)) {
-        Ok(t) => t.display().to_string(),
+/// What podproof itself last projected into a volume directory: the name of
+/// the timestamped directory `..data` points to and a digest of each file.
+/// It is kept beside the directory, never inside it, because the directory is
+/// the pod's to see: nothing read back from there decides what is removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// The timestamped directory, a plain name such as `..2025_01_31_12_00_00.1`.
+    pub dir: String,
+    /// Relative path → (sha256 of the bytes, mode).
+    pub files: BTreeMap<String, (String, u32)>,
+}
+
+impl Record {
+    fn of(dir: String, payload: &Payload) -> Record {
+        let files = payload.iter().map(|(k, f)| (k.clone(), (crate::digest::sha256_hex(&f.bytes), f.mode))).collect();
+        Record { dir, files }
+    }
+
+    /// Whether `payload` is what this record describes.
+    pub fn matches(&self, payload: &Payload) -> bool {
+        Record::of(self.dir.clone(), payload) == *self
+    }
+
+    /// The keys whose bytes differ between this record and `payload` (new,
+    /// changed or gone).
+    pub fn changed_keys(&self, payload: &Payload) -> Vec<String> {
+        let new = Record::of(String::new(), payload).files;
+        let keys: BTreeSet<&String> = new.keys().chain(self.files.keys()).collect();
+        keys.into_iter().filter(|k| new.get(*k).map(|f| &f.0) != self.files.get(*k).map(|f| &f.0)).cloned().collect()
+    }
+}
+
+/// Where the record of `dir` is kept: `<parent>/.<name>.projected.json`.
+/// Volume names are DNS labels, so the leading dot cannot clash with one.
+fn record_path(dir: &Path) -> io::Result<std::path::PathBuf> {
+    match (dir.parent(), dir.file_name()) {
+        (Some(parent), Some(name)) => Ok(parent.join(format!(".{}.projected.json", name.to_string_lossy()))),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} has no parent", dir.display()))),
+    }
+}
+
+/// podproof's record of what it projected into `dir`, if it projected anything.
+pub fn current(dir: &Path) -> io::Result<Option<Record>> {
+    let path = record_path(dir)?;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut payload = Payload::new();
-    collect(&dir.join(&target), "", &mut payload)?;
-    Ok(Some((target, payload)))
-}
-
-fn collect(base: &Path, prefix: &str, out: &mut Payload) -> io::Result<()> {
-    for e in std::fs::read_dir(base)? {
-        let e = e?;
-        let name = e.file_name().to_string_lossy().to_string();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let meta = e.metadata()?;
-        if meta.is_dir() {
-            collect(&e.path(), &rel, out)?;
-        } else {
-            out.insert(rel, File { bytes: std::fs::read(e.path())?, mode: meta.permissions().mode() & 0o7777 });
-        }
+    let rec: Record = serde_json::from_slice(&bytes)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+    // The record is podproof's own, but a name that is not a timestamped
+    // directory's would steer a removal, so it is checked all the same.
+    if !is_timestamp_name(&rec.dir) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: bad directory name", path.display())));
     }
-    Ok(())
+    Ok(Some(rec))
 }
 
-/// A kubelet-style timestamped directory name.
+fn save(dir: &Path, rec: &Record) -> io::Result<()> {
+    let path = record_path(dir)?;
+    let parent = path.parent().expect("record_path has a parent");
+    let name = path.file_name().expect("record_path has a name").to_string_lossy().to_string();
+    let tmp = format!("{name}.tmp");
+    let bytes = serde_json::to_vec(rec).map_err(io::Error::other)?;
+    crate::state::write_file_in(parent, &tmp, &bytes)?;
+    std::fs::rename(parent.join(&tmp), &path)
+}
+
+/// Whether `name` is a timestamped directory name as `timestamp_dir_name` makes them.
+fn is_timestamp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("..") else { return false };
+    !rest.is_empty()
+        && rest.len() < 64
+        && rest.bytes().all(|b| b.is_ascii_digit() || b == b'_' || b == b'.')
+        && rest.as_bytes()[0].is_ascii_digit()
+}
+
+/// A kubelet-style timestamped directory name (`..2025_01_31_12_00_00.<n>`).
 fn timestamp_dir_name() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let (y, mo, d, h, mi, s) = civil(now.as_secs() as i64);
-    let rand = now.subsec_nanos() ^ std::process::id().rotate_left(16);
-    format!("..{y:04}_{mo:02}_{d:02}_{h:02}_{mi:02}_{s:02}.{rand}")
-}
-
-/// UTC calendar fields from a Unix timestamp (Howard Hinnant's algorithm).
-pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = if m <= 2 { y + 1 } else { y };
-    (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32)
+    let now = jiff::Timestamp::now();
+    let t = now.to_zoned(jiff::tz::TimeZone::UTC);
+    let rand = now.subsec_nanosecond().unsigned_abs() ^ std::process::id().rotate_left(16);
+    format!(
+        "..{:04}_{:02}_{:02}_{:02}_{:02}_{:02}.{rand}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Writes `payload` into `dir` atomically. Returns whether anything changed.
+///
+/// The directory is mounted read-only into the pod, and even so nothing in it
+/// is trusted: the old directory to remove is the one podproof's record names,
+/// every removal goes through `state::remove_inside` (a link is removed, never
+/// followed), and every file is created anew in a directory made for it.
 pub fn write(dir: &Path, payload: &Payload) -> io::Result<bool> {
     for p in payload.keys() {
         validate_path(p).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     }
     std::fs::create_dir_all(dir)?;
+    if !std::fs::symlink_metadata(dir)?.is_dir() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory", dir.display())));
+    }
     let old = current(dir)?;
-    if let Some((_, cur)) = &old {
-        if cur == payload {
+    if let Some(rec) = &old {
+        if rec.matches(payload) && points_to(dir, DATA, &rec.dir) {
             fix_links(dir, payload)?;
             return Ok(false);
         }
     }
     // 3. A new timestamped directory with the files at their exact modes.
     let mut name = timestamp_dir_name();
-    while dir.join(&name).exists() {
+    while std::fs::symlink_metadata(dir.join(&name)).is_ok() {
         name.push('0');
     }
     let ts = dir.join(&name);
@@ -134,33 +186,46 @@ pub fn write(dir: &Path, payload: &Payload) -> io::Result<bool> {
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&p, &f.bytes)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&p)?;
+        io::Write::write_all(&mut file, &f.bytes)?;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode))?;
     }
-    // 4. The atomic swap.
-    let tmp = dir.join(DATA_TMP);
-    let _ = std::fs::remove_file(&tmp);
-    symlink(&name, &tmp)?;
-    std::fs::rename(&tmp, dir.join(DATA))?;
-    // 5. User-visible links, 6. the old directory.
+    // 4. The atomic swap. Whatever sits at `..data_tmp` or (not a link) at
+    // `..data` was not put there by podproof, and goes first.
+    crate::state::remove_inside(dir, &dir.join(DATA_TMP))?;
+    if std::fs::symlink_metadata(dir.join(DATA)).is_ok_and(|m| !m.file_type().is_symlink()) {
+        crate::state::remove_inside(dir, &dir.join(DATA))?;
+    }
+    symlink(&name, dir.join(DATA_TMP))?;
+    std::fs::rename(dir.join(DATA_TMP), dir.join(DATA))?;
+    save(dir, &Record::of(name.clone(), payload))?;
+    // 5. User-visible links, 6. the old directory (podproof's own record names it).
     fix_links(dir, payload)?;
-    if let Some((old_name, _)) = old {
-        if old_name != name {
-            std::fs::remove_dir_all(dir.join(old_name))?;
+    if let Some(rec) = old {
+        if rec.dir != name {
+            crate::state::remove_inside(dir, &dir.join(&rec.dir))?;
         }
     }
     Ok(true)
 }
 
+/// Whether `dir/link` is a symlink whose target is exactly `target`.
+fn points_to(dir: &Path, link: &str, target: &str) -> bool {
+    std::fs::read_link(dir.join(link)).is_ok_and(|t| t == Path::new(target))
+}
+
 /// Makes `<top> -> ..data/<top>` exist for every top-level element and removes
-/// links whose key is gone.
+/// links whose key is gone. Anything at a key's place that is not that link
+/// is removed (never followed) and replaced.
 fn fix_links(dir: &Path, payload: &Payload) -> io::Result<()> {
     let tops: BTreeSet<String> = payload.keys().map(|k| k.split('/').next().unwrap_or(k).to_string()).collect();
     for top in &tops {
-        let link = dir.join(top);
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("{DATA}/{top}"), &link)?;
+        let want = format!("{DATA}/{top}");
+        if points_to(dir, top, &want) {
+            continue;
         }
+        crate::state::remove_inside(dir, &dir.join(top))?;
+        symlink(&want, dir.join(top))?;
     }
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -169,10 +234,22 @@ fn fix_links(dir: &Path, payload: &Payload) -> io::Result<()> {
             continue;
         }
         if e.file_type()?.is_symlink() {
-            std::fs::remove_file(e.path())?;
+            crate::state::remove_inside(dir, &e.path())?;
         }
     }
     Ok(())
+}
+
+/// Reads the files of the payload `dir` shows now, through podproof's record
+/// (for tests and diagnostics; nothing decides on it).
+pub fn read_current(dir: &Path) -> io::Result<Option<Payload>> {
+    let Some(rec) = current(dir)? else { return Ok(None) };
+    let mut out = Payload::new();
+    for (rel, (_, mode)) in &rec.files {
+        let p = dir.join(&rec.dir).join(rel);
+        out.insert(rel.clone(), File { bytes: std::fs::read(p)?, mode: *mode });
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -205,7 +282,7 @@ mod tests {
             }
         }
         lines.push(format!("timestamp dirs: {ts_dirs}"));
-        let (_, cur) = current(&dir).unwrap().unwrap();
+        let cur = read_current(&dir).unwrap().unwrap();
         for (k, f) in cur {
             lines.push(format!("{k} {:o} {:?}", f.mode, String::from_utf8(f.bytes).unwrap()));
         }
@@ -245,8 +322,49 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(civil(1738324800), (2025, 1, 31, 12, 0, 0));
+    fn timestamp_names_are_recognised() {
+        let n = timestamp_dir_name();
+        assert!(is_timestamp_name(&n), "{n}");
+        assert!(!is_timestamp_name("..data"));
+        assert!(!is_timestamp_name("../../etc"));
+        assert!(!is_timestamp_name("..2025/../x"));
+    }
+
+    /// Links planted where podproof's own links go (as a pod with a writable
+    /// mount could plant them) are removed, never followed: the victim
+    /// outside the volume keeps every file, and the update takes effect.
+    #[test]
+    fn planted_links_are_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("precious"), "keep").unwrap();
+        let dir = tmp.path().join("vol");
+        let one: Payload = [("a".to_string(), File { bytes: b"1".to_vec(), mode: 0o644 })].into();
+        write(&dir, &one).unwrap();
+        let ts = current(&dir).unwrap().unwrap().dir;
+        // Every name podproof writes or removes, pointed at the victim.
+        for name in ["..data", "..data_tmp", "a", "stray"] {
+            let _ = std::fs::remove_file(dir.join(name));
+            symlink(&victim, dir.join(name)).unwrap();
+        }
+        std::fs::remove_dir_all(dir.join(&ts)).unwrap();
+        symlink(&victim, dir.join(&ts)).unwrap();
+        let two: Payload = [("a".to_string(), File { bytes: b"2".to_vec(), mode: 0o644 })].into();
+        assert!(write(&dir, &two).unwrap());
+        assert_eq!(std::fs::read_to_string(victim.join("precious")).unwrap(), "keep");
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 1);
+        assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "2");
+        assert!(std::fs::symlink_metadata(dir.join("stray")).is_err(), "a stray link is pruned");
+    }
+
+    /// A record naming something that is not a timestamped directory is refused.
+    #[test]
+    fn a_forged_record_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vol");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(tmp.path().join(".vol.projected.json"), r#"{"dir":"../../etc","files":{}}"#).unwrap();
+        assert!(current(&dir).is_err());
     }
 }

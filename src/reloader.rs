@@ -354,17 +354,18 @@ pub fn timeline_entry(r: &Report, container: &str) -> (&'static str, &'static st
 /// now (new, changed or gone), named by their source.
 fn changed_keys(app: &crate::app::App, p: &crate::render::Projection) -> Vec<String> {
     let Ok(Some(new)) = env::payload(app, p) else { return Vec::new() };
-    let old = crate::projection::current(&p.host_dir).ok().flatten().map(|(_, files)| files).unwrap_or_default();
+    // podproof's own record of what it projected, never the directory the pod sees.
+    let old = crate::projection::current(&p.host_dir).ok().flatten();
     let source = match &p.source {
         ProjectionSource::ConfigMap(n) => format!("ConfigMap {n}"),
         ProjectionSource::Secret(n) => format!("Secret {n}"),
         ProjectionSource::Projected(_) | ProjectionSource::Empty => format!("volume {}", p.volume),
     };
-    let keys: BTreeSet<&String> = new.keys().chain(old.keys()).collect();
-    keys.into_iter()
-        .filter(|k| new.get(*k).map(|f| &f.bytes) != old.get(*k).map(|f| &f.bytes))
-        .map(|k| format!("{source} key {k}"))
-        .collect()
+    let changed = match old {
+        Some(rec) => rec.changed_keys(&new),
+        None => new.keys().cloned().collect(),
+    };
+    changed.into_iter().map(|k| format!("{source} key {k}")).collect()
 }
 
 /// Watches one reloaded member: its logs, its main process, and a declared check.

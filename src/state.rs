@@ -126,6 +126,23 @@ pub fn write_file_in(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pa
     Ok(path)
 }
 
+/// Writes `bytes` to the file `path` names (created or truncated) without
+/// following a symlink there: a planted link makes the write fail instead
+/// (ELOOP) of redirecting it.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} names no file", path.display()))
+    })?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    write_file_in(dir, &name.to_string_lossy(), bytes).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::new(e.kind(), "it is a symlink, which podproof does not follow")
+        } else {
+            e
+        }
+    })
+}
+
 /// Removes `path`, a file or directory, only if it lies inside `root` and is
 /// not a symlink that points out of it. A symlink itself is removed, never followed.
 pub fn remove_inside(root: &Path, path: &Path) -> std::io::Result<()> {

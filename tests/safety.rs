@@ -393,3 +393,129 @@ fn sigterm_cancels_an_api_request_that_gets_no_answer() {
     assert!(rest.contains("interrupted by SIGTERM"), "{rest}");
     assert_all_clean("a SIGTERM during an API request with no answer");
 }
+
+const PLANTER_APP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {greeting: \"v1\\n\"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {user: admin}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: planter}
+spec:
+  containers:
+    - name: app
+      image: localhost/podproof/busybox:latest
+      command: [sleep, '3600']
+      volumeMounts:
+        - {name: cfg, mountPath: /cfg}
+        - {name: creds, mountPath: /creds, readOnly: false}
+        - {name: scratch, mountPath: /scratch}
+  volumes:
+    - {name: cfg, configMap: {name: settings}}
+    - {name: creds, secret: {secretName: creds}}
+    - {name: scratch, emptyDir: {}}
+";
+
+/// A pod cannot write into its ConfigMap or Secret volumes (a cluster mounts
+/// them read-only, whatever the mount says), and links planted where
+/// podproof's own go (`..data`, `..data_tmp`, the timestamped directory, a
+/// key) are removed, never followed, by the next update: a victim directory
+/// outside the state root keeps every file, and the update takes effect.
+#[test]
+fn planted_projection_links_cannot_steer_an_update_outside_the_volume() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("precious"), "keep me").unwrap();
+    let app = write(dir.path(), "app/planter.yaml", PLANTER_APP);
+    let v = victim.display();
+    let plant = format!(
+        "d=$(echo \"$PODPROOF_STATE_DIR\"/runs/\"$PODPROOF_RUN\"/volumes/planter*/cfg) && test -L \"$d/..data\" && \
+         ts=$(readlink \"$d/..data\") && rm -rf \"$d/$ts\" && ln -s {v} \"$d/$ts\" && ln -sfn {v} \"$d/..data\" && \
+         ln -s {v} \"$d/..data_tmp\" && rm \"$d/greeting\" && ln -s {v} \"$d/greeting\" && echo planted"
+    );
+    let t = write(
+        dir.path(),
+        "planter-test.yaml",
+        &format!(
+            "apiVersion: podproof.dev/v1alpha1
+kind: Test
+metadata: {{name: planter}}
+spec:
+  apps: [app/planter.yaml]
+  steps:
+    - up: {{}}
+    - name: the ConfigMap volume is read-only
+      exec: {{pod: planter, command: [touch, /cfg/x]}}
+      expect: {{exitCode: 1, stderr: {{contains: Read-only file system}}}}
+    - name: so is the Secret volume, though its mount says readOnly false
+      exec: {{pod: planter, command: [touch, /creds/x]}}
+      expect: {{exitCode: 1, stderr: {{contains: Read-only file system}}}}
+    - name: no link can be planted from the pod
+      exec: {{pod: planter, command: [ln, -sfn, {v}, /cfg/..data]}}
+      expect: {{exitCode: 1}}
+    - name: an emptyDir stays the pod's to write
+      exec: {{pod: planter, command: [touch, /scratch/x]}}
+    - name: links planted on the host side, as a writable mount would let a pod
+      script: {{command: [sh, -c, '{plant}']}}
+      expect: {{stdout: {{equals: \"planted\\n\"}}}}
+    - config: {{configMap: settings, data: {{greeting: \"v2\\n\"}}}}
+    - name: the update took effect
+      exec: {{pod: planter, command: [cat, /cfg/greeting]}}
+      expect: {{stdout: {{equals: \"v2\\n\"}}, within: 5s}}
+"
+        ),
+    );
+    let state = dir.path().join("state");
+    Test::new()
+        .args(["test", &t])
+        .env("PODPROOF_STATE_DIR", &state)
+        .timeout(std::time::Duration::from_secs(180))
+        .stdout_contains("1 passed, 0 failed")
+        .run();
+    let _ = app;
+    let mut left: Vec<String> =
+        std::fs::read_dir(&victim).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["precious"], "the victim directory changed");
+    assert_eq!(std::fs::read_to_string(victim.join("precious")).unwrap(), "keep me");
+    common::assert_clean("planted projection links");
+}
+
+/// `--report KIND=FILE` does not follow a symlink planted at FILE: the run
+/// says why it cannot write there, and the link's target is untouched.
+#[test]
+fn a_report_path_that_is_a_symlink_is_not_followed() {
+    let dir = common::tempdir();
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, "unchanged").unwrap();
+    let link = dir.path().join("report.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let app = root().join("fixtures/apps/busybox-httpd/app.yaml");
+    let t = write(
+        dir.path(),
+        "t.yaml",
+        &format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: echo}}\nspec:\n  apps: [{}]\n  steps:\n    - render: {{}}\n",
+            app.display()
+        ),
+    );
+    Test::new()
+        .args(["test", &t, &format!("--report=json={}", link.display())])
+        .current_dir(dir.path())
+        .expect_status(1)
+        .stderr_contains("it is a symlink")
+        .run();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "unchanged");
+    // A plain path is written.
+    let plain = dir.path().join("plain.json");
+    Test::new().args(["test", &t, &format!("--report=json={}", plain.display())]).current_dir(dir.path()).run();
+    assert!(std::fs::read_to_string(&plain).unwrap().contains("\"echo\""));
+}

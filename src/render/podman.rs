@@ -6,7 +6,9 @@
 //!   with `hostname` and podproof labels;
 //! - ConfigMap and Secret volumes become hostPath directories that podproof
 //!   fills in the kubelet's `..data` layout and can update in place (podman
-//!   copies ConfigMaps once and panics on Secret volumes in 4.3);
+//!   copies ConfigMaps once and panics on Secret volumes in 4.3); they, and
+//!   projected and downwardAPI volumes, are mounted read-only, as a cluster
+//!   mounts them;
 //! - env from ConfigMaps/Secrets is written in, since podman cannot read them;
 //! - relative hostPaths resolve against the manifest's directory (podman #17278);
 //! - `subPath` on hostPath volumes becomes its own hostPath (4.3 ignores subPath);
@@ -156,6 +158,12 @@ pub fn member_pod(
             let Some(vol) = new_volumes.iter().find(|v| v.name == m.name) else {
                 return Err(format!("container `{}` mounts volume `{}`, which is not defined", c.name, m.name));
             };
+            // A cluster mounts ConfigMap, Secret, projected and downwardAPI
+            // volumes read-only, whatever the mount says; here the same keeps
+            // the pod from writing into a directory that podproof updates.
+            if is_config_volume(out, &pod_name, &vol.name) {
+                m.read_only = Some(true);
+            }
             let Some(sub) = m.sub_path.take().filter(|s| !s.is_empty()) else { continue };
             let Some(hp) = &vol.host_path else {
                 m.sub_path = Some(sub);
@@ -200,6 +208,11 @@ pub fn member_pod(
 
 fn is_projection(out: &Rendered, pod: &str, volume: &str) -> bool {
     out.projections.iter().any(|p| p.pod == pod && p.volume == volume)
+}
+
+/// A projection that is not an emptyDir: the pod sees it read-only.
+fn is_config_volume(out: &Rendered, pod: &str, volume: &str) -> bool {
+    out.projections.iter().any(|p| p.pod == pod && p.volume == volume && p.source != ProjectionSource::Empty)
 }
 
 /// Converts one volume; projections and emptyDirs become host directories.
