@@ -314,3 +314,64 @@ fn keygen_writes_a_private_key_only_its_owner_reads() {
     Test::new().args(["verify", "--help"]).stdout_contains("Examples:\n  podproof verify").run();
     Test::new().args(["keygen", "--help"]).stdout_contains("openssl genpkey -algorithm ed25519").run();
 }
+
+/// The attestation binds what the record keeps of an image the test built:
+/// its context digest, its image ID (as podman has it), and the image the
+/// promoted manifests name instead. Builds one small image, under its own tag,
+/// and removes it.
+#[test]
+fn an_attestation_binds_the_built_image_its_context_and_its_id() {
+    if !crate::common::podman_or_skip("the attested built image") {
+        return;
+    }
+    let tag = format!("localhost/ppattest/web:{}", std::process::id());
+    let dir = super::project();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("image")).unwrap();
+    std::fs::write(p.join("image/Containerfile"), "FROM localhost/podproof/busybox:latest\nRUN mkdir /www\n").unwrap();
+    std::fs::write(
+        p.join("app/built.yaml"),
+        std::fs::read_to_string(p.join("app/app.yaml"))
+            .unwrap()
+            .replace("image: localhost/podproof/busybox:1", &format!("image: {tag}"))
+            .replace("name: tiny", "name: built"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("tests/built.yaml"),
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: built}}\nspec:\n  apps: [../app/built.yaml]\n  images:\n    - {{tag: \"{tag}\", context: ../image}}\n  steps:\n    - script: {{command: [\"true\"]}}\n"
+        ),
+    )
+    .unwrap();
+    let rmi = || {
+        let _ = Command::new("podman").args(["rmi", "-f", &tag]).output();
+    };
+    rmi();
+    Test::new().current_dir(p).args(["test", "tests/built.yaml"]).stderr_contains("building image").run();
+    Test::new().current_dir(p).args(["keygen", "k"]).run();
+    let run = promote(p)
+        .args(["app/built.yaml", "--out", "out", "--attest", "k", "--image-map"])
+        .arg(format!("{tag}=registry.example.com/ppattest/web:1"))
+        .output();
+    let id = Command::new("podman").args(["image", "inspect", "--format", "{{.Id}}", &tag]).output().unwrap();
+    rmi();
+    assert_eq!(run.status, 0, "{run}");
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let record: serde_json::Value = std::fs::read_dir(p.join(".podproof/records"))
+        .unwrap()
+        .flatten()
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .next()
+        .unwrap();
+    let image = &statement(&p.join("out"))["predicate"]["apps"][0]["record"]["images"][0];
+    assert_eq!(image["tag"].as_str(), Some(tag.as_str()));
+    assert_eq!(image["promotedAs"], "registry.example.com/ppattest/web:1");
+    assert_eq!(image["context"], "image");
+    assert_eq!(image["contextSha256"], record["apps"][0]["images"][0]["context_sha256"]);
+    assert!(
+        !id.is_empty() && image["imageId"].as_str().is_some_and(|i| i.ends_with(&id) || id.ends_with(i)),
+        "{image} vs {id}"
+    );
+    verify(p, "out", "k.pub").run();
+}
