@@ -178,7 +178,12 @@ fn walk_fd(dir: &OwnedFd, prefix: &str, f: &mut dyn FnMut(&str, FileType) -> boo
     let mut names: Vec<String> = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_string();
+        // A name podproof could not name back could neither be listed nor removed.
+        let Ok(name) = entry.file_name().to_str().map(str::to_string) else {
+            let name = entry.file_name().to_string_lossy();
+            let shown = if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
+            return Err(io_err(format!("`{shown}`"), "its name is not UTF-8; podproof leaves it to you"));
+        };
         if name != "." && name != ".." {
             names.push(name);
         }
@@ -226,7 +231,9 @@ pub fn survey(dir: &Path) -> std::io::Result<Survey> {
     let manifest = match read_manifest(&root) {
         Ok(m) => m,
         Err(why) => {
-            s.foreign.push(Foreign { path: MANIFEST.into(), why: format!("podproof's manifest {why}"), dir: false });
+            let dir = rustix::fs::statat(&root, MANIFEST, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+            s.foreign.push(Foreign { path: MANIFEST.into(), why: format!("podproof's manifest {why}"), dir });
             None
         }
     };
@@ -296,8 +303,8 @@ pub fn survey(dir: &Path) -> std::io::Result<Survey> {
 }
 
 /// Removes what a survey found (podproof's own files always, the foreign
-/// ones only when `force`), then writes `files` and a manifest of them.
-/// A path of `files` that holds something foreign is refused without `force`.
+/// ones only when `force`: without it, a survey with anything foreign is
+/// refused), then writes a manifest of `files` and `files`.
 pub fn replace(dir: &Path, survey: &Survey, files: &[File], force: bool) -> std::io::Result<()> {
     if !survey.foreign.is_empty() && !force {
         return Err(io_err("refusing to replace", "the directory holds files podproof did not write"));
