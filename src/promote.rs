@@ -25,8 +25,8 @@ pub const TESTED_DIGEST: &str = "podproof.dev/tested-digest";
 pub const VERSION: &str = "podproof.dev/version";
 pub const RECORD: &str = "podproof.dev/record";
 pub const FORCED: &str = "podproof.dev/forced";
-/// The first line of the README of every promoted directory; a directory that
-/// starts with it may be overwritten by the next promotion.
+/// The first line of the README of every promoted directory. It makes
+/// nothing deletable: only podproof's manifest does (src/outdir.rs).
 pub const README_TITLE: &str = "# Promoted by podproof";
 
 /// A `FROM=TO` rewrite. An image FROM ending in `/` is a prefix.
@@ -213,6 +213,24 @@ pub struct Provenance {
     pub digest: String,
     /// The record's file name.
     pub record: Option<String>,
+    /// The inputs the digest covers: the record's, or without one the current
+    /// files and image build contexts.
+    pub inputs: Vec<InputDigest>,
+    /// What the trusted record says of the app, for the attestation.
+    pub tested: Option<Tested>,
+}
+
+/// The part of a test record that vouches for an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tested {
+    /// sha256 of the record file as it was read.
+    pub record_sha256: String,
+    pub created_unix: u64,
+    pub podproof_version: String,
+    pub podman_version: String,
+    pub app: record::AppRecord,
+    /// The tests of the record that used the app.
+    pub tests: Vec<record::TestRecord>,
 }
 
 /// One digest over all of an app's input digests.
@@ -258,7 +276,20 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
                         ));
                     }
                 }
-                provenance.push(Provenance { digest: format!("sha256:{}", a.rendered_sha256), record: Some(file) });
+                let tested = Tested {
+                    record_sha256: record::digest_path(&record::dir(root).join(&file)).unwrap_or_default(),
+                    created_unix: rec.created_unix,
+                    podproof_version: rec.podproof_version.clone(),
+                    podman_version: rec.podman_version.clone(),
+                    app: a.clone(),
+                    tests: rec.tests.iter().filter(|t| t.apps.contains(&app.name)).cloned().collect(),
+                };
+                provenance.push(Provenance {
+                    digest: format!("sha256:{}", a.rendered_sha256),
+                    record: Some(file),
+                    inputs: a.inputs.clone(),
+                    tested: Some(tested),
+                });
             }
             None => {
                 let last = records
@@ -279,7 +310,12 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
                     )),
                 }
                 let all = record::all_inputs(root, app);
-                provenance.push(Provenance { digest: format!("sha256:{}", inputs_digest(&all)), record: None });
+                provenance.push(Provenance {
+                    digest: format!("sha256:{}", inputs_digest(&all)),
+                    record: None,
+                    inputs: all,
+                    tested: None,
+                });
             }
         }
     }
@@ -386,52 +422,6 @@ pub fn annotate(o: &mut Object, annotations: &BTreeMap<String, String>) {
 pub fn file_name(o: &Object) -> String {
     let (kind, name) = o.kind_name();
     format!("{}-{name}.yaml", kind.to_ascii_lowercase())
-}
-
-/// One file of a promotion.
-#[derive(Debug, Clone)]
-pub struct File {
-    pub name: String,
-    pub text: String,
-    /// Holds Secret values: written readable by the owner only.
-    pub secret: bool,
-}
-
-/// Refuses an output directory with content that no promotion wrote, so no
-/// stray manifest gets applied with the promoted ones.
-pub fn check_out(dir: &Path) -> Result<()> {
-    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
-    let ours = std::fs::read_to_string(dir.join("README.md")).is_ok_and(|t| t.starts_with(README_TITLE));
-    if entries.next().is_some() && !ours {
-        let shown = crate::source::display(dir);
-        return Err(Error::Usage(format!(
-            "--out {shown} is not empty and holds no earlier promotion: choose a new or empty directory"
-        )));
-    }
-    Ok(())
-}
-
-/// Writes the files into `dir`, replacing an earlier promotion there.
-pub fn write(dir: &Path, files: &[File]) -> Result<()> {
-    check_out(dir)?;
-    let shown = crate::source::display(dir);
-    let io = |e: std::io::Error| Error::runtime(format!("cannot write {shown}: {e}"));
-    for p in std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()) {
-        if p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "md") {
-            std::fs::remove_file(&p).map_err(io)?;
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(io)?;
-    for f in files {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mode = if f.secret { 0o600 } else { 0o644 };
-        crate::state::check_file_name(&f.name).map_err(io)?;
-        let mut out =
-            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(dir.join(&f.name)).map_err(io)?;
-        out.write_all(f.text.as_bytes()).map_err(io)?;
-    }
-    Ok(())
 }
 
 /// Applies a promoted directory with kubectl (an argument vector, no shell):

@@ -6,9 +6,18 @@
 //! a temporary project of its own (so no record of this checkout leaks in) and
 //! snapshotted into tests/snapshots/; the output must pass `podproof lint
 //! --target cluster` and parse back into k8s-openapi types. Only `--apply`
-//! fakes anything: kubectl, with tests/promote/bin/kubectl.
+//! fakes anything: kubectl, with tests/promote/bin/kubectl. The modules in
+//! tests/promote/ test what `--out` may remove, attestations (with
+//! securesystemslib and in-toto) and charts (with real helm).
 
 mod common;
+
+#[path = "promote/attest.rs"]
+mod attest;
+#[path = "promote/helm.rs"]
+mod helm;
+#[path = "promote/out.rs"]
+mod out;
 
 use common::{root, tempdir, Test};
 use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
@@ -382,9 +391,15 @@ fn bad_input_and_usage_exit_2() {
         (&["app", "--out", "o", "--image-map", "localhost/=registry.example.com"], "both sides must end with `/`"),
         (&["app", "--out", "o", "--hostpath-map", "./data=relative"], "mapped to an absolute path"),
         (&["app", "--out", "o", "--apply"], "--context"),
-        (&["app", "--out", "o", "--format", "helm"], "invalid value 'helm'"),
+        (&["app", "--out", "o", "--format", "yaml"], "invalid value 'yaml'"),
+        (&["app", "--out", "o", "--chart-version", "1.0.0"], "--chart-version needs --format helm"),
+        (&["app", "--out", "o", "--format", "helm", "--chart-version", "1.0"], "a chart's version is SemVer"),
+        (&["app", "--out", "o", "--format", "helm", "--apply", "--context", "c"], "install a chart with `helm install"),
+        (&["app", "--out", "o", "--attest", "missing.key"], "cannot use the key missing.key"),
+        (&["app", "--out", "o", "--attest", "app/app.yaml"], "not a PEM private key"),
         (&["-", "--out", "o"], "reads app files, not stdin"),
-        (&["app", "--out", "app"], "is not empty and holds no earlier promotion"),
+        (&["app", "--out", "app"], "holds files podproof did not write there; nothing was removed"),
+        (&["app", "--out", "app/app.yaml"], "--out app/app.yaml: it is not a directory"),
     ];
     for (args, message) in cases {
         promote(dir.path()).args(*args).expect_status(2).stderr_contains(*message).run();

@@ -4,6 +4,7 @@ pub mod clean;
 mod completions;
 mod doctor;
 mod down;
+mod keygen;
 mod lint;
 mod netns_helper;
 mod promote;
@@ -11,6 +12,7 @@ mod render;
 mod snapshot;
 mod test;
 mod up;
+mod verify;
 
 use crate::error::{Error, Result};
 use clap::{Parser, Subcommand};
@@ -46,6 +48,10 @@ pub enum Command {
     Clean(clean::Args),
     /// Write cluster manifests of apps whose exact bytes were linted and tested
     Promote(promote::Args),
+    /// Check a promoted directory against its signed attestation (`promote --attest`)
+    Verify(verify::Args),
+    /// Make an ed25519 key pair for `promote --attest` and `verify`
+    Keygen(keygen::Args),
     /// Review, accept or reject snapshot drafts; find unreferenced snapshots
     Snapshot(snapshot::Args),
     /// Check that podman can run containers here, and explain why not
@@ -91,6 +97,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Completions(a) => completions::run(a),
         Command::Snapshot(a) => snapshot::run(a),
         Command::Promote(a) => promote::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Keygen(a) => keygen::run(a),
         Command::Lint(a) => lint::run(a),
         Command::NetnsHelper => netns_helper::run(),
     }
