@@ -24,13 +24,23 @@ use serde_yaml::Value;
 pub enum Scope {
     /// The Deployment's own spec (not its pod template).
     Deployment,
+    /// A StatefulSet's own spec.
+    StatefulSet,
+    /// A DaemonSet's own spec.
+    DaemonSet,
+    /// A Job's own spec.
+    Job,
     Pod,
     PodSecurity,
     /// Init and app containers alike.
     Container,
     ContainerSecurity,
+    /// A container's `lifecycle`.
+    Lifecycle,
     /// Each entry of a container's `envFrom`.
     EnvFrom,
+    /// Each entry of the pod's `volumes`.
+    Volume,
     /// Each entry of a container's `volumeMounts`.
     VolumeMount,
     /// Each source of a `projected` volume.
@@ -46,11 +56,16 @@ impl Scope {
     pub fn path(self) -> &'static str {
         match self {
             Scope::Deployment => "Deployment spec",
+            Scope::StatefulSet => "StatefulSet spec",
+            Scope::DaemonSet => "DaemonSet spec",
+            Scope::Job => "Job spec",
             Scope::Pod => "pod spec",
             Scope::PodSecurity => "pod securityContext",
             Scope::Container => "container",
             Scope::ContainerSecurity => "container securityContext",
+            Scope::Lifecycle => "container lifecycle",
             Scope::EnvFrom => "container envFrom[]",
+            Scope::Volume => "pod volumes[]",
             Scope::VolumeMount => "container volumeMounts[]",
             Scope::ProjectedSource => "projected volume sources[]",
             Scope::Service => "Service spec",
@@ -70,6 +85,17 @@ pub enum When {
     Is(&'static str),
     /// A number other than the sibling field's number.
     DiffersFrom(&'static str),
+    /// A number other than the sibling field's number, or than this default
+    /// when the sibling is left out.
+    DiffersFromOr(&'static str, i64),
+    /// Any value but this string.
+    IsNot(&'static str),
+    /// Exactly `false`.
+    False,
+    /// Any value, where the run's podman is older than this (major, minor):
+    /// the field is honoured from that version on. The entry carries the
+    /// version, and a run drops it once it knows its podman is newer.
+    PodmanBefore(u32, u32),
     /// Any value, where podman cannot enforce resource limits
     /// (`podman::limits_enforced`: rootless podman on cgroups v1).
     LimitsNotEnforced,
@@ -109,6 +135,10 @@ const ONE_NODE: &str = "nothing is scheduled locally: every pod runs on this one
 const NO_API: &str =
     "no API server runs locally: no service account or token exists (the downward API still reports the name)";
 
+const NO_STORAGE: &str = "no such storage exists locally: podman refuses the pod or mounts nothing";
+const NO_ROUTING: &str =
+    "no proxy routes traffic to a Service locally: its names resolve to the pods it selects, inside the run's network";
+
 /// Every field podman ignores and every field podproof changes or drops, with the reason.
 pub static FIELDS: &[Field] = &[
     // The Deployment's rollout: podproof runs its members as Pods itself.
@@ -122,6 +152,64 @@ pub static FIELDS: &[Field] = &[
     ignored(Deployment, "revisionHistoryLimit", Present, "no ReplicaSets are kept locally"),
     ignored(Deployment, "progressDeadlineSeconds", Present, "podproof's own timeouts (`--timeout`, the step's) apply"),
     ignored(Deployment, "paused", Present, "a paused Deployment runs anyway"),
+    // A StatefulSet's, a DaemonSet's and a Job's own specs: podproof runs
+    // their members as Pods itself, with no controller behind them.
+    changed(StatefulSet, "minReadySeconds", Present, "a member counts as available as soon as it is ready"),
+    changed(StatefulSet, "ordinals", Present, "members are numbered from 0, whatever `ordinals.start` says"),
+    changed(
+        StatefulSet,
+        "persistentVolumeClaimRetentionPolicy",
+        Present,
+        "the claims are volumes of the run: kept on scale-down and removed with the run, whatever the policy",
+    ),
+    changed(StatefulSet, "revisionHistoryLimit", Present, "no ControllerRevisions are kept locally"),
+    changed(
+        StatefulSet,
+        "serviceName",
+        Present,
+        "its members get no `<pod>.<serviceName>` DNS names locally; the Service's own name resolves to them",
+    ),
+    changed(
+        StatefulSet,
+        "updateStrategy",
+        Present,
+        "`up` replaces a changed member by removing it and starting the new one, whatever the strategy",
+    ),
+    changed(DaemonSet, "minReadySeconds", Present, "a member counts as available as soon as it is ready"),
+    changed(DaemonSet, "revisionHistoryLimit", Present, "no ControllerRevisions are kept locally"),
+    changed(
+        DaemonSet,
+        "updateStrategy",
+        Present,
+        "`up` replaces a changed member by removing it and starting the new one, whatever the strategy",
+    ),
+    changed(Job, "activeDeadlineSeconds", Present, "nothing stops the Job's pods when the deadline passes"),
+    changed(
+        Job,
+        "backoffLimit",
+        Present,
+        "a failed pod is not replaced: its failure fails the step that started it, instead of a retry up to the limit",
+    ),
+    changed(Job, "backoffLimitPerIndex", Present, "no failed index is retried"),
+    changed(Job, "maxFailedIndexes", Present, "no failed index is retried"),
+    changed(
+        Job,
+        "completionMode",
+        Is("Indexed"),
+        "the pods get no completion index (no `JOB_COMPLETION_INDEX`, index annotation or indexed hostname)",
+    ),
+    changed(
+        Job,
+        "completions",
+        DiffersFromOr("parallelism", 1),
+        "the Job runs `parallelism` pods once each: no further pod starts for the remaining completions",
+    ),
+    changed(Job, "managedBy", Present, "podproof runs the Job's pods itself, whatever controller it names"),
+    changed(Job, "podFailurePolicy", Present, "not evaluated: no Job controller runs locally"),
+    changed(Job, "podReplacementPolicy", Present, "no failed pod is replaced locally"),
+    changed(Job, "successPolicy", Present, "not evaluated: no Job controller runs locally"),
+    changed(Job, "suspend", NotFalse, "a suspended Job runs anyway"),
+    changed(Job, "ttlSecondsAfterFinished", Present, "a finished Job is not deleted: its pods stay until the run ends"),
     // The pod spec.
     ignored(Pod, "imagePullSecrets", Present, "nothing is pulled locally: images are built here or must be present"),
     made_up(Pod, "enableServiceLinks", "podproof writes the Service variables in, or none with `false`"),
@@ -143,6 +231,24 @@ pub static FIELDS: &[Field] = &[
     ignored(Pod, "tolerations", Present, ONE_NODE),
     ignored(Pod, "schedulerName", Present, ONE_NODE),
     ignored(Pod, "topologySpreadConstraints", Present, ONE_NODE),
+    changed(Pod, "hostname", Present, "the hostname is the member name, not this one"),
+    changed(Pod, "hostPID", PodmanBefore(4, 4), "podman before 4.4 ignores it: the pod gets a PID namespace of its own"),
+    changed(Pod, "hostIPC", PodmanBefore(4, 5), "podman before 4.5 ignores it: the pod gets an IPC namespace of its own"),
+    changed(Pod, "hostUsers", False, "user namespaces are not set up for the pod locally"),
+    changed(Pod, "overhead", Present, "no RuntimeClass overhead is accounted locally"),
+    changed(Pod, "preemptionPolicy", Present, "nothing is scheduled or preempted locally"),
+    changed(Pod, "resourceClaims", Present, "no dynamic resources are allocated locally"),
+    changed(Pod, "resources", Present, "pod-level requests and limits are not applied locally"),
+    changed(Pod, "schedulingGates", Present, "a gated pod runs anyway: nothing is scheduled locally"),
+    changed(PodSecurity, "appArmorProfile", Present, "podman's default AppArmor profile applies"),
+    changed(PodSecurity, "seLinuxChangePolicy", Present, "volumes are not relabelled locally"),
+    changed(
+        PodSecurity,
+        "supplementalGroupsPolicy",
+        Present,
+        "the groups of the image's /etc/group are kept, whatever the policy",
+    ),
+    changed(PodSecurity, "sysctls", PodmanBefore(4, 5), "podman before 4.5 ignores them"),
     ignored(PodSecurity, "runAsNonRoot", Present, "podman does not check it: an image that runs as root starts anyway"),
     ignored(PodSecurity, "fsGroup", Present, "volume ownership is not changed to the group"),
     ignored(PodSecurity, "fsGroupChangePolicy", Present, "volume ownership is not changed to the group"),
@@ -175,6 +281,17 @@ pub static FIELDS: &[Field] = &[
         "podman does not check it: an image that runs as root starts anyway",
     ),
     ignored(ContainerSecurity, "seccompProfile", Present, "podman's default seccomp profile applies"),
+    changed(ContainerSecurity, "appArmorProfile", Present, "podman's default AppArmor profile applies"),
+    changed(ContainerSecurity, "windowsOptions", Present, "the container runs on Linux"),
+    changed(ContainerSecurity, "procMount", PodmanBefore(4, 7), "podman before 4.7 ignores it"),
+    changed(Container, "resizePolicy", Present, "containers are not resized in place locally"),
+    changed(
+        Lifecycle,
+        "stopSignal",
+        Present,
+        "the image's STOPSIGNAL (else SIGTERM) stops the container, as in a cluster without the ContainerStopSignals gate",
+    ),
+    changed(VolumeMount, "recursiveReadOnly", Present, "a read-only mount is not made recursively read-only"),
     made_up(EnvFrom, "prefix", "podproof writes the variables in with their prefix"),
     ignored(VolumeMount, "subPathExpr", Present, "the whole volume is mounted"),
     changed(
@@ -183,6 +300,30 @@ pub static FIELDS: &[Field] = &[
         Present,
         "the file holds a fake token: no API server issues tokens locally",
     ),
+    // Volumes whose storage does not exist on this machine.
+    changed(Volume, "awsElasticBlockStore", Present, NO_STORAGE),
+    changed(Volume, "azureDisk", Present, NO_STORAGE),
+    changed(Volume, "azureFile", Present, NO_STORAGE),
+    changed(Volume, "cephfs", Present, NO_STORAGE),
+    changed(Volume, "cinder", Present, NO_STORAGE),
+    changed(Volume, "csi", Present, NO_STORAGE),
+    changed(Volume, "ephemeral", Present, NO_STORAGE),
+    changed(Volume, "fc", Present, NO_STORAGE),
+    changed(Volume, "flexVolume", Present, NO_STORAGE),
+    changed(Volume, "flocker", Present, NO_STORAGE),
+    changed(Volume, "gcePersistentDisk", Present, NO_STORAGE),
+    changed(Volume, "gitRepo", Present, NO_STORAGE),
+    changed(Volume, "glusterfs", Present, NO_STORAGE),
+    changed(Volume, "image", Present, NO_STORAGE),
+    changed(Volume, "iscsi", Present, NO_STORAGE),
+    changed(Volume, "nfs", Present, NO_STORAGE),
+    changed(Volume, "photonPersistentDisk", Present, NO_STORAGE),
+    changed(Volume, "portworxVolume", Present, NO_STORAGE),
+    changed(Volume, "quobyte", Present, NO_STORAGE),
+    changed(Volume, "rbd", Present, NO_STORAGE),
+    changed(Volume, "scaleIO", Present, NO_STORAGE),
+    changed(Volume, "storageos", Present, NO_STORAGE),
+    changed(Volume, "vsphereVolume", Present, NO_STORAGE),
     // A Service: its names resolve to the pods it selects, like a headless Service.
     changed(
         Service,
@@ -202,6 +343,28 @@ pub static FIELDS: &[Field] = &[
         Is("ClientIP"),
         "the names resolve to every selected pod: nothing keeps a client on one",
     ),
+    changed(
+        Service,
+        "selector",
+        Present,
+        "its names resolve to each selected pod from the pod's start, ready or not: a cluster leaves out pods that are not ready",
+    ),
+    changed(Service, "type", Is("ExternalName"), "its name does not resolve to the external name locally"),
+    changed(Service, "clusterIP", IsNot("None"), "no virtual IP: the names resolve to the pods, like a headless Service"),
+    changed(Service, "allocateLoadBalancerNodePorts", Present, NO_ROUTING),
+    changed(Service, "externalIPs", Present, NO_ROUTING),
+    changed(Service, "externalName", Present, NO_ROUTING),
+    changed(Service, "externalTrafficPolicy", Present, NO_ROUTING),
+    changed(Service, "healthCheckNodePort", Present, NO_ROUTING),
+    changed(Service, "internalTrafficPolicy", Present, NO_ROUTING),
+    changed(Service, "ipFamilies", Present, NO_ROUTING),
+    changed(Service, "ipFamilyPolicy", Present, NO_ROUTING),
+    changed(Service, "loadBalancerClass", Present, NO_ROUTING),
+    changed(Service, "loadBalancerIP", Present, NO_ROUTING),
+    changed(Service, "loadBalancerSourceRanges", Present, NO_ROUTING),
+    changed(Service, "sessionAffinityConfig", Present, NO_ROUTING),
+    changed(Service, "trafficDistribution", Present, NO_ROUTING),
+    changed(ServicePort, "nodePort", Present, "nothing is published on the host"),
     changed(
         ServicePort,
         "port",
@@ -257,6 +420,10 @@ pub struct Entry {
     /// The kind, or the field's path in the document (`spec.template.spec.affinity`).
     pub name: String,
     pub reason: String,
+    /// A field that podman honours from this (major, minor) on: a run whose
+    /// podman is that new drops the entry (`for_podman`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub podman_before: Option<(u32, u32)>,
 }
 
 impl Entry {
@@ -313,6 +480,7 @@ pub fn kind_entry(src: &Source, doc: &Doc, api: &str, kind: &str) -> Entry {
         object: object_of(doc, kind),
         name: kind.to_string(),
         reason: kind_reason(api, kind).to_string(),
+        podman_before: None,
     }
 }
 
@@ -330,9 +498,15 @@ fn counts(when: When, v: &Value, at: &Value, limits_enforced: bool) -> bool {
             let n = |v: &Value| v.as_i64();
             matches!((n(v), at.get(other).and_then(n)), (Some(a), Some(b)) if a != b)
         }
+        DiffersFromOr(other, default) => {
+            let sibling = at.get(other).and_then(Value::as_i64).unwrap_or(default);
+            v.as_i64().is_some_and(|a| a != sibling)
+        }
         Present => true,
-        NotFalse => !matches!(v, Value::Bool(false) | Value::Null),
+        NotFalse | PodmanBefore(..) => !matches!(v, Value::Bool(false) | Value::Null),
         Is(s) => v.as_str() == Some(s),
+        IsNot(s) => v.as_str().is_some_and(|x| x != s),
+        False => matches!(v, Value::Bool(false)),
         LimitsNotEnforced => !limits_enforced && !v.is_null(),
     }
 }
@@ -353,9 +527,16 @@ pub fn hits(pod: &PodView, top: &Value, limits_enforced: bool) -> Vec<Hit> {
             }
         }
     };
-    if pod.kind == "Deployment" && pod.form == view::Form::Manifest {
+    let workload = match pod.kind {
+        "Deployment" => Some(Deployment),
+        "StatefulSet" => Some(StatefulSet),
+        "DaemonSet" => Some(DaemonSet),
+        "Job" => Some(Job),
+        _ => None,
+    };
+    if let (Some(scope), view::Form::Manifest) = (workload, pod.form) {
         if let Some(s) = top.get("spec") {
-            add(Deployment, s, &|f| format!("/spec/{f}"), None);
+            add(scope, s, &|f| format!("/spec/{f}"), None);
         }
     }
     add(Pod, spec, &|f| pod.ptr(&format!("/{f}")), None);
@@ -368,6 +549,9 @@ pub fn hits(pod: &PodView, top: &Value, limits_enforced: bool) -> Vec<Hit> {
         if let Some(sc) = c.get("securityContext") {
             add(ContainerSecurity, sc, &|f| pod.ptr(&format!("{cp}/securityContext/{f}")), Some(name));
         }
+        if let Some(l) = c.get("lifecycle") {
+            add(Lifecycle, l, &|f| pod.ptr(&format!("{cp}/lifecycle/{f}")), Some(name));
+        }
         for (i, e) in seq(c, "envFrom") {
             add(EnvFrom, e, &|f| pod.ptr(&format!("{cp}/envFrom/{i}/{f}")), Some(name));
         }
@@ -376,6 +560,7 @@ pub fn hits(pod: &PodView, top: &Value, limits_enforced: bool) -> Vec<Hit> {
         }
     }
     for (i, v) in seq(spec, "volumes") {
+        add(Volume, v, &|f| pod.ptr(&format!("/volumes/{i}/{f}")), None);
         for (j, s) in v.get("projected").map(|p| seq(p, "sources").collect::<Vec<_>>()).unwrap_or_default() {
             add(ProjectedSource, s, &|f| pod.ptr(&format!("/volumes/{i}/projected/sources/{j}/{f}")), None);
         }
@@ -399,6 +584,10 @@ fn field_entries(src: &Source, doc: &Doc, pod: &PodView, object: &str) -> Vec<En
                 object: object.to_string(),
                 name: dotted(&h.pointer),
                 reason: why.to_string(),
+                podman_before: match h.field.when {
+                    PodmanBefore(major, minor) => Some((major, minor)),
+                    _ => None,
+                },
             })
         })
         .collect();
@@ -436,6 +625,7 @@ fn grace_site(src: &Source, doc: &Doc, pod: &PodView, object: &str) -> GraceSite
             object: object.to_string(),
             name: dotted(&ptr),
             reason: String::new(),
+            podman_before: None,
         },
         seconds: written.unwrap_or(DEFAULT_GRACE_SECONDS),
     }
@@ -511,6 +701,7 @@ fn service_entries(src: &Source, doc: &Doc) -> Vec<Entry> {
                 object: object.clone(),
                 name: dotted(&ptr),
                 reason: f.ledger?.to_string(),
+                podman_before: None,
             })
         })
         .collect()
@@ -557,19 +748,36 @@ pub fn of_test_run<'a>(
     apps: impl IntoIterator<Item = &'a crate::app::App> + Clone,
     grace: std::time::Duration,
     from: GraceFrom,
+    podman: PodmanVersion,
 ) -> Vec<Entry> {
-    let mut out = for_tests(of_apps(apps.clone()));
+    let mut out = for_podman(for_tests(of_apps(apps.clone())), podman);
     out.extend(grace_entries(apps, grace, from));
     out
 }
 
 /// The ledger of a run that stops pods within `grace` (`up`): the apps'
 /// entries, then the pods given a longer grace period than that.
+/// The run's podman version as (major, minor), asked for only when an entry
+/// depends on it: refusing bad input must not call podman.
+pub type PodmanVersion<'a> = &'a dyn Fn() -> Option<(u32, u32)>;
+
+/// `entries` without those that a run on `podman` (major, minor) does not
+/// need: fields that podman version honours. An unknown version keeps them.
+pub fn for_podman(mut entries: Vec<Entry>, podman: PodmanVersion) -> Vec<Entry> {
+    if entries.iter().any(|e| e.podman_before.is_some()) {
+        if let Some(v) = podman() {
+            entries.retain(|e| e.podman_before.is_none_or(|before| v < before));
+        }
+    }
+    entries
+}
+
 pub fn of_run<'a>(
     apps: impl IntoIterator<Item = &'a crate::app::App> + Clone,
     grace: std::time::Duration,
+    podman: PodmanVersion,
 ) -> Vec<Entry> {
-    let mut out = of_apps(apps.clone());
+    let mut out = for_podman(of_apps(apps.clone()), podman);
     out.extend(grace_entries(apps, grace, GraceFrom::Up));
     out
 }
@@ -654,7 +862,11 @@ pub fn markdown() -> String {
             Present | LimitsNotEnforced => format!("`{}`", f.name),
             NotFalse => format!("`{}` (unless `false`)", f.name),
             Is(v) => format!("`{}: {v}`", f.name),
+            IsNot(v) => format!("`{}` other than `{v}`", f.name),
+            False => format!("`{}: false`", f.name),
             DiffersFrom(other) => format!("`{}` other than its `{other}`", f.name),
+            DiffersFromOr(other, d) => format!("`{}` other than its `{other}` ({d} when left out)", f.name),
+            PodmanBefore(major, minor) => format!("`{}`, before podman {major}.{minor}", f.name),
         };
         let podman = if f.podman_ignores { "ignores it" } else { "-" };
         let podproof = match (f.ledger, f.honoured) {
@@ -705,7 +917,7 @@ mod tests {
         );
         check(
             &format!("{pod}---\napiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec:\n  type: NodePort\n  selector: {{a: b}}\n  ports:\n  - {{name: a, port: 80, targetPort: 8080}}\n  - {{name: b, port: 81, targetPort: 81}}\n  - {{name: c, port: 82, targetPort: web}}\n"),
-            &["13:3 field spec.type", "16:15 field spec.ports[0].port"],
+            &["13:3 field spec.type", "14:3 field spec.selector", "16:15 field spec.ports[0].port"],
         );
         check(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  strategy: {type: Recreate}\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - {name: c, image: x, imagePullPolicy: IfNotPresent}\n",
@@ -796,7 +1008,11 @@ mod tests {
                 EnvFrom => &mut env_from,
                 VolumeMount => &mut mount,
                 ProjectedSource => &mut source,
-                Service | ServicePort => continue,
+                // Only rows podman itself ignores matter here, and none is in these scopes.
+                StatefulSet | DaemonSet | Job | Lifecycle | Volume | Service | ServicePort => {
+                    assert!(!f.podman_ignores, "{}", f.name);
+                    continue;
+                }
             };
             m.insert(f.name.into(), v);
         }

@@ -37,9 +37,30 @@ fn within<T: Send + 'static>(pid: i64, f: impl FnOnce() -> io::Result<T> + Send 
 /// the namespace (rootless podman).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
-    Tcp { host: String, port: u16, timeout_ms: u64 },
-    Http { method: String, url: Url, headers: Vec<(String, String)>, body: Vec<u8>, timeout_ms: u64 },
-    Dns { server: Ipv4Addr, name: String, timeout_ms: u64 },
+    Tcp {
+        host: String,
+        port: u16,
+        timeout_ms: u64,
+    },
+    Http {
+        method: String,
+        url: Url,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        timeout_ms: u64,
+    },
+    Dns {
+        server: Ipv4Addr,
+        name: String,
+        timeout_ms: u64,
+    },
+    /// A grpc.health.v1 Check of `service` at `host:port`.
+    Grpc {
+        host: String,
+        port: u16,
+        service: String,
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +68,7 @@ pub enum Reply {
     Connected,
     Http(Response),
     Dns(Vec<Ipv4Addr>),
+    Grpc(crate::probeclient::Health),
 }
 
 /// Does `req` in the calling thread's namespace.
@@ -70,11 +92,24 @@ fn execute(req: Request) -> io::Result<Reply> {
                 req.push_str(&format!("{k}: {v}\r\n"));
             }
             req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-            s.write_all(req.as_bytes())?;
-            s.write_all(&body)?;
-            let mut raw = Vec::new();
-            s.read_to_end(&mut raw)?;
+            let mut bytes = req.into_bytes();
+            bytes.extend_from_slice(&body);
+            let raw = if url.tls {
+                crate::probeclient::https_exchange(s, &url.host, &bytes)?
+            } else {
+                s.write_all(&bytes)?;
+                let mut raw = Vec::new();
+                s.read_to_end(&mut raw)?;
+                raw
+            };
             parse_response(&raw).map(Reply::Http).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }
+        Request::Grpc { host, port, service, timeout_ms } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            let addr = resolve(&host, port)?;
+            let s = TcpStream::connect_timeout(&addr, timeout)?;
+            let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            crate::probeclient::grpc_health(s, &authority, &service, timeout).map(Reply::Grpc)
         }
         Request::Dns { server, name, timeout_ms } => {
             let sock = UdpSocket::bind("0.0.0.0:0")?;
@@ -120,6 +155,22 @@ pub fn http(
     };
     match call(pid, req)? {
         Reply::Http(r) => Ok(r),
+        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}
+
+/// Runs a grpc.health.v1 Check of `service` at `host:port` inside the
+/// namespace of `pid`.
+pub fn grpc_health(
+    pid: i64,
+    host: &str,
+    port: u16,
+    service: &str,
+    timeout: Duration,
+) -> io::Result<crate::probeclient::Health> {
+    let req = Request::Grpc { host: host.to_string(), port, service: service.to_string(), timeout_ms: millis(timeout) };
+    match call(pid, req)? {
+        Reply::Grpc(h) => Ok(h),
         other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
     }
 }
@@ -283,28 +334,46 @@ impl Response {
     }
 }
 
-/// A parsed `http://host:port/path` URL.
+/// A parsed `http://host:port/path` (or `https://`) URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Url {
     pub host: String,
     pub port: u16,
     pub path: String,
+    /// HTTPS: TLS without verifying the server's certificate, as the kubelet's probes.
+    #[serde(default)]
+    pub tls: bool,
+}
+
+impl Url {
+    /// `http` or `https`, for messages.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 pub fn parse_url(url: &str) -> Result<Url, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: only http:// URLs are supported"))?;
+    let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return Err(format!("`{url}`: only http:// and https:// URLs are supported")),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("`{url}`: bad port `{p}`"))?),
-        None => (authority.to_string(), 80),
+        None => (authority.to_string(), if tls { 443 } else { 80 }),
     };
     if host.is_empty() {
         return Err(format!("`{url}`: missing host"));
     }
-    Ok(Url { host, port, path })
+    Ok(Url { host, port, path, tls })
 }
 
 /// Parses a complete HTTP/1.x response (with Content-Length, chunked, or close-delimited body).
@@ -381,10 +450,12 @@ mod tests {
     fn urls() {
         assert_eq!(
             parse_url("http://localhost:9090/-/reload").unwrap(),
-            Url { host: "localhost".into(), port: 9090, path: "/-/reload".into() }
+            Url { host: "localhost".into(), port: 9090, path: "/-/reload".into(), tls: false }
         );
         assert_eq!(parse_url("http://x").unwrap().port, 80);
-        assert!(parse_url("https://x").is_err());
+        assert_eq!(parse_url("https://x").unwrap().port, 443);
+        assert!(parse_url("https://x").unwrap().tls);
+        assert!(parse_url("ftp://x").is_err());
     }
 
     #[test]

@@ -46,58 +46,148 @@ fn host(explicit: Option<&String>, t: &Target) -> String {
     })
 }
 
+/// One run of a probe, as the kubelet's prober (pkg/kubelet/prober) tells
+/// them apart: a check that passed, a check that failed, or an error that
+/// kept the check from running at all (a port name that no container port
+/// has, a command the runtime could not start). The kubelet throws an
+/// error's result away: it counts neither towards success nor towards
+/// failure, so a liveness probe with a mistyped command never restarts its
+/// container (kubernetes/kubernetes#106682), and an event says it errored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure(String),
+    Error(String),
+}
+
+impl Outcome {
+    fn of(r: Result<(), String>) -> Outcome {
+        match r {
+            Ok(()) => Outcome::Success,
+            Err(e) => Outcome::Failure(e),
+        }
+    }
+}
+
+/// What an exec action did: it ran and exited 0 (Ok), it ran and failed or
+/// timed out (Failure), or podman could not run it (Error: podman exits 125
+/// on its own errors, 126 and 127 when the command cannot be started, where
+/// a CRI runtime returns an error and no exit code at all).
+fn exec_outcome(cmd: &[String], t: &Target, timeout: Duration) -> Outcome {
+    match podman::exec_until(&t.container, cmd, None, Some(timeout)) {
+        Ok(out) if out.status == 0 => Outcome::Success,
+        Ok(out) => {
+            let detail = format!("{}{}", out.stdout, out.stderr);
+            let msg = format!("exec {:?} exited {}: {}", cmd, out.status, detail.trim());
+            if matches!(out.status, 125..=127) {
+                Outcome::Error(msg)
+            } else {
+                Outcome::Failure(msg)
+            }
+        }
+        // A command still running at timeoutSeconds fails the probe (the
+        // kubelet's ExecProbeTimeout); its `podman exec` was killed.
+        Err(e) if e.status.is_none() && e.stderr.starts_with("timed out") => {
+            Outcome::Failure(format!("exec {cmd:?} timed out after {timeout:?}"))
+        }
+        Err(e) => Outcome::Error(e.stderr),
+    }
+}
+
 /// Runs an exec action; a command still running after `timeout` is a failure
 /// (its `podman exec` is killed), as the kubelet fails exec probes on timeoutSeconds.
 pub fn exec(cmd: &[String], t: &Target, timeout: Duration) -> Result<(), String> {
-    let out = podman::exec_until(&t.container, cmd, None, Some(timeout)).map_err(|e| e.stderr)?;
-    if out.status == 0 {
-        Ok(())
-    } else {
-        let detail = format!("{}{}", out.stdout, out.stderr);
-        Err(format!("exec {:?} exited {}: {}", cmd, out.status, detail.trim()))
+    match exec_outcome(cmd, t, timeout) {
+        Outcome::Success => Ok(()),
+        Outcome::Failure(e) | Outcome::Error(e) => Err(e),
+    }
+}
+
+/// An httpGet action: 200-399 passes, as in pkg/probe/http. `https` speaks
+/// TLS without verifying the server's certificate, as the kubelet does.
+fn http_get_outcome(h: &core::HTTPGetAction, t: &Target, timeout: Duration) -> Outcome {
+    let tls = h.scheme.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("https"));
+    let port = match resolve_port(&h.port, &t.ports) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Error(e),
+    };
+    let path = h.path.clone().unwrap_or_else(|| "/".into());
+    let url = netns::Url { host: host(h.host.as_ref(), t), port, path, tls };
+    let shown = format!("{}://{}:{}{}", url.scheme(), url.host, url.port, url.path);
+    let headers: Vec<(String, String)> =
+        h.http_headers.iter().flatten().map(|hh| (hh.name.clone(), hh.value.clone())).collect();
+    match netns::http(t.netns_pid, "GET", &url, &headers, b"", timeout) {
+        Ok(r) if (200..400).contains(&r.status) => Outcome::Success,
+        Ok(r) => Outcome::Failure(format!("GET {shown} answered {}", r.status)),
+        Err(e) => Outcome::Failure(format!("GET {shown}: {e}")),
     }
 }
 
 pub fn http_get(h: &core::HTTPGetAction, t: &Target, timeout: Duration) -> Result<(), String> {
-    if h.scheme.as_deref().map(|s| s.eq_ignore_ascii_case("https")).unwrap_or(false) {
-        return Err("HTTPS probes are not supported locally".into());
+    match http_get_outcome(h, t, timeout) {
+        Outcome::Success => Ok(()),
+        Outcome::Failure(e) | Outcome::Error(e) => Err(e),
     }
-    let port = resolve_port(&h.port, &t.ports)?;
-    let path = h.path.clone().unwrap_or_else(|| "/".into());
-    let url = netns::Url { host: host(h.host.as_ref(), t), port, path };
-    let headers: Vec<(String, String)> =
-        h.http_headers.iter().flatten().map(|hh| (hh.name.clone(), hh.value.clone())).collect();
-    let r = netns::http(t.netns_pid, "GET", &url, &headers, b"", timeout)
-        .map_err(|e| format!("GET http://{}:{}{}: {e}", url.host, url.port, url.path))?;
-    if (200..400).contains(&r.status) {
-        Ok(())
-    } else {
-        Err(format!("GET http://{}:{}{} answered {}", url.host, url.port, url.path, r.status))
-    }
+}
+
+fn tcp_outcome(s: &core::TCPSocketAction, t: &Target, timeout: Duration) -> Outcome {
+    let port = match resolve_port(&s.port, &t.ports) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Error(e),
+    };
+    let h = host(s.host.as_ref(), t);
+    Outcome::of(netns::tcp_check(t.netns_pid, &h, port, timeout).map_err(|e| format!("tcp {h}:{port}: {e}")))
 }
 
 pub fn tcp(s: &core::TCPSocketAction, t: &Target, timeout: Duration) -> Result<(), String> {
-    let port = resolve_port(&s.port, &t.ports)?;
-    let h = host(s.host.as_ref(), t);
-    netns::tcp_check(t.netns_pid, &h, port, timeout).map_err(|e| format!("tcp {h}:{port}: {e}"))
+    match tcp_outcome(s, t, timeout) {
+        Outcome::Success => Ok(()),
+        Outcome::Failure(e) | Outcome::Error(e) => Err(e),
+    }
 }
 
-/// One attempt of a probe.
-pub fn probe_once(p: &core::Probe, t: &Target) -> Result<(), String> {
+/// A gRPC probe, as pkg/probe/grpc: the pod IP's `port`, plaintext, the
+/// standard health service; SERVING passes, every other answer and every
+/// failure to get one (no connection, an RPC error, the timeout) fails.
+fn grpc_outcome(g: &core::GRPCAction, t: &Target, timeout: Duration) -> Outcome {
+    let Ok(port) = u16::try_from(g.port) else { return Outcome::Error(format!("port {} is out of range", g.port)) };
+    let host = host(None, t);
+    let service = g.service.clone().unwrap_or_default();
+    match netns::grpc_health(t.netns_pid, &host, port, &service, timeout) {
+        Ok(crate::probeclient::Health::Status(1)) => Outcome::Success,
+        Ok(crate::probeclient::Health::Status(n)) => Outcome::Failure(format!(
+            "service unhealthy (responded with {})",
+            crate::probeclient::serving_status_name(n)
+        )),
+        Ok(crate::probeclient::Health::RpcError(12, _)) => {
+            Outcome::Failure(format!("{host}:{port}: this server does not implement the grpc health protocol"))
+        }
+        Ok(crate::probeclient::Health::RpcError(code, msg)) => {
+            Outcome::Failure(format!("{host}:{port}: health rpc failed with code {code}: {msg}"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Outcome::Failure(format!("timeout: health rpc to {host}:{port} did not complete within {timeout:?}"))
+        }
+        Err(e) => Outcome::Failure(format!("failed to connect service {host}:{port}: {e}")),
+    }
+}
+
+/// One run of a probe.
+pub fn probe_once(p: &core::Probe, t: &Target) -> Outcome {
     let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1).max(1) as u64);
     if let Some(e) = &p.exec {
-        return exec(e.command.as_deref().unwrap_or_default(), t, timeout);
+        return exec_outcome(e.command.as_deref().unwrap_or_default(), t, timeout);
     }
     if let Some(h) = &p.http_get {
-        return http_get(h, t, timeout);
+        return http_get_outcome(h, t, timeout);
     }
     if let Some(s) = &p.tcp_socket {
-        return tcp(s, t, timeout);
+        return tcp_outcome(s, t, timeout);
     }
-    if p.grpc.is_some() {
-        return Err("gRPC probes are not supported locally".into());
+    if let Some(g) = &p.grpc {
+        return grpc_outcome(g, t, timeout);
     }
-    Err("probe has no action".into())
+    Outcome::Error("probe has no action".into())
 }
 
 /// Runs a postStart or preStop handler once.

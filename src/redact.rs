@@ -97,6 +97,39 @@ pub fn secret_values(doc: &serde_yaml::Value) -> Vec<String> {
         .collect()
 }
 
+/// A serde message without the values it echoes (`invalid type: integer
+/// \`8080\``, `invalid value: string "hunter2"`, the symbol and offset of a
+/// base64 error), for messages about a Secret's fields: they are printed at
+/// load, before any value is registered, so they name the key and never the
+/// value.
+pub fn value_free(msg: &str) -> String {
+    static ECHO: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let echo = ECHO.get_or_init(|| {
+        Regex::new(r#"(boolean|integer|floating point|character) `[^`]*`|string "(?:[^"\\]|\\.)*"|(?i:invalid (?:last )?symbol) [0-9]+, offset [0-9]+"#)
+            .expect("the echo pattern is valid")
+    });
+    echo.replace_all(msg, |c: &regex::Captures| match c.get(1) {
+        Some(kind) => kind.as_str().to_string(),
+        None if c[0].starts_with('s') => "a string".to_string(),
+        None => "an invalid symbol".to_string(),
+    })
+    .into_owned()
+}
+
+/// Whether `value` (a document, or a `List` of them) holds a Secret at the
+/// object `pointer` lies in: the document itself or the `items` entry.
+pub fn in_secret(value: &serde_yaml::Value, pointer: &str) -> bool {
+    let is_secret = |v: &serde_yaml::Value| v.get("kind").and_then(|k| k.as_str()) == Some("Secret");
+    if is_secret(value) {
+        return true;
+    }
+    let mut segs = pointer.split('/').skip(1);
+    match (segs.next(), segs.next().and_then(|i| i.parse::<usize>().ok())) {
+        (Some("items"), Some(i)) => value.get("items").and_then(|items| items.get(i)).is_some_and(is_secret),
+        _ => false,
+    }
+}
+
 /// `text` with each of `values` replaced by `[secret]`, and each line of a
 /// value written over several lines (a block scalar) too.
 pub fn mask(text: &str, values: &[String]) -> String {
@@ -234,6 +267,20 @@ mod tests {
 
     fn check(input: &str, expect: &str) {
         assert_eq!(text(input), expect, "{input:?}");
+    }
+
+    #[test]
+    fn serde_echoes_of_values_are_dropped() {
+        assert_eq!(
+            value_free("stringData.port: invalid type: integer `8080`, expected a string"),
+            "stringData.port: invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            value_free(r#"invalid value: string "hun\"ter2", expected x"#),
+            "invalid value: a string, expected x"
+        );
+        assert_eq!(value_free("Invalid symbol 45, offset 3."), "an invalid symbol.");
+        assert_eq!(value_free("missing field `name`"), "missing field `name`");
     }
 
     #[test]

@@ -584,6 +584,7 @@ impl<'a> Watch<'a> {
                 host: h.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
                 port: h.port,
                 path: h.path.clone(),
+                tls: false,
             };
             let r =
                 netns::http(self.netns_pid(), &h.method.to_ascii_uppercase(), &url, &[], b"", Duration::from_secs(2))

@@ -365,7 +365,9 @@ fn skipped(t: &Loaded, opts: &Options) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from),
+        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
+            crate::podman::version().ok().map(|v| (v.major, v.minor))
+        }),
         timeline: Vec::new(),
         backoff_scaled: false,
         stop_signal_ignored: Vec::new(),
@@ -387,7 +389,9 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from),
+        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
+            crate::podman::version().ok().map(|v| (v.major, v.minor))
+        }),
         timeline: Vec::new(),
         backoff_scaled: opts.backoff.scaled(),
         stop_signal_ignored: Vec::new(),

@@ -23,7 +23,7 @@ const SKIPPED: &[&str] = &[
     "prometheus-roleSpecificNamespaces.yaml:13:9: warning: kind `Role`",
 ];
 
-const SUMMARY: &str = "podproof did not honour 14 things in this input (10 kinds, 4 fields)";
+const SUMMARY: &str = "podproof did not honour 15 things in this input (10 kinds, 5 fields)";
 
 #[test]
 fn a_render_says_once_what_it_did_not_honour() {
@@ -50,7 +50,7 @@ fn the_ledger_lists_the_skipped_kinds_with_their_lines() {
 fn strict_refuses_everything_the_ledger_lists_before_anything_starts() {
     let out = Test::new().args(["render", "--strict", KP]).expect_status(2).expect_stdout("").run();
     out.assert_stderr_contains(
-        "error: --strict: podproof does not honour 14 things in this input; nothing was started",
+        "error: --strict: podproof does not honour 15 things in this input; nothing was started",
     );
     for s in SKIPPED {
         out.assert_stderr_contains(&format!("{KP}/{}", s.replace("warning:", "error:")));
@@ -88,7 +88,11 @@ fn lint_and_the_ledger_agree_on_the_fields_podman_ignores() {
     // Every field of this bundle that podman ignores, podproof does not make up for.
     let lint = linted(KP);
     assert!(!lint.is_empty());
-    assert_eq!(lint, ledger_fields(KP));
+    let mut ledger = ledger_fields(KP);
+    // podman does not ignore a Service's selector: podproof's names resolve
+    // to pods that are not ready yet, which a cluster leaves out.
+    assert!(ledger.remove("fixtures/apps/kube-prom/grafana-service.yaml:13:3"), "{ledger:?}");
+    assert_eq!(lint, ledger);
     // A field podproof makes up for is linted but not in the ledger; one
     // podproof itself drops is in the ledger but not linted.
     let dir = common::tempdir();

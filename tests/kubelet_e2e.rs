@@ -335,3 +335,156 @@ fn test_grace_in_podproof_yaml_covers_every_pod_so_a_strict_run_starts() {
     assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
     common::assert_clean("a strict run with test.grace");
 }
+
+/// Runs a one-app test with these steps from a temp dir; returns the timeline.
+fn run_app_test(dir: &Path, app: &str, steps: &str) -> Vec<(u64, String, String)> {
+    let app_path = dir.join("app.yaml");
+    std::fs::write(&app_path, app).unwrap();
+    let t = dir.join("t.yaml");
+    std::fs::write(
+        &t,
+        format!(
+            "apiVersion: podproof.dev/v1alpha1\nkind: Test\nmetadata: {{name: probes}}\nspec:\n  apps: [app.yaml]\n  steps:\n{steps}"
+        ),
+    )
+    .unwrap();
+    let report = dir.join("report.json");
+    Test::new()
+        .current_dir(dir)
+        .args(["test", &t.display().to_string()])
+        .arg(format!("--report=json={}", report.display()))
+        .timeout(Duration::from_secs(240))
+        .stdout_contains("1 passed, 0 failed")
+        .run();
+    common::assert_clean("a probe test");
+    timeline(&report)
+}
+
+/// An HTTPS liveness and readiness probe against nginx serving TLS with a
+/// self-signed certificate: the kubelet does not verify it, so the
+/// container is ready and never restarted. The liveness probe waits 2 s,
+/// as a cluster's would have to, for nginx to listen.
+#[test]
+fn an_https_liveness_probe_against_a_tls_server_keeps_its_container_running() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tls-app"])
+        .args(["-keyout", "tls.key", "-out", "tls.crt"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let indent = |f: &str| {
+        std::fs::read_to_string(dir.path().join(f)).unwrap().lines().map(|l| format!("    {l}\n")).collect::<String>()
+    };
+    // A raw template keeps the indentation: a `\` line continuation would
+    // strip it.
+    let template = r#"apiVersion: v1
+kind: Secret
+metadata: {name: tls}
+stringData:
+  tls.crt: |
+CRT  tls.key: |
+KEY---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: nginx-tls}
+data:
+  tls.conf: |
+    server {
+      listen 8443 ssl;
+      ssl_certificate /tls/tls.crt;
+      ssl_certificate_key /tls/tls.key;
+      location / { return 200 "secure\n"; }
+    }
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tls-app}
+spec:
+  containers:
+    - name: nginx
+      image: localhost/podproof/nginx:1
+      volumeMounts:
+        - {name: tls, mountPath: /tls}
+        - {name: conf, mountPath: /etc/nginx/conf.d}
+      readinessProbe: {httpGet: {scheme: HTTPS, port: 8443, path: /}, periodSeconds: 1}
+      livenessProbe: {httpGet: {scheme: HTTPS, port: 8443, path: /}, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 1}
+  volumes:
+    - {name: tls, secret: {secretName: tls}}
+    - {name: conf, configMap: {name: nginx-tls}}
+"#;
+    let app = template.replace("CRT", &indent("tls.crt")).replace("KEY", &indent("tls.key"));
+    let events = run_app_test(dir.path(), &app, "    - up: {}\n    - sleep: 4s\n");
+    assert_eq!(at(&events, "Ready").len(), 1, "{events:#?}");
+    assert!(at(&events, "Unhealthy").is_empty(), "{events:#?}");
+    // Teardown's own "Stopping pod" is the only kill.
+    assert!(!events.iter().any(|e| e.1 == "Killing" && !e.2.starts_with("Stopping pod")), "{events:#?}");
+    assert!(!events.iter().any(|e| e.2.contains("(restart 1)")), "{events:#?}");
+}
+
+/// The Kubernetes documentation's gRPC liveness example
+/// (content/en/examples/pods/probe/grpc-liveness.yaml: etcd, a gRPC probe of
+/// its client port after 10 s), with Debian's etcd in place of
+/// registry.k8s.io/etcd: the container keeps running. Beside it, a gRPC
+/// probe of a server that does not speak HTTP/2 fails and restarts its
+/// container, and a liveness probe whose command does not exist only
+/// errors, so its container is never restarted (kubernetes/kubernetes#106682).
+#[test]
+fn grpc_probes_pass_against_etcd_and_fail_against_a_server_without_grpc_and_prober_errors_restart_nothing() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    let dir = common::tempdir();
+    let app = "apiVersion: v1
+kind: Pod
+metadata: {name: etcd-with-grpc}
+spec:
+  containers:
+    - name: etcd
+      image: registry.k8s.io/etcd:3.5.1-0
+      command: [/usr/local/bin/etcd, --data-dir, /var/lib/etcd, --listen-client-urls, 'http://0.0.0.0:2379',
+                --advertise-client-urls, 'http://127.0.0.1:2379', --log-level, debug]
+      ports: [{containerPort: 2379}]
+      livenessProbe:
+        grpc: {port: 2379}
+        initialDelaySeconds: 10
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: not-grpc}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: httpd
+      image: localhost/podproof/busybox:latest
+      command: [httpd, -f, -p, '8080']
+      livenessProbe: {grpc: {port: 8080}, periodSeconds: 1, failureThreshold: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: typo}
+spec:
+  containers:
+    - name: app
+      image: localhost/podproof/busybox:latest
+      command: [sleep, '3600']
+      livenessProbe: {exec: {command: [no-such-command]}, periodSeconds: 1, failureThreshold: 1}
+";
+    std::fs::write(
+        dir.path().join("podproof.yaml"),
+        "images:\n  registry.k8s.io/etcd:3.5.1-0: localhost/podproof/etcd:1\n",
+    )
+    .unwrap();
+    let events = run_app_test(dir.path(), app, "    - up: {}\n    - sleep: 14s\n");
+    // Teardown's own "Stopping pod" kills are not the prober's.
+    let killed: Vec<_> = events.iter().filter(|e| e.1 == "Killing" && !e.2.starts_with("Stopping pod")).collect();
+    assert!(killed.iter().all(|e| e.2.contains("httpd")), "only the server without gRPC is killed\n{events:#?}");
+    assert!(!killed.is_empty(), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e.1 == "Unhealthy" && e.2.contains("Liveness probe failed") && e.2.contains("8080")),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| e.1 == "Unhealthy" && e.2.contains("Liveness probe errored")), "{events:#?}");
+    assert!(!events.iter().any(|e| e.1 == "Unhealthy" && e.2.contains("2379")), "etcd's probe failed\n{events:#?}");
+    assert!(!events.iter().any(|e| e.2.contains("container app (restart 1)")), "a prober error restarted\n{events:#?}");
+}

@@ -519,3 +519,22 @@ fn a_report_path_that_is_a_symlink_is_not_followed() {
     Test::new().args(["test", &t, &format!("--report=json={}", plain.display())]).current_dir(dir.path()).run();
     assert!(std::fs::read_to_string(&plain).unwrap().contains("\"echo\""));
 }
+
+/// A load error about a Secret's field names the key and never prints the
+/// value, which no redaction knows yet when the error is printed: a number
+/// in stringData, a data value that is not base64, in a Secret and in a List.
+#[test]
+fn load_errors_about_a_secret_name_the_key_not_the_value() {
+    let dir = common::tempdir();
+    let body = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  pin: 493817\n  ok: fine\ndata:\n  token: \"zq9#x7!w\"\n";
+    let list = format!("apiVersion: v1\nkind: List\nitems:\n  - {}\n", body.trim_end().replace('\n', "\n    "));
+    for (name, text) in [("secret.yaml", body.to_string()), ("list.yaml", list)] {
+        let f = write(dir.path(), name, &text);
+        for cmd in ["render", "up"] {
+            let out = Test::new().args([cmd, &f]).expect_status(2).stderr_contains("pin").run();
+            assert!(!out.stderr.contains("493817") && !out.stderr.contains("zq9#x7"), "{name}, {cmd}:\n{out}");
+        }
+        let out = Test::new().args(["lint", &f, "--podman-version", "4.3.1", "--format", "json"]).any_status().run();
+        assert!(!out.stdout.contains("493817") && !out.stdout.contains("zq9#x7"), "lint {name}:\n{out}");
+    }
+}

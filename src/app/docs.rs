@@ -84,6 +84,8 @@ pub fn typed_value<T: DeserializeOwned>(src: &Source, doc: &Doc, pointer: &str, 
         let field = pointer_to_dotted(pointer) + &dotted.concat();
         let field = field.trim_start_matches('.');
         let inner = humanize(&inner);
+        // A message about a Secret's field names the key, never the value.
+        let inner = if crate::redact::in_secret(&doc.value, &ptr) { crate::redact::value_free(&inner) } else { inner };
         let msg = if field.is_empty() { inner } else { format!("{field}: {inner}") };
         let msg = with_yaml11_hint(doc, &ptr, msg);
         // Unknown fields point at the key, and so do empty values, which sit

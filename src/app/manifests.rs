@@ -304,6 +304,9 @@ fn role(
             name: name.to_string(),
             namespace,
             job: job_spec(doc, kind),
+            ordered: kind == "StatefulSet"
+                && doc.value.get("spec").and_then(|s| s.get("podManagementPolicy")).and_then(|p| p.as_str())
+                    != Some("Parallel"),
         }),
         members,
         naming,

@@ -117,6 +117,10 @@ pub struct Workload {
     /// A Job's own spec as written, without its template (`backoffLimit`,
     /// `completions`, ...): promotion ships the Job with them.
     pub job: Option<serde_yaml::Value>,
+    /// A StatefulSet with the OrderedReady pod management policy (the
+    /// default): members start one at a time, each once the one before it
+    /// is ready, and leave one at a time from the highest index.
+    pub ordered: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -55,7 +55,7 @@ pub fn run(a: Args) -> Result<i32> {
     // beside the rendering.
     crate::podman::warm();
     crate::fidelity::announce(
-        &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace),
+        &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
         a.fidelity.ledger,
         a.fidelity.strict,
         "`--ledger` lists them",
@@ -125,7 +125,7 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     // A change that adds something podproof does not honour is refused under --strict.
     if a.fidelity.strict {
         crate::fidelity::announce(
-            &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace),
+            &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
             false,
             true,
             "",
@@ -303,4 +303,9 @@ fn leaving_members(env: &Env, up_pods: &[String]) -> Vec<Member> {
     }
     out.sort_by_key(|m| m.index);
     out
+}
+
+/// The podman version as the ledger needs it, when podman answers.
+fn podman_version() -> Option<(u32, u32)> {
+    crate::podman::version().ok().map(|v| (v.major, v.minor))
 }

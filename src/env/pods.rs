@@ -140,6 +140,7 @@ impl Env {
             policy: crate::kubelet::worker::Policy::parse(spec.restart_policy.as_deref()),
             owns_restarts: self.owns_restarts(m),
             grace: self.grace_of(m),
+            grace_cap: self.settings.grace,
             host_network: m.host_network,
         };
         self.kubelet.spawn(pod, states)
@@ -154,9 +155,10 @@ impl Env {
         podman::pod_start_infra(&m.pod)?;
         let labels = self.labels(Some(&m.app));
         let (pod, _) = self.render_member(m)?;
-        let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
         for c in inits {
-            let (mut flags, image, command, envs) = run_flags(c, &volumes)
+            let pod_security = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+            let (mut flags, image, command, envs) = run_flags(c, pod_security, &volumes)
                 .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
             // Env values may be Secret values: they go to podman in a file only
             // this user can read, never on its command line, where `ps` and
@@ -290,10 +292,36 @@ impl Env {
         self.lifecycle.on_start(self, members, &existing, log)
     }
 
-    /// Plays members in parallel and waits until each is ready; `timeout` is
-    /// the step's, and bounds each wait (an init container, a container to
-    /// run, readiness), as it always has, not their sum.
+    /// Whether a member belongs to an OrderedReady StatefulSet.
+    fn is_ordered(&self, m: &Member) -> bool {
+        self.role_of(m).and_then(|r| r.workload.as_ref()).is_some_and(|w| w.ordered)
+    }
+
+    /// Plays members and waits until each is ready: in parallel, except the
+    /// members of OrderedReady StatefulSets, which start one index at a
+    /// time, each once the ones before it are ready (the StatefulSet
+    /// controller's default). `timeout` is the step's, and bounds each wait
+    /// (an init container, a container to run, readiness), not their sum.
     pub fn start_pods(&self, members: &[Member], timeout: Duration, log: Log) -> Result<()> {
+        let (ordered, parallel): (Vec<Member>, Vec<Member>) = members.iter().cloned().partition(|m| self.is_ordered(m));
+        if ordered.is_empty() {
+            return self.start_together(members, timeout, log);
+        }
+        if !parallel.is_empty() {
+            self.start_together(&parallel, timeout, log)?;
+        }
+        let mut indexes: Vec<u32> = ordered.iter().map(|m| m.index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        for i in indexes {
+            let wave: Vec<Member> = ordered.iter().filter(|m| m.index == i).cloned().collect();
+            self.start_together(&wave, timeout, log)?;
+        }
+        Ok(())
+    }
+
+    /// Plays members in parallel and waits until each is ready.
+    fn start_together(&self, members: &[Member], timeout: Duration, log: Log) -> Result<()> {
         self.ensure_network()?;
         let results: Vec<Result<()>> = crate::kubelet::fan_out(members, |m| self.play(m, timeout, log))
             .into_iter()
@@ -395,7 +423,16 @@ impl Env {
             self.members.iter().filter(|m| m.app == app_name && m.role == role_name && m.index < n).cloned().collect();
         log(&format!("scaling {app_name}/{role_name}: {current} -> {n}"));
         let lines = self.lifecycle.on_shrink(self, &leaving, &staying, log)?;
-        self.remove_members(&leaving, log)?;
+        if leaving.iter().any(|m| self.is_ordered(m)) {
+            // OrderedReady: one at a time, from the highest index.
+            let mut leaving = leaving.clone();
+            leaving.sort_by_key(|m| std::cmp::Reverse(m.index));
+            for m in &leaving {
+                self.remove_members(std::slice::from_ref(m), log)?;
+            }
+        } else {
+            self.remove_members(&leaving, log)?;
+        }
         self.members.retain(|m| !(m.app == app_name && m.role == role_name && m.index >= n));
         self.apps[app_i].roles[role_i].members = n;
         Ok(lines)
@@ -551,7 +588,11 @@ fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>)
 /// The env variables come back apart from the flags, as (name, value).
 type RunFlags = (Vec<String>, String, Vec<String>, Vec<(String, String)>);
 
-fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<RunFlags, String> {
+fn run_flags(
+    c: &core::Container,
+    pod_security: Option<&core::PodSecurityContext>,
+    volumes: &[core::Volume],
+) -> std::result::Result<RunFlags, String> {
     let image = c.image.clone().ok_or("no image")?;
     let mut flags = Vec::new();
     for vm in c.volume_mounts.iter().flatten() {
@@ -576,18 +617,58 @@ fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Resu
     if let Some(w) = &c.working_dir {
         flags.push(format!("--workdir={w}"));
     }
-    if let Some(sc) = &c.security_context {
-        if let Some(u) = sc.run_as_user {
-            flags.push(format!("--user={u}"));
-        }
+    // The same security settings `kube play` gives the app containers: the
+    // container's own, else the pod's, as the kubelet merges them.
+    let sc = c.security_context.as_ref();
+    let user = sc.and_then(|s| s.run_as_user).or(pod_security.and_then(|p| p.run_as_user));
+    let group = sc.and_then(|s| s.run_as_group).or(pod_security.and_then(|p| p.run_as_group));
+    match (user, group) {
+        (Some(u), Some(g)) => flags.push(format!("--user={u}:{g}")),
+        (Some(u), None) => flags.push(format!("--user={u}")),
+        // A group alone: `kube play` makes the user 0 then (podman's
+        // kube.go setupSecurityContext), so the init containers do the same.
+        (None, Some(g)) => flags.push(format!("--user=0:{g}")),
+        (None, None) => {}
+    }
+    for g in pod_security.and_then(|p| p.supplemental_groups.as_ref()).into_iter().flatten() {
+        flags.push(format!("--group-add={g}"));
+    }
+    if let Some(sc) = sc {
         if sc.privileged == Some(true) {
             flags.push("--privileged".into());
+        }
+        if sc.read_only_root_filesystem == Some(true) {
+            // As in a cluster: no tmpfs on /tmp, /run and /var/tmp either.
+            flags.push("--read-only".into());
+            flags.push("--read-only-tmpfs=false".into());
+        }
+        if sc.allow_privilege_escalation == Some(false) {
+            flags.push("--security-opt=no-new-privileges".into());
         }
         for cap in sc.capabilities.iter().flat_map(|c| c.add.iter().flatten()) {
             flags.push(format!("--cap-add={cap}"));
         }
         for cap in sc.capabilities.iter().flat_map(|c| c.drop.iter().flatten()) {
             flags.push(format!("--cap-drop={cap}"));
+        }
+    }
+    // Limits as `kube play` applies them (and only where podman can enforce
+    // them, as `strip_limits` decides for the played pod): limits.memory,
+    // limits.cpu as a quota, requests.memory as a reservation.
+    if podman::limits_enforced() {
+        let r = c.resources.as_ref();
+        let get = |m: Option<
+            &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+        >,
+                   k: &str| m.and_then(|m| m.get(k)).and_then(|q| crate::quantity::parse(&q.0));
+        if let Some(bytes) = get(r.and_then(|r| r.limits.as_ref()), "memory") {
+            flags.push(format!("--memory={}", bytes.round() as u64));
+        }
+        if let Some(cpus) = get(r.and_then(|r| r.limits.as_ref()), "cpu") {
+            flags.push(format!("--cpus={cpus}"));
+        }
+        if let Some(bytes) = get(r.and_then(|r| r.requests.as_ref()), "memory") {
+            flags.push(format!("--memory-reservation={}", bytes.round() as u64));
         }
     }
     Ok((flags, image, c.args.clone().unwrap_or_default(), envs))

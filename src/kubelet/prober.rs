@@ -187,6 +187,13 @@ impl Probe {
         Some(ok)
     }
 
+    /// A run whose result the kubelet throws away (a prober error, not a
+    /// failed check): nothing is counted, and the next run is due a period
+    /// after this one started.
+    pub fn errored(&mut self, now: Instant) {
+        self.due = now + self.timing.period;
+    }
+
     /// A run skipped (initial delay, on hold): only the next due time moves.
     /// A readiness probe whose initial delay ends inside a window is due
     /// when the delay ends, as a sync-triggered run would be.

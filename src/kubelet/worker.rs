@@ -71,6 +71,9 @@ pub struct PodSpec {
     pub owns_restarts: bool,
     /// terminationGracePeriodSeconds, bounded by the run's grace setting.
     pub grace: Duration,
+    /// The run's grace setting, which also bounds a probe's own
+    /// terminationGracePeriodSeconds.
+    pub grace_cap: Duration,
     pub host_network: bool,
 }
 
@@ -107,6 +110,9 @@ impl PodSpec {
             .collect()
     }
 }
+
+/// How many times one probe run is tried while it errors (the kubelet's maxProbeRetries).
+const MAX_PROBE_TRIES: usize = 3;
 
 pub enum Msg {
     Event(Event),
@@ -424,7 +430,7 @@ impl Worker {
             if self.containers[i].running {
                 let why = format!("Stopping container {name}: the pod's main containers have finished");
                 self.shared.timeline.normal(&obj, "Killing", why);
-                self.kill(i, "Killing");
+                self.kill(i, self.pod.grace);
             } else {
                 // Waiting in back-off, or not started: it will not start now.
                 let c = &mut self.containers[i];
@@ -466,7 +472,7 @@ impl Worker {
             let t = self.target(i);
             if let Err(e) = probe::handler(&h, &t, Duration::from_secs(30)) {
                 self.shared.timeline.warning(&obj, "FailedPostStartHook", e);
-                self.kill(i, "FailedPostStartHook");
+                self.kill(i, self.pod.grace);
                 return;
             }
         }
@@ -531,8 +537,26 @@ impl Worker {
         }
         let (kind, spec) = (probe.kind, c.spec.probes[p].1.clone());
         let t = self.target(i);
-        let outcome = probe::probe_once(&spec, &t);
+        // A prober error is tried again at once, up to three times in all, as
+        // the kubelet's runProbeWithRetries does; if it stays an error, the
+        // run's result is thrown away (see `probe::Outcome`).
+        let mut outcome = probe::probe_once(&spec, &t);
+        for _ in 1..MAX_PROBE_TRIES {
+            if !matches!(outcome, probe::Outcome::Error(_)) || self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            outcome = probe::probe_once(&spec, &t);
+        }
         let obj = self.object(i);
+        let outcome = match outcome {
+            probe::Outcome::Success => Ok(()),
+            probe::Outcome::Failure(e) => Err(e),
+            probe::Outcome::Error(e) => {
+                self.shared.timeline.warning(&obj, "Unhealthy", format!("{} probe errored: {e}", kind.name()));
+                self.containers[i].probes[p].errored(now);
+                return;
+            }
+        };
         // The next run is due a period after this one started, as on the
         // kubelet's ticker, however long the probe took (or a retry inside a
         // sync-triggered window: see `prober`).
@@ -573,7 +597,13 @@ impl Worker {
                 let why =
                     format!("Container {} failed {} probe, will be restarted", c.spec.name, kind.name().to_lowercase());
                 self.shared.timeline.normal(&obj, "Killing", why);
-                self.kill(i, "Killing");
+                // A probe's own terminationGracePeriodSeconds replaces the
+                // pod's for this kill (bounded by the run's cap like it).
+                let grace = spec
+                    .termination_grace_period_seconds
+                    .map(|s| self.pod.grace_cap.min(Duration::from_secs(s.max(0) as u64)))
+                    .unwrap_or(self.pod.grace);
+                self.kill(i, grace);
             }
             _ => {}
         }
@@ -581,8 +611,7 @@ impl Worker {
 
     /// Stops a container in place (preStop, then SIGTERM, SIGKILL after the
     /// grace period) and hands the exit to the restart policy.
-    fn kill(&mut self, i: usize, _why: &str) {
-        let grace = self.pod.grace;
+    fn kill(&mut self, i: usize, grace: Duration) {
         let start = Instant::now();
         if let Some(h) = self.containers[i].spec.pre_stop.clone() {
             let t = self.target(i);

@@ -42,7 +42,7 @@ pub(super) fn http(env: &Env, h: &scenario::HttpAction, timeout: Duration) -> st
     let c = m.containers.first().cloned().unwrap_or_default();
     let t = env.target(&m, &c, &states);
     let host = h.host.clone().unwrap_or_else(|| if t.ip.is_empty() { "127.0.0.1".into() } else { t.ip.clone() });
-    let url = crate::netns::Url { host, port: h.port, path: h.path.clone() };
+    let url = crate::netns::Url { host, port: h.port, path: h.path.clone(), tls: false };
     let headers: Vec<(String, String)> = h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let body = h.body.clone().unwrap_or_default();
     let r = crate::netns::http(

@@ -114,7 +114,10 @@ fn typed<'v, T: DeserializeOwned>(out: &mut Issues, root: &str, value: &'v Value
                 out.key(UnknownField, &ptr, at(parent, &unknown_message(&inner)));
             } else {
                 out.wrong_type();
-                out.value(Invalid, &ptr, at(&ptr, &humanize(&inner)));
+                let msg = humanize(&inner);
+                // A message about a Secret's field names the key, never the value.
+                let msg = if crate::redact::in_secret(value, &rel) { crate::redact::value_free(&msg) } else { msg };
+                out.value(Invalid, &ptr, at(&ptr, &msg));
             }
         }
         if !remove(v.to_mut(), &rel) {

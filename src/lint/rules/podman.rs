@@ -174,6 +174,9 @@ fn ignored_message(h: &fidelity::Hit) -> String {
     let c = h.container.as_deref().unwrap_or("?");
     let what = match h.field.scope {
         Scope::Deployment => format!("podman ignores the Deployment's `{f}`"),
+        Scope::StatefulSet | Scope::DaemonSet | Scope::Job => format!("podman ignores the workload's `{f}`"),
+        Scope::Lifecycle => format!("podman ignores `lifecycle.{f}` of container `{c}`"),
+        Scope::Volume => format!("podman ignores the volume source `{f}`"),
         Scope::Pod => format!("podman ignores `{f}`"),
         Scope::PodSecurity => format!("podman ignores the pod's `securityContext.{f}`"),
         Scope::Container => format!("podman ignores `{f}` of container `{c}`"),
