@@ -508,3 +508,66 @@ fn lint_shows_no_secret_value_in_any_format() {
         }
     }
 }
+
+#[test]
+fn lint_shows_no_secret_like_env_value_in_any_format() {
+    // env-var-secret flags a literal value of a variable named like a secret;
+    // the value itself (a string, a number read as one, a short one) must be
+    // in no format, nor in the findings across files, which come later.
+    let dir = tempdir();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        env:\n        - name: DB_PASSWORD\n          value: hunter2-Zq81x\n        - name: API_TOKEN\n          value: 987654321\n        - {name: PASSWD, value: 'Z9'}\n";
+    let app = "apiVersion: podproof.dev/v1alpha1\nkind: App\nmetadata: {name: shop}\nspec:\n  roles:\n    - name: db\n      image: postgres:16\n      env: {POSTGRES_PASSWORD: pg-Pa55-w0rd}\n";
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: s3cr3t-sel-Q9}\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  selector: {app: s3cr3t-sel-Q9}\n  ports: [{port: 80}]\n";
+    for (name, text) in [("deploy.yaml", deploy), ("app.yaml", app), ("secret.yaml", secret), ("service.yaml", service)]
+    {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let values = ["hunter2-Zq81x", "987654321", "Z9", "pg-Pa55-w0rd", "s3cr3t-sel-Q9"];
+    let human = lint().arg(dir.path()).expect_status(1).run();
+    for needle in ["env-var-secret", "value: [secret]", "dangling-service", "selects app=[secret]"] {
+        human.assert_stdout_contains(needle);
+    }
+    for format in ["human", "json", "sarif", "github", "junit"] {
+        let out = lint().args(["--format", format]).arg(dir.path()).expect_status(1).run();
+        assert!(out.stdout.contains("env-var-secret"), "{format}: {out}");
+        for value in values {
+            assert!(!out.stdout.contains(value), "{value} in the {format} output:\n{out}");
+            assert!(!out.stderr.contains(value), "{value} in the {format} stderr:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn lint_output_is_the_same_on_any_thread_count() {
+    let run = |j: &str| lint().args(["--format", "json", "-j", j, "fixtures/"]).expect_status(1).run().stdout;
+    let one = run("1");
+    assert_eq!(one, run("3"), "-j 1 and -j 3 differ");
+    // A directory of more files than a run holds at once: its findings across
+    // files come as a later part of each file, and the counts stay whole.
+    let dir = tempdir();
+    for i in 0..300 {
+        let svc = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}\nspec:\n  selector: {{app: a{i}}}\n  ports: [{{port: 80}}]\n");
+        std::fs::write(dir.path().join(format!("s{i:03}.yaml")), svc).unwrap();
+    }
+    for format in ["json", "sarif", "junit", "human"] {
+        let out = lint().args(["--format", format, "-j", "2"]).arg(dir.path()).expect_status(0).run().stdout;
+        match format {
+            "json" => {
+                let json: Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(json["summary"]["files"], 300);
+                let dangling = json["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "dangling-service");
+                assert_eq!(dangling.count(), 300);
+            }
+            "sarif" => {
+                let sarif: Value = serde_json::from_str(&out).unwrap();
+                assert!(sarif["runs"][0]["results"].as_array().unwrap().len() >= 300);
+            }
+            "junit" => {
+                xml::check(&out).unwrap_or_else(|e| panic!("invalid XML: {e}"));
+                assert!(!out.contains("name=\"s000.yaml\"/>"), "a file with findings is not clean");
+            }
+            _ => assert!(out.ends_with("in 300 files\n"), "{}", &out[out.len() - 200..]),
+        }
+    }
+}

@@ -54,15 +54,35 @@ enum Fact {
     },
 }
 
-/// What one file contributes to its directory's cross-document checks.
+/// What one file contributes to its directory's cross-document checks, and
+/// the values of the file that no output may show.
 #[derive(Debug, Clone, Default)]
-pub struct Facts(Vec<Fact>);
+pub struct Facts {
+    facts: Vec<Fact>,
+    /// Values a finding is about that look like secrets (an env `value` of a
+    /// `*PASSWORD*` variable), with where each is written.
+    pub hidden: Vec<Hidden>,
+    /// Every text to mask in this file's messages and excerpts: its Secrets'
+    /// values and the `hidden` ones, as the walk gathered them. Findings
+    /// across files are masked with it too, since they are added later.
+    pub masks: Vec<String>,
+    /// The lines that findings across files show, masked like the rest.
+    pub excerpt: String,
+}
+
+/// A value that looks like a secret, and the line and column of its text.
+#[derive(Debug, Clone)]
+pub struct Hidden {
+    pub value: String,
+    pub line: usize,
+    pub column: usize,
+}
 
 impl Facts {
     /// The lines that cross-document findings may point at.
     pub fn lines(&self) -> Vec<usize> {
         let mut out = Vec::new();
-        for f in &self.0 {
+        for f in &self.facts {
             match f {
                 Fact::Pods { account, spot, .. } => {
                     out.push(spot.line);
@@ -133,7 +153,7 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
         "Service" => {
             let selector = labels_of(spec.and_then(|s| s.get("selector")).and_then(Value::as_mapping));
             if !selector.is_empty() {
-                facts.0.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
+                facts.facts.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
             }
         }
         // A policy isolates ingress unless its policyTypes leave Ingress out
@@ -142,10 +162,10 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
             let types = spec.and_then(|s| s.get("policyTypes")).and_then(Value::as_sequence);
             if types.is_none_or(|t| t.iter().any(|t| t.as_str() == Some("Ingress"))) {
                 let selector = spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default();
-                facts.0.push(Fact::Policy { ns, selector })
+                facts.facts.push(Fact::Policy { ns, selector })
             }
         }
-        "ServiceAccount" => facts.0.push(Fact::Account { ns, name }),
+        "ServiceAccount" => facts.facts.push(Fact::Account { ns, name }),
         "PodDisruptionBudget" => {
             let Some(spec) = spec else { return };
             if let Some(m) = spec.get("maxUnavailable").filter(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
@@ -164,7 +184,7 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                 ),
                 Some(Value::Number(n)) => {
                     let selector = spec.get("selector").cloned().unwrap_or_default();
-                    facts.0.push(Fact::Budget {
+                    facts.facts.push(Fact::Budget {
                         ns,
                         selector,
                         min: n.as_i64().unwrap_or(0),
@@ -196,7 +216,7 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     let account_ptr =
         pod.ptr(if pod.spec.get("serviceAccountName").is_some() { "/serviceAccountName" } else { "/serviceAccount" });
     let labels_ptr = pod.meta.as_ref().map(|(_, p)| format!("{p}/labels")).unwrap_or_default();
-    facts.0.push(Fact::Pods {
+    facts.facts.push(Fact::Pods {
         ns: namespace(&ctx.doc.value),
         kind: pod.kind.to_string(),
         name: pod.name.clone(),
@@ -209,7 +229,7 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
 
 /// Checks the facts of one directory.
 pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
-    let all: Vec<&Fact> = facts.iter().flat_map(|f| f.0.iter()).collect();
+    let all: Vec<&Fact> = facts.iter().flat_map(|f| f.facts.iter()).collect();
     let pods = || {
         all.iter().filter_map(|f| match f {
             Fact::Pods { ns, labels, replicas, kind, name, .. } => Some((ns, labels, *replicas, kind, name)),

@@ -9,7 +9,7 @@ mod podman;
 mod portability;
 mod security;
 
-pub use context::{cross_check, Facts};
+pub use context::{cross_check, Facts, Hidden};
 pub use portability::is_removed;
 
 use super::view::{self, PodView};
@@ -314,9 +314,24 @@ pub struct Ctx<'a> {
     pub object: Option<String>,
     pub ignored: Vec<String>,
     pub out: &'a mut Vec<Finding>,
+    /// Values of this document that no output may show.
+    pub hidden: Vec<Hidden>,
 }
 
 impl Ctx<'_> {
+    /// Keeps the value at `pointer` out of every output: it looks like a
+    /// secret, so excerpts and messages show `[secret]` instead.
+    pub fn hide(&mut self, pointer: &str, value: &Value) {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return,
+        };
+        let p = self.doc.value_pos(pointer);
+        self.hidden.push(Hidden { value: text, line: p.line, column: p.column });
+    }
+
     /// Reports at the key of `pointer` (or the nearest node that exists).
     pub fn key(&mut self, rule: &'static Rule, pointer: &str, message: impl Into<String>) {
         let p = self.doc.pos(pointer);
@@ -360,10 +375,16 @@ pub fn existing(doc: &Doc, pointer: &str) -> String {
 /// rules need to `facts`.
 pub fn check_doc(doc: &Doc, opts: &Options, file: usize, out: &mut Vec<Finding>, facts: &mut Facts) {
     let header = doc.value.get("apiVersion").and_then(Value::as_str).zip(doc.value.get("kind").and_then(Value::as_str));
-    let mut ctx = Ctx { doc, opts, file, object: object(doc), ignored: Vec::new(), out };
+    let mut ctx = Ctx { doc, opts, file, object: object(doc), ignored: Vec::new(), out, hidden: Vec::new() };
     suppressions(&mut ctx);
+    dispatch(&mut ctx, header, facts);
+    facts.hidden.append(&mut ctx.hidden);
+}
+
+fn dispatch(ctx: &mut Ctx, header: Option<(&str, &str)>, facts: &mut Facts) {
+    let (doc, opts, file) = (ctx.doc, ctx.opts, ctx.file);
     let Some((api, kind)) = header else {
-        super::schema::header(&mut ctx);
+        super::schema::header(ctx);
         return;
     };
     match (api, kind) {
@@ -374,30 +395,30 @@ pub fn check_doc(doc: &Doc, opts: &Options, file: usize, out: &mut Vec<Finding>,
             }
         }
         (crate::app::podproof::API_VERSION, "App") => {
-            super::schema::app(&mut ctx);
+            super::schema::app(ctx);
             for pod in view::app_pods(doc) {
-                check_pod(&mut ctx, &pod);
+                check_pod(ctx, &pod);
             }
         }
         (a, _) if a.starts_with("podproof.dev/") => {}
         (crate::app::kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
-            super::schema::kubedirector(&mut ctx, kind);
+            super::schema::kubedirector(ctx, kind);
             if kind == "KubeDirectorApp" {
-                security::kd_images(&mut ctx);
+                security::kd_images(ctx);
             }
             for pod in view::kd_pods(doc) {
-                check_pod(&mut ctx, &pod);
+                check_pod(ctx, &pod);
             }
         }
         _ => {
-            super::schema::k8s(&mut ctx, api, kind);
-            portability::api_version(&mut ctx, api, kind);
-            podman::kind(&mut ctx, api, kind);
-            context::collect(&mut ctx, api, kind, facts);
-            security::service_ports(&mut ctx, kind);
+            super::schema::k8s(ctx, api, kind);
+            portability::api_version(ctx, api, kind);
+            podman::kind(ctx, api, kind);
+            context::collect(ctx, api, kind, facts);
+            security::service_ports(ctx, kind);
             if let Some(pod) = view::manifest_pod(doc, api, kind) {
-                check_pod(&mut ctx, &pod);
-                context::collect_pod(&mut ctx, &pod, facts);
+                check_pod(ctx, &pod);
+                context::collect_pod(ctx, &pod, facts);
             }
         }
     }
@@ -417,7 +438,8 @@ pub fn check_file(docs: &[Doc], opts: &Options, file: usize, out: &mut Vec<Findi
     }
     let configmaps = docs.iter().filter(|d| d.value.get("kind").and_then(Value::as_str) == Some("ConfigMap")).count();
     if configmaps > 0 && configmaps == docs.len() {
-        let mut ctx = Ctx { doc: &docs[0], opts, file, object: object(&docs[0]), ignored: Vec::new(), out };
+        let mut ctx =
+            Ctx { doc: &docs[0], opts, file, object: object(&docs[0]), ignored: Vec::new(), out, hidden: Vec::new() };
         suppressions(&mut ctx);
         podman::configmap_only(&mut ctx, configmaps);
     }

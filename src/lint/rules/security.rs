@@ -265,8 +265,11 @@ fn env(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
             );
         }
         seen.push(var);
-        let literal = e.get("value").is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
-        if literal && secret_like(var) {
+        let literal = e.get("value").filter(|v| !v.is_null() && v.as_str() != Some(""));
+        if let Some(value) = literal.filter(|_| secret_like(var)) {
+            // Masked whether or not the rule is on: other findings on the
+            // same line (a number where text belongs) would show it too.
+            ctx.hide(&pod.ptr(&format!("{ep}/value")), value);
             ctx.value(
                 &ENV_VAR_SECRET,
                 &pod.ptr(&format!("{ep}/value")),
