@@ -81,6 +81,29 @@ impl Doc {
         Some(format!(" (Kubernetes reads YAML 1.1, where `{text}` is {what}; quote it to keep the text)"))
     }
 
+    /// The first and last line that a node of the document starts on.
+    pub fn line_span(&self) -> (usize, usize) {
+        let lines = self.positions.values().flat_map(|n| n.key.into_iter().chain([n.value])).map(|p| p.line);
+        let (lo, hi) = lines.fold((usize::MAX, 0), |(lo, hi), l| (lo.min(l), hi.max(l)));
+        if hi == 0 {
+            (self.start.line, self.start.line)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// The pointer of the node whose key or value sits at `line:column` (the
+    /// deepest one), for messages that were located by position only.
+    pub fn pointer_at(&self, line: usize, column: usize) -> Option<String> {
+        let at = Pos { line, column };
+        self.positions
+            .iter()
+            .filter(|(_, n)| n.key == Some(at) || n.value == at)
+            .map(|(p, _)| p)
+            .max_by_key(|p| (p.matches('/').count(), p.len()))
+            .cloned()
+    }
+
     /// Whether the exact pointer exists in the document.
     pub fn has(&self, pointer: &str) -> bool {
         self.positions.contains_key(pointer)
@@ -317,6 +340,12 @@ impl Builder {
                         np.value = pos;
                     }
                 }
+                // sigs.k8s.io/yaml turns YAML into JSON, whose keys are
+                // strings: a ConfigMap key written `5:` or `on:` is "5" or "true".
+                let value = match value {
+                    Value::Number(_) | Value::Bool(_) => Value::String(name.clone()),
+                    other => other,
+                };
                 *key = Some((name.clone(), value, pos));
                 if let Some(first) = dup {
                     self.fail(pos, format!("duplicate key `{name}` (first at line {first})"));
@@ -325,10 +354,17 @@ impl Builder {
             }
         }
         if let Some((ptr, key)) = self.slot() {
+            // An empty value (`kind:` and a line break) has its mark where the
+            // next token starts, a line later: it is where its key is.
+            let empty = text.is_empty() && style == TScalarStyle::Plain;
             if tag.is_none() && style == TScalarStyle::Plain && yaml11_only(&text, &value) {
                 self.yaml11.insert(ptr.clone(), text);
             }
-            self.positions.insert(ptr, NodePos { key, value: pos });
+            let at = match key {
+                Some(k) if empty => k,
+                _ => pos,
+            };
+            self.positions.insert(ptr, NodePos { key, value: at });
         }
         self.place(value, anchor);
     }

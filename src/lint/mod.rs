@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod output;
+pub mod readers;
 pub mod rules;
 pub mod schema;
 pub mod view;

@@ -344,7 +344,8 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
     let mut masks: Vec<String> = docs.iter().flat_map(|d| crate::redact::secret_values(&d.value)).collect();
     let mut findings = Vec::new();
     let mut facts = Facts::default();
-    rules::check_file(&docs, opts, i, &mut findings, &mut facts);
+    let origin = super::readers::Origin { name: input.name.clone(), path: input.path.clone() };
+    rules::check_file_from(&docs, Some(&origin), opts, i, &mut findings, &mut facts);
     drop(docs);
     let spots: Vec<(usize, usize)> = facts.hidden.iter().map(|h| (h.line, h.column)).collect();
     for h in &facts.hidden {

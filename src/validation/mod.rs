@@ -13,6 +13,8 @@
 //! comes from. The rules read the raw value and skip fields of the wrong type,
 //! which `schema` already reports.
 
+pub mod defaults;
+pub mod kinds;
 pub mod names;
 mod objects;
 mod pod;
@@ -31,6 +33,9 @@ pub enum Problem {
     /// A workload's selector does not select its own template, which the API
     /// server refuses; lint reports it under its own rule with its own advice.
     SelectorMismatch,
+    /// An image reference the API server accepts but the kubelet and podman
+    /// cannot parse, so the pod never starts (InvalidImageName).
+    ImageReference,
 }
 
 /// One problem at one place of a document.
@@ -94,11 +99,12 @@ impl Issues {
     }
 }
 
-/// Every problem of one object of a known kind (a List's items are objects
-/// of their own). Kinds without rules here get the schema check only.
+/// Every problem of one object (a List's items are objects of their own):
+/// a kind its apiVersion does not serve, the metadata, and for known kinds
+/// the schema and the rules.
 pub fn object(v: &Value, api: &str, kind: &str) -> Issues {
     let mut out = Issues::default();
-    if !v.is_mapping() {
+    if !v.is_mapping() || !kinds::check(&mut out, api, kind) {
         return out;
     }
     schema::k8s(&mut out, v, api, kind);
@@ -117,6 +123,7 @@ pub fn object(v: &Value, api: &str, kind: &str) -> Issues {
         "ConfigMap" => objects::config_map(&mut out, v),
         "Secret" => objects::secret(&mut out, v),
         "PersistentVolumeClaim" => objects::pvc_spec(&mut out, v.get("spec"), "/spec"),
+        "PodDisruptionBudget" => objects::pdb(&mut out, v),
         _ => {}
     }
     out

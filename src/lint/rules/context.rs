@@ -52,6 +52,24 @@ enum Fact {
         min: i64,
         spot: Spot,
     },
+    /// A ConfigMap or Secret, with the keys env can read from it.
+    Object {
+        kind: &'static str,
+        ns: String,
+        name: String,
+        keys: Vec<String>,
+    },
+    /// What a pod reads from a ConfigMap or Secret that must exist.
+    Ref {
+        kind: &'static str,
+        ns: String,
+        name: String,
+        key: Option<String>,
+        /// What reads it, as render says it: "volume `config`".
+        what: String,
+        pod: String,
+        spot: Spot,
+    },
 }
 
 /// What one file contributes to its directory's cross-document checks, and
@@ -68,6 +86,8 @@ pub struct Facts {
     pub masks: Vec<String>,
     /// The lines that findings across files show, masked like the rest.
     pub excerpt: String,
+    /// KubeDirector documents, read in pairs once the directory is done.
+    kd: Vec<crate::lint::readers::KdDoc>,
 }
 
 /// A value that looks like a secret, and the line and column of its text.
@@ -88,9 +108,14 @@ impl Facts {
                     out.push(spot.line);
                     out.extend(account.as_ref().map(|(_, s)| s.line));
                 }
-                Fact::Service { spot, .. } | Fact::Budget { spot, .. } => out.push(spot.line),
-                Fact::Policy { .. } | Fact::Account { .. } => {}
+                Fact::Service { spot, .. } | Fact::Budget { spot, .. } | Fact::Ref { spot, .. } => out.push(spot.line),
+                Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } => {}
             }
+        }
+        // What the KubeDirector readers find may be on any line of the document.
+        for k in &self.kd {
+            let (lo, hi) = k.doc.line_span();
+            out.extend(lo..=hi);
         }
         out
     }
@@ -102,7 +127,7 @@ fn spot(ctx: &Ctx, pointer: &str, at_value: bool) -> Spot {
         file: ctx.file,
         line: p.line,
         column: p.column,
-        pointer: existing(ctx.doc, pointer),
+        pointer: format!("{}{}", ctx.base, existing(ctx.doc, pointer)),
         object: ctx.object.clone(),
         ignored: ctx.ignored.clone(),
     }
@@ -166,6 +191,16 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
             }
         }
         "ServiceAccount" => facts.facts.push(Fact::Account { ns, name }),
+        "ConfigMap" | "Secret" => {
+            let fields: &[&str] = if kind == "ConfigMap" { &["data"] } else { &["data", "stringData"] };
+            let keys = fields
+                .iter()
+                .filter_map(|f| v.get(*f).and_then(Value::as_mapping))
+                .flat_map(|m| m.keys().filter_map(Value::as_str).map(str::to_string))
+                .collect();
+            let kind = if kind == "ConfigMap" { "ConfigMap" } else { "Secret" };
+            facts.facts.push(Fact::Object { kind, ns, name, keys })
+        }
         "PodDisruptionBudget" => {
             let Some(spec) = spec else { return };
             if let Some(m) = spec.get("maxUnavailable").filter(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
@@ -205,6 +240,27 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
     }
 }
 
+/// A KubeDirector document, for its directory's reading in pairs.
+pub fn collect_kd(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    let Some(origin) = ctx.origin else { return };
+    let v = &ctx.doc.value;
+    let Some(name) = v.get("metadata").and_then(|m| s(m, "name")) else {
+        // The loader's words: a KubeDirector document is paired by its name.
+        return ctx.key(&SCHEMA_INVALID, "/metadata", format!("{kind} needs metadata.name"));
+    };
+    facts.kd.push(crate::lint::readers::KdDoc {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        app: v.get("spec").and_then(|sp| s(sp, "app")).map(str::to_string),
+        doc: ctx.doc.clone(),
+        origin: origin.clone(),
+        file: ctx.file,
+        object: ctx.object.clone(),
+        ignored: ctx.ignored.clone(),
+        base: ctx.base.clone(),
+    });
+}
+
 /// A manifest workload's labels, replicas and service account.
 pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     if pod.form != Form::Manifest {
@@ -216,6 +272,7 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     let account_ptr =
         pod.ptr(if pod.spec.get("serviceAccountName").is_some() { "/serviceAccountName" } else { "/serviceAccount" });
     let labels_ptr = pod.meta.as_ref().map(|(_, p)| format!("{p}/labels")).unwrap_or_default();
+    config_refs(ctx, pod, facts);
     facts.facts.push(Fact::Pods {
         ns: namespace(&ctx.doc.value),
         kind: pod.kind.to_string(),
@@ -227,6 +284,88 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     });
 }
 
+/// What a pod needs of ConfigMaps and Secrets to start, as render reads it
+/// (render/podman.rs for volumes, render/env.rs for env): every reference
+/// not marked optional.
+fn config_refs(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
+    let ns = namespace(&ctx.doc.value);
+    let optional = |v: &Value| is_true(v, "optional");
+    let mut refs: Vec<(&'static str, String, Option<String>, String, String)> = Vec::new();
+    for (vp, vol) in items(&pod.spec, "volumes", "") {
+        let vname = s(vol, "name").unwrap_or("?");
+        if let Some(cm) = vol.get("configMap").filter(|c| !optional(c)) {
+            refs.push((
+                "ConfigMap",
+                s(cm, "name").unwrap_or("").into(),
+                None,
+                format!("volume `{vname}`"),
+                format!("{vp}/configMap/name"),
+            ));
+        }
+        if let Some(sec) = vol.get("secret").filter(|c| !optional(c)) {
+            refs.push((
+                "Secret",
+                s(sec, "secretName").unwrap_or("").into(),
+                None,
+                format!("volume `{vname}`"),
+                format!("{vp}/secret/secretName"),
+            ));
+        }
+        for (sp, src) in vol
+            .get("projected")
+            .map(|p| items(p, "sources", &format!("{vp}/projected")).collect())
+            .unwrap_or_else(Vec::new)
+        {
+            for (field, kind) in [("configMap", "ConfigMap"), ("secret", "Secret")] {
+                if let Some(x) = src.get(field).filter(|c| !optional(c)) {
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        None,
+                        format!("projected volume `{vname}`"),
+                        format!("{sp}/{field}/name"),
+                    ));
+                }
+            }
+        }
+    }
+    for (cp, c, _) in pod.containers() {
+        let cname = s(c, "name").unwrap_or("?");
+        for (ep, from) in items(c, "envFrom", &cp) {
+            for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+                if let Some(x) = from.get(field).filter(|c| !optional(c)) {
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        None,
+                        format!("container `{cname}`: envFrom"),
+                        format!("{ep}/{field}/name"),
+                    ));
+                }
+            }
+        }
+        for (ep, e) in items(c, "env", &cp) {
+            let Some(from) = e.get("valueFrom") else { continue };
+            for (field, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")] {
+                if let Some(x) = from.get(field).filter(|c| !optional(c)) {
+                    let what = format!("env `{}`", s(e, "name").unwrap_or("?"));
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        s(x, "key").map(str::to_string),
+                        what,
+                        format!("{ep}/valueFrom/{field}/name"),
+                    ));
+                }
+            }
+        }
+    }
+    for (kind, name, key, what, ptr) in refs {
+        let spot = spot(ctx, &pod.ptr(&ptr), true);
+        facts.facts.push(Fact::Ref { kind, ns: ns.clone(), name, key, what, pod: pod.name.clone(), spot });
+    }
+}
+
 /// Checks the facts of one directory.
 pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
     let all: Vec<&Fact> = facts.iter().flat_map(|f| f.facts.iter()).collect();
@@ -236,7 +375,8 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
             _ => None,
         })
     };
-    let mut out = Vec::new();
+    let kd: Vec<&crate::lint::readers::KdDoc> = facts.iter().flat_map(|f| f.kd.iter()).collect();
+    let mut out = crate::lint::readers::kubedirector(&kd, opts);
     let mut report = |rule: &'static Rule, spot: &Spot, message: String| {
         if let Some(severity) = opts.level(rule).filter(|_| !spot.ignored.iter().any(|i| i == rule.id)) {
             out.push(Finding {
@@ -294,7 +434,22 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                     report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`, so no pod may ever be evicted"));
                 }
             }
-            Fact::Policy { .. } | Fact::Account { .. } => {}
+            Fact::Ref { kind, ns, name, key, what, pod, spot } => {
+                let object = all.iter().find_map(|f| match f {
+                    Fact::Object { kind: k, ns: ons, name: n, keys } if k == kind && ons == ns && n == name => {
+                        Some(keys)
+                    }
+                    _ => None,
+                });
+                let msg = match (object, key) {
+                    (None, _) if key.is_none() => format!("pod `{pod}`: {what} names {kind} `{name}`, which is not defined in this directory"),
+                    (None, Some(k)) => format!("pod `{pod}`: {what}: key `{k}` of {kind} `{name}` is not defined ({kind} `{name}` is not in this directory)"),
+                    (Some(keys), Some(k)) if !keys.contains(k) => format!("pod `{pod}`: {what}: key `{k}` of {kind} `{name}` is not defined"),
+                    _ => continue,
+                };
+                report(&UNDEFINED_CONFIG_REFERENCE, spot, msg);
+            }
+            Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } => {}
         }
     }
     out

@@ -283,6 +283,18 @@ rules! {
         "Init containers run to completion before the app starts; Kubernetes refuses probes and lifecycle hooks on them (unless they are restartable sidecars with `restartPolicy: Always`), and podman errors on them.",
         "Remove the probes and hooks, or make it a sidecar with `restartPolicy: Always`.";
 
+    UNDEFINED_CONFIG_REFERENCE = "undefined-config-reference", E, Podman, Podman,
+        "a ConfigMap or Secret the pod needs is not in the input",
+        "The pod mounts a ConfigMap or Secret, or reads one (or one of its keys) into env, without `optional: true`, and no file of its directory defines it. podproof projects ConfigMaps and Secrets from the input, so `render`, `up` and `test` refuse the pod; a cluster keeps it from starting (ContainerCreating, CreateContainerConfigError) until the object exists.",
+        "Add the ConfigMap or Secret to the directory (or pass its file too), or mark the reference `optional: true`.";
+    PODPROOF_UNSUPPORTED = "podproof-unsupported", E, Podman, Podman,
+        "podproof cannot run this locally",
+        "`podproof render`, `up` and `test` refuse the definition for a reason of their own, not the cluster's: more members than podproof runs on one machine (100), or a KubeDirector config package at a URL, which podproof cannot fetch offline. A cluster may run it.",
+        "Lower the member count for local runs, or ship the config package in the image (`file:///...`).";
+    INVALID_IMAGE_REFERENCE = "invalid-image-reference", E, Both, Schema,
+        "image reference cannot be pulled",
+        "The API server accepts any image string without surrounding whitespace, but the kubelet and podman parse it with distribution/reference before they pull: uppercase letters in the repository, an empty or non-ASCII tag or a malformed digest make the pod fail with InvalidImageName, and podproof refuses to run it.",
+        "Write the reference as `[registry[:port]/]name[:tag][@digest]`, the name in lowercase.";
     SCHEMA_UNKNOWN_FIELD = "schema-unknown-field", E, Both, Schema,
         "field is not part of the API",
         "The field does not exist in this kind's API schema (Kubernetes 1.33, the App format, or KubeDirector v1beta1). kubectl's strict validation refuses it, and podman and podproof ignore it silently; it is usually a typo or a field at the wrong level.",
@@ -316,6 +328,11 @@ pub struct Ctx<'a> {
     pub out: &'a mut Vec<Finding>,
     /// Values of this document that no output may show.
     pub hidden: Vec<Hidden>,
+    /// Where the document sits in the file's document: `/items/3` for an
+    /// item of a List, so pointers lead from the file's own root.
+    pub base: String,
+    /// The file, for the readers (relative paths); `None` in unit tests.
+    pub origin: Option<&'a super::readers::Origin>,
 }
 
 impl Ctx<'_> {
@@ -338,6 +355,12 @@ impl Ctx<'_> {
         self.push(rule, pointer, p, message.into());
     }
 
+    /// Reports at a position found otherwise (a reader's message), with the
+    /// pointer of what sits there.
+    pub fn at(&mut self, rule: &'static Rule, pointer: &str, p: crate::yaml::Pos, message: impl Into<String>) {
+        self.push(rule, pointer, p, message.into());
+    }
+
     /// Reports at the value of `pointer`.
     pub fn value(&mut self, rule: &'static Rule, pointer: &str, message: impl Into<String>) {
         let p = self.doc.value_pos(pointer);
@@ -355,7 +378,7 @@ impl Ctx<'_> {
             file: self.file,
             line: p.line,
             column: p.column,
-            pointer: existing(self.doc, pointer),
+            pointer: format!("{}{}", self.base, existing(self.doc, pointer)),
             object: self.object.clone(),
         });
     }
@@ -374,8 +397,30 @@ pub fn existing(doc: &Doc, pointer: &str) -> String {
 /// Checks one document (a List's items one by one), adding what cross-document
 /// rules need to `facts`.
 pub fn check_doc(doc: &Doc, opts: &Options, file: usize, out: &mut Vec<Finding>, facts: &mut Facts) {
+    check_item(doc, "", None, opts, file, out, facts)
+}
+
+fn check_item(
+    doc: &Doc,
+    base: &str,
+    origin: Option<&super::readers::Origin>,
+    opts: &Options,
+    file: usize,
+    out: &mut Vec<Finding>,
+    facts: &mut Facts,
+) {
     let header = doc.value.get("apiVersion").and_then(Value::as_str).zip(doc.value.get("kind").and_then(Value::as_str));
-    let mut ctx = Ctx { doc, opts, file, object: object(doc), ignored: Vec::new(), out, hidden: Vec::new() };
+    let mut ctx = Ctx {
+        doc,
+        opts,
+        file,
+        object: object(doc),
+        ignored: Vec::new(),
+        out,
+        hidden: Vec::new(),
+        base: base.into(),
+        origin,
+    };
     suppressions(&mut ctx);
     dispatch(&mut ctx, header, facts);
     facts.hidden.append(&mut ctx.hidden);
@@ -387,22 +432,34 @@ fn dispatch(ctx: &mut Ctx, header: Option<(&str, &str)>, facts: &mut Facts) {
         super::schema::header(ctx);
         return;
     };
+    if let Some((pointer, message)) = crate::app::load::misplaced(api, kind) {
+        return ctx.value(&SCHEMA_INVALID, pointer, message);
+    }
     match (api, kind) {
         (a, k) if crate::app::manifests::is_list(a, k) => {
+            if !doc.value.get("items").is_some_and(Value::is_sequence) {
+                // What the loader says, at the same place.
+                ctx.key(&SCHEMA_INVALID, "/items", format!("a {k} needs `items`, a sequence"));
+            }
             for (i, item) in doc.value.get("items").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
                 let sub = doc.subdoc(doc.index, &format!("/items/{i}"), item.clone());
-                check_doc(&sub, opts, file, ctx.out, facts);
+                let base = format!("{}/items/{i}", ctx.base);
+                check_item(&sub, &base, ctx.origin, opts, file, ctx.out, facts);
             }
         }
         (crate::app::podproof::API_VERSION, "App") => {
-            super::schema::app(ctx);
+            if super::schema::app(ctx) {
+                super::readers::app(ctx, ctx.origin);
+            }
             for pod in view::app_pods(doc) {
                 check_pod(ctx, &pod);
             }
         }
         (a, _) if a.starts_with("podproof.dev/") => {}
         (crate::app::kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
-            super::schema::kubedirector(ctx, kind);
+            if super::schema::kubedirector(ctx, kind) {
+                context::collect_kd(ctx, kind, facts);
+            }
             if kind == "KubeDirectorApp" {
                 security::kd_images(ctx);
             }
@@ -433,13 +490,34 @@ fn object(doc: &Doc) -> Option<String> {
 
 /// Checks every document of one file, then the rules about the file as a whole.
 pub fn check_file(docs: &[Doc], opts: &Options, file: usize, out: &mut Vec<Finding>, facts: &mut Facts) {
+    check_file_from(docs, None, opts, file, out, facts)
+}
+
+/// `check_file` for a file the readers can resolve relative paths against.
+pub fn check_file_from(
+    docs: &[Doc],
+    origin: Option<&super::readers::Origin>,
+    opts: &Options,
+    file: usize,
+    out: &mut Vec<Finding>,
+    facts: &mut Facts,
+) {
     for doc in docs {
-        check_doc(doc, opts, file, out, facts);
+        check_item(doc, "", origin, opts, file, out, facts);
     }
     let configmaps = docs.iter().filter(|d| d.value.get("kind").and_then(Value::as_str) == Some("ConfigMap")).count();
     if configmaps > 0 && configmaps == docs.len() {
-        let mut ctx =
-            Ctx { doc: &docs[0], opts, file, object: object(&docs[0]), ignored: Vec::new(), out, hidden: Vec::new() };
+        let mut ctx = Ctx {
+            doc: &docs[0],
+            opts,
+            file,
+            object: object(&docs[0]),
+            ignored: Vec::new(),
+            out,
+            hidden: Vec::new(),
+            base: String::new(),
+            origin,
+        };
         suppressions(&mut ctx);
         podman::configmap_only(&mut ctx, configmaps);
     }

@@ -91,15 +91,9 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
             );
         }
     }
-    // k8s-openapi fills missing required fields with defaults, so the few
-    // that matter are checked here.
-    if pod.form == Form::Manifest && spec.get("containers").and_then(Value::as_sequence).is_none_or(Vec::is_empty) {
-        ctx.key(&SCHEMA_INVALID, &pod.ptr("/containers"), format!("{} `{}` has no containers", pod.kind, pod.name));
-    }
+    // A manifest's missing containers, names and images are validation's
+    // (`schema-invalid`), reported once.
     for (cp, c, init) in pod.containers() {
-        if pod.form == Form::Manifest && s(c, "name").is_none_or(str::is_empty) {
-            ctx.value(&SCHEMA_INVALID, &pod.ptr(&cp), "a container needs a `name`");
-        }
         container(ctx, pod, &cp, c, init, &host_volumes);
     }
 }
@@ -112,15 +106,13 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
     if pod.form == Form::KubeDirector {
         return;
     }
-    match s(c, "image") {
-        Some(image) => {
-            image_tag(ctx, &at("/image"), image);
-            super::portability::image(ctx, &at("/image"), image);
+    if let Some(image) = s(c, "image") {
+        image_tag(ctx, &at("/image"), image);
+        super::portability::image(ctx, &at("/image"), image);
+        // Validation checks a manifest's references; an App's are read here.
+        if pod.form != Form::Manifest {
+            reference(ctx, &at("/image"), image);
         }
-        None if pod.form == Form::Manifest => {
-            ctx.key(&SCHEMA_INVALID, &at(""), format!("container `{name}` has no image"))
-        }
-        None => {}
     }
     let sc = c.get("securityContext");
     let pod_sc = pod.spec.get("securityContext");
@@ -407,7 +399,16 @@ pub fn kd_images(ctx: &mut Ctx) {
         }
     }
     for (p, i) in images {
+        reference(ctx, &p, &i);
         image_tag(ctx, &p, &i);
         super::portability::image(ctx, &p, &i);
+    }
+}
+
+/// An image reference the kubelet and podman can parse (validation's check,
+/// for the forms validation does not read).
+fn reference(ctx: &mut Ctx, ptr: &str, image: &str) {
+    if let Some(why) = crate::validation::names::image(image) {
+        ctx.value(&INVALID_IMAGE_REFERENCE, ptr, format!("image `{image}` {why}"));
     }
 }
