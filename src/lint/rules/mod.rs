@@ -99,6 +99,22 @@ rules! {
         "podman refuses containerPorts with hostNetwork",
         "With hostNetwork every port is already the host's, and podman refuses containerPorts on such a pod (\"PortMappings can only be used with Bridge or slirp4netns networking\", seen with 4.3); from 4.8 only those with a hostPort (seen with 5.4.2). podproof's podman flavour drops the ports; a bare podman run fails.",
         "Drop the containerPorts of host-network pods, or run through podproof.";
+    PODMAN_CDI_DEVICE = "podman-cdi-device", W, Podman, Podman,
+        "a resource name is a CDI device",
+        "From 5.4, `podman kube play` reads a resource name of the form `vendor.com/class=name` (or `podman.io/device=/dev/x`) in `resources` as a Container Device Interface device and gives it to the container (containers/podman#17833, kube.go setupContainerDevices); before 5.4 it ignores it. A cluster refuses the name (`validateContainerResourceName`), so podproof refuses it as well.",
+        "Request the device through the device plugin's resource (`nvidia.com/gpu: 1`) for the cluster; for local runs pass the device to podman yourself.";
+    PODMAN_ENV_PRECEDENCE = "podman-env-precedence", W, Podman, Podman,
+        "env and envFrom of one container, before podman 5.8",
+        "Up to 5.7, `podman kube play` applied `envFrom` after `env`, so a variable set by both got envFrom's value; a cluster gives env's. podman 5.8 fixed it (containers/podman#27287). podproof writes the variables itself, in the cluster's order, so runs through podproof match a cluster; a bare podman run may not.",
+        "Run through podproof, upgrade podman to 5.8, or give the variable one source.";
+    PODMAN_IMAGE_VOLUME = "podman-image-volume", W, Podman, Podman,
+        "image volumes need rootful podman 5.3",
+        "`podman kube play` mounts `image` volumes from 5.3 (containers/podman#23775), and only when podman runs as root (podman-kube-play(1): \"supported in rootful mode only\"); the image must already exist locally. podproof passes image volumes to podman as they are, so a rootless run, or one on an older podman, fails.",
+        "Run rootful podman 5.3 or later, or copy the content into the image or an emptyDir with an init container.";
+    PODMAN_ONLY_ANNOTATION = "podman-only-annotation", I, Both, Podman,
+        "annotation only podman reads",
+        "Annotations such as `io.podman.annotations.pids-limit/<container>` (podman 5.5), `io.podman.annotations.cpuset/<container>` and `io.podman.annotations.memory-nodes/<container>` (5.6) configure `podman kube play` only: a cluster ignores them, so the limit the local run proves is not there once promoted, and an older podman ignores them too.",
+        "Use the cluster's own means for the cluster (`resources`, a static CPU manager policy), and keep the annotation for local runs if you need it.";
 
     RELATIVE_HOST_PATH = "relative-host-path", E, Cluster, Portability,
         "hostPath is relative",
@@ -136,6 +152,10 @@ rules! {
         "this apiVersion was removed",
         "Beta API versions such as apps/v1beta1, apps/v1beta2, batch/v1beta1, policy/v1beta1 and autoscaling/v2beta2 were removed from Kubernetes; a current cluster refuses the object, and podproof skips it.",
         "Use the stable version (apps/v1, batch/v1, policy/v1, autoscaling/v2, ...).";
+    STOP_SIGNAL = "stop-signal", W, Both, Portability,
+        "lifecycle.stopSignal is not portable",
+        "`lifecycle.stopSignal` is alpha in Kubernetes 1.33 (the ContainerStopSignals feature gate, off by default): a cluster without the gate drops the field, and one with it refuses a pod without `spec.os.name`. podman honours it from 5.6, but podproof's podman flavour drops `lifecycle` (podproof runs the hooks itself) and stops the container with its image's stop signal.",
+        "Set the stop signal in the image (`STOPSIGNAL`), which every runtime honours.";
     CAPABILITY_NAME_PREFIX = "capability-name-prefix", W, Cluster, Portability,
         "capability is named with CAP_",
         "Kubernetes names capabilities without the CAP_ prefix (`SYS_ADMIN`). podman accepts both spellings, but container runtimes that prepend CAP_ themselves may refuse `CAP_CAP_SYS_ADMIN` or silently drop it, so the pod behaves differently in a cluster.",
