@@ -3,7 +3,9 @@
 //! `schema-invalid` and `schema-unknown-field` findings. The app readers
 //! report the same problems as errors, from the same code.
 
-use super::rules::{Ctx, INVALID_IMAGE_REFERENCE, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
+use super::rules::{
+    Ctx, INVALID_IMAGE_REFERENCE, INVALID_TARGET_PORTS, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD,
+};
 use crate::app::docs::type_name;
 use crate::validation::{self, Issues, Problem};
 use serde_yaml::Value;
@@ -35,6 +37,7 @@ fn report(ctx: &mut Ctx, issues: Issues) {
             Problem::UnknownField => &SCHEMA_UNKNOWN_FIELD,
             Problem::SelectorMismatch => &MISMATCHING_SELECTOR,
             Problem::ImageReference => &INVALID_IMAGE_REFERENCE,
+            Problem::PortName => &INVALID_TARGET_PORTS,
         };
         let msg = crate::app::docs::with_yaml11_hint(ctx.doc, &i.pointer, i.message);
         if i.at_key {

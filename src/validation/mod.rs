@@ -36,6 +36,9 @@ pub enum Problem {
     /// An image reference the API server accepts but the kubelet and podman
     /// cannot parse, so the pod never starts (InvalidImageName).
     ImageReference,
+    /// A port name that is no IANA service name (IsValidPortName), which
+    /// the API server refuses; lint reports it under kube-linter's name.
+    PortName,
 }
 
 /// One problem at one place of a document.
@@ -84,6 +87,12 @@ impl Issues {
 
     pub fn value(&mut self, problem: Problem, pointer: &str, message: impl Into<String>) {
         self.0.push(Issue { problem, pointer: pointer.to_string(), at_key: false, message: message.into() });
+    }
+
+    /// An invalid port name, its message led by the field's path.
+    fn port_name(&mut self, pointer: &str, message: impl AsRef<str>) {
+        let m = schema::at(pointer, message.as_ref());
+        self.value(Problem::PortName, pointer, m);
     }
 
     /// An invalid value, its message led by the field's path.

@@ -282,7 +282,7 @@ fn ports(out: &mut Issues, c: &Value, cp: &str) {
         let (name, np) = child(Some(port), &pp, "name");
         if let Some(n) = string(name) {
             if let Some(why) = names::port_name(n) {
-                out.bad(&np, format!("Invalid value: \"{n}\": {why}"));
+                out.port_name(&np, format!("Invalid value: \"{n}\": {why}"));
             } else if seen.contains(&n) {
                 out.bad(&np, format!("Duplicate value: \"{n}\""));
             }
@@ -526,7 +526,7 @@ pub fn int_or_port_name(out: &mut Issues, v: Option<&Value>, p: &str) {
         }
         Some(Value::String(s)) => {
             if let Some(why) = names::port_name(s) {
-                out.bad(p, format!("Invalid value: \"{s}\": {why}"));
+                out.port_name(p, format!("Invalid value: \"{s}\": {why}"));
             }
         }
         _ => {}

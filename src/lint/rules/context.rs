@@ -31,6 +31,9 @@ enum Fact {
         replicas: i64,
         account: Option<(String, Spot)>,
         spot: Spot,
+        /// Known only by its selector (no pod template spec): no pods of its
+        /// own to isolate or check.
+        bare: bool,
     },
     Service {
         ns: String,
@@ -49,8 +52,17 @@ enum Fact {
     Budget {
         ns: String,
         selector: Value,
-        min: i64,
+        min: MinAvailable,
         spot: Spot,
+    },
+    /// What scales a workload (a HorizontalPodAutoscaler, a KEDA
+    /// ScaledObject): its least replica count replaces the workload's own.
+    Scaler {
+        ns: String,
+        /// The target's kind and name.
+        kind: String,
+        name: String,
+        min: i64,
     },
     /// A ConfigMap or Secret, with the keys env can read from it.
     Object {
@@ -58,6 +70,11 @@ enum Fact {
         ns: String,
         name: String,
         keys: Vec<String>,
+    },
+    Role(super::rbac::RoleFacts),
+    Binding {
+        binding: super::rbac::BindingFacts,
+        spot: Spot,
     },
     /// What a pod reads from a ConfigMap or Secret that must exist.
     Ref {
@@ -70,6 +87,32 @@ enum Fact {
         pod: String,
         spot: Spot,
     },
+}
+
+/// A budget's minAvailable: a count, or a percentage of the replicas (rounded up).
+#[derive(Debug, Clone, Copy)]
+pub enum MinAvailable {
+    Count(i64),
+    Percent(i64),
+}
+
+impl MinAvailable {
+    /// How many pods must stay up out of `replicas`.
+    fn of(self, replicas: i64) -> i64 {
+        match self {
+            MinAvailable::Count(n) => n,
+            MinAvailable::Percent(p) => (p * replicas + 99) / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for MinAvailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MinAvailable::Count(n) => write!(f, "{n}"),
+            MinAvailable::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 /// What one file contributes to its directory's cross-document checks, and
@@ -108,8 +151,12 @@ impl Facts {
                     out.push(spot.line);
                     out.extend(account.as_ref().map(|(_, s)| s.line));
                 }
-                Fact::Service { spot, .. } | Fact::Budget { spot, .. } | Fact::Ref { spot, .. } => out.push(spot.line),
-                Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } => {}
+                Fact::Service { spot, .. }
+                | Fact::Budget { spot, .. }
+                | Fact::Ref { spot, .. }
+                | Fact::Binding { spot, .. } => out.push(spot.line),
+                Fact::Role(_) => {}
+                Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } | Fact::Scaler { .. } => {}
             }
         }
         // What the KubeDirector readers find may be on any line of the document.
@@ -191,6 +238,17 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
             }
         }
         "ServiceAccount" => facts.facts.push(Fact::Account { ns, name }),
+        // A scaler's replica floor is what a budget must leave room under.
+        "HorizontalPodAutoscaler" | "ScaledObject" => {
+            let Some(target) = spec.and_then(|s| s.get("scaleTargetRef")) else { return };
+            let (field, default) = if kind == "ScaledObject" { ("minReplicaCount", 0) } else { ("minReplicas", 1) };
+            facts.facts.push(Fact::Scaler {
+                ns,
+                kind: s(target, "kind").unwrap_or("Deployment").to_string(),
+                name: s(target, "name").unwrap_or("").to_string(),
+                min: spec.and_then(|sp| int(sp, field)).unwrap_or(default),
+            })
+        }
         "ConfigMap" | "Secret" => {
             let fields: &[&str] = if kind == "ConfigMap" { &["data"] } else { &["data", "stringData"] };
             let keys = fields
@@ -211,22 +269,22 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                     format!("PodDisruptionBudget `{name}` has maxUnavailable {m}, so no pod may ever be evicted"),
                 );
             }
-            match spec.get("minAvailable") {
-                Some(Value::String(p)) if p == "100%" => ctx.value(
+            let min = match spec.get("minAvailable") {
+                Some(Value::String(p)) => p.strip_suffix('%').and_then(|n| n.parse().ok()).map(MinAvailable::Percent),
+                Some(Value::Number(n)) => n.as_i64().map(MinAvailable::Count),
+                _ => None,
+            };
+            match min {
+                Some(MinAvailable::Percent(p)) if p >= 100 => ctx.value(
                     &PDB_MIN_AVAILABLE,
                     "/spec/minAvailable",
-                    format!("PodDisruptionBudget `{name}` has minAvailable 100%, so no pod may ever be evicted"),
+                    format!("PodDisruptionBudget `{name}` has minAvailable {p}%, so no pod may ever be evicted"),
                 ),
-                Some(Value::Number(n)) => {
+                Some(min) => {
                     let selector = spec.get("selector").cloned().unwrap_or_default();
-                    facts.facts.push(Fact::Budget {
-                        ns,
-                        selector,
-                        min: n.as_i64().unwrap_or(0),
-                        spot: spot(ctx, "/spec/minAvailable", true),
-                    });
+                    facts.facts.push(Fact::Budget { ns, selector, min, spot: spot(ctx, "/spec/minAvailable", true) });
                 }
-                _ => {}
+                None => {}
             }
             if spec.get("unhealthyPodEvictionPolicy").is_none() {
                 ctx.key(
@@ -234,6 +292,23 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                     "/spec",
                     format!("PodDisruptionBudget `{name}` does not set unhealthyPodEvictionPolicy"),
                 );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A Role's grants and a binding's role, for the checks across files.
+pub fn collect_rbac(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    match kind {
+        "Role" | "ClusterRole" => {
+            if let Some(r) = super::rbac::role(ctx, kind) {
+                facts.facts.push(Fact::Role(r));
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            if let Some(binding) = super::rbac::binding(ctx, kind) {
+                facts.facts.push(Fact::Binding { binding, spot: spot(ctx, "/roleRef/name", true) });
             }
         }
         _ => {}
@@ -261,6 +336,32 @@ pub fn collect_kd(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
     });
 }
 
+/// A workload whose pod template has no spec (or none at all): its
+/// selector's labels and replicas still count for budgets.
+pub fn collect_bare_workload(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    if !matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController") {
+        return;
+    }
+    let v = &ctx.doc.value;
+    let spec = v.get("spec");
+    let selector = spec.and_then(|s| s.get("selector"));
+    let labels = if kind == "ReplicationController" {
+        labels_of(selector.and_then(Value::as_mapping))
+    } else {
+        labels_of(selector.and_then(|s| s.get("matchLabels")).and_then(Value::as_mapping))
+    };
+    facts.facts.push(Fact::Pods {
+        ns: namespace(v),
+        kind: kind.to_string(),
+        name: v.get("metadata").and_then(|m| s(m, "name")).unwrap_or("?").to_string(),
+        labels,
+        replicas: spec.and_then(|s| int(s, "replicas")).unwrap_or(1),
+        account: None,
+        spot: spot(ctx, "/metadata/name", false),
+        bare: true,
+    });
+}
+
 /// A manifest workload's labels, replicas and service account.
 pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     if pod.form != Form::Manifest {
@@ -281,6 +382,7 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
         replicas: pod.replicas.as_ref().map(|(n, _)| *n).unwrap_or(1),
         account: account.map(|a| (a.to_string(), spot(ctx, &account_ptr, true))),
         spot: spot(ctx, if pod.labels().is_some() { &labels_ptr } else { "/metadata/name" }, false),
+        bare: false,
     });
 }
 
@@ -375,6 +477,15 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
             _ => None,
         })
     };
+    // A scaler's floor replaces the workload's replicas.
+    let replicas_of = |ns: &str, kind: &str, name: &str, own: i64| {
+        all.iter()
+            .find_map(|f| match f {
+                Fact::Scaler { ns: sns, kind: k, name: n, min } if sns == ns && k == kind && n == name => Some(*min),
+                _ => None,
+            })
+            .unwrap_or(own)
+    };
     let kd: Vec<&crate::lint::readers::KdDoc> = facts.iter().flat_map(|f| f.kd.iter()).collect();
     let mut out = crate::lint::readers::kubedirector(&kd, opts);
     let mut report = |rule: &'static Rule, spot: &Spot, message: String| {
@@ -407,6 +518,7 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                     );
                 }
             }
+            Fact::Pods { bare: true, .. } => {}
             Fact::Pods { ns, kind, name, labels, account, spot, .. } => {
                 let isolated = all.iter().any(|p| matches!(p, Fact::Policy { ns: pns, selector } if pns == ns && selector_matches(selector, labels)));
                 if !isolated {
@@ -427,11 +539,15 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                 }
             }
             Fact::Budget { ns, selector, min, spot } => {
-                if let Some((_, _, replicas, kind, name)) = pods()
-                    .find(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels))
-                    .filter(|p| *min >= p.2)
-                {
-                    report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`, so no pod may ever be evicted"));
+                let blocked = pods()
+                    .filter(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels))
+                    .find_map(|(pns, _, own, kind, name)| {
+                        let replicas = replicas_of(pns, kind, name, own);
+                        (replicas > 0 && min.of(replicas) >= replicas).then_some((replicas, own, kind, name))
+                    });
+                if let Some((replicas, own, kind, name)) = blocked {
+                    let scaled = if replicas != own { " at the least its autoscaler scales it to" } else { "" };
+                    report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`{scaled}, so no pod may ever be evicted"));
                 }
             }
             Fact::Ref { kind, ns, name, key, what, pod, spot } => {
@@ -449,7 +565,14 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                 };
                 report(&UNDEFINED_CONFIG_REFERENCE, spot, msg);
             }
-            Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } => {}
+            Fact::Binding { binding, spot } => {
+                let roles: Vec<&super::rbac::RoleFacts> =
+                    all.iter().filter_map(|f| if let Fact::Role(r) = f { Some(r) } else { None }).collect();
+                for (rule, msg) in super::rbac::bound(binding, &roles) {
+                    report(rule, spot, msg);
+                }
+            }
+            Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } | Fact::Scaler { .. } | Fact::Role(_) => {}
         }
     }
     out

@@ -7,6 +7,7 @@
 mod context;
 mod podman;
 mod portability;
+mod rbac;
 mod security;
 
 pub use context::{cross_check, Facts, Hidden};
@@ -27,6 +28,7 @@ pub enum Category {
     Security,
     Reliability,
     Schema,
+    Rbac,
     Meta,
 }
 
@@ -233,6 +235,14 @@ rules! {
         "container uses a privileged port",
         "Ports below 1024 need root or NET_BIND_SERVICE inside the container, which rules out running as non-root.",
         "Listen on a port of 1024 or above and map it through a Service.";
+    HOST_PORT = "host-port", W, Cluster, Security,
+        "container binds a port of its node",
+        "A hostPort opens the port on the node's own address: only one such pod fits on a node, the scheduler must find a node where the port is free, and traffic to it passes NetworkPolicies by. Locally podproof publishes it on this machine, which is what podman does with it.",
+        "Publish the port through a Service (NodePort or LoadBalancer) instead.";
+    HOST_PATH_VOLUME = "host-path-volume", I, Cluster, Security,
+        "pod mounts a directory of its node",
+        "A hostPath volume ties the pod to what its node's file system holds, and gives the pod a way onto the node. polaris warns about every hostPath; podproof reports the sensitive ones (`sensitive-host-mounts`, `docker-sock`), the relative and machine-specific ones (`relative-host-path`, `host-specific-host-path`) under their own rules, and the rest here.",
+        "Use a PersistentVolumeClaim, an emptyDir, a ConfigMap or a Secret, or keep the hostPath for node agents.";
     SSH_PORT = "ssh-port", W, Both, Security,
         "container exposes SSH",
         "Port 22 is SSH: a container running an SSH server is a long-lived entry point with its own credentials to manage.",
@@ -266,11 +276,15 @@ rules! {
         "startup probe targets an undeclared port",
         "The startup probe names a port that the container does not declare; the container is killed when the probe's failure threshold runs out.",
         "Name one of the container's declared ports, or give the port by number (a number need not be declared).";
+    UNDECLARED_PROBE_PORT = "undeclared-probe-port", I, Both, Reliability,
+        "a probe's port number is none of the declared ports",
+        "The probe gives its port by number, and the container declares ports, none of them that one. The kubelet probes the number all the same (so it is no error, and manifests such as ingress-nginx's probe an undeclared port on purpose), but a port changed in one place and not the other fails the probe for good.",
+        "Give the probe the port's name, or declare the port.";
     DUPLICATE_ENV_VAR = "duplicate-env-var", W, Both, Reliability,
         "environment variable is set twice",
         "When a container sets the same variable twice, the last one wins silently; the first is dead text that misleads readers.",
         "Remove one of the two.";
-    INVALID_TARGET_PORTS = "invalid-target-ports", E, Cluster, Reliability,
+    INVALID_TARGET_PORTS = "invalid-target-ports", E, Both, Reliability,
         "port name is not a valid IANA service name",
         "Port names (containerPort names and Service targetPorts that refer to them) must be IANA service names: at most 15 lowercase letters, digits and '-', with a letter, and no '-' at either end or twice in a row. The API server refuses other names.",
         "Rename the port.";
@@ -323,6 +337,39 @@ rules! {
         "value does not fit the API schema",
         "The value has the wrong type, a required field is missing, the document lacks apiVersion, kind or a valid metadata.name, or a value breaks one of the API server's validation rules (names, labels, quantities, ports, probes, volumes, mounts, env, selectors, restart policies: docs/lint.md lists them). The API server (and podproof) refuse the document.",
         "Give the field a value of the expected type (quote strings that look like numbers).";
+
+    WILDCARD_IN_RULES = "wildcard-in-rules", W, Cluster, Rbac,
+        "a role grants `*`",
+        "A Role or ClusterRole rule with `*` among its verbs or resources grants everything there is, including what later versions add (new resources, new subresources such as pods/exec). Kubernetes' own roles (`system:...`, admin, edit, view, cluster-admin) are left alone.",
+        "List the verbs and resources the role needs.";
+    ESCALATION_VERBS = "escalation-verbs", W, Cluster, Rbac,
+        "a role grants bind, escalate or impersonate",
+        "`bind` lets the holder bind roles it does not hold, `escalate` lets it write roles with more than it holds, and `impersonate` lets it act as other users, groups or service accounts: each is a way to every other permission.",
+        "Remove the verb, or keep it to a role bound only to cluster administrators.";
+    ACCESS_TO_POD_EXEC = "access-to-pod-exec", W, Cluster, Rbac,
+        "a role grants pods/exec or pods/attach",
+        "`create` (or `get`, which opens the same websocket) on pods/exec or pods/attach runs commands in the role's pods, with their service accounts and mounted Secrets. Reported on the role's rule and on every binding of its directory that hands it out.",
+        "Grant exec to an operator role only, bound to people rather than service accounts.";
+    ACCESS_TO_SECRETS = "access-to-secrets", W, Cluster, Rbac,
+        "a binding hands out read access to Secrets",
+        "The binding's role (of the same directory) grants get, list or watch on secrets: every Secret of the namespace (of the cluster, for a ClusterRoleBinding), service account tokens included.",
+        "Name the Secrets the workload needs in `resourceNames`, or mount them instead of reading them through the API.";
+    ACCESS_TO_CREATE_PODS = "access-to-create-pods", W, Cluster, Rbac,
+        "a binding hands out creating pods",
+        "Whoever may create pods in a namespace may run one as any service account of it, and so has every permission of every service account there.",
+        "Let a controller (a Deployment, a Job) create the pods, and grant their service account only what it needs.";
+    CLUSTER_ADMIN_ROLE_BINDING = "cluster-admin-role-binding", W, Cluster, Rbac,
+        "a binding hands out cluster-admin",
+        "The binding names the cluster-admin ClusterRole, or a role of its directory that grants every verb on every resource of every API group: its subjects can do anything in the cluster (in the namespace, for a RoleBinding).",
+        "Bind a role that grants what the subject needs.";
+    SYSTEM_SUBJECT_BINDING = "system-subject-binding", W, Cluster, Rbac,
+        "a binding's subject is everyone",
+        "A subject `system:anonymous`, or the groups `system:unauthenticated`, `system:authenticated` and `system:serviceaccounts`, stands for every request without credentials, every user, or every service account; binding `system:masters` does nothing, since that group bypasses RBAC.",
+        "Bind the users, groups or service accounts that need the role.";
+    DANGLING_ROLE_REF = "dangling-role-ref", W, Cluster, Rbac,
+        "a binding names a role that is not there",
+        "RBAC does not check that a binding's role exists: a binding to a Role (or a ClusterRole other than Kubernetes' own) that no file of its directory defines grants nothing until the role appears, and then grants what that role says, which lint could not check.",
+        "Ship the role with the binding, or fix the name in `roleRef`.";
 
     INVALID_SUPPRESSION = "invalid-suppression", W, Both, Meta,
         "ignore-check annotation is invalid",
@@ -492,10 +539,15 @@ fn dispatch(ctx: &mut Ctx, header: Option<(&str, &str)>, facts: &mut Facts) {
             portability::api_version(ctx, api, kind);
             podman::kind(ctx, api, kind);
             context::collect(ctx, api, kind, facts);
-            security::service_ports(ctx, kind);
-            if let Some(pod) = view::manifest_pod(doc, api, kind) {
-                check_pod(ctx, &pod);
-                context::collect_pod(ctx, &pod, facts);
+            if api.starts_with("rbac.authorization.k8s.io/") {
+                context::collect_rbac(ctx, kind, facts);
+            }
+            match view::manifest_pod(doc, api, kind) {
+                Some(pod) => {
+                    check_pod(ctx, &pod);
+                    context::collect_pod(ctx, &pod, facts);
+                }
+                None => context::collect_bare_workload(ctx, kind, facts),
             }
         }
     }

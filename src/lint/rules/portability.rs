@@ -8,6 +8,11 @@ use crate::validation::kinds;
 /// Host directories that exist only on the machine that wrote the manifest.
 const HOST_SPECIFIC: &[&str] = &["/home", "/Users", "/root", "/mnt", "/media", "/run/user", "/var/folders"];
 
+/// The machine-specific directory (a home, a removable mount) `path` is under.
+pub fn host_specific(path: &str) -> Option<&'static str> {
+    HOST_SPECIFIC.iter().copied().find(|d| path == *d || path.starts_with(&format!("{d}/")))
+}
+
 /// Whether `api` is an API version a current cluster no longer serves.
 pub fn is_removed(api: &str) -> bool {
     kinds::is_removed(api)
@@ -47,7 +52,7 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
                 if path.contains('/') { "" } else { " (podman even takes a name without `/` for a named volume)" };
             let msg = format!("hostPath `{path}` is relative: podman resolves it against its working directory{named}, a cluster node against the kubelet's");
             ctx.value(&RELATIVE_HOST_PATH, &ptr, msg);
-        } else if let Some(d) = HOST_SPECIFIC.iter().find(|d| path == **d || path.starts_with(&format!("{d}/"))) {
+        } else if let Some(d) = host_specific(path) {
             ctx.value(
                 &HOST_SPECIFIC_HOST_PATH,
                 &ptr,
