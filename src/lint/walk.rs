@@ -334,7 +334,7 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
     }
     // An empty file or stream (`helm template` of a chart with everything
     // turned off) has nothing wrong in it: zero findings, as kubeconform says.
-    let docs = match crate::yaml::parse_stream(&text) {
+    let docs = match crate::yaml::parse_stream_lint(&text) {
         Ok(d) => d.into_iter().filter(|d| !d.value.is_null()).collect::<Vec<_>>(),
         Err(e) => return Outcome::Bad(Diagnostic::error(&input.name, Some((e.pos.line, e.pos.column)), e.message)),
     };
