@@ -324,7 +324,7 @@ def kubeconform(root):
         # kubectl validates strictly: the -strict verdict wins.
         if prev is None or strict:
             verdict[f] = (int(status.group(1)), title)
-    expected, matched, misses, false_errors = 0, 0, [], []
+    expected, matched, misses, false_errors, valid = 0, 0, [], [], 0
     for f, (status, title) in sorted(verdict.items()):
         path = os.path.join(root, f)
         if not os.path.exists(path):
@@ -338,13 +338,15 @@ def kubeconform(root):
             else:
                 misses.append(f"{f} ({title})")
         else:
+            valid += 1
             # Valid: no schema error, nor bad input.
             bad = [e for e in errors if e["rule"].startswith("schema") or e["rule"] == "mismatching-selector"]
             if code == 2:
                 false_errors.append(f"{f}: refused as bad input ({title})")
             for e in bad:
                 false_errors.append(f"{f}:{e['line']}:{e['column']} {e['rule']}: {e['message']}")
-    return dict(expected=expected, matched=matched, misses=misses, false_errors=false_errors, unmapped={})
+    return dict(expected=expected, matched=matched, misses=misses, false_errors=false_errors, unmapped={},
+                valid_fixtures=valid)
 
 results = {}
 for name, fn in [("polaris", polaris), ("kube-linter", kube_linter), ("kubeconform", kubeconform)]:
@@ -363,6 +365,8 @@ for name, r in results.items():
         print(f"  false error: {e}")
     if r.get("invalid_fixtures"):
         print(f"  errors on {len(r['invalid_fixtures'])} fixtures that kubernetes-validate --strict refuses too (not false errors): {', '.join(r['invalid_fixtures'])}")
+    if r.get("valid_fixtures"):
+        print(f"  fixtures kubeconform passes: {r['valid_fixtures']}, of which podproof reports an error on {len(r['false_errors'])}")
     if r.get("other_kinds"):
         print(f"  left out: {r['other_kinds']} expected findings on kinds that are not Kubernetes' (OpenShift's DeploymentConfig)")
     for x in r.get("extra", []):
