@@ -378,15 +378,19 @@ impl Builder {
             }
         };
         match ev {
-            Event::Scalar(text, _, anchor, _) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 self.skipped_anchor |= anchor > 0;
                 if let Some(f) = self.skipping.last_mut().filter(|f| f.map && f.expect_key) {
-                    if let Some(first) = f.keys.get(&text) {
-                        let msg = format!("duplicate key `{text}` (first at line {first})");
+                    // The key as the full reading names it (`0x10` is 16).
+                    let name = key_name(&resolve(&text, style, tag.as_ref()));
+                    // A merge key's checks are the full reading's business.
+                    self.skipped_anchor |= name == "<<";
+                    if let Some(first) = f.keys.get(&name) {
+                        let msg = format!("duplicate key `{name}` (first at line {first})");
                         self.fail(pos, msg);
                         return;
                     }
-                    f.keys.insert(text, pos.line);
+                    f.keys.insert(name, pos.line);
                 }
                 key_done(&mut self.skipping);
             }
@@ -397,6 +401,10 @@ impl Builder {
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 self.skipped_anchor |= anchor > 0;
+                if self.skipping.last().is_some_and(|f| f.map && f.expect_key) {
+                    self.fail(pos, "complex mapping keys are not supported");
+                    return;
+                }
                 let map = matches!(ev, Event::MappingStart(..));
                 if self.skipping.len() >= MAX_DEPTH {
                     self.fail(
@@ -424,11 +432,7 @@ impl Builder {
         // A scalar in key position becomes the pending key of its mapping.
         if let Some(Frame::Map { key, ptr, .. }) = self.stack.last_mut() {
             if key.is_none() {
-                let name = match &value {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
-                };
+                let name = key_name(&value);
                 let p = format!("{ptr}/{}", escape(&name));
                 let dup = self.positions.get(&p).map(|n| n.key.unwrap_or(n.value).line);
                 // A block mapping's start mark lands after its first key; the
@@ -565,6 +569,16 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// The text a mapping key stands for: a string as it is, a number or a
+/// boolean as JSON writes its keys, null as nothing.
+fn key_name(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
     }
 }
 
@@ -836,6 +850,11 @@ mod tests {
             .replace("properties: {a: {type: string}}", "properties: {a: {type: string}}\n  scope: *t");
         let docs = parse_stream_lint(&anchored).expect("valid");
         assert_eq!(docs[0].value["spec"]["scope"], Value::from("object"));
+        // Whatever the full reading refuses inside a schema, lint's refuses too.
+        for inside in ["<<: 5", "? [a]\n          : b", "0x10: a\n          16: b", "'a': 1\n          a: 2"] {
+            let text = crd.replace("type: object", inside);
+            assert_eq!(parse_stream(&text).is_ok(), parse_stream_lint(&text).is_ok(), "{inside}");
+        }
         // The kind after the spec: built as usual.
         let late = "apiVersion: apiextensions.k8s.io/v1\nspec:\n  versions: [{name: v1, schema: {openAPIV3Schema: {type: object}}}]\nkind: CustomResourceDefinition\n";
         let docs = parse_stream_lint(late).expect("valid");
