@@ -7,6 +7,10 @@
 # podproof itself ran: the other tools are optional.
 #
 #   scripts/lint-bench.sh [RESOURCES]
+#
+# Then the `big` corpus (below) at 10,000 and 20,000 documents, with
+# kubeconform beside podproof when KUBECONFORM and KUBECONFORM_SCHEMAS say
+# where a build of it and its schemas are.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 n="${1:-10000}"
@@ -331,6 +335,264 @@ row "lint, realistic $big_docs docs, $((big_bytes / 1000000)) MB ($(nproc) cores
 row "lint, realistic corpus throughput" ">= 75 MB/s" "$(printf '%.1f MB/s' "$(echo "$big_bytes / 1000000 / $big_s" | bc -l)")"
 row "lint, realistic corpus peak RSS" "flat" "${big_rss} MiB"
 rm -rf "$big"
+
+# The `big` corpus, shaped like a large cluster's manifests: a ConfigMap,
+# Deployment, Service, ServiceAccount, NetworkPolicy, Role and RoleBinding
+# per app (with a 20 KB rules file in the ConfigMap), in files across 60
+# directories, and one CustomResourceDefinition (150 to 600 KB of schema)
+# per 34 documents: about 10,000 documents and 160 MB, three quarters of the
+# bytes in CRDs. Made at 10,000 and at 20,000 documents (LINT_BIG_DOCS), each
+# timed at the default threads and at -j 1, with podproof's peak RSS: memory
+# must not grow with the corpus.
+make_big() {
+    python3 - "$1" "$2" <<'PYEOF'
+import os, random, sys
+out, ndocs = sys.argv[1], int(sys.argv[2])
+random.seed(13)
+WORDS = "the of a to and is in that for it as with be on by this are from or at an which not can when pod container field value set must resource will default name spec selector label volume port service".split()
+def sentence(n):
+    return " ".join(random.choice(WORDS) for _ in range(n)).capitalize() + "."
+def schema(depth, ind, budget):
+    # A nested openAPIV3Schema object of about `budget` properties.
+    pad = " " * ind
+    lines = [f"{pad}type: object", f"{pad}description: {sentence(random.randint(8, 30))}", f"{pad}properties:"]
+    n = max(1, min(budget, random.randint(3, 12)))
+    used = 1
+    for i in range(n):
+        name = f"{random.choice(WORDS)}{random.choice(WORDS).capitalize()}{i}"
+        lines.append(f"{pad}  {name}:")
+        r = random.random()
+        if depth < 7 and r < 0.35 and budget - used > 4:
+            sub = random.randint(2, max(2, (budget - used) // 2))
+            text, k = schema(depth + 1, ind + 4, sub)
+            lines.append(text); used += k
+        elif depth < 7 and r < 0.5 and budget - used > 4:
+            lines.append(f"{pad}    type: array")
+            lines.append(f"{pad}    description: {sentence(random.randint(5, 20))}")
+            lines.append(f"{pad}    items:")
+            sub = random.randint(2, max(2, (budget - used) // 3))
+            text, k = schema(depth + 1, ind + 6, sub)
+            lines.append(text); used += k
+        else:
+            t = random.choice(["string", "integer", "boolean", "string"])
+            lines.append(f"{pad}    type: {t}")
+            lines.append(f"{pad}    description: {sentence(random.randint(5, 40))}")
+            if t == "integer":
+                lines.append(f"{pad}    format: int32")
+            if t == "string" and random.random() < 0.2:
+                lines.append(f"{pad}    enum: [Always, Never, IfNotPresent]")
+            used += 1
+    if random.random() < 0.3:
+        lines.append(f"{pad}required: [{', '.join(random.sample(['name','spec','port','value'], 2))}]")
+    if random.random() < 0.1:
+        lines.append(f"{pad}x-kubernetes-preserve-unknown-fields: true")
+    return "\n".join(lines), used
+def crd(i):
+    # About 150 to 650 KB of schema, like the CRDs of the big operators.
+    target = random.randint(150_000, 600_000)
+    parts, size, k = [], 0, 0
+    while size < target:
+        t, _ = schema(0, 22, 400)
+        parts.append(f"                    part{k}:\n{t}"); size += len(t); k += 1
+    text = "\n".join(parts)
+    return f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets{i}.example{i % 7}.com
+  annotations: {{controller-gen.kubebuilder.io/version: v0.16.1}}
+spec:
+  group: example{i % 7}.com
+  names: {{kind: Widget{i}, listKind: Widget{i}List, plural: widgets{i}, singular: widget{i}}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {{status: {{}}}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          apiVersion: {{type: string}}
+          kind: {{type: string}}
+          metadata: {{type: object}}
+          spec:
+            type: object
+            properties:
+              parts:
+                type: object
+                properties:
+{text}
+"""
+def deployment(i):
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+  labels: {{app.kubernetes.io/name: svc-{i}, app.kubernetes.io/part-of: shop}}
+spec:
+  replicas: {random.choice([1, 2, 3])}
+  selector:
+    matchLabels: {{app.kubernetes.io/name: svc-{i}}}
+  template:
+    metadata:
+      labels: {{app.kubernetes.io/name: svc-{i}}}
+    spec:
+      serviceAccountName: svc-{i}
+      containers:
+      - name: app
+        image: registry.example.com/shop/svc-{i % 30}:1.{i % 9}.{i % 4}
+        args: [--port=8080, --log-level=info]
+        ports: [{{name: http, containerPort: 8080}}, {{name: metrics, containerPort: 9090}}]
+        env:
+        - {{name: LOG_FORMAT, value: json}}
+        - name: POD_NAME
+          valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+        resources:
+          requests: {{cpu: 100m, memory: 128Mi}}
+          limits: {{cpu: "1", memory: 512Mi}}
+        readinessProbe: {{httpGet: {{path: /ready, port: http}}, periodSeconds: 5}}
+        livenessProbe: {{httpGet: {{path: /healthz, port: http}}, periodSeconds: 10}}
+        securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, runAsUser: 10001, capabilities: {{drop: [ALL]}}}}
+        volumeMounts: [{{name: tmp, mountPath: /tmp}}, {{name: config, mountPath: /etc/svc}}]
+      volumes:
+      - {{name: tmp, emptyDir: {{}}}}
+      - {{name: config, configMap: {{name: svc-{i}}}}}
+"""
+def service(i):
+    return f"""apiVersion: v1
+kind: Service
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+  labels: {{app.kubernetes.io/name: svc-{i}}}
+spec:
+  selector: {{app.kubernetes.io/name: svc-{i}}}
+  ports:
+  - {{name: http, port: 80, targetPort: http}}
+  - {{name: metrics, port: 9090, targetPort: metrics}}
+"""
+def configmap(i):
+    # An application config of about 20 KB, like a dashboard or a rules file.
+    rules = "\n".join(f"""    - alert: Svc{i}Rule{r}
+      expr: sum(rate(http_requests_total{{{{job="svc-{i}", code=~"5.."}}}}[5m])) / sum(rate(http_requests_total{{{{job="svc-{i}"}}}}[5m])) > 0.0{r % 9 + 1}
+      for: {r % 10 + 1}m
+      labels: {{{{severity: {random.choice(['warning', 'critical'])}}}}}
+      annotations:
+        summary: {sentence(12)}
+        description: {sentence(30)}""" for r in range(random.randint(40, 70)))
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+data:
+  config.yaml: |
+    server:
+      port: 8080
+      timeout: {i % 30 + 5}s
+  rules.yaml: |
+    groups:
+    - name: svc-{i}
+      rules:
+{rules}
+"""
+def account(i):
+    return f"""apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+"""
+def role(i):
+    return f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+rules:
+- apiGroups: [""]
+  resources: [configmaps, endpoints]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: svc-{i}}}
+subjects:
+- {{kind: ServiceAccount, name: svc-{i}, namespace: team-{i % 40}}}
+"""
+def policy(i):
+    return f"""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: svc-{i}
+  namespace: team-{i % 40}
+spec:
+  podSelector: {{matchLabels: {{app.kubernetes.io/name: svc-{i}}}}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{{podSelector: {{}}}}]
+    ports: [{{port: 8080}}]
+"""
+ncrd = max(1, round(ndocs * 297 / 10152))
+made, f, crds, size = 0, 0, 0, 0
+while made < ndocs:
+    d = os.path.join(out, f"area-{f % 60:02}")
+    os.makedirs(d, exist_ok=True)
+    if crds < ncrd and f % 34 == 0:
+        docs = [crd(crds)]; crds += 1
+    else:
+        i = made
+        docs = [account(i), configmap(i), deployment(i), service(i), policy(i), role(i)]
+    text = "---\n".join(docs)
+    n = text.count("\nkind: ") + (1 if text.startswith("kind: ") else 0)
+    with open(os.path.join(d, f"m{f:05}.yaml"), "w") as fh:
+        fh.write(text)
+    size += len(text.encode())
+    made += n
+    f += 1
+while crds < ncrd:
+    text = crd(crds); crds += 1
+    with open(os.path.join(out, f"area-00/crd{crds:04}.yaml"), "w") as fh:
+        fh.write(text)
+    size += len(text.encode()); made += 1; f += 1
+print(f"{made} {size} {f} {crds}")
+PYEOF
+}
+# Wall time, user+system CPU time and peak RSS (MiB) of one command.
+run_measured() {
+    python3 - "$@" <<'PYEOF'
+import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{wall:.3f} {r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss // 1024}")
+PYEOF
+}
+for n in ${LINT_BIG_DOCS:-10152 20304}; do
+    bigdir="$corpus/big-$n"
+    read -r docs bytes _files _crds < <(make_big "$bigdir" "$n")
+    read -r s cpu rss < <(run_measured "$podproof" lint --podman-version 4.3 --format json "$bigdir")
+    read -r s1 _ _ < <(run_measured "$podproof" lint -j 1 --podman-version 4.3 --format json "$bigdir")
+    mb=$((bytes / 1000000))
+    row "lint, big: $docs docs, $mb MB ($(nproc) cores)" ">= 7500/s" "$(printf '%.0f docs/s in %ss (%ss CPU); -j 1: %ss' "$(echo "$docs / $s" | bc -l)" "$s" "$cpu" "$s1")"
+    row "lint, big throughput ($docs docs)" ">= 110 MB/s" "$(printf '%.1f MB/s' "$(echo "$bytes / 1000000 / $s" | bc -l)")"
+    row "lint, big peak RSS ($docs docs)" "flat" "${rss} MiB"
+    # kubeconform on the same corpus, when a build of it and local schemas
+    # are given (KUBECONFORM, KUBECONFORM_SCHEMAS: a directory of
+    # <kind>-<group>-<version>.json, such as kubernetes-validate ships).
+    if [ -z "${kc_done:-}" ] && [ -x "${KUBECONFORM:-}" ] && [ -d "${KUBECONFORM_SCHEMAS:-}" ]; then
+        kc_done=1
+        read -r ks kcpu krss < <(run_measured "$KUBECONFORM" -strict -summary -n "$(nproc)" -schema-location "$KUBECONFORM_SCHEMAS/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$bigdir")
+        row "kubeconform, big: $docs docs ($(nproc) workers)" "-" "$(printf '%.0f docs/s, %.1f MB/s in %ss (%ss CPU), %s MiB' "$(echo "$docs / $ks" | bc -l)" "$(echo "$bytes / 1000000 / $ks" | bc -l)" "$ks" "$kcpu" "$krss")"
+    fi
+    rm -rf "$bigdir"
+done
 
 venv=target/lint-bench-venv
 if [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then

@@ -113,6 +113,21 @@ fn rootless_checks(cgroups_v1: bool) -> Vec<Check> {
     out
 }
 
+/// Known vulnerabilities of the installed podman that matter to podproof's
+/// users, from podman's release notes.
+pub fn advisories(v: &podman::Version) -> Vec<Check> {
+    let mut out = Vec::new();
+    if (v.major, v.minor, v.patch) < (5, 6, 1) {
+        out.push(check(
+            "CVE-2025-9566",
+            Status::Warn,
+            format!("podman {v} is older than 5.6.1: Kubernetes YAML run by `podman kube play` with ConfigMap or Secret volumes can overwrite files on the host through crafted symlinks. podproof's own runs project ConfigMaps and Secrets into host directories of its own instead of podman's volumes, so they do not take that path; a bare `podman kube play` of the same YAML does"),
+            Some("upgrade podman to 5.6.1 or later, or check that your distribution's podman has the fix backported (its changelog names CVE-2025-9566)"),
+        ));
+    }
+    out
+}
+
 /// Runs every check. The probe container is labelled like everything podproof
 /// makes and removed by `--rm`.
 pub fn run() -> Vec<Check> {
@@ -131,6 +146,7 @@ pub fn run() -> Vec<Check> {
         format!("version {version} (generation {})", version.generation()),
         (vstatus == Status::Warn).then_some("podproof needs podman 4.3 or later"),
     ));
+    out.extend(advisories(&version));
     for a in version.adaptations() {
         let name = format!("podman {}.{}+", a.since.0, a.since.1);
         out.push(check(&name, Status::Ok, format!("podman {}; podproof {}", a.podman, a.podproof), None));
@@ -241,6 +257,18 @@ mod tests {
         );
         check_diag("Error: netavark: iptables: command not found", &["netavark firewall"]);
         check_diag("all good", &[]);
+    }
+
+    #[test]
+    fn podman_before_5_6_1_gets_the_cve_warning() {
+        let names = |v: &str| -> Vec<String> {
+            advisories(&podman::Version::parse(v).expect("a version")).into_iter().map(|c| c.name).collect()
+        };
+        assert_eq!(names("4.3.1"), ["CVE-2025-9566"]);
+        assert_eq!(names("5.4.2"), ["CVE-2025-9566"]);
+        assert_eq!(names("5.6.0"), ["CVE-2025-9566"]);
+        assert!(names("5.6.1").is_empty());
+        assert!(names("5.8.0").is_empty());
     }
 
     #[test]

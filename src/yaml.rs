@@ -7,7 +7,11 @@
 //! errors, semantic checks and lint findings all point at the same place.
 
 use serde_yaml::{Mapping, Number, Value};
-use std::collections::HashMap;
+use std::collections::HashMap as StdMap;
+
+/// Positions are hashed by pointer for every node of every file: SipHash
+/// cost a tenth of lint's time, foldhash (hashbrown's own) far less.
+type HashMap<K, V> = hashbrown::HashMap<K, V>;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -81,6 +85,29 @@ impl Doc {
         Some(format!(" (Kubernetes reads YAML 1.1, where `{text}` is {what}; quote it to keep the text)"))
     }
 
+    /// The first and last line that a node of the document starts on.
+    pub fn line_span(&self) -> (usize, usize) {
+        let lines = self.positions.values().flat_map(|n| n.key.into_iter().chain([n.value])).map(|p| p.line);
+        let (lo, hi) = lines.fold((usize::MAX, 0), |(lo, hi), l| (lo.min(l), hi.max(l)));
+        if hi == 0 {
+            (self.start.line, self.start.line)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// The pointer of the node whose key or value sits at `line:column` (the
+    /// deepest one), for messages that were located by position only.
+    pub fn pointer_at(&self, line: usize, column: usize) -> Option<String> {
+        let at = Pos { line, column };
+        self.positions
+            .iter()
+            .filter(|(_, n)| n.key == Some(at) || n.value == at)
+            .map(|(p, _)| p)
+            .max_by_key(|p| (p.matches('/').count(), p.len()))
+            .cloned()
+    }
+
     /// Whether the exact pointer exists in the document.
     pub fn has(&self, pointer: &str) -> bool {
         self.positions.contains_key(pointer)
@@ -140,7 +167,20 @@ const MAX_DEPTH: usize = 200;
 
 /// Parses a multi-document YAML or JSON stream.
 pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
-    let mut builder = Builder::default();
+    parse(text, false)
+}
+
+/// `parse_stream` for lint: the schemas of CustomResourceDefinitions
+/// (`spec.versions[].schema`, `spec.validation`), three quarters of the bytes
+/// of a large cluster's manifests and read by no rule, are checked for their
+/// syntax and duplicate keys but not built (each is an empty mapping).
+pub fn parse_stream_lint(text: &str) -> Result<Vec<Doc>, SyntaxError> {
+    let docs = parse(text, true)?;
+    Ok(docs)
+}
+
+fn parse(text: &str, skip_schemas: bool) -> Result<Vec<Doc>, SyntaxError> {
+    let mut builder = Builder { skip_schemas, ..Default::default() };
     let mut parser = Parser::new_from_str(text);
     // The parser's own `load` recurses once per nesting level (and asserts on
     // what it does not expect), so deep input overflowed the stack there; its
@@ -153,6 +193,10 @@ pub fn parse_stream(text: &str) -> Result<Vec<Doc>, SyntaxError> {
             // though YAML accepts it. YAML errors, found first, win.
             if text.trim_start_matches('\u{feff}').trim_start().starts_with(['{', '[']) {
                 strict_json(text)?;
+            }
+            // An anchor inside a left-out subtree may be used outside it.
+            if builder.skipped_anchor {
+                return parse(text, false);
             }
             return Ok(builder.docs);
         }
@@ -243,6 +287,12 @@ fn explain(text: &str, pos: Pos, info: &str) -> SyntaxError {
     SyntaxError { pos, message: format!("yaml syntax error: {info}{hint}") }
 }
 
+struct SkipFrame {
+    map: bool,
+    expect_key: bool,
+    keys: HashMap<String, usize>,
+}
+
 enum Frame {
     Seq { items: Vec<Value>, ptr: String, anchor: usize },
     Map { map: Mapping, ptr: String, anchor: usize, key: Option<(String, Value, Pos)> },
@@ -250,11 +300,21 @@ enum Frame {
 
 #[derive(Default)]
 struct Builder {
+    /// Whether to leave out the schemas of CustomResourceDefinitions (lint
+    /// reads nothing of them); their syntax and duplicate keys still count.
+    skip_schemas: bool,
+    /// The current document's top-level `kind`, once read.
+    kind: Option<String>,
+    /// Inside a left-out subtree: its frames (whether each is a mapping and
+    /// expects a key, with the keys seen and their lines).
+    skipping: Vec<SkipFrame>,
+    /// A left-out subtree defined an anchor: the stream is read again whole.
+    skipped_anchor: bool,
     docs: Vec<Doc>,
     stack: Vec<Frame>,
     positions: HashMap<String, NodePos>,
     yaml11: HashMap<String, String>,
-    anchors: HashMap<usize, Value>,
+    anchors: StdMap<usize, Value>,
     doc_start: Pos,
     expanded: usize,
     error: Option<SyntaxError>,
@@ -298,16 +358,81 @@ impl Builder {
         }
     }
 
+    /// Whether the node that starts now is a CRD schema lint leaves out.
+    fn left_out(&self) -> bool {
+        if self.kind.as_deref() != Some("CustomResourceDefinition") {
+            return false;
+        }
+        let Some((ptr, _)) = self.slot() else { return false };
+        let segs: Vec<&str> = ptr.split('/').skip(1).collect();
+        matches!(segs.as_slice(), ["spec", "versions", _, "schema"] | ["spec", "validation"])
+    }
+
+    /// One event inside a left-out subtree: only its shape and its keys are
+    /// kept, so duplicate keys are still found; at its end an empty mapping
+    /// stands for it.
+    fn skip(&mut self, ev: Event, pos: Pos) {
+        let key_done = |frames: &mut Vec<SkipFrame>| {
+            if let Some(f) = frames.last_mut().filter(|f| f.map) {
+                f.expect_key = !f.expect_key;
+            }
+        };
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                self.skipped_anchor |= anchor > 0;
+                if let Some(f) = self.skipping.last_mut().filter(|f| f.map && f.expect_key) {
+                    // The key as the full reading names it (`0x10` is 16).
+                    let name = key_name(&resolve(&text, style, tag.as_ref()));
+                    // A merge key's checks are the full reading's business.
+                    self.skipped_anchor |= name == "<<";
+                    if let Some(first) = f.keys.get(&name) {
+                        let msg = format!("duplicate key `{name}` (first at line {first})");
+                        self.fail(pos, msg);
+                        return;
+                    }
+                    f.keys.insert(name, pos.line);
+                }
+                key_done(&mut self.skipping);
+            }
+            Event::Alias(_) => {
+                // An alias inside names an anchor that may be outside: read whole.
+                self.skipped_anchor = true;
+                key_done(&mut self.skipping);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.skipped_anchor |= anchor > 0;
+                if self.skipping.last().is_some_and(|f| f.map && f.expect_key) {
+                    self.fail(pos, "complex mapping keys are not supported");
+                    return;
+                }
+                let map = matches!(ev, Event::MappingStart(..));
+                if self.skipping.len() >= MAX_DEPTH {
+                    self.fail(
+                        pos,
+                        format!("nested too deeply: more than {MAX_DEPTH} levels of mappings and sequences"),
+                    );
+                    return;
+                }
+                self.skipping.push(SkipFrame { map, expect_key: true, keys: HashMap::new() });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                self.skipping.pop();
+                if self.skipping.is_empty() {
+                    self.place(Value::Mapping(Mapping::new()), 0);
+                } else {
+                    key_done(&mut self.skipping);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn scalar(&mut self, text: String, style: TScalarStyle, anchor: usize, tag: Option<Tag>, pos: Pos) {
         let value = resolve(&text, style, tag.as_ref());
         // A scalar in key position becomes the pending key of its mapping.
         if let Some(Frame::Map { key, ptr, .. }) = self.stack.last_mut() {
             if key.is_none() {
-                let name = match &value {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
-                };
+                let name = key_name(&value);
                 let p = format!("{ptr}/{}", escape(&name));
                 let dup = self.positions.get(&p).map(|n| n.key.unwrap_or(n.value).line);
                 // A block mapping's start mark lands after its first key; the
@@ -317,6 +442,12 @@ impl Builder {
                         np.value = pos;
                     }
                 }
+                // sigs.k8s.io/yaml turns YAML into JSON, whose keys are
+                // strings: a ConfigMap key written `5:` or `on:` is "5" or "true".
+                let value = match value {
+                    Value::Number(_) | Value::Bool(_) => Value::String(name.clone()),
+                    other => other,
+                };
                 *key = Some((name.clone(), value, pos));
                 if let Some(first) = dup {
                     self.fail(pos, format!("duplicate key `{name}` (first at line {first})"));
@@ -325,10 +456,20 @@ impl Builder {
             }
         }
         if let Some((ptr, key)) = self.slot() {
+            if self.skip_schemas && ptr == "/kind" {
+                self.kind = value.as_str().map(str::to_string);
+            }
+            // An empty value (`kind:` and a line break) has its mark where the
+            // next token starts, a line later: it is where its key is.
+            let empty = text.is_empty() && style == TScalarStyle::Plain;
             if tag.is_none() && style == TScalarStyle::Plain && yaml11_only(&text, &value) {
                 self.yaml11.insert(ptr.clone(), text);
             }
-            self.positions.insert(ptr, NodePos { key, value: pos });
+            let at = match key {
+                Some(k) if empty => k,
+                _ => pos,
+            };
+            self.positions.insert(ptr, NodePos { key, value: at });
         }
         self.place(value, anchor);
     }
@@ -340,8 +481,22 @@ impl MarkedEventReceiver for Builder {
             return;
         }
         let pos = Pos::from_marker(&mark);
+        if !self.skipping.is_empty() {
+            return self.skip(ev, pos);
+        }
+        if self.skip_schemas {
+            if let Event::SequenceStart(..) | Event::MappingStart(..) = ev {
+                if self.left_out() {
+                    if let Some((ptr, key)) = self.slot() {
+                        self.positions.insert(ptr, NodePos { key, value: pos });
+                    }
+                    return self.skip(ev, pos);
+                }
+            }
+        }
         match ev {
             Event::DocumentStart => {
+                self.kind = None;
                 self.doc_start = pos;
                 self.anchors.clear();
             }
@@ -385,6 +540,10 @@ impl MarkedEventReceiver for Builder {
                 // The parser numbers anchors across the whole stream, so an id
                 // unknown here belongs to an earlier document.
                 let Some(value) = self.anchors.get(&id).cloned() else {
+                    // The anchor may be in a left-out subtree: the stream is read again whole.
+                    if self.skipped_anchor {
+                        return self.place(Value::Null, 0);
+                    }
                     self.fail(pos, "this alias names an anchor of an earlier document; an anchor holds only within its own document");
                     return;
                 };
@@ -410,6 +569,16 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// The text a mapping key stands for: a string as it is, a number or a
+/// boolean as JSON writes its keys, null as nothing.
+fn key_name(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
     }
 }
 
@@ -658,6 +827,40 @@ fn looks_like_float(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn lint_leaves_crd_schemas_out_but_checks_them() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: a.b}\nspec:\n  group: b\n  versions:\n    - name: v1\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties: {a: {type: string}}\n---\nkind: ConfigMap\nmetadata: {name: c}\n";
+        let docs = parse_stream_lint(crd).expect("valid");
+        assert_eq!(docs[0].value["spec"]["versions"][0]["schema"], Value::Mapping(Mapping::new()));
+        assert_eq!(docs[0].value["spec"]["group"], Value::from("b"));
+        assert_eq!(docs[0].pos("/spec/versions/0/schema").line, 8);
+        assert_eq!(docs[1].value["metadata"]["name"], Value::from("c"));
+        // Whole for everyone else.
+        let full = parse_stream(crd).expect("valid");
+        assert_eq!(full[0].value["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"], Value::from("object"));
+        // A duplicate key inside is still an error, at its place.
+        let dup =
+            crd.replace("properties: {a: {type: string}}", "properties: {a: {type: string}}\n          type: array");
+        let e = parse_stream_lint(&dup).expect_err("duplicate");
+        assert_eq!((e.pos.line, e.message.as_str()), (12, "duplicate key `type` (first at line 10)"));
+        // An anchor inside may be used outside: then the stream is read whole.
+        let anchored = crd
+            .replace("type: object", "type: &t object")
+            .replace("properties: {a: {type: string}}", "properties: {a: {type: string}}\n  scope: *t");
+        let docs = parse_stream_lint(&anchored).expect("valid");
+        assert_eq!(docs[0].value["spec"]["scope"], Value::from("object"));
+        // Whatever the full reading refuses inside a schema, lint's refuses too.
+        for inside in ["<<: 5", "? [a]\n          : b", "0x10: a\n          16: b", "'a': 1\n          a: 2"] {
+            let text = crd.replace("type: object", inside);
+            assert_eq!(parse_stream(&text).is_ok(), parse_stream_lint(&text).is_ok(), "{inside}");
+        }
+        // The kind after the spec: built as usual.
+        let late = "apiVersion: apiextensions.k8s.io/v1\nspec:\n  versions: [{name: v1, schema: {openAPIV3Schema: {type: object}}}]\nkind: CustomResourceDefinition\n";
+        let docs = parse_stream_lint(late).expect("valid");
+        assert_eq!(docs[0].value["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"], Value::from("object"));
+    }
+
     use super::*;
 
     /// Parses `input` and renders every pointer with its position, or the error.

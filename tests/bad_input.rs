@@ -134,3 +134,67 @@ fn bad_input_is_refused_with_located_messages() {
         failures.join("\n\n")
     );
 }
+
+/// Render cases that lint passes, and why: lint checks definitions, and these
+/// are about what one run is given (nothing, or parts that do not make an app).
+const LINT_PASSES: &[(&str, &str)] = &[
+    ("empty-file", "an empty input has zero findings, as kubeconform says"),
+    ("comments-only", "an empty input has zero findings"),
+    ("whitespace-only", "an empty input has zero findings"),
+    ("stdin-empty", "an empty input has zero findings"),
+    ("stdin-twice", "an empty input has zero findings"),
+    ("list-empty", "an empty List is a valid object"),
+    ("dir-with-data-only", "a directory without definitions has nothing to lint"),
+    ("dir-without-definitions", "a directory without definitions has nothing to lint"),
+    ("only-config-objects", "ConfigMaps and Services without a workload are valid; render has nothing to run"),
+    ("only-ingress", "an Ingress alone is valid; render has nothing to run"),
+    ("duplicate-app-names", "which apps one run combines is render's business"),
+    ("duplicate-app-names-across-forms", "which apps one run combines is render's business"),
+    ("kd-two-clusters-same-name", "which apps one run combines is render's business"),
+    ("kd-app-without-cluster", "a KubeDirectorApp is a catalog entry; it needs no cluster beside it"),
+    ("kd-cluster-missing-app", "the cluster's app may be installed already"),
+    ("test-document-as-app", "a Test is a valid document; only render refuses to run it as an app"),
+];
+
+/// Lint and render share their checks: lint reports something (an error, or
+/// bad input) for every render case of the corpus but those listed above.
+#[test]
+fn lint_refuses_what_render_refuses() {
+    let cases: Vec<Case> = cases().into_iter().filter(|c| c.args.first().is_some_and(|a| a == "render")).collect();
+    let chunk = cases.len().div_ceil(8);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .filter_map(|case| {
+                            let dir = root().join("tests/bad-input").join(&case.name);
+                            let mut t = Test::new()
+                                .args(["lint", "--podman-version", "4.3", "--format", "json"])
+                                .args(&case.args[1..])
+                                .current_dir(&dir)
+                                .env("PODPROOF_PODMAN", "/bin/false")
+                                .timeout(Duration::from_secs(60));
+                            if case.args.iter().any(|a| a == "-") {
+                                t = t.stdin(std::fs::read(dir.join("stdin")).unwrap_or_default());
+                            }
+                            let out = t.output();
+                            let exempt = LINT_PASSES.iter().any(|(n, _)| *n == case.name);
+                            match (out.status, exempt) {
+                                (1 | 2, false) | (0, true) => None,
+                                (0, false) => Some(format!("{}: render refuses it, lint passes it", case.name)),
+                                (1 | 2, true) => {
+                                    Some(format!("{}: listed as passing lint, but lint refuses it now", case.name))
+                                }
+                                (s, _) => Some(format!("{}: lint exited {s}\n{out}", case.name)),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a case runner panicked")).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

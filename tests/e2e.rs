@@ -261,6 +261,21 @@ fn doctor_reports_the_environment() {
         .assert_stdout_contains("runtime: OCI runtime")
         .assert_stdout_contains("probe container: a container starts")
         .assert_stdout_contains("podman can run containers here");
+    // podman before 5.6.1 has CVE-2025-9566, and doctor says so.
+    let version: Vec<u32> = out
+        .stdout
+        .split("podman: version ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("")
+        .split('.')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    if version < vec![5, 6, 1] {
+        out.assert_stdout_contains("warn  CVE-2025-9566: podman ");
+    } else {
+        assert!(!out.stdout.contains("CVE-2025-9566"), "{out}");
+    }
 }
 
 /// Runs `podman exec` directly: an independent look at what podproof wrote.

@@ -3,10 +3,12 @@
 //!
 //! Rule fixtures live in tests/lint/cases/<rule>.{pos,neg}.yaml. A fixture
 //! says what it expects in comments: `# expect: <rule> <line>:<column>` for
-//! each finding, `# args: ...` for extra arguments, and `# check: <rule>` to
-//! compare another rule too (with no `expect` line: it must not fire). Only
-//! the fixture's own rule and the rules it names are compared, since a
-//! fixture naturally trips other rules.
+//! each finding (once per finding: two findings at one place are two lines),
+//! optionally followed by `@<pointer>` (the finding's JSON pointer) and
+//! `~ <text>` (a part of its message); `# args: ...` for extra arguments, and
+//! `# check: <rule>` to compare another rule too (with no `expect` line: it
+//! must not fire). Only the fixture's own rule and the rules it names are
+//! compared, since a fixture naturally trips other rules.
 
 mod common;
 
@@ -19,9 +21,29 @@ fn lint() -> Test {
     Test::new().arg("lint").args(["--podman-version", "4.3", "--config", "tests/lint/configs/default.yaml"])
 }
 
-/// Lints `input` and compares the findings of the rules in `expect` (a set of
-/// `rule line:column`, plus rules named alone) with it; `Err` says how they differ.
-fn check(input: &Path, args: &[String], rules: &BTreeSet<String>, expect: &BTreeSet<String>) -> Result<(), String> {
+/// One expected finding: `rule line:column`, and what its pointer and message must be.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Expect {
+    at: String,
+    pointer: Option<String>,
+    message: Option<String>,
+}
+
+impl Expect {
+    fn parse(line: &str) -> Expect {
+        let (head, message) = match line.split_once(" ~ ") {
+            Some((h, m)) => (h, Some(m.trim().to_string())),
+            None => (line, None),
+        };
+        let mut words: Vec<&str> = head.split_whitespace().collect();
+        let pointer = words.iter().position(|w| w.starts_with('@')).map(|i| words.remove(i)[1..].to_string());
+        Expect { at: words.join(" "), pointer, message }
+    }
+}
+
+/// Lints `input` and compares the findings of the rules in `rules` with
+/// `expect`, as a multiset of `rule line:column`; `Err` says how they differ.
+fn check(input: &Path, args: &[String], rules: &BTreeSet<String>, expect: &[Expect]) -> Result<(), String> {
     let mut t = Test::new().arg("lint").args(["--format", "json"]).args(args);
     if !args.iter().any(|a| a == "--podman-version") {
         t = t.args(["--podman-version", "4.3"]);
@@ -32,19 +54,41 @@ fn check(input: &Path, args: &[String], rules: &BTreeSet<String>, expect: &BTree
     let out = t.arg(input).output();
     let json: Value =
         serde_json::from_str(&out.stdout).map_err(|e| format!("{}: no JSON ({e})\n{out}", input.display()))?;
-    let got: BTreeSet<String> = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| rules.contains(f["rule"].as_str().unwrap()))
-        .map(|f| format!("{} {}:{}", f["rule"].as_str().unwrap(), f["line"], f["column"]))
-        .collect();
-    if &got == expect {
+    let found: Vec<&Value> =
+        json["findings"].as_array().unwrap().iter().filter(|f| rules.contains(f["rule"].as_str().unwrap())).collect();
+    let at = |f: &Value| format!("{} {}:{}", f["rule"].as_str().unwrap(), f["line"], f["column"]);
+    let mut got: Vec<String> = found.iter().map(|f| at(f)).collect();
+    let mut want: Vec<String> = expect.iter().map(|e| e.at.clone()).collect();
+    got.sort();
+    want.sort();
+    let mut problems = Vec::new();
+    if got != want {
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|w| got.iter().filter(|g| g == w).count() < want.iter().filter(|x| x == w).count())
+            .collect();
+        let extra: Vec<_> = got
+            .iter()
+            .filter(|g| want.iter().filter(|w| w == g).count() < got.iter().filter(|x| x == g).count())
+            .collect();
+        problems.push(format!("missing {missing:?}, unexpected {extra:?}"));
+    }
+    for e in expect.iter().filter(|e| e.pointer.is_some() || e.message.is_some()) {
+        let fits = found.iter().any(|f| {
+            at(f) == e.at
+                && e.pointer.as_ref().is_none_or(|p| f["pointer"] == p.as_str())
+                && e.message.as_ref().is_none_or(|m| f["message"].as_str().unwrap().contains(m.as_str()))
+        });
+        if !fits {
+            let there: Vec<String> =
+                found.iter().filter(|f| at(f) == e.at).map(|f| format!("{} {}", f["pointer"], f["message"])).collect();
+            problems.push(format!("no finding {e:?}; at that place: {there:?}"));
+        }
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        let missing: Vec<_> = expect.difference(&got).collect();
-        let extra: Vec<_> = got.difference(expect).collect();
-        Err(format!("{}: missing {missing:?}, unexpected {extra:?}", input.display()))
+        Err(format!("{}: {}", input.display(), problems.join("; ")))
     }
 }
 
@@ -78,7 +122,7 @@ fn lint_rule_cases() {
         let (rule, kind) = file.trim_end_matches(".yaml").rsplit_once('.').unwrap();
         let mut args = Vec::new();
         let mut rules = BTreeSet::from([rule.to_string()]);
-        let mut expect = BTreeSet::new();
+        let mut expect = Vec::new();
         for line in text.lines() {
             if let Some(a) = line.strip_prefix("# args: ") {
                 args.extend(a.split_whitespace().map(String::from));
@@ -86,10 +130,10 @@ fn lint_rule_cases() {
                 rules.insert(r.trim().to_string());
             } else if let Some(e) = line.strip_prefix("# expect: ") {
                 rules.insert(e.split_whitespace().next().unwrap().to_string());
-                expect.insert(e.trim().to_string());
+                expect.push(Expect::parse(e.trim()));
             }
         }
-        let own = expect.iter().any(|e| e.starts_with(&format!("{rule} ")));
+        let own = expect.iter().any(|e| e.at.starts_with(&format!("{rule} ")));
         if kind == "pos" && !own {
             return Err(format!("{file}: a positive case must expect `{rule}`"));
         }
@@ -505,6 +549,69 @@ fn lint_shows_no_secret_value_in_any_format() {
         for value in ["hunter2-not-base64!", "s3cr3t-token-Zq81", "listed-value-not-base64!"] {
             assert!(!out.stdout.contains(value), "{value} in the {format} output:\n{out}");
             assert!(!out.stderr.contains(value), "{value} in the {format} stderr:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn lint_shows_no_secret_like_env_value_in_any_format() {
+    // env-var-secret flags a literal value of a variable named like a secret;
+    // the value itself (a string, a number read as one, a short one) must be
+    // in no format, nor in the findings across files, which come later.
+    let dir = tempdir();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        env:\n        - name: DB_PASSWORD\n          value: hunter2-Zq81x\n        - name: API_TOKEN\n          value: 987654321\n        - {name: PASSWD, value: 'Z9'}\n";
+    let app = "apiVersion: podproof.dev/v1alpha1\nkind: App\nmetadata: {name: shop}\nspec:\n  roles:\n    - name: db\n      image: postgres:16\n      env: {POSTGRES_PASSWORD: pg-Pa55-w0rd}\n";
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: s3cr3t-sel-Q9}\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  selector: {app: s3cr3t-sel-Q9}\n  ports: [{port: 80}]\n";
+    for (name, text) in [("deploy.yaml", deploy), ("app.yaml", app), ("secret.yaml", secret), ("service.yaml", service)]
+    {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let values = ["hunter2-Zq81x", "987654321", "Z9", "pg-Pa55-w0rd", "s3cr3t-sel-Q9"];
+    let human = lint().arg(dir.path()).expect_status(1).run();
+    for needle in ["env-var-secret", "value: [secret]", "dangling-service", "selects app=[secret]"] {
+        human.assert_stdout_contains(needle);
+    }
+    for format in ["human", "json", "sarif", "github", "junit"] {
+        let out = lint().args(["--format", format]).arg(dir.path()).expect_status(1).run();
+        assert!(out.stdout.contains("env-var-secret"), "{format}: {out}");
+        for value in values {
+            assert!(!out.stdout.contains(value), "{value} in the {format} output:\n{out}");
+            assert!(!out.stderr.contains(value), "{value} in the {format} stderr:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn lint_output_is_the_same_on_any_thread_count() {
+    let run = |j: &str| lint().args(["--format", "json", "-j", j, "fixtures/"]).expect_status(1).run().stdout;
+    let one = run("1");
+    assert_eq!(one, run("3"), "-j 1 and -j 3 differ");
+    // A directory of more files than a run holds at once: its findings across
+    // files come as a later part of each file, and the counts stay whole.
+    let dir = tempdir();
+    for i in 0..300 {
+        let svc = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}\nspec:\n  selector: {{app: a{i}}}\n  ports: [{{port: 80}}]\n");
+        std::fs::write(dir.path().join(format!("s{i:03}.yaml")), svc).unwrap();
+    }
+    for format in ["json", "sarif", "junit", "human"] {
+        let out = lint().args(["--format", format, "-j", "2"]).arg(dir.path()).expect_status(0).run().stdout;
+        match format {
+            "json" => {
+                let json: Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(json["summary"]["files"], 300);
+                let dangling = json["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "dangling-service");
+                assert_eq!(dangling.count(), 300);
+            }
+            "sarif" => {
+                let sarif: Value = serde_json::from_str(&out).unwrap();
+                assert!(sarif["runs"][0]["results"].as_array().unwrap().len() >= 300);
+            }
+            "junit" => {
+                xml::check(&out).unwrap_or_else(|e| panic!("invalid XML: {e}"));
+                assert!(!out.contains("name=\"s000.yaml\"/>"), "a file with findings is not clean");
+            }
+            _ => assert!(out.ends_with("in 300 files\n"), "{}", &out[out.len() - 200..]),
         }
     }
 }

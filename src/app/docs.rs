@@ -172,7 +172,7 @@ pub fn humanize(msg: &str) -> String {
 
 /// Whether `a` is a likely typo of `b`: the same ignoring case, `-` and `_`,
 /// or at most one edit apart.
-fn near(a: &str, b: &str) -> bool {
+pub fn near(a: &str, b: &str) -> bool {
     let norm = |s: &str| s.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_lowercase();
     let (a, b) = (norm(a), norm(b));
     if a == b {

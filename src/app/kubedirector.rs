@@ -187,6 +187,18 @@ pub fn read(
     let before = diags.len();
     let kd: KdAppDoc = typed(app_src, app_doc, "").map_err(|d| diags.push(d)).ok()?;
     let cl: KdClusterDoc = typed(cl_src, cl_doc, "").map_err(|d| diags.push(d)).ok()?;
+    // The schema lint checks too, for what the typed reads let through
+    // (unknown fields, above all).
+    let mut schema_ok = true;
+    for (src, doc, kind) in [(app_src, app_doc, "KubeDirectorApp"), (cl_src, cl_doc, "KubeDirectorCluster")] {
+        let mut issues = crate::validation::Issues::default();
+        crate::validation::schema::kubedirector(&mut issues, &doc.value, kind);
+        schema_ok &= issues.0.is_empty();
+        diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
+    }
+    if !schema_ok {
+        return None;
+    }
     let cluster = cl.metadata.name.clone();
     if !super::is_dns_label(&cluster) {
         diags.push(error_at_value(

@@ -288,6 +288,11 @@ fn classify(
             return;
         }
     };
+    if let Some((pointer, message)) = misplaced(&api, &kind) {
+        out.diagnostics.push(error_at_value(src, &doc, pointer, message));
+        kd.incomplete |= kind.starts_with("KubeDirector");
+        return;
+    }
     match (api.as_str(), kind.as_str()) {
         (podproof::API_VERSION, "App") => {
             if let Some(mut app) = podproof::read(src, &doc, &mut out.diagnostics) {
@@ -302,18 +307,7 @@ fn classify(
             "/kind",
             "this is a Test, not an app: run it with `podproof test`",
         )),
-        (a, "App" | "Test") if a.starts_with("podproof.dev/") => out.diagnostics.push(error_at_value(
-            src,
-            &doc,
-            "/apiVersion",
-            format!("{kind} must have apiVersion `{}`, found `{a}`", podproof::API_VERSION),
-        )),
-        (a, k) if a.starts_with("podproof.dev/") => out.diagnostics.push(error_at_value(
-            src,
-            &doc,
-            "/kind",
-            format!("unknown podproof kind `{k}` ({a}): expected App or Test"),
-        )),
+
         (kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
             let name =
                 doc.value.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
@@ -329,15 +323,7 @@ fn classify(
                 kd.clusters.push(entry);
             }
         }
-        (a, "KubeDirectorApp" | "KubeDirectorCluster") => {
-            out.diagnostics.push(error_at_value(
-                src,
-                &doc,
-                "/apiVersion",
-                format!("{kind} must have apiVersion `{}`, found `{a}`", kubedirector::API_VERSION),
-            ));
-            kd.incomplete = true;
-        }
+
         (a, k) if manifests::is_list(a, k) => {
             let items = match doc.value.get("items") {
                 Some(serde_yaml::Value::Sequence(items)) => items.clone(),
@@ -361,6 +347,20 @@ fn classify(
             manifests::add(src, &doc, &api, &kind, app, &mut out.diagnostics);
         }
     }
+}
+
+/// What a podproof or KubeDirector document's header gets wrong, as the
+/// pointer and the message: render refuses these, and lint reports them.
+pub fn misplaced(api: &str, kind: &str) -> Option<(&'static str, String)> {
+    let want = match kind {
+        "App" | "Test" if api.starts_with("podproof.dev/") => podproof::API_VERSION,
+        _ if api.starts_with("podproof.dev/") => {
+            return Some(("/kind", format!("unknown podproof kind `{kind}` ({api}): expected App or Test")))
+        }
+        "KubeDirectorApp" | "KubeDirectorCluster" => kubedirector::API_VERSION,
+        _ => return None,
+    };
+    (api != want).then(|| ("/apiVersion", format!("{kind} must have apiVersion `{want}`, found `{api}`")))
 }
 
 /// The name diagnostics use for an argument as a whole.

@@ -85,32 +85,31 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
 }
 
 fn add_object(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags: &mut Vec<Diagnostic>) {
+    // Everything the API server would refuse, all of it at once, before the
+    // document is read: the same checks lint reports as schema findings. A
+    // kind podproof does not run (a CronJob, RBAC, a kind its apiVersion does
+    // not serve) still goes to the cluster with the app. Where the types are
+    // right, reading goes on, so podproof's own checks (reload annotations,
+    // duplicate workloads) add their errors too.
+    let issues = crate::validation::object(&doc.value, api, kind);
+    diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
     let Some((_, want)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        // A kind podproof does not run (a CronJob, RBAC) still goes to the
-        // cluster with the app: what the API server would refuse is an error.
-        if crate::validation::schema::KNOWN.iter().any(|(a, k)| *a == api && *k == kind) {
-            let issues = crate::validation::object(&doc.value, api, kind);
-            diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
-        }
         // Skipped, and said so once per run by the ledger.
         app.ledger.push(crate::fidelity::kind_entry(src, doc, api, kind));
         return;
     };
     if api != *want {
-        diags.push(error_at_value(
-            src,
-            doc,
-            "/apiVersion",
-            format!("{kind} must have apiVersion `{want}`, found `{api}`"),
-        ));
+        // Validation said so, unless the version is one a cluster removed.
+        if !issues.0.iter().any(|i| i.pointer == "/apiVersion") {
+            diags.push(error_at_value(
+                src,
+                doc,
+                "/apiVersion",
+                format!("{kind} must have apiVersion `{want}`, found `{api}`"),
+            ));
+        }
         return;
     }
-    // Everything the API server would refuse, all of it at once, before the
-    // document is read: the same checks lint reports as schema findings.
-    // Where the types are right, reading goes on, so podproof's own checks
-    // (reload annotations, duplicate workloads) add their errors too.
-    let issues = crate::validation::object(&doc.value, api, kind);
-    diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
     let (entries, grace_sites) = crate::fidelity::manifest_entries(src, doc, api, kind);
     app.ledger.extend(entries);
     app.grace_sites.extend(grace_sites);
@@ -253,6 +252,9 @@ fn role(
     app: &mut App,
     diags: &mut Vec<Diagnostic>,
 ) {
+    if let Some(spec) = template.spec.as_mut() {
+        crate::validation::defaults::volumes(spec);
+    }
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let annotations = meta.annotations.clone().unwrap_or_default();
     let mut policy = None;

@@ -207,6 +207,15 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
             return None;
         }
     };
+    // The schema lint checks too, for what the typed read lets through:
+    // unknown fields in the Kubernetes parts of a role, which k8s-openapi
+    // drops silently.
+    let mut issues = crate::validation::Issues::default();
+    crate::validation::schema::app(&mut issues, &doc.value);
+    if !issues.0.is_empty() {
+        diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
+        return None;
+    }
     let before = diags.len();
     let name = parsed.metadata.name.clone();
     if !is_dns_label(&name) {

@@ -39,6 +39,9 @@ pub struct Args {
     /// Colour the human format
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
+    /// Files linted at once [default: one per core]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -78,25 +81,32 @@ pub fn run(a: Args) -> Result<i32> {
     let target: Target = a.target.parse().map_err(Error::Usage)?;
     let format: Format = a.format.parse().map_err(Error::Usage)?;
     let opts = Options { podman, target, config };
-    let report = lint::lint(&a.paths, &opts);
     let color = match a.color.as_str() {
         "always" => true,
         "never" => false,
         _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    // The report is written as files are done, so a large corpus costs the
+    // memory of the files in flight.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut writer = output::Writer::new(&opts, format, color, &mut out);
+    let mut errors = 0;
+    let bad = lint::run(&a.paths, &opts, a.threads.map_or(0, usize::from), |file| {
+        errors += file.findings.iter().filter(|f| f.severity == Severity::Error).count();
+        writer.file(&file)
+    });
     // When no input could be read there is no report to print, only the error:
-    // an empty report would read as "clean".
-    if !report.files.is_empty() || report.bad_input.is_empty() {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        // A closed pipe (`| head`) is the reader's choice, not an error.
-        let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
+    // an empty report would read as "clean". A closed pipe (`| head`) is the
+    // reader's choice, not an error.
+    if writer.begun() || bad.is_empty() {
+        let _ = writer.finish().and_then(|_| out.flush());
     }
-    if !report.bad_input.is_empty() {
-        let n = report.bad_input.len();
+    if !bad.is_empty() {
+        let n = bad.len();
         let head = if n == 1 { "cannot lint an input".to_string() } else { format!("cannot lint {n} inputs") };
-        return Err(Error::from_diagnostics(head, &report.bad_input));
+        return Err(Error::from_diagnostics(head, &bad));
     }
-    Ok(if report.count(Severity::Error) > 0 { 1 } else { 0 })
+    Ok(if errors > 0 { 1 } else { 0 })
 }
 
 fn unknown_rule(id: &str) -> String {

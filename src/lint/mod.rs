@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod output;
+pub mod readers;
 pub mod rules;
 pub mod schema;
 pub mod view;
@@ -15,7 +16,7 @@ mod walk;
 
 pub use config::Config;
 pub use rules::{rule, Rule, RULES};
-pub use walk::lint;
+pub use walk::{lint, run};
 
 use crate::error::{Diagnostic, Severity};
 use crate::podman::Version;
@@ -97,9 +98,16 @@ pub struct Finding {
 /// One linted file: its name as shown, its text (for excerpts) and findings.
 #[derive(Debug, Clone, Default)]
 pub struct FileReport {
+    /// The file's place among the inputs.
+    pub id: usize,
     pub name: String,
+    /// The lines that findings show, the others emptied (and values that
+    /// look like secrets masked).
     pub text: String,
     pub findings: Vec<Finding>,
+    /// A later part of a file written before: the findings across files
+    /// that its directory's other files brought.
+    pub more: bool,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +118,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds a file, or a later part of one to the file it belongs to.
+    pub fn add(&mut self, file: FileReport) {
+        if file.more {
+            if let Some(first) = self.files.iter_mut().rev().find(|f| f.id == file.id) {
+                first.findings.extend(file.findings);
+                walk::sort(&mut first.findings);
+                return;
+            }
+        }
+        self.files.push(file);
+    }
+
     pub fn count(&self, severity: Severity) -> usize {
         self.findings().filter(|f| f.severity == severity).count()
     }

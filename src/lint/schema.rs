@@ -3,9 +3,11 @@
 //! `schema-invalid` and `schema-unknown-field` findings. The app readers
 //! report the same problems as errors, from the same code.
 
-use super::rules::{Ctx, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
+use super::rules::{
+    Ctx, INVALID_IMAGE_REFERENCE, INVALID_TARGET_PORTS, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD,
+};
 use crate::app::docs::type_name;
-use crate::validation::{self, schema::KNOWN, Issues, Problem};
+use crate::validation::{self, Issues, Problem};
 use serde_yaml::Value;
 
 /// A document without a usable apiVersion and kind.
@@ -34,6 +36,8 @@ fn report(ctx: &mut Ctx, issues: Issues) {
             Problem::Invalid => &SCHEMA_INVALID,
             Problem::UnknownField => &SCHEMA_UNKNOWN_FIELD,
             Problem::SelectorMismatch => &MISMATCHING_SELECTOR,
+            Problem::ImageReference => &INVALID_IMAGE_REFERENCE,
+            Problem::PortName => &INVALID_TARGET_PORTS,
         };
         let msg = crate::app::docs::with_yaml11_hint(ctx.doc, &i.pointer, i.message);
         if i.at_key {
@@ -44,32 +48,27 @@ fn report(ctx: &mut Ctx, issues: Issues) {
     }
 }
 
-/// A Kubernetes object: its apiVersion, then everything validation checks.
+/// A Kubernetes object: everything validation checks, from whether its
+/// apiVersion serves its kind on.
 pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
-    let known = KNOWN.iter().find(|(_, k)| *k == kind);
-    if let Some((want, _)) =
-        known.filter(|(a, _)| *a != api && !api.starts_with("autoscaling/") && !super::rules::is_removed(api))
-    {
-        return ctx.value(
-            &SCHEMA_INVALID,
-            "/apiVersion",
-            format!("{kind} must have apiVersion `{want}`, found `{api}`"),
-        );
-    }
     let issues = validation::object(&ctx.doc.value, api, kind);
     report(ctx, issues);
 }
 
-/// An App document.
-pub fn app(ctx: &mut Ctx) {
+/// An App document; true when it fits the schema, so its reader can run.
+pub fn app(ctx: &mut Ctx) -> bool {
     let mut issues = Issues::default();
     validation::schema::app(&mut issues, &ctx.doc.value);
+    let clean = issues.0.is_empty();
     report(ctx, issues);
+    clean
 }
 
-/// A KubeDirectorApp or KubeDirectorCluster document.
-pub fn kubedirector(ctx: &mut Ctx, kind: &str) {
+/// A KubeDirectorApp or KubeDirectorCluster document; true when it fits the schema.
+pub fn kubedirector(ctx: &mut Ctx, kind: &str) -> bool {
     let mut issues = Issues::default();
     validation::schema::kubedirector(&mut issues, &ctx.doc.value, kind);
+    let clean = issues.0.is_empty();
     report(ctx, issues);
+    clean
 }

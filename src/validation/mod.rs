@@ -13,6 +13,8 @@
 //! comes from. The rules read the raw value and skip fields of the wrong type,
 //! which `schema` already reports.
 
+pub mod defaults;
+pub mod kinds;
 pub mod names;
 mod objects;
 mod pod;
@@ -31,6 +33,12 @@ pub enum Problem {
     /// A workload's selector does not select its own template, which the API
     /// server refuses; lint reports it under its own rule with its own advice.
     SelectorMismatch,
+    /// An image reference the API server accepts but the kubelet and podman
+    /// cannot parse, so the pod never starts (InvalidImageName).
+    ImageReference,
+    /// A port name that is no IANA service name (IsValidPortName), which
+    /// the API server refuses; lint reports it under kube-linter's name.
+    PortName,
 }
 
 /// One problem at one place of a document.
@@ -81,6 +89,12 @@ impl Issues {
         self.0.push(Issue { problem, pointer: pointer.to_string(), at_key: false, message: message.into() });
     }
 
+    /// An invalid port name, its message led by the field's path.
+    fn port_name(&mut self, pointer: &str, message: impl AsRef<str>) {
+        let m = schema::at(pointer, message.as_ref());
+        self.value(Problem::PortName, pointer, m);
+    }
+
     /// An invalid value, its message led by the field's path.
     fn bad(&mut self, pointer: &str, message: impl AsRef<str>) {
         let m = schema::at(pointer, message.as_ref());
@@ -94,11 +108,12 @@ impl Issues {
     }
 }
 
-/// Every problem of one object of a known kind (a List's items are objects
-/// of their own). Kinds without rules here get the schema check only.
+/// Every problem of one object (a List's items are objects of their own):
+/// a kind its apiVersion does not serve, the metadata, and for known kinds
+/// the schema and the rules.
 pub fn object(v: &Value, api: &str, kind: &str) -> Issues {
     let mut out = Issues::default();
-    if !v.is_mapping() {
+    if !v.is_mapping() || !kinds::check(&mut out, api, kind) {
         return out;
     }
     schema::k8s(&mut out, v, api, kind);
@@ -117,6 +132,7 @@ pub fn object(v: &Value, api: &str, kind: &str) -> Issues {
         "ConfigMap" => objects::config_map(&mut out, v),
         "Secret" => objects::secret(&mut out, v),
         "PersistentVolumeClaim" => objects::pvc_spec(&mut out, v.get("spec"), "/spec"),
+        "PodDisruptionBudget" => objects::pdb(&mut out, v),
         _ => {}
     }
     out

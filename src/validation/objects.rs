@@ -234,3 +234,38 @@ pub fn pvc_spec(out: &mut Issues, spec: Option<&Value>, sp: &str) {
         }
     }
 }
+
+/// ValidatePodDisruptionBudgetSpec: minAvailable or maxUnavailable (not
+/// both), each a non-negative count or a percentage of at most 100%, the
+/// selector, and the eviction policy.
+pub fn pdb(out: &mut Issues, v: &Value) {
+    let (spec, sp) = child(Some(v), "", "spec");
+    let set = |k: &str| spec.and_then(|s| s.get(k)).is_some_and(|x| !x.is_null());
+    if set("minAvailable") && set("maxUnavailable") {
+        out.bad(&format!("{sp}/maxUnavailable"), "Invalid value: minAvailable and maxUnavailable cannot be both set");
+    }
+    for key in ["minAvailable", "maxUnavailable"] {
+        let (x, xp) = child(spec, &sp, key);
+        match x {
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n < 0) => {
+                out.bad(&xp, format!("Invalid value: {n}: must be greater than or equal to 0"))
+            }
+            Some(Value::String(s)) => match s.strip_suffix('%').filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())) {
+                None => out.bad(
+                    &xp,
+                    format!("Invalid value: \"{s}\": a valid percent string must be a numeric string followed by an ending '%'"),
+                ),
+                Some(n) if n.parse::<u64>().map_or(true, |n| n > 100) => {
+                    out.bad(&xp, format!("Invalid value: \"{s}\": must not be greater than 100%"))
+                }
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    let (sel, selp) = child(spec, &sp, "selector");
+    if let Some(s) = sel {
+        super::workloads::label_selector(out, s, &selp, "PodDisruptionBudget");
+    }
+    one_of(out, spec, &sp, "unhealthyPodEvictionPolicy", &["IfHealthyBudget", "AlwaysAllow"]);
+}

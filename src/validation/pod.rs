@@ -131,9 +131,10 @@ fn volumes(out: &mut Issues, spec: Option<&Value>, sp: &str) -> Vec<String> {
         }
         let sources: Vec<&str> =
             SOURCES.iter().copied().filter(|s| vol.get(*s).is_some_and(|x| !x.is_null())).collect();
+        // SetDefaults_Volume makes a volume with no source an emptyDir
+        // before validation sees it.
         match sources.len() {
-            0 => out.required(&vp, ": must specify a volume type"),
-            1 => {}
+            0 | 1 => {}
             _ => out.bad(&format!("{vp}/{}", sources[1]), "Forbidden: may not specify more than 1 volume type"),
         }
         volume_source(out, vol, &vp);
@@ -240,7 +241,8 @@ fn container(out: &mut Issues, c: &Value, cp: &str, volumes: &[String], seen: &m
         None | Some("") => out.required(&ip, ""),
         Some(i) => {
             if let Some(why) = names::image(i) {
-                out.bad(&ip, format!("Invalid value: \"{i}\": {why}"));
+                let msg = super::schema::at(&ip, &format!("Invalid value: \"{i}\": {why}"));
+                out.value(super::Problem::ImageReference, &ip, msg);
             }
         }
     }
@@ -280,7 +282,7 @@ fn ports(out: &mut Issues, c: &Value, cp: &str) {
         let (name, np) = child(Some(port), &pp, "name");
         if let Some(n) = string(name) {
             if let Some(why) = names::port_name(n) {
-                out.bad(&np, format!("Invalid value: \"{n}\": {why}"));
+                out.port_name(&np, format!("Invalid value: \"{n}\": {why}"));
             } else if seen.contains(&n) {
                 out.bad(&np, format!("Duplicate value: \"{n}\""));
             }
@@ -524,7 +526,7 @@ pub fn int_or_port_name(out: &mut Issues, v: Option<&Value>, p: &str) {
         }
         Some(Value::String(s)) => {
             if let Some(why) = names::port_name(s) {
-                out.bad(p, format!("Invalid value: \"{s}\": {why}"));
+                out.port_name(p, format!("Invalid value: \"{s}\": {why}"));
             }
         }
         _ => {}

@@ -61,7 +61,6 @@ fn containers_ports_env_mounts() {
 #[test]
 fn volumes_resources_probes() {
     check(&format!("{POD}  volumes: [{{name: a}}, {{name: a, emptyDir: {{}}, hostPath: {{path: /x}}}}, {{name: c, configMap: {{name: c, defaultMode: 1000}}}}]\n  containers:\n    - name: web\n      image: nginx\n      resources: {{limits: {{cpu: 1, memory: 1Gx}}, requests: {{cpu: '2', gpu: 1}}}}\n      livenessProbe: {{exec: {{command: [echo]}}, httpGet: {{port: 80}}, periodSeconds: -1, successThreshold: 2}}\n      readinessProbe: {{}}\n"), r#"
-        /spec/volumes/0 `spec.volumes[0]`: Required value: must specify a volume type
         /spec/volumes/1/name `spec.volumes[1].name`: Duplicate value: "a"
         /spec/volumes/1/emptyDir `spec.volumes[1].emptyDir`: Forbidden: may not specify more than 1 volume type
         /spec/volumes/2/configMap/defaultMode `spec.volumes[2].configMap.defaultMode`: Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive
@@ -73,6 +72,38 @@ fn volumes_resources_probes() {
         /spec/containers/0/livenessProbe/successThreshold `spec.containers[0].livenessProbe.successThreshold`: Invalid value: 2: must be 1
         /spec/containers/0/readinessProbe `spec.containers[0].readinessProbe`: Required value: must specify a handler type
     "#);
+}
+
+#[test]
+fn budgets() {
+    let pdb =
+        |spec: &str| format!("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: b}}\nspec: {spec}\n");
+    check(
+        &pdb("{minAvailable: 150%}"),
+        r#"/spec/minAvailable `spec.minAvailable`: Invalid value: "150%": must not be greater than 100%"#,
+    );
+    check(&pdb("{minAvailable: 100%, selector: {}}"), "");
+    check(
+        &pdb("{maxUnavailable: half}"),
+        r#"/spec/maxUnavailable `spec.maxUnavailable`: Invalid value: "half": a valid percent string must be a numeric string followed by an ending '%'"#,
+    );
+    check(
+        &pdb("{minAvailable: 1, maxUnavailable: 1}"),
+        "/spec/maxUnavailable `spec.maxUnavailable`: Invalid value: minAvailable and maxUnavailable cannot be both set",
+    );
+    check(
+        &pdb("{maxUnavailable: 1, unhealthyPodEvictionPolicy: Never}"),
+        r#"/spec/unhealthyPodEvictionPolicy `spec.unhealthyPodEvictionPolicy`: Unsupported value: "Never": supported values: "IfHealthyBudget", "AlwaysAllow""#,
+    );
+}
+
+#[test]
+fn unserved_kinds() {
+    check(
+        "apiVersion: v1\nkind: Pood\nmetadata: {name: p}\n",
+        "/kind apiVersion `v1` serves no kind `Pood`; did you mean `Pod` (v1)?",
+    );
+    check("apiVersion: example.com/v1\nkind: Pood\nmetadata: {name: p}\n", "");
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub fn apps(out: &mut Issues, v: &Value, kind: &str) {
 }
 
 /// A label selector in its parsed form.
-struct Selector {
+pub(super) struct Selector {
     labels: Mapping,
     /// (key, operator, values) of matchExpressions.
     expressions: Vec<(String, String, Vec<String>)>,
@@ -94,7 +94,7 @@ impl Selector {
 
 /// ValidateLabelSelector: labels, operators and their values; apps also
 /// refuse an empty selector ("empty selector is invalid for deployment").
-fn label_selector(out: &mut Issues, s: &Value, sp: &str, kind: &str) -> Option<Selector> {
+pub(super) fn label_selector(out: &mut Issues, s: &Value, sp: &str, kind: &str) -> Option<Selector> {
     let (ml, mlp) = child(Some(s), sp, "matchLabels");
     validate_labels(out, ml, &mlp);
     let mut expressions = Vec::new();
@@ -123,7 +123,8 @@ fn label_selector(out: &mut Issues, s: &Value, sp: &str, kind: &str) -> Option<S
         expressions.push((key, op, values));
     }
     let labels = ml.and_then(Value::as_mapping).cloned().unwrap_or_default();
-    if labels.is_empty() && expressions.is_empty() && kind != "Job" {
+    // A Job's generated selector and a budget's may be empty (a budget's then selects every pod).
+    if labels.is_empty() && expressions.is_empty() && !matches!(kind, "Job" | "PodDisruptionBudget") {
         out.bad(sp, format!("Invalid value: empty selector is invalid for {}", kind.to_lowercase()));
         return None;
     }

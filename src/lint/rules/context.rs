@@ -31,6 +31,9 @@ enum Fact {
         replicas: i64,
         account: Option<(String, Spot)>,
         spot: Spot,
+        /// Known only by its selector (no pod template spec): no pods of its
+        /// own to isolate or check.
+        bare: bool,
     },
     Service {
         ns: String,
@@ -49,28 +52,117 @@ enum Fact {
     Budget {
         ns: String,
         selector: Value,
+        min: MinAvailable,
+        spot: Spot,
+    },
+    /// What scales a workload (a HorizontalPodAutoscaler, a KEDA
+    /// ScaledObject): its least replica count replaces the workload's own.
+    Scaler {
+        ns: String,
+        /// The target's kind and name.
+        kind: String,
+        name: String,
         min: i64,
+    },
+    /// A ConfigMap or Secret, with the keys env can read from it.
+    Object {
+        kind: &'static str,
+        ns: String,
+        name: String,
+        keys: Vec<String>,
+    },
+    Role(super::rbac::RoleFacts),
+    Binding {
+        binding: super::rbac::BindingFacts,
+        spot: Spot,
+    },
+    /// What a pod reads from a ConfigMap or Secret that must exist.
+    Ref {
+        kind: &'static str,
+        ns: String,
+        name: String,
+        key: Option<String>,
+        /// What reads it, as render says it: "volume `config`".
+        what: String,
+        pod: String,
         spot: Spot,
     },
 }
 
-/// What one file contributes to its directory's cross-document checks.
+/// A budget's minAvailable: a count, or a percentage of the replicas (rounded up).
+#[derive(Debug, Clone, Copy)]
+pub enum MinAvailable {
+    Count(i64),
+    Percent(i64),
+}
+
+impl MinAvailable {
+    /// How many pods must stay up out of `replicas`.
+    fn of(self, replicas: i64) -> i64 {
+        match self {
+            MinAvailable::Count(n) => n,
+            MinAvailable::Percent(p) => (p * replicas + 99) / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for MinAvailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MinAvailable::Count(n) => write!(f, "{n}"),
+            MinAvailable::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// What one file contributes to its directory's cross-document checks, and
+/// the values of the file that no output may show.
 #[derive(Debug, Clone, Default)]
-pub struct Facts(Vec<Fact>);
+pub struct Facts {
+    facts: Vec<Fact>,
+    /// Values a finding is about that look like secrets (an env `value` of a
+    /// `*PASSWORD*` variable), with where each is written.
+    pub hidden: Vec<Hidden>,
+    /// Every text to mask in this file's messages and excerpts: its Secrets'
+    /// values and the `hidden` ones, as the walk gathered them. Findings
+    /// across files are masked with it too, since they are added later.
+    pub masks: Vec<String>,
+    /// The lines that findings across files show, masked like the rest.
+    pub excerpt: String,
+    /// KubeDirector documents, read in pairs once the directory is done.
+    kd: Vec<crate::lint::readers::KdDoc>,
+}
+
+/// A value that looks like a secret, and the line and column of its text.
+#[derive(Debug, Clone)]
+pub struct Hidden {
+    pub value: String,
+    pub line: usize,
+    pub column: usize,
+}
 
 impl Facts {
     /// The lines that cross-document findings may point at.
     pub fn lines(&self) -> Vec<usize> {
         let mut out = Vec::new();
-        for f in &self.0 {
+        for f in &self.facts {
             match f {
                 Fact::Pods { account, spot, .. } => {
                     out.push(spot.line);
                     out.extend(account.as_ref().map(|(_, s)| s.line));
                 }
-                Fact::Service { spot, .. } | Fact::Budget { spot, .. } => out.push(spot.line),
-                Fact::Policy { .. } | Fact::Account { .. } => {}
+                Fact::Service { spot, .. }
+                | Fact::Budget { spot, .. }
+                | Fact::Ref { spot, .. }
+                | Fact::Binding { spot, .. } => out.push(spot.line),
+                Fact::Role(_) => {}
+                Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } | Fact::Scaler { .. } => {}
             }
+        }
+        // What the KubeDirector readers find may be on any line of the document.
+        for k in &self.kd {
+            let (lo, hi) = k.doc.line_span();
+            out.extend(lo..=hi);
         }
         out
     }
@@ -82,7 +174,7 @@ fn spot(ctx: &Ctx, pointer: &str, at_value: bool) -> Spot {
         file: ctx.file,
         line: p.line,
         column: p.column,
-        pointer: existing(ctx.doc, pointer),
+        pointer: format!("{}{}", ctx.base, existing(ctx.doc, pointer)),
         object: ctx.object.clone(),
         ignored: ctx.ignored.clone(),
     }
@@ -133,7 +225,7 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
         "Service" => {
             let selector = labels_of(spec.and_then(|s| s.get("selector")).and_then(Value::as_mapping));
             if !selector.is_empty() {
-                facts.0.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
+                facts.facts.push(Fact::Service { ns, name, selector, spot: spot(ctx, "/spec/selector", false) });
             }
         }
         // A policy isolates ingress unless its policyTypes leave Ingress out
@@ -142,10 +234,31 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
             let types = spec.and_then(|s| s.get("policyTypes")).and_then(Value::as_sequence);
             if types.is_none_or(|t| t.iter().any(|t| t.as_str() == Some("Ingress"))) {
                 let selector = spec.and_then(|s| s.get("podSelector")).cloned().unwrap_or_default();
-                facts.0.push(Fact::Policy { ns, selector })
+                facts.facts.push(Fact::Policy { ns, selector })
             }
         }
-        "ServiceAccount" => facts.0.push(Fact::Account { ns, name }),
+        "ServiceAccount" => facts.facts.push(Fact::Account { ns, name }),
+        // A scaler's replica floor is what a budget must leave room under.
+        "HorizontalPodAutoscaler" | "ScaledObject" => {
+            let Some(target) = spec.and_then(|s| s.get("scaleTargetRef")) else { return };
+            let (field, default) = if kind == "ScaledObject" { ("minReplicaCount", 0) } else { ("minReplicas", 1) };
+            facts.facts.push(Fact::Scaler {
+                ns,
+                kind: s(target, "kind").unwrap_or("Deployment").to_string(),
+                name: s(target, "name").unwrap_or("").to_string(),
+                min: spec.and_then(|sp| int(sp, field)).unwrap_or(default),
+            })
+        }
+        "ConfigMap" | "Secret" => {
+            let fields: &[&str] = if kind == "ConfigMap" { &["data"] } else { &["data", "stringData"] };
+            let keys = fields
+                .iter()
+                .filter_map(|f| v.get(*f).and_then(Value::as_mapping))
+                .flat_map(|m| m.keys().filter_map(Value::as_str).map(str::to_string))
+                .collect();
+            let kind = if kind == "ConfigMap" { "ConfigMap" } else { "Secret" };
+            facts.facts.push(Fact::Object { kind, ns, name, keys })
+        }
         "PodDisruptionBudget" => {
             let Some(spec) = spec else { return };
             if let Some(m) = spec.get("maxUnavailable").filter(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
@@ -156,22 +269,22 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
                     format!("PodDisruptionBudget `{name}` has maxUnavailable {m}, so no pod may ever be evicted"),
                 );
             }
-            match spec.get("minAvailable") {
-                Some(Value::String(p)) if p == "100%" => ctx.value(
+            let min = match spec.get("minAvailable") {
+                Some(Value::String(p)) => p.strip_suffix('%').and_then(|n| n.parse().ok()).map(MinAvailable::Percent),
+                Some(Value::Number(n)) => n.as_i64().map(MinAvailable::Count),
+                _ => None,
+            };
+            match min {
+                Some(MinAvailable::Percent(p)) if p >= 100 => ctx.value(
                     &PDB_MIN_AVAILABLE,
                     "/spec/minAvailable",
-                    format!("PodDisruptionBudget `{name}` has minAvailable 100%, so no pod may ever be evicted"),
+                    format!("PodDisruptionBudget `{name}` has minAvailable {p}%, so no pod may ever be evicted"),
                 ),
-                Some(Value::Number(n)) => {
+                Some(min) => {
                     let selector = spec.get("selector").cloned().unwrap_or_default();
-                    facts.0.push(Fact::Budget {
-                        ns,
-                        selector,
-                        min: n.as_i64().unwrap_or(0),
-                        spot: spot(ctx, "/spec/minAvailable", true),
-                    });
+                    facts.facts.push(Fact::Budget { ns, selector, min, spot: spot(ctx, "/spec/minAvailable", true) });
                 }
-                _ => {}
+                None => {}
             }
             if spec.get("unhealthyPodEvictionPolicy").is_none() {
                 ctx.key(
@@ -185,6 +298,70 @@ pub fn collect(ctx: &mut Ctx, _api: &str, kind: &str, facts: &mut Facts) {
     }
 }
 
+/// A Role's grants and a binding's role, for the checks across files.
+pub fn collect_rbac(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    match kind {
+        "Role" | "ClusterRole" => {
+            if let Some(r) = super::rbac::role(ctx, kind) {
+                facts.facts.push(Fact::Role(r));
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            if let Some(binding) = super::rbac::binding(ctx, kind) {
+                facts.facts.push(Fact::Binding { binding, spot: spot(ctx, "/roleRef/name", true) });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A KubeDirector document, for its directory's reading in pairs.
+pub fn collect_kd(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    let Some(origin) = ctx.origin else { return };
+    let v = &ctx.doc.value;
+    let Some(name) = v.get("metadata").and_then(|m| s(m, "name")) else {
+        // The loader's words: a KubeDirector document is paired by its name.
+        return ctx.key(&SCHEMA_INVALID, "/metadata", format!("{kind} needs metadata.name"));
+    };
+    facts.kd.push(crate::lint::readers::KdDoc {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        app: v.get("spec").and_then(|sp| s(sp, "app")).map(str::to_string),
+        doc: ctx.doc.clone(),
+        origin: origin.clone(),
+        file: ctx.file,
+        object: ctx.object.clone(),
+        ignored: ctx.ignored.clone(),
+        base: ctx.base.clone(),
+    });
+}
+
+/// A workload whose pod template has no spec (or none at all): its
+/// selector's labels and replicas still count for budgets.
+pub fn collect_bare_workload(ctx: &mut Ctx, kind: &str, facts: &mut Facts) {
+    if !matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController") {
+        return;
+    }
+    let v = &ctx.doc.value;
+    let spec = v.get("spec");
+    let selector = spec.and_then(|s| s.get("selector"));
+    let labels = if kind == "ReplicationController" {
+        labels_of(selector.and_then(Value::as_mapping))
+    } else {
+        labels_of(selector.and_then(|s| s.get("matchLabels")).and_then(Value::as_mapping))
+    };
+    facts.facts.push(Fact::Pods {
+        ns: namespace(v),
+        kind: kind.to_string(),
+        name: v.get("metadata").and_then(|m| s(m, "name")).unwrap_or("?").to_string(),
+        labels,
+        replicas: spec.and_then(|s| int(s, "replicas")).unwrap_or(1),
+        account: None,
+        spot: spot(ctx, "/metadata/name", false),
+        bare: true,
+    });
+}
+
 /// A manifest workload's labels, replicas and service account.
 pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     if pod.form != Form::Manifest {
@@ -196,7 +373,8 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
     let account_ptr =
         pod.ptr(if pod.spec.get("serviceAccountName").is_some() { "/serviceAccountName" } else { "/serviceAccount" });
     let labels_ptr = pod.meta.as_ref().map(|(_, p)| format!("{p}/labels")).unwrap_or_default();
-    facts.0.push(Fact::Pods {
+    config_refs(ctx, pod, facts);
+    facts.facts.push(Fact::Pods {
         ns: namespace(&ctx.doc.value),
         kind: pod.kind.to_string(),
         name: pod.name.clone(),
@@ -204,19 +382,112 @@ pub fn collect_pod(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
         replicas: pod.replicas.as_ref().map(|(n, _)| *n).unwrap_or(1),
         account: account.map(|a| (a.to_string(), spot(ctx, &account_ptr, true))),
         spot: spot(ctx, if pod.labels().is_some() { &labels_ptr } else { "/metadata/name" }, false),
+        bare: false,
     });
+}
+
+/// What a pod needs of ConfigMaps and Secrets to start, as render reads it
+/// (render/podman.rs for volumes, render/env.rs for env): every reference
+/// not marked optional.
+fn config_refs(ctx: &mut Ctx, pod: &PodView, facts: &mut Facts) {
+    let ns = namespace(&ctx.doc.value);
+    let optional = |v: &Value| is_true(v, "optional");
+    let mut refs: Vec<(&'static str, String, Option<String>, String, String)> = Vec::new();
+    for (vp, vol) in items(&pod.spec, "volumes", "") {
+        let vname = s(vol, "name").unwrap_or("?");
+        if let Some(cm) = vol.get("configMap").filter(|c| !optional(c)) {
+            refs.push((
+                "ConfigMap",
+                s(cm, "name").unwrap_or("").into(),
+                None,
+                format!("volume `{vname}`"),
+                format!("{vp}/configMap/name"),
+            ));
+        }
+        if let Some(sec) = vol.get("secret").filter(|c| !optional(c)) {
+            refs.push((
+                "Secret",
+                s(sec, "secretName").unwrap_or("").into(),
+                None,
+                format!("volume `{vname}`"),
+                format!("{vp}/secret/secretName"),
+            ));
+        }
+        for (sp, src) in vol
+            .get("projected")
+            .map(|p| items(p, "sources", &format!("{vp}/projected")).collect())
+            .unwrap_or_else(Vec::new)
+        {
+            for (field, kind) in [("configMap", "ConfigMap"), ("secret", "Secret")] {
+                if let Some(x) = src.get(field).filter(|c| !optional(c)) {
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        None,
+                        format!("projected volume `{vname}`"),
+                        format!("{sp}/{field}/name"),
+                    ));
+                }
+            }
+        }
+    }
+    for (cp, c, _) in pod.containers() {
+        let cname = s(c, "name").unwrap_or("?");
+        for (ep, from) in items(c, "envFrom", &cp) {
+            for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+                if let Some(x) = from.get(field).filter(|c| !optional(c)) {
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        None,
+                        format!("container `{cname}`: envFrom"),
+                        format!("{ep}/{field}/name"),
+                    ));
+                }
+            }
+        }
+        for (ep, e) in items(c, "env", &cp) {
+            let Some(from) = e.get("valueFrom") else { continue };
+            for (field, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")] {
+                if let Some(x) = from.get(field).filter(|c| !optional(c)) {
+                    let what = format!("env `{}`", s(e, "name").unwrap_or("?"));
+                    refs.push((
+                        kind,
+                        s(x, "name").unwrap_or("").into(),
+                        s(x, "key").map(str::to_string),
+                        what,
+                        format!("{ep}/valueFrom/{field}/name"),
+                    ));
+                }
+            }
+        }
+    }
+    for (kind, name, key, what, ptr) in refs {
+        let spot = spot(ctx, &pod.ptr(&ptr), true);
+        facts.facts.push(Fact::Ref { kind, ns: ns.clone(), name, key, what, pod: pod.name.clone(), spot });
+    }
 }
 
 /// Checks the facts of one directory.
 pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
-    let all: Vec<&Fact> = facts.iter().flat_map(|f| f.0.iter()).collect();
+    let all: Vec<&Fact> = facts.iter().flat_map(|f| f.facts.iter()).collect();
     let pods = || {
         all.iter().filter_map(|f| match f {
             Fact::Pods { ns, labels, replicas, kind, name, .. } => Some((ns, labels, *replicas, kind, name)),
             _ => None,
         })
     };
-    let mut out = Vec::new();
+    // A scaler's floor replaces the workload's replicas.
+    let replicas_of = |ns: &str, kind: &str, name: &str, own: i64| {
+        all.iter()
+            .find_map(|f| match f {
+                Fact::Scaler { ns: sns, kind: k, name: n, min } if sns == ns && k == kind && n == name => Some(*min),
+                _ => None,
+            })
+            .unwrap_or(own)
+    };
+    let kd: Vec<&crate::lint::readers::KdDoc> = facts.iter().flat_map(|f| f.kd.iter()).collect();
+    let mut out = crate::lint::readers::kubedirector(&kd, opts);
     let mut report = |rule: &'static Rule, spot: &Spot, message: String| {
         if let Some(severity) = opts.level(rule).filter(|_| !spot.ignored.iter().any(|i| i == rule.id)) {
             out.push(Finding {
@@ -247,6 +518,7 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                     );
                 }
             }
+            Fact::Pods { bare: true, .. } => {}
             Fact::Pods { ns, kind, name, labels, account, spot, .. } => {
                 let isolated = all.iter().any(|p| matches!(p, Fact::Policy { ns: pns, selector } if pns == ns && selector_matches(selector, labels)));
                 if !isolated {
@@ -267,14 +539,40 @@ pub fn cross_check(facts: &[&Facts], opts: &Options) -> Vec<Finding> {
                 }
             }
             Fact::Budget { ns, selector, min, spot } => {
-                if let Some((_, _, replicas, kind, name)) = pods()
-                    .find(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels))
-                    .filter(|p| *min >= p.2)
-                {
-                    report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`, so no pod may ever be evicted"));
+                let blocked = pods()
+                    .filter(|(pns, labels, ..)| *pns == ns && selector_matches(selector, labels))
+                    .find_map(|(pns, _, own, kind, name)| {
+                        let replicas = replicas_of(pns, kind, name, own);
+                        (replicas > 0 && min.of(replicas) >= replicas).then_some((replicas, own, kind, name))
+                    });
+                if let Some((replicas, own, kind, name)) = blocked {
+                    let scaled = if replicas != own { " at the least its autoscaler scales it to" } else { "" };
+                    report(&PDB_MIN_AVAILABLE, spot, format!("minAvailable {min} is not below the {replicas} replicas of {kind} `{name}`{scaled}, so no pod may ever be evicted"));
                 }
             }
-            Fact::Policy { .. } | Fact::Account { .. } => {}
+            Fact::Ref { kind, ns, name, key, what, pod, spot } => {
+                let object = all.iter().find_map(|f| match f {
+                    Fact::Object { kind: k, ns: ons, name: n, keys } if k == kind && ons == ns && n == name => {
+                        Some(keys)
+                    }
+                    _ => None,
+                });
+                let msg = match (object, key) {
+                    (None, _) if key.is_none() => format!("pod `{pod}`: {what} names {kind} `{name}`, which is not defined in this directory"),
+                    (None, Some(k)) => format!("pod `{pod}`: {what}: key `{k}` of {kind} `{name}` is not defined ({kind} `{name}` is not in this directory)"),
+                    (Some(keys), Some(k)) if !keys.contains(k) => format!("pod `{pod}`: {what}: key `{k}` of {kind} `{name}` is not defined"),
+                    _ => continue,
+                };
+                report(&UNDEFINED_CONFIG_REFERENCE, spot, msg);
+            }
+            Fact::Binding { binding, spot } => {
+                let roles: Vec<&super::rbac::RoleFacts> =
+                    all.iter().filter_map(|f| if let Fact::Role(r) = f { Some(r) } else { None }).collect();
+                for (rule, msg) in super::rbac::bound(binding, &roles) {
+                    report(rule, spot, msg);
+                }
+            }
+            Fact::Policy { .. } | Fact::Account { .. } | Fact::Object { .. } | Fact::Scaler { .. } | Fact::Role(_) => {}
         }
     }
     out

@@ -7,9 +7,10 @@
 mod context;
 mod podman;
 mod portability;
+mod rbac;
 mod security;
 
-pub use context::{cross_check, Facts};
+pub use context::{cross_check, Facts, Hidden};
 pub use portability::is_removed;
 
 use super::view::{self, PodView};
@@ -27,6 +28,7 @@ pub enum Category {
     Security,
     Reliability,
     Schema,
+    Rbac,
     Meta,
 }
 
@@ -99,6 +101,22 @@ rules! {
         "podman refuses containerPorts with hostNetwork",
         "With hostNetwork every port is already the host's, and podman refuses containerPorts on such a pod (\"PortMappings can only be used with Bridge or slirp4netns networking\", seen with 4.3); from 4.8 only those with a hostPort (seen with 5.4.2). podproof's podman flavour drops the ports; a bare podman run fails.",
         "Drop the containerPorts of host-network pods, or run through podproof.";
+    PODMAN_CDI_DEVICE = "podman-cdi-device", W, Podman, Podman,
+        "a resource name is a CDI device",
+        "From 5.4, `podman kube play` reads a resource name of the form `vendor.com/class=name` (or `podman.io/device=/dev/x`) in `resources` as a Container Device Interface device and gives it to the container (containers/podman#17833, kube.go setupContainerDevices); before 5.4 it ignores it. A cluster refuses the name (`validateContainerResourceName`), so podproof refuses it as well.",
+        "Request the device through the device plugin's resource (`nvidia.com/gpu: 1`) for the cluster; for local runs pass the device to podman yourself.";
+    PODMAN_ENV_PRECEDENCE = "podman-env-precedence", W, Podman, Podman,
+        "env and envFrom of one container, before podman 5.8",
+        "Up to 5.7, `podman kube play` applied `envFrom` after `env`, so a variable set by both got envFrom's value; a cluster gives env's. podman 5.8 fixed it (containers/podman#27287). podproof writes the variables itself, in the cluster's order, so runs through podproof match a cluster; a bare podman run may not.",
+        "Run through podproof, upgrade podman to 5.8, or give the variable one source.";
+    PODMAN_IMAGE_VOLUME = "podman-image-volume", W, Podman, Podman,
+        "image volumes need rootful podman 5.3",
+        "`podman kube play` mounts `image` volumes from 5.3 (containers/podman#23775), and only when podman runs as root (podman-kube-play(1): \"supported in rootful mode only\"); the image must already exist locally. podproof passes image volumes to podman as they are, so a rootless run, or one on an older podman, fails.",
+        "Run rootful podman 5.3 or later, or copy the content into the image or an emptyDir with an init container.";
+    PODMAN_ONLY_ANNOTATION = "podman-only-annotation", I, Both, Podman,
+        "annotation only podman reads",
+        "Annotations such as `io.podman.annotations.pids-limit/<container>` (podman 5.5), `io.podman.annotations.cpuset/<container>` and `io.podman.annotations.memory-nodes/<container>` (5.6) configure `podman kube play` only: a cluster ignores them, so the limit the local run proves is not there once promoted, and an older podman ignores them too.",
+        "Use the cluster's own means for the cluster (`resources`, a static CPU manager policy), and keep the annotation for local runs if you need it.";
 
     RELATIVE_HOST_PATH = "relative-host-path", E, Cluster, Portability,
         "hostPath is relative",
@@ -136,6 +154,10 @@ rules! {
         "this apiVersion was removed",
         "Beta API versions such as apps/v1beta1, apps/v1beta2, batch/v1beta1, policy/v1beta1 and autoscaling/v2beta2 were removed from Kubernetes; a current cluster refuses the object, and podproof skips it.",
         "Use the stable version (apps/v1, batch/v1, policy/v1, autoscaling/v2, ...).";
+    STOP_SIGNAL = "stop-signal", W, Both, Portability,
+        "lifecycle.stopSignal is not portable",
+        "`lifecycle.stopSignal` is alpha in Kubernetes 1.33 (the ContainerStopSignals feature gate, off by default): a cluster without the gate drops the field, and one with it refuses a pod without `spec.os.name`. podman honours it from 5.6, but podproof's podman flavour drops `lifecycle` (podproof runs the hooks itself) and stops the container with its image's stop signal.",
+        "Set the stop signal in the image (`STOPSIGNAL`), which every runtime honours.";
     CAPABILITY_NAME_PREFIX = "capability-name-prefix", W, Cluster, Portability,
         "capability is named with CAP_",
         "Kubernetes names capabilities without the CAP_ prefix (`SYS_ADMIN`). podman accepts both spellings, but container runtimes that prepend CAP_ themselves may refuse `CAP_CAP_SYS_ADMIN` or silently drop it, so the pod behaves differently in a cluster.",
@@ -213,6 +235,14 @@ rules! {
         "container uses a privileged port",
         "Ports below 1024 need root or NET_BIND_SERVICE inside the container, which rules out running as non-root.",
         "Listen on a port of 1024 or above and map it through a Service.";
+    HOST_PORT = "host-port", W, Cluster, Security,
+        "container binds a port of its node",
+        "A hostPort opens the port on the node's own address: only one such pod fits on a node, the scheduler must find a node where the port is free, and traffic to it passes NetworkPolicies by. Locally podproof publishes it on this machine, which is what podman does with it.",
+        "Publish the port through a Service (NodePort or LoadBalancer) instead.";
+    HOST_PATH_VOLUME = "host-path-volume", I, Cluster, Security,
+        "pod mounts a directory of its node",
+        "A hostPath volume ties the pod to what its node's file system holds, and gives the pod a way onto the node. polaris warns about every hostPath; podproof reports the sensitive ones (`sensitive-host-mounts`, `docker-sock`), the relative and machine-specific ones (`relative-host-path`, `host-specific-host-path`) under their own rules, and the rest here.",
+        "Use a PersistentVolumeClaim, an emptyDir, a ConfigMap or a Secret, or keep the hostPath for node agents.";
     SSH_PORT = "ssh-port", W, Both, Security,
         "container exposes SSH",
         "Port 22 is SSH: a container running an SSH server is a long-lived entry point with its own credentials to manage.",
@@ -246,11 +276,15 @@ rules! {
         "startup probe targets an undeclared port",
         "The startup probe names a port that the container does not declare; the container is killed when the probe's failure threshold runs out.",
         "Name one of the container's declared ports, or give the port by number (a number need not be declared).";
+    UNDECLARED_PROBE_PORT = "undeclared-probe-port", I, Both, Reliability,
+        "a probe's port number is none of the declared ports",
+        "The probe gives its port by number, and the container declares ports, none of them that one. The kubelet probes the number all the same (so it is no error, and manifests such as ingress-nginx's probe an undeclared port on purpose), but a port changed in one place and not the other fails the probe for good.",
+        "Give the probe the port's name, or declare the port.";
     DUPLICATE_ENV_VAR = "duplicate-env-var", W, Both, Reliability,
         "environment variable is set twice",
         "When a container sets the same variable twice, the last one wins silently; the first is dead text that misleads readers.",
         "Remove one of the two.";
-    INVALID_TARGET_PORTS = "invalid-target-ports", E, Cluster, Reliability,
+    INVALID_TARGET_PORTS = "invalid-target-ports", E, Both, Reliability,
         "port name is not a valid IANA service name",
         "Port names (containerPort names and Service targetPorts that refer to them) must be IANA service names: at most 15 lowercase letters, digits and '-', with a letter, and no '-' at either end or twice in a row. The API server refuses other names.",
         "Rename the port.";
@@ -283,6 +317,18 @@ rules! {
         "Init containers run to completion before the app starts; Kubernetes refuses probes and lifecycle hooks on them (unless they are restartable sidecars with `restartPolicy: Always`), and podman errors on them.",
         "Remove the probes and hooks, or make it a sidecar with `restartPolicy: Always`.";
 
+    UNDEFINED_CONFIG_REFERENCE = "undefined-config-reference", E, Podman, Podman,
+        "a ConfigMap or Secret the pod needs is not in the input",
+        "The pod mounts a ConfigMap or Secret, or reads one (or one of its keys) into env, without `optional: true`, and no file of its directory defines it. podproof projects ConfigMaps and Secrets from the input, so `render`, `up` and `test` refuse the pod; a cluster keeps it from starting (ContainerCreating, CreateContainerConfigError) until the object exists.",
+        "Add the ConfigMap or Secret to the directory (or pass its file too), or mark the reference `optional: true`.";
+    PODPROOF_UNSUPPORTED = "podproof-unsupported", E, Podman, Podman,
+        "podproof cannot run this locally",
+        "`podproof render`, `up` and `test` refuse the definition for a reason of their own, not the cluster's: more members than podproof runs on one machine (100), or a KubeDirector config package at a URL, which podproof cannot fetch offline. A cluster may run it.",
+        "Lower the member count for local runs, or ship the config package in the image (`file:///...`).";
+    INVALID_IMAGE_REFERENCE = "invalid-image-reference", E, Both, Schema,
+        "image reference cannot be pulled",
+        "The API server accepts any image string without surrounding whitespace, but the kubelet and podman parse it with distribution/reference before they pull: uppercase letters in the repository, an empty or non-ASCII tag or a malformed digest make the pod fail with InvalidImageName, and podproof refuses to run it.",
+        "Write the reference as `[registry[:port]/]name[:tag][@digest]`, the name in lowercase.";
     SCHEMA_UNKNOWN_FIELD = "schema-unknown-field", E, Both, Schema,
         "field is not part of the API",
         "The field does not exist in this kind's API schema (Kubernetes 1.33, the App format, or KubeDirector v1beta1). kubectl's strict validation refuses it, and podman and podproof ignore it silently; it is usually a typo or a field at the wrong level.",
@@ -291,6 +337,39 @@ rules! {
         "value does not fit the API schema",
         "The value has the wrong type, a required field is missing, the document lacks apiVersion, kind or a valid metadata.name, or a value breaks one of the API server's validation rules (names, labels, quantities, ports, probes, volumes, mounts, env, selectors, restart policies: docs/lint.md lists them). The API server (and podproof) refuse the document.",
         "Give the field a value of the expected type (quote strings that look like numbers).";
+
+    WILDCARD_IN_RULES = "wildcard-in-rules", W, Cluster, Rbac,
+        "a role grants `*`",
+        "A Role or ClusterRole rule with `*` among its verbs or resources grants everything there is, including what later versions add (new resources, new subresources such as pods/exec). Kubernetes' own roles (`system:...`, admin, edit, view, cluster-admin) are left alone.",
+        "List the verbs and resources the role needs.";
+    ESCALATION_VERBS = "escalation-verbs", W, Cluster, Rbac,
+        "a role grants bind, escalate or impersonate",
+        "`bind` lets the holder bind roles it does not hold, `escalate` lets it write roles with more than it holds, and `impersonate` lets it act as other users, groups or service accounts: each is a way to every other permission.",
+        "Remove the verb, or keep it to a role bound only to cluster administrators.";
+    ACCESS_TO_POD_EXEC = "access-to-pod-exec", W, Cluster, Rbac,
+        "a role grants pods/exec or pods/attach",
+        "`create` (or `get`, which opens the same websocket) on pods/exec or pods/attach runs commands in the role's pods, with their service accounts and mounted Secrets. Reported on the role's rule and on every binding of its directory that hands it out.",
+        "Grant exec to an operator role only, bound to people rather than service accounts.";
+    ACCESS_TO_SECRETS = "access-to-secrets", W, Cluster, Rbac,
+        "a binding hands out read access to Secrets",
+        "The binding's role (of the same directory) grants get, list or watch on secrets: every Secret of the namespace (of the cluster, for a ClusterRoleBinding), service account tokens included.",
+        "Name the Secrets the workload needs in `resourceNames`, or mount them instead of reading them through the API.";
+    ACCESS_TO_CREATE_PODS = "access-to-create-pods", W, Cluster, Rbac,
+        "a binding hands out creating pods",
+        "Whoever may create pods in a namespace may run one as any service account of it, and so has every permission of every service account there.",
+        "Let a controller (a Deployment, a Job) create the pods, and grant their service account only what it needs.";
+    CLUSTER_ADMIN_ROLE_BINDING = "cluster-admin-role-binding", W, Cluster, Rbac,
+        "a binding hands out cluster-admin",
+        "The binding names the cluster-admin ClusterRole, or a role of its directory that grants every verb on every resource of every API group: its subjects can do anything in the cluster (in the namespace, for a RoleBinding).",
+        "Bind a role that grants what the subject needs.";
+    SYSTEM_SUBJECT_BINDING = "system-subject-binding", W, Cluster, Rbac,
+        "a binding's subject is everyone",
+        "A subject `system:anonymous`, or the groups `system:unauthenticated`, `system:authenticated` and `system:serviceaccounts`, stands for every request without credentials, every user, or every service account; binding `system:masters` does nothing, since that group bypasses RBAC.",
+        "Bind the users, groups or service accounts that need the role.";
+    DANGLING_ROLE_REF = "dangling-role-ref", W, Cluster, Rbac,
+        "a binding names a role that is not there",
+        "RBAC does not check that a binding's role exists: a binding to a Role (or a ClusterRole other than Kubernetes' own) that no file of its directory defines grants nothing until the role appears, and then grants what that role says, which lint could not check.",
+        "Ship the role with the binding, or fix the name in `roleRef`.";
 
     INVALID_SUPPRESSION = "invalid-suppression", W, Both, Meta,
         "ignore-check annotation is invalid",
@@ -314,12 +393,38 @@ pub struct Ctx<'a> {
     pub object: Option<String>,
     pub ignored: Vec<String>,
     pub out: &'a mut Vec<Finding>,
+    /// Values of this document that no output may show.
+    pub hidden: Vec<Hidden>,
+    /// Where the document sits in the file's document: `/items/3` for an
+    /// item of a List, so pointers lead from the file's own root.
+    pub base: String,
+    /// The file, for the readers (relative paths); `None` in unit tests.
+    pub origin: Option<&'a super::readers::Origin>,
 }
 
 impl Ctx<'_> {
+    /// Keeps the value at `pointer` out of every output: it looks like a
+    /// secret, so excerpts and messages show `[secret]` instead.
+    pub fn hide(&mut self, pointer: &str, value: &Value) {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return,
+        };
+        let p = self.doc.value_pos(pointer);
+        self.hidden.push(Hidden { value: text, line: p.line, column: p.column });
+    }
+
     /// Reports at the key of `pointer` (or the nearest node that exists).
     pub fn key(&mut self, rule: &'static Rule, pointer: &str, message: impl Into<String>) {
         let p = self.doc.pos(pointer);
+        self.push(rule, pointer, p, message.into());
+    }
+
+    /// Reports at a position found otherwise (a reader's message), with the
+    /// pointer of what sits there.
+    pub fn at(&mut self, rule: &'static Rule, pointer: &str, p: crate::yaml::Pos, message: impl Into<String>) {
         self.push(rule, pointer, p, message.into());
     }
 
@@ -340,7 +445,7 @@ impl Ctx<'_> {
             file: self.file,
             line: p.line,
             column: p.column,
-            pointer: existing(self.doc, pointer),
+            pointer: format!("{}{}", self.base, existing(self.doc, pointer)),
             object: self.object.clone(),
         });
     }
@@ -359,45 +464,90 @@ pub fn existing(doc: &Doc, pointer: &str) -> String {
 /// Checks one document (a List's items one by one), adding what cross-document
 /// rules need to `facts`.
 pub fn check_doc(doc: &Doc, opts: &Options, file: usize, out: &mut Vec<Finding>, facts: &mut Facts) {
+    check_item(doc, "", None, opts, file, out, facts)
+}
+
+fn check_item(
+    doc: &Doc,
+    base: &str,
+    origin: Option<&super::readers::Origin>,
+    opts: &Options,
+    file: usize,
+    out: &mut Vec<Finding>,
+    facts: &mut Facts,
+) {
     let header = doc.value.get("apiVersion").and_then(Value::as_str).zip(doc.value.get("kind").and_then(Value::as_str));
-    let mut ctx = Ctx { doc, opts, file, object: object(doc), ignored: Vec::new(), out };
+    let mut ctx = Ctx {
+        doc,
+        opts,
+        file,
+        object: object(doc),
+        ignored: Vec::new(),
+        out,
+        hidden: Vec::new(),
+        base: base.into(),
+        origin,
+    };
     suppressions(&mut ctx);
+    dispatch(&mut ctx, header, facts);
+    facts.hidden.append(&mut ctx.hidden);
+}
+
+fn dispatch(ctx: &mut Ctx, header: Option<(&str, &str)>, facts: &mut Facts) {
+    let (doc, opts, file) = (ctx.doc, ctx.opts, ctx.file);
     let Some((api, kind)) = header else {
-        super::schema::header(&mut ctx);
+        super::schema::header(ctx);
         return;
     };
+    if let Some((pointer, message)) = crate::app::load::misplaced(api, kind) {
+        return ctx.value(&SCHEMA_INVALID, pointer, message);
+    }
     match (api, kind) {
         (a, k) if crate::app::manifests::is_list(a, k) => {
+            if !doc.value.get("items").is_some_and(Value::is_sequence) {
+                // What the loader says, at the same place.
+                ctx.key(&SCHEMA_INVALID, "/items", format!("a {k} needs `items`, a sequence"));
+            }
             for (i, item) in doc.value.get("items").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
                 let sub = doc.subdoc(doc.index, &format!("/items/{i}"), item.clone());
-                check_doc(&sub, opts, file, ctx.out, facts);
+                let base = format!("{}/items/{i}", ctx.base);
+                check_item(&sub, &base, ctx.origin, opts, file, ctx.out, facts);
             }
         }
         (crate::app::podproof::API_VERSION, "App") => {
-            super::schema::app(&mut ctx);
+            if super::schema::app(ctx) {
+                super::readers::app(ctx, ctx.origin);
+            }
             for pod in view::app_pods(doc) {
-                check_pod(&mut ctx, &pod);
+                check_pod(ctx, &pod);
             }
         }
         (a, _) if a.starts_with("podproof.dev/") => {}
         (crate::app::kubedirector::API_VERSION, "KubeDirectorApp" | "KubeDirectorCluster") => {
-            super::schema::kubedirector(&mut ctx, kind);
+            if super::schema::kubedirector(ctx, kind) {
+                context::collect_kd(ctx, kind, facts);
+            }
             if kind == "KubeDirectorApp" {
-                security::kd_images(&mut ctx);
+                security::kd_images(ctx);
             }
             for pod in view::kd_pods(doc) {
-                check_pod(&mut ctx, &pod);
+                check_pod(ctx, &pod);
             }
         }
         _ => {
-            super::schema::k8s(&mut ctx, api, kind);
-            portability::api_version(&mut ctx, api, kind);
-            podman::kind(&mut ctx, api, kind);
-            context::collect(&mut ctx, api, kind, facts);
-            security::service_ports(&mut ctx, kind);
-            if let Some(pod) = view::manifest_pod(doc, api, kind) {
-                check_pod(&mut ctx, &pod);
-                context::collect_pod(&mut ctx, &pod, facts);
+            super::schema::k8s(ctx, api, kind);
+            portability::api_version(ctx, api, kind);
+            podman::kind(ctx, api, kind);
+            context::collect(ctx, api, kind, facts);
+            if api.starts_with("rbac.authorization.k8s.io/") {
+                context::collect_rbac(ctx, kind, facts);
+            }
+            match view::manifest_pod(doc, api, kind) {
+                Some(pod) => {
+                    check_pod(ctx, &pod);
+                    context::collect_pod(ctx, &pod, facts);
+                }
+                None => context::collect_bare_workload(ctx, kind, facts),
             }
         }
     }
@@ -412,12 +562,34 @@ fn object(doc: &Doc) -> Option<String> {
 
 /// Checks every document of one file, then the rules about the file as a whole.
 pub fn check_file(docs: &[Doc], opts: &Options, file: usize, out: &mut Vec<Finding>, facts: &mut Facts) {
+    check_file_from(docs, None, opts, file, out, facts)
+}
+
+/// `check_file` for a file the readers can resolve relative paths against.
+pub fn check_file_from(
+    docs: &[Doc],
+    origin: Option<&super::readers::Origin>,
+    opts: &Options,
+    file: usize,
+    out: &mut Vec<Finding>,
+    facts: &mut Facts,
+) {
     for doc in docs {
-        check_doc(doc, opts, file, out, facts);
+        check_item(doc, "", origin, opts, file, out, facts);
     }
     let configmaps = docs.iter().filter(|d| d.value.get("kind").and_then(Value::as_str) == Some("ConfigMap")).count();
     if configmaps > 0 && configmaps == docs.len() {
-        let mut ctx = Ctx { doc: &docs[0], opts, file, object: object(&docs[0]), ignored: Vec::new(), out };
+        let mut ctx = Ctx {
+            doc: &docs[0],
+            opts,
+            file,
+            object: object(&docs[0]),
+            ignored: Vec::new(),
+            out,
+            hidden: Vec::new(),
+            base: String::new(),
+            origin,
+        };
         suppressions(&mut ctx);
         podman::configmap_only(&mut ctx, configmaps);
     }

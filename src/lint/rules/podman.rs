@@ -75,6 +75,18 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
             );
         }
     }
+    for (vp, vol) in items(spec, "volumes", "") {
+        if vol.get("image").is_some_and(|i| !i.is_null()) {
+            let name = s(vol, "name").unwrap_or("?");
+            let msg = if v.at_least(5, 3) {
+                format!("podman mounts image volume `{name}` only when it runs as root (podman-kube-play(1)): a rootless `kube play` of this pod fails, and so does podproof under rootless podman")
+            } else {
+                format!("podman {l} has no image volumes (`kube play` takes them from 5.3): volume `{name}` is refused")
+            };
+            ctx.key(&PODMAN_IMAGE_VOLUME, &pod.ptr(&format!("{vp}/image")), msg);
+        }
+    }
+    annotations(ctx, pod);
     let host_net = is_true(spec, "hostNetwork");
     // Before 4.8 every containerPort is a port mapping; from 4.8 (seen on 5.4.2)
     // only those with a hostPort are, and bare ones are accepted.
@@ -101,6 +113,16 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
     let v = ctx.opts.podman;
     let l = ctx.opts.podman_label();
     let name = s(c, "name").unwrap_or("?");
+    cdi_devices(ctx, pod, cp, c, name);
+    stop_signal(ctx, pod, cp, c, name);
+    if !v.at_least(5, 8) && c.get("env").and_then(Value::as_sequence).is_some_and(|e| !e.is_empty()) {
+        if let Some(ep) =
+            c.get("envFrom").and_then(Value::as_sequence).filter(|e| !e.is_empty()).map(|_| format!("{cp}/envFrom"))
+        {
+            let msg = format!("podman {l} gives a variable that both `env` and `envFrom` of `{name}` set the value from envFrom, where a cluster takes env's (fixed in podman 5.8, containers/podman#27287); podproof writes the variables in the cluster's order itself");
+            ctx.key(&PODMAN_ENV_PRECEDENCE, &pod.ptr(&ep), msg);
+        }
+    }
     if let Some(sc) = c.get("securityContext") {
         if sc.get("procMount").is_some() && !v.at_least(4, 7) {
             ctx.key(
@@ -164,6 +186,91 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
             let list: Vec<String> = bare.iter().map(|(_, n)| n.to_string()).collect();
             let msg = format!("podman {l} publishes no containerPort without hostPort; port {} of `{name}` is reachable only inside the pod", list.join(", "));
             ctx.key(&PODMAN_PORT_NOT_PUBLISHED, &pod.ptr(&format!("{pp}/containerPort")), msg);
+        }
+    }
+}
+
+/// Resource names that are CDI device names (`vendor.com/class=name`), which
+/// podman hands to the container as devices from 5.4 (kube.go's
+/// setupContainerDevices); a cluster refuses such a resource name.
+fn cdi_devices(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
+    let v = ctx.opts.podman;
+    let l = ctx.opts.podman_label();
+    for field in ["limits", "requests"] {
+        let keys = c.get("resources").and_then(|r| r.get(field)).and_then(Value::as_mapping);
+        for key in keys.into_iter().flatten().filter_map(|(k, _)| k.as_str()) {
+            let Some((kind, device)) = key.split_once('=') else { continue };
+            if !kind.contains('/') || device.is_empty() {
+                continue;
+            }
+            let msg = if v.at_least(5, 4) {
+                format!("podman {l} gives container `{name}` the CDI device `{key}`; a cluster refuses the resource name (request the device plugin's resource there, such as `nvidia.com/gpu: 1`), and so does podproof")
+            } else {
+                format!("podman {l} ignores the CDI device `{key}` of container `{name}` (`kube play` takes CDI devices from 5.4); a cluster refuses the resource name")
+            };
+            ctx.key(&PODMAN_CDI_DEVICE, &pod.ptr(&format!("{cp}/resources/{field}/{}", crate::yaml::escape(key))), msg);
+        }
+    }
+}
+
+/// `lifecycle.stopSignal`: podman honours it from 5.6, but podproof's podman
+/// flavour drops `lifecycle` (it runs the hooks itself), and a cluster needs
+/// the ContainerStopSignals gate (alpha in 1.33, off by default) and `spec.os.name`.
+fn stop_signal(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
+    let Some(sig) = c.get("lifecycle").and_then(|l| s(l, "stopSignal")) else { return };
+    let v = ctx.opts.podman;
+    let l = ctx.opts.podman_label();
+    let podman = if v.at_least(5, 6) {
+        format!("podman {l} would send {sig}, but podproof's podman flavour drops `lifecycle` (it runs the hooks itself), so podproof stops `{name}` with its image's stop signal")
+    } else {
+        format!("podman {l} ignores it (`kube play` takes it from 5.6), and podproof stops `{name}` with its image's stop signal")
+    };
+    let os = pod.spec.get("os").and_then(|o| s(o, "name")).is_some();
+    let cluster = if os {
+        "a cluster needs the ContainerStopSignals feature gate (alpha in Kubernetes 1.33, off by default) and drops the field without it"
+    } else {
+        "a cluster needs the ContainerStopSignals feature gate (alpha in Kubernetes 1.33, off by default) and `spec.os.name` (it refuses the pod with the gate on and drops the field with it off)"
+    };
+    ctx.key(
+        &STOP_SIGNAL,
+        &pod.ptr(&format!("{cp}/lifecycle/stopSignal")),
+        format!("`stopSignal: {sig}` of `{name}`: {podman}; {cluster}"),
+    );
+}
+
+/// podman's own annotations, with the podman that reads each (from its
+/// release notes): a cluster ignores every one of them.
+const PODMAN_ANNOTATIONS: &[(&str, u32, u32, &str)] = &[
+    ("io.podman.annotations.pids-limit", 5, 5, "the PID limit"),
+    ("io.podman.annotations.cpuset", 5, 6, "the CPU cores the container may use"),
+    ("io.podman.annotations.memory-nodes", 5, 6, "the memory nodes the container may use"),
+];
+
+fn annotations(ctx: &mut Ctx, pod: &PodView) {
+    let v = ctx.opts.podman;
+    let l = ctx.opts.podman_label();
+    let mut places: Vec<(String, &Value)> = Vec::new();
+    if let Some((m, p)) = pod.meta.as_ref() {
+        places.push((format!("{p}/annotations"), *m));
+    }
+    for (base, meta) in places {
+        for key in
+            meta.get("annotations").and_then(Value::as_mapping).into_iter().flatten().filter_map(|(k, _)| k.as_str())
+        {
+            let bare = key.split('/').next().unwrap_or(key);
+            let podman = bare.starts_with("io.podman.annotations.")
+                || key.starts_with("volume.podman.io/")
+                || bare.starts_with("io.containers.");
+            if !podman {
+                continue;
+            }
+            let known = PODMAN_ANNOTATIONS.iter().find(|(k, ..)| *k == bare);
+            let what = known.map(|(.., w)| *w).unwrap_or("its setting");
+            let mut msg = format!("`{key}` is podman's own: a cluster ignores it, so {what} applies only under podman");
+            if let Some((_, major, minor, _)) = known.filter(|(_, ma, mi, _)| !v.at_least(*ma, *mi)) {
+                msg.push_str(&format!("; podman {l} ignores it too (it reads it from {major}.{minor})"));
+            }
+            ctx.key(&PODMAN_ONLY_ANNOTATION, &format!("{base}/{}", crate::yaml::escape(key)), msg);
         }
     }
 }

@@ -3,58 +3,43 @@
 use super::*;
 use crate::lint::view::Form;
 use crate::reload;
-
-/// Removed API versions and what replaces them.
-const REMOVED: &[(&str, &str)] = &[
-    ("apps/v1beta1", "apps/v1"),
-    ("apps/v1beta2", "apps/v1"),
-    ("batch/v1beta1", "batch/v1"),
-    ("batch/v2alpha1", "batch/v1"),
-    ("policy/v1beta1", "policy/v1"),
-    ("autoscaling/v2beta1", "autoscaling/v2"),
-    ("autoscaling/v2beta2", "autoscaling/v2"),
-    ("rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1"),
-    ("rbac.authorization.k8s.io/v1alpha1", "rbac.authorization.k8s.io/v1"),
-    ("storage.k8s.io/v1beta1", "storage.k8s.io/v1"),
-    ("scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1"),
-    ("admissionregistration.k8s.io/v1beta1", "admissionregistration.k8s.io/v1"),
-    ("apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1"),
-    ("certificates.k8s.io/v1beta1", "certificates.k8s.io/v1"),
-    ("coordination.k8s.io/v1beta1", "coordination.k8s.io/v1"),
-    ("discovery.k8s.io/v1beta1", "discovery.k8s.io/v1"),
-    ("events.k8s.io/v1beta1", "events.k8s.io/v1"),
-    ("node.k8s.io/v1beta1", "node.k8s.io/v1"),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "flowcontrol.apiserver.k8s.io/v1"),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1"),
-];
+use crate::validation::kinds;
 
 /// Host directories that exist only on the machine that wrote the manifest.
 const HOST_SPECIFIC: &[&str] = &["/home", "/Users", "/root", "/mnt", "/media", "/run/user", "/var/folders"];
 
+/// The machine-specific directory (a home, a removable mount) `path` is under.
+pub fn host_specific(path: &str) -> Option<&'static str> {
+    HOST_SPECIFIC.iter().copied().find(|d| path == *d || path.starts_with(&format!("{d}/")))
+}
+
 /// Whether `api` is an API version a current cluster no longer serves.
 pub fn is_removed(api: &str) -> bool {
-    api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" || REMOVED.iter().any(|(a, _)| *a == api)
+    kinds::is_removed(api)
+}
+
+/// What replaces a removed `api` for `kind`: the version that serves it now,
+/// or none (PodSecurityPolicy went with policy/v1beta1).
+fn replacement(kind: &str) -> String {
+    match (kind, kinds::served_at(kind)) {
+        ("PodSecurityPolicy", _) => {
+            "PodSecurityPolicy was removed in Kubernetes 1.25 with no replacement kind: use Pod Security Admission (namespace labels `pod-security.kubernetes.io/*`)".into()
+        }
+        (_, Some(to)) => format!("use `{to}`"),
+        (_, None) => "no current version serves this kind".into(),
+    }
 }
 
 pub fn api_version(ctx: &mut Ctx, api: &str, kind: &str) {
-    if api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" {
-        let to = if matches!(kind, "Ingress" | "NetworkPolicy" | "IngressClass") {
-            "networking.k8s.io/v1"
-        } else {
-            "apps/v1"
-        };
-        ctx.value(
-            &NO_EXTENSIONS_V1BETA,
-            "/apiVersion",
-            format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"),
-        );
-    } else if let Some((_, to)) = REMOVED.iter().find(|(a, _)| *a == api) {
-        ctx.value(
-            &REMOVED_API_VERSION,
-            "/apiVersion",
-            format!("{kind} `{api}` was removed from Kubernetes; use `{to}`"),
-        );
+    if !is_removed(api) || kinds::is_served(api, kind) {
+        return;
     }
+    let rule = if api.starts_with("extensions/") || api == "networking.k8s.io/v1beta1" {
+        &NO_EXTENSIONS_V1BETA
+    } else {
+        &REMOVED_API_VERSION
+    };
+    ctx.value(rule, "/apiVersion", format!("{kind} `{api}` was removed from Kubernetes; {}", replacement(kind)));
 }
 
 pub fn pod(ctx: &mut Ctx, pod: &PodView) {
@@ -67,7 +52,7 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
                 if path.contains('/') { "" } else { " (podman even takes a name without `/` for a named volume)" };
             let msg = format!("hostPath `{path}` is relative: podman resolves it against its working directory{named}, a cluster node against the kubelet's");
             ctx.value(&RELATIVE_HOST_PATH, &ptr, msg);
-        } else if let Some(d) = HOST_SPECIFIC.iter().find(|d| path == **d || path.starts_with(&format!("{d}/"))) {
+        } else if let Some(d) = host_specific(path) {
             ctx.value(
                 &HOST_SPECIFIC_HOST_PATH,
                 &ptr,

@@ -76,31 +76,67 @@ pub fn pod(ctx: &mut Ctx, pod: &PodView) {
                 &ptr,
                 format!("volume `{}` mounts the host's `{path}`", s(vol, "name").unwrap_or("?")),
             );
-        }
-    }
-    if let Some((n, p)) = pod.replicas.as_ref().filter(|(n, _)| *n > 1) {
-        let anti = spec.get("affinity").and_then(|a| a.get("podAntiAffinity")).is_some();
-        if pod.form == Form::Manifest && !anti {
-            ctx.key(
-                &NO_ANTI_AFFINITY,
-                p,
-                format!(
-                    "{} replicas of {} `{}` and no podAntiAffinity: they may all land on one node",
-                    n, pod.kind, pod.name
-                ),
+        } else if path.starts_with('/') && super::portability::host_specific(path).is_none() {
+            // Relative and machine-specific paths have rules of their own.
+            ctx.value(
+                &HOST_PATH_VOLUME,
+                &ptr,
+                format!("volume `{}` mounts the node's directory `{path}`", s(vol, "name").unwrap_or("?")),
             );
         }
     }
-    // k8s-openapi fills missing required fields with defaults, so the few
-    // that matter are checked here.
-    if pod.form == Form::Manifest && spec.get("containers").and_then(Value::as_sequence).is_none_or(Vec::is_empty) {
-        ctx.key(&SCHEMA_INVALID, &pod.ptr("/containers"), format!("{} `{}` has no containers", pod.kind, pod.name));
-    }
-    for (cp, c, init) in pod.containers() {
-        if pod.form == Form::Manifest && s(c, "name").is_none_or(str::is_empty) {
-            ctx.value(&SCHEMA_INVALID, &pod.ptr(&cp), "a container needs a `name`");
+    if let Some((n, p)) = pod.replicas.as_ref().filter(|(n, _)| *n > 1) {
+        if pod.form == Form::Manifest {
+            anti_affinity(ctx, pod, *n, p);
         }
+    }
+    // A manifest's missing containers, names and images are validation's
+    // (`schema-invalid`), reported once.
+    for (cp, c, init) in pod.containers() {
         container(ctx, pod, &cp, c, init, &host_volumes);
+    }
+}
+
+/// A workload's replicas are spread only by an anti-affinity term that
+/// selects its own pods: their labels, and their namespace when the term
+/// names namespaces (kube-linter's no-anti-affinity does the same).
+fn anti_affinity(ctx: &mut Ctx, pod: &PodView, n: i64, p: &str) {
+    let anti = pod.spec.get("affinity").and_then(|a| a.get("podAntiAffinity"));
+    let Some(anti) = anti else {
+        let msg = format!(
+            "{n} replicas of {} `{}` and no podAntiAffinity: they may all land on one node",
+            pod.kind, pod.name
+        );
+        return ctx.key(&NO_ANTI_AFFINITY, p, msg);
+    };
+    let labels = super::context::labels_of(pod.labels());
+    let ns = ctx.doc.value.get("metadata").and_then(|m| s(m, "namespace")).unwrap_or("default").to_string();
+    let mut terms: Vec<(String, &Value)> =
+        items(anti, "requiredDuringSchedulingIgnoredDuringExecution", "/affinity/podAntiAffinity").collect();
+    for (wp, w) in items(anti, "preferredDuringSchedulingIgnoredDuringExecution", "/affinity/podAntiAffinity") {
+        if let Some(t) = w.get("podAffinityTerm") {
+            terms.push((format!("{wp}/podAffinityTerm"), t));
+        }
+    }
+    let mut why = None;
+    for (tp, t) in &terms {
+        let selects = t.get("labelSelector").is_some_and(|sel| super::context::selector_matches(sel, &labels));
+        let names: Vec<&str> =
+            t.get("namespaces").and_then(Value::as_sequence).into_iter().flatten().filter_map(Value::as_str).collect();
+        let in_ns = names.is_empty() || names.contains(&ns.as_str()) || t.get("namespaceSelector").is_some();
+        if selects && in_ns {
+            return;
+        }
+        why.get_or_insert_with(|| {
+            if !selects {
+                (format!("{tp}/labelSelector"), format!("the podAntiAffinity of {} `{}` does not select its own pods' labels, so its {n} replicas may all land on one node", pod.kind, pod.name))
+            } else {
+                (format!("{tp}/namespaces"), format!("the pods' namespace `{ns}` is not among the podAntiAffinity's namespaces [{}], so the {n} replicas of {} `{}` may all land on one node", names.join(", "), pod.kind, pod.name))
+            }
+        });
+    }
+    if let Some((ptr, msg)) = why {
+        ctx.key(&NO_ANTI_AFFINITY, &pod.ptr(&ptr), msg);
     }
 }
 
@@ -112,21 +148,31 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
     if pod.form == Form::KubeDirector {
         return;
     }
-    match s(c, "image") {
-        Some(image) => {
-            image_tag(ctx, &at("/image"), image);
-            super::portability::image(ctx, &at("/image"), image);
+    if let Some(image) = s(c, "image") {
+        image_tag(ctx, &at("/image"), image);
+        super::portability::image(ctx, &at("/image"), image);
+        // Validation checks a manifest's references; an App's are read here.
+        if pod.form != Form::Manifest {
+            reference(ctx, &at("/image"), image);
         }
-        None if pod.form == Form::Manifest => {
-            ctx.key(&SCHEMA_INVALID, &at(""), format!("container `{name}` has no image"))
-        }
-        None => {}
     }
     let sc = c.get("securityContext");
     let pod_sc = pod.spec.get("securityContext");
     let field = |k: &str| sc.and_then(|s| s.get(k));
     if field("privileged").and_then(Value::as_bool) == Some(true) {
         ctx.key(&PRIVILEGED_CONTAINER, &at("/securityContext/privileged"), format!("container `{name}` is privileged"));
+    }
+    // A Windows HostProcess container runs on the node itself, as privileged as it gets.
+    let host_process =
+        |sc: Option<&Value>| sc.and_then(|s| s.get("windowsOptions")).is_some_and(|w| is_true(w, "hostProcess"));
+    if host_process(sc) {
+        ctx.key(
+            &PRIVILEGED_CONTAINER,
+            &at("/securityContext/windowsOptions/hostProcess"),
+            format!("container `{name}` is a Windows HostProcess container, with the node's privileges"),
+        );
+    } else if host_process(pod_sc) && !init {
+        ctx.key(&PRIVILEGED_CONTAINER, &pod.ptr("/securityContext/windowsOptions/hostProcess"), format!("container `{name}` is a Windows HostProcess container (the pod's securityContext), with the node's privileges"));
     }
     if field("allowPrivilegeEscalation").and_then(Value::as_bool) != Some(false) {
         let p = if field("allowPrivilegeEscalation").is_some() {
@@ -184,6 +230,15 @@ fn container(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, init: bool, host
             &p,
             format!("container `{name}` may run as root: set runAsNonRoot: true and a non-zero runAsUser"),
         );
+    }
+    // Group 0 is root's: files of group root are the container's, whatever its user.
+    if non_root && eff("runAsGroup").and_then(Value::as_i64) == Some(0) {
+        let p = if field("runAsGroup").is_some() {
+            at("/securityContext/runAsGroup")
+        } else {
+            pod.ptr("/securityContext/runAsGroup")
+        };
+        ctx.value(&RUN_AS_NON_ROOT, &p, format!("container `{name}` runs with runAsGroup 0, root's group"));
     }
     if field("readOnlyRootFilesystem").and_then(Value::as_bool) != Some(true) {
         let p = if field("readOnlyRootFilesystem").is_some() { "/securityContext/readOnlyRootFilesystem" } else { "" };
@@ -265,12 +320,17 @@ fn env(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
             );
         }
         seen.push(var);
-        let literal = e.get("value").is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
-        if literal && secret_like(var) {
+        let literal = e.get("value").filter(|v| !v.is_null() && v.as_str() != Some(""));
+        let key_text = |v: &Value| v.as_str().is_some_and(|t| t.contains("BEGIN") && t.contains("PRIVATE KEY"));
+        if let Some(value) = literal.filter(|v| secret_like(var) || key_text(v)) {
+            // Masked whether or not the rule is on: other findings on the
+            // same line (a number where text belongs) would show it too.
+            ctx.hide(&pod.ptr(&format!("{ep}/value")), value);
+            let what = if key_text(value) { "holds a private key" } else { "looks like a secret" };
             ctx.value(
                 &ENV_VAR_SECRET,
                 &pod.ptr(&format!("{ep}/value")),
-                format!("`{var}` of container `{name}` looks like a secret written into the manifest"),
+                format!("`{var}` of container `{name}` {what} written into the manifest"),
             );
         }
     }
@@ -293,14 +353,22 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
     let mut privileged = Vec::new();
     for (pp, p) in &list {
         let n = int(p, "containerPort");
-        if let Some(port_name) = s(p, "name") {
-            if let Err(e) = iana_name(port_name) {
+        // Validation checks a manifest's port names; an App's are read here.
+        if let Some(port_name) = s(p, "name").filter(|_| pod.form != Form::Manifest) {
+            if let Some(e) = crate::validation::names::port_name(port_name) {
                 ctx.value(
                     &INVALID_TARGET_PORTS,
                     &pod.ptr(&format!("{pp}/name")),
                     format!("port name `{port_name}` {e}"),
                 );
             }
+        }
+        if let Some(h) = int(p, "hostPort").filter(|h| *h != 0) {
+            ctx.value(
+                &HOST_PORT,
+                &pod.ptr(&format!("{pp}/hostPort")),
+                format!("container `{name}` binds host port {h} on its node"),
+            );
         }
         if n == Some(22) && s(p, "protocol").is_none_or(|p| p == "TCP") {
             ctx.value(
@@ -332,35 +400,39 @@ fn ports(ctx: &mut Ctx, pod: &PodView, cp: &str, c: &Value, name: &str) {
             // the pod's IP at that port, and manifests as common as
             // ingress-nginx's controller probe an undeclared 10254. A name that
             // no port carries makes the probe fail.
+            // A number need not be declared (see above), but one that no
+            // declared port has is worth a look: a port changed in one
+            // place and not the other restarts the container forever.
+            let number = int(c.get(probe).and_then(|p| p.get(handler)).unwrap_or(&Value::Null), "port");
+            if let Some(n) =
+                number.filter(|n| !list.is_empty() && !list.iter().any(|(_, p)| int(p, "containerPort") == Some(*n)))
+            {
+                ctx.value(
+                    &UNDECLARED_PROBE_PORT,
+                    &ptr,
+                    format!("{probe} of `{name}` probes port {n}, which none of its containerPorts is"),
+                );
+            }
             if let Value::String(n) = port {
                 let named = n.parse::<i64>().is_err();
-                if named && !list.iter().any(|(_, p)| s(p, "name") == Some(n.as_str())) {
-                    ctx.value(
+                let declared = list.iter().find(|(_, p)| s(p, "name") == Some(n.as_str()));
+                match declared {
+                    None if named => ctx.value(
                         rule,
                         &ptr,
                         format!("{probe} of `{name}` names port `{n}`, which the container does not declare"),
-                    );
+                    ),
+                    // httpGet, tcpSocket and grpc probes all connect over TCP.
+                    Some((_, p)) if s(p, "protocol").is_some_and(|pr| pr != "TCP") => ctx.value(
+                        rule,
+                        &ptr,
+                        format!("{probe} of `{name}` names port `{n}`, which is a {} port, and a {handler} probe connects over TCP", s(p, "protocol").unwrap_or("?")),
+                    ),
+                    _ => {}
                 }
             }
         }
     }
-}
-
-/// Checks an IANA service name (RFC 6335 5.1), as Kubernetes does for port names.
-pub fn iana_name(n: &str) -> Result<(), &'static str> {
-    if n.is_empty() || n.len() > 15 {
-        return Err("must be 1 to 15 characters");
-    }
-    if !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err("may hold only lowercase letters, digits and '-'");
-    }
-    if !n.chars().any(|c| c.is_ascii_lowercase()) {
-        return Err("must hold at least one letter");
-    }
-    if n.starts_with('-') || n.ends_with('-') || n.contains("--") {
-        return Err("may not start or end with '-' or hold '--'");
-    }
-    Ok(())
 }
 
 /// kube-linter's latest-tag: `:latest`, or no tag and no digest.
@@ -373,21 +445,6 @@ pub fn image_tag(ctx: &mut Ctx, ptr: &str, image: &str) {
         Some((_, "latest")) => ctx.value(&LATEST_TAG, ptr, format!("image `{image}` is tagged `latest`")),
         None => ctx.value(&LATEST_TAG, ptr, format!("image `{image}` has no tag, which means `latest`")),
         _ => {}
-    }
-}
-
-/// A Service's targetPorts that name ports must use valid names.
-pub fn service_ports(ctx: &mut Ctx, kind: &str) {
-    if kind != "Service" {
-        return;
-    }
-    let spec = ctx.doc.value.get("spec").cloned().unwrap_or(Value::Null);
-    for (pp, p) in items(&spec, "ports", "/spec") {
-        if let Some(t) = s(p, "targetPort").filter(|t| t.parse::<i64>().is_err()) {
-            if let Err(e) = iana_name(t) {
-                ctx.value(&INVALID_TARGET_PORTS, &format!("{pp}/targetPort"), format!("targetPort `{t}` {e}"));
-            }
-        }
     }
 }
 
@@ -404,7 +461,16 @@ pub fn kd_images(ctx: &mut Ctx) {
         }
     }
     for (p, i) in images {
+        reference(ctx, &p, &i);
         image_tag(ctx, &p, &i);
         super::portability::image(ctx, &p, &i);
+    }
+}
+
+/// An image reference the kubelet and podman can parse (validation's check,
+/// for the forms validation does not read).
+fn reference(ctx: &mut Ctx, ptr: &str, image: &str) {
+    if let Some(why) = crate::validation::names::image(image) {
+        ctx.value(&INVALID_IMAGE_REFERENCE, ptr, format!("image `{image}` {why}"));
     }
 }
