@@ -8,6 +8,7 @@ pub mod app;
 pub mod attest;
 pub mod bridge;
 pub mod chart;
+pub mod chainsaw;
 pub mod cli;
 pub mod config;
 pub mod digest;
