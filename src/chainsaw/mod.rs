@@ -9,4 +9,6 @@ pub mod assert;
 pub mod client;
 pub mod expr;
 pub mod functions;
+pub mod load;
+pub mod model;
 pub mod template;
