@@ -241,7 +241,12 @@ pub fn read_test(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option
     let kind = doc.value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     let av = doc.value.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
     if kind != "Test" || av != API_VERSION {
-        diags.push(error_at_value(src, doc, "/apiVersion", format!("expected a chainsaw Test ({API_VERSION}), found {av} {kind}")));
+        diags.push(error_at_value(
+            src,
+            doc,
+            "/apiVersion",
+            format!("expected a chainsaw Test ({API_VERSION}), found {av} {kind}"),
+        ));
         return None;
     }
     let t: TestDoc = typed(src, doc, "").map_err(|d| diags.push(d)).ok()?;
@@ -429,6 +434,27 @@ fn read_template(ctx: &mut Ctx<'_>, ptr: &str, rel: &str) -> Option<Template> {
     Some(Template { bindings: t.spec.bindings, try_, catch, finally, cleanup })
 }
 
+/// Reads a list of catch operations at `ptr` of `doc` (a Configuration's `catch`).
+pub fn catch_ops(
+    src: &Source,
+    doc: &Doc,
+    ptr: &str,
+    dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Operation>, Vec<String>) {
+    let docs: Vec<CatchDoc> = match typed(src, doc, ptr) {
+        Ok(d) => d,
+        Err(d) => {
+            diags.push(d);
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let mut unsupported = Vec::new();
+    let mut ctx = Ctx { src, doc, dir, diags, unsupported: &mut unsupported };
+    let out = ops(&mut ctx, ptr, docs.into_iter().map(OpDoc::from).collect(), true);
+    (out, unsupported)
+}
+
 fn ops(ctx: &mut Ctx<'_>, ptr: &str, docs: Vec<OpDoc>, catch: bool) -> Vec<Operation> {
     let mut out = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
@@ -471,12 +497,14 @@ fn op(ctx: &mut Ctx<'_>, ptr: &str, d: OpDoc, catch: bool) -> Option<Operation> 
         } else {
             actions.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
         };
-        let which = if catch {
-            "command, delete, describe, events, get, podLogs, script, sleep, wait"
-        } else {
-            OPERATIONS
-        };
-        ctx.diags.push(error_at(ctx.src, ctx.doc, ptr, format!("an operation needs exactly one of {which}; found {found}")));
+        let which =
+            if catch { "command, delete, describe, events, get, podLogs, script, sleep, wait" } else { OPERATIONS };
+        ctx.diags.push(error_at(
+            ctx.src,
+            ctx.doc,
+            ptr,
+            format!("an operation needs exactly one of {which}; found {found}"),
+        ));
         return None;
     }
     let (key, action) = actions.remove(0);
@@ -615,7 +643,12 @@ fn resource_or_file(
         }
         (None, Some(r)) => {
             if !r.is_object() {
-                ctx.diags.push(error_at_value(ctx.src, ctx.doc, &format!("{ptr}/resource"), "a resource must be a mapping"));
+                ctx.diags.push(error_at_value(
+                    ctx.src,
+                    ctx.doc,
+                    &format!("{ptr}/resource"),
+                    "a resource must be a mapping",
+                ));
             }
             exprs_syntax(ctx, &format!("{ptr}/resource"), r);
             None
@@ -625,7 +658,12 @@ fn resource_or_file(
                 return None;
             }
             if f.contains("://") {
-                ctx.diags.push(error_at_value(ctx.src, ctx.doc, &format!("{ptr}/file"), format!("`{f}`: podproof reads no URLs; use a file of the test")));
+                ctx.diags.push(error_at_value(
+                    ctx.src,
+                    ctx.doc,
+                    &format!("{ptr}/file"),
+                    format!("`{f}`: podproof reads no URLs; use a file of the test"),
+                ));
                 return None;
             }
             match read_files(ctx.dir, f) {
@@ -736,7 +774,12 @@ fn bindings_syntax(ctx: &mut Ctx<'_>, ptr: &str, bindings: &[Binding]) {
             Text::Plain(n) => !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         };
         if !name_ok {
-            ctx.diags.push(error_at_value(ctx.src, ctx.doc, &format!("{ptr}/{i}/name"), format!("invalid binding name `{}`: letters, digits and `_` only", b.name)));
+            ctx.diags.push(error_at_value(
+                ctx.src,
+                ctx.doc,
+                &format!("{ptr}/{i}/name"),
+                format!("invalid binding name `{}`: letters, digits and `_` only", b.name),
+            ));
         }
         exprs_syntax(ctx, &format!("{ptr}/{i}/name"), &Value::String(b.name.clone()));
         if b.compiler.as_deref() == Some("cel") {
@@ -849,7 +892,10 @@ pub enum FileKind {
 /// The first dash-separated part of a file name decides its kind.
 fn file_kind(name: &str) -> FileKind {
     let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
-    let stem = stem.split_once('-').map(|(i, rest)| if i.chars().all(|c| c.is_ascii_digit()) { rest } else { stem }).unwrap_or(stem);
+    let stem = stem
+        .split_once('-')
+        .map(|(i, rest)| if i.chars().all(|c| c.is_ascii_digit()) { rest } else { stem })
+        .unwrap_or(stem);
     match stem.split('-').next().unwrap_or("").to_ascii_lowercase().as_str() {
         "assert" => FileKind::Assert,
         "errors" => FileKind::Errors,
@@ -979,7 +1025,14 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        let src = crate::source::from_bytes("t.yaml", None, dir.path().to_path_buf(), dir.path().to_path_buf(), input.as_bytes().to_vec()).unwrap();
+        let src = crate::source::from_bytes(
+            "t.yaml",
+            None,
+            dir.path().to_path_buf(),
+            dir.path().to_path_buf(),
+            input.as_bytes().to_vec(),
+        )
+        .unwrap();
         let docs = crate::app::docs::documents(&src).unwrap();
         let mut diags = Vec::new();
         let got = match read_test(&src, &docs[0], &mut diags) {
@@ -987,9 +1040,12 @@ mod tests {
                 let mut out = vec![format!("test {}", t.name)];
                 for s in &t.steps {
                     out.push(format!("step {} (line {})", s.name, s.line));
-                    for (what, list) in [("try", &s.try_), ("catch", &s.catch), ("finally", &s.finally), ("cleanup", &s.cleanup)] {
+                    for (what, list) in
+                        [("try", &s.try_), ("catch", &s.catch), ("finally", &s.finally), ("cleanup", &s.cleanup)]
+                    {
                         for o in list {
-                            let docs = o.documents.as_ref().map(|d| format!(" ({} documents)", d.len())).unwrap_or_default();
+                            let docs =
+                                o.documents.as_ref().map(|d| format!(" ({} documents)", d.len())).unwrap_or_default();
                             out.push(format!("  {what} {} line {}{docs}", o.action.keyword(), o.line));
                         }
                     }
@@ -1021,13 +1077,25 @@ mod tests {
 
     #[test]
     fn errors_are_located() {
-        check(&format!("{HEAD}  - try:\n    - aply: {{}}\n"), "t.yaml:8:7: error: spec.steps[0].try[0]: unknown field `aply`; did you mean `apply`?");
+        check(
+            &format!("{HEAD}  - try:\n    - aply: {{}}\n"),
+            "t.yaml:8:7: error: spec.steps[0].try[0]: unknown field `aply`; did you mean `apply`?",
+        );
         check(&format!("{HEAD}  - try:\n    - sleep: {{duration: 1s}}\n      script: {{content: x}}\n"), "t.yaml:8:7: error: an operation needs exactly one of apply, assert, command, create, delete, describe, error, events, get, patch, podLogs, proxy, script, sleep, update, wait; found script, sleep");
         check(&format!("{HEAD}  - try: []\n    catch:\n    - apply: {{file: x.yaml}}\n"), "t.yaml:9:7: error: spec.steps[0].catch[0]: unknown field `apply`, expected one of `description`, `compiler`, `podLogs`, `events`, `describe`, `wait`, `get`, `delete`, `command`, `script`, `sleep`");
-        check(&format!("{HEAD}  - try:\n    - sleep: {{duration: forever}}\n"), "t.yaml:8:25: error: spec.steps[0].try[0].sleep.duration: invalid duration \"forever\"");
-        check(&format!("{HEAD}  - try:\n    - assert:\n        resource:\n          (length(@) >): 1\n"), "t.yaml:10:11: error: invalid expression `length(@) >`: unexpected end of the expression at column 12");
+        check(
+            &format!("{HEAD}  - try:\n    - sleep: {{duration: forever}}\n"),
+            "t.yaml:8:25: error: spec.steps[0].try[0].sleep.duration: invalid duration \"forever\"",
+        );
+        check(
+            &format!("{HEAD}  - try:\n    - assert:\n        resource:\n          (length(@) >): 1\n"),
+            "t.yaml:10:11: error: invalid expression `length(@) >`: unexpected end of the expression at column 12",
+        );
         check(&format!("{HEAD}  - try:\n    - script: {{content: echo}}\n      bogus: 1\n"), "t.yaml:9:7: error: spec.steps[0].try[0]: unknown field `bogus`, expected one of `description`, `continueOnError`, `compiler`, `apply`, `assert`, `command`, `create`, `delete`, `describe`, `error`, `events`, `get`, `patch`, `podLogs`, `proxy`, `script`, `sleep`, `update`, `wait`");
-        check("apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\nmetadata: {}\nspec:\n  steps: []\n", "t.yaml:3:1: error: a Test needs metadata.name");
+        check(
+            "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\nmetadata: {}\nspec:\n  steps: []\n",
+            "t.yaml:3:1: error: a Test needs metadata.name",
+        );
         check(&format!("{HEAD}  - name: x\n"), "t.yaml:7:5: error: a step needs `try` (or `use` of a StepTemplate)");
     }
 

@@ -7,8 +7,10 @@
 
 pub mod assert;
 pub mod client;
+pub mod config;
 pub mod expr;
 pub mod functions;
+pub mod kuttl;
 pub mod load;
 pub mod model;
 pub mod template;

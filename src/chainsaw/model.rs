@@ -251,6 +251,9 @@ pub struct Script {
     #[serde(default)]
     pub shell_args: Vec<String>,
     pub work_dir: Option<String>,
+    /// kuttl's `ignoreFailure`: a failure is logged, not a failure of the step.
+    #[serde(skip)]
+    pub ignore_failure: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -275,6 +278,12 @@ pub struct Command {
     #[serde(default)]
     pub args: Vec<String>,
     pub work_dir: Option<String>,
+    /// kuttl's `ignoreFailure`.
+    #[serde(skip)]
+    pub ignore_failure: bool,
+    /// kuttl's `namespaced`: `--namespace <the test's>` is added to the arguments.
+    #[serde(skip)]
+    pub namespaced: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -401,9 +410,12 @@ impl Action {
             Action::Assert(o) | Action::Error(o) => o.timeout,
             Action::Script(o) => o.timeout,
             Action::Command(o) => o.timeout,
-            Action::Wait(o) | Action::Get(o) | Action::Describe(o) | Action::Events(o) | Action::PodLogs(o) | Action::Proxy(o) => {
-                o.timeout
-            }
+            Action::Wait(o)
+            | Action::Get(o)
+            | Action::Describe(o)
+            | Action::Events(o)
+            | Action::PodLogs(o)
+            | Action::Proxy(o) => o.timeout,
             Action::Sleep(_) => None,
             Action::KuttlCheck(k) => Some(Dur(k.timeout)),
         };
