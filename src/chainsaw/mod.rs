@@ -8,8 +8,11 @@
 pub mod assert;
 pub mod client;
 pub mod config;
+pub mod discover;
+pub mod exec;
 pub mod expr;
 pub mod functions;
+pub mod kube;
 pub mod kuttl;
 pub mod load;
 pub mod model;
