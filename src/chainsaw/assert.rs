@@ -186,7 +186,15 @@ fn kind_name(v: &Value) -> &'static str {
 /// comparison (an expression that fails, values that cannot be compared).
 pub fn check(expected: &Value, actual: &Value, bindings: &Bindings) -> Result<Vec<FieldError>, FieldError> {
     let mut errs = Vec::new();
-    node(&Path::root(), expected, actual, bindings, &mut errs)?;
+    node(&Path::root(), expected, actual, bindings, false, &mut errs)?;
+    Ok(errs)
+}
+
+/// kuttl's comparison: the same rules, with every key and value taken
+/// literally (kuttl has no expressions: `(x)` is the text `(x)`).
+pub fn check_literal(expected: &Value, actual: &Value) -> Result<Vec<FieldError>, FieldError> {
+    let mut errs = Vec::new();
+    node(&Path::root(), expected, actual, &Bindings::new(), true, &mut errs)?;
     Ok(errs)
 }
 
@@ -195,10 +203,11 @@ fn node(
     expected: &Value,
     actual: &Value,
     b: &Bindings,
+    literal: bool,
     errs: &mut Vec<FieldError>,
 ) -> Result<(), FieldError> {
     match expected {
-        Value::Object(m) => map_node(path, m, actual, b, errs),
+        Value::Object(m) => map_node(path, m, actual, b, literal, errs),
         Value::Array(items) => {
             match actual {
                 Value::Null => errs.push(invalid(path, actual, "value is null")),
@@ -207,7 +216,7 @@ fn node(
                 }
                 Value::Array(a) => {
                     for (i, (e, x)) in items.iter().zip(a).enumerate() {
-                        node(&path.index(i), e, x, b, errs)?;
+                        node(&path.index(i), e, x, b, literal, errs)?;
                     }
                 }
                 other => return Err(invalid(path, other, "expected a slice")),
@@ -215,7 +224,7 @@ fn node(
             Ok(())
         }
         scalar => {
-            let want = scalar_value(path, scalar, actual, b)?;
+            let want = if literal { scalar.clone() } else { scalar_value(path, scalar, actual, b)? };
             match matches(&want, actual) {
                 Ok(true) => {}
                 Ok(false) => errs.push(invalid(path, actual, expect_message(&want))),
@@ -231,6 +240,7 @@ fn map_node(
     m: &Map<String, Value>,
     actual: &Value,
     b: &Bindings,
+    literal: bool,
     errs: &mut Vec<FieldError>,
 ) -> Result<(), FieldError> {
     if m.is_empty() {
@@ -242,7 +252,7 @@ fn map_node(
     let mut b = b.clone();
     for (k, v) in m {
         let here = path.child(k);
-        let key = Key::parse(k);
+        let key = if literal { Key { statement: k.clone(), ..Key::default() } } else { Key::parse(k) };
         let projected = match &key.compiler {
             Some(compiler) => {
                 Some(expr::eval_with(compiler, &key.statement, actual, &b).map_err(|e| internal(&here, e))?)
@@ -272,7 +282,7 @@ fn map_node(
                             Some(n) => b.with(n, Value::from(i)),
                             None => b.clone(),
                         };
-                        node(&here.index(i), v, item, &bi, errs)?;
+                        node(&here.index(i), v, item, &bi, literal, errs)?;
                     }
                 }
                 Value::Object(o) => {
@@ -281,13 +291,13 @@ fn map_node(
                             Some(n) => b.with(n, Value::String(name.clone())),
                             None => b.clone(),
                         };
-                        node(&here.key(name), v, item, &bi, errs)?;
+                        node(&here.key(name), v, item, &bi, literal, errs)?;
                     }
                 }
                 other => return Err(invalid(&here, other, "expected a slice or a map")),
             }
         } else {
-            node(&here, v, &projected, &b, errs)?;
+            node(&here, v, &projected, &b, literal, errs)?;
         }
     }
     Ok(())

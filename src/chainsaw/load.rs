@@ -909,7 +909,7 @@ pub fn step_file(name: &str, is_dir: bool) -> Option<(u64, FileKind)> {
     if idx.is_empty() || !idx.chars().all(|c| c.is_ascii_digit()) || rest.is_empty() {
         return None;
     }
-    if !is_dir && !(rest.ends_with(".yaml") || rest.ends_with(".yml")) {
+    if !(is_dir || rest.ends_with(".yaml") || rest.ends_with(".yml")) {
         return None;
     }
     Some((idx.parse().ok()?, if is_dir { FileKind::Apply } else { file_kind(name) }))

@@ -7,24 +7,40 @@ use serde_json::{Map, Value};
 
 /// The templated copy of `value`; the error names the field whose expression failed.
 pub fn template(value: &Value, bindings: &Bindings) -> Result<Value, String> {
-    walk(value, bindings, &super::assert::Path::root())
+    mutate(value, value, bindings)
 }
 
-fn walk(v: &Value, b: &Bindings, path: &super::assert::Path) -> Result<Value, String> {
+/// `tpl` with each expression evaluated against the value of `data` in the
+/// same place (chainsaw's `mutate.Mutate`): a binding's value sees its input
+/// this way, an output the object of its operation.
+pub fn mutate(tpl: &Value, data: &Value, bindings: &Bindings) -> Result<Value, String> {
+    walk(tpl, data, bindings, &super::assert::Path::root())
+}
+
+fn walk(v: &Value, data: &Value, b: &Bindings, path: &super::assert::Path) -> Result<Value, String> {
     Ok(match v {
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, x) in m {
-                out.insert(k.clone(), walk(x, b, &path.child(k))?);
+                out.insert(k.clone(), walk(x, data.get(k).unwrap_or(&Value::Null), b, &path.child(k))?);
             }
             Value::Object(out)
         }
         Value::Array(items) => {
-            Value::Array(items.iter().enumerate().map(|(i, x)| walk(x, b, &path.index(i))).collect::<Result<_, _>>()?)
+            if !(data.is_null() || data.is_array()) {
+                return Err(format!("{path}: Invalid value: expected a slice or array"));
+            }
+            Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| walk(x, data.get(i).unwrap_or(&Value::Null), b, &path.index(i)))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         Value::String(s) => match expr::text(s) {
             Text::Expr { compiler, statement } => {
-                expr::eval_with(&compiler, &statement, v, b).map_err(|e| format!("{path}: Internal error: {e}"))?
+                expr::eval_with(&compiler, &statement, data, b).map_err(|e| format!("{path}: Internal error: {e}"))?
             }
             // A plain string stays as written, escapes included (`mutate` evaluates expressions only).
             Text::Plain(_) => v.clone(),
