@@ -20,3 +20,6 @@ pub mod model;
 pub mod ops;
 pub mod report;
 pub mod template;
+
+#[cfg(test)]
+mod tests;
