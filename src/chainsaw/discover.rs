@@ -151,6 +151,14 @@ pub fn discover(paths: &[String]) -> (Found, Vec<Diagnostic>) {
             continue;
         }
         let cfg = config_for(&d);
+        // Step files beside (or below) a kuttl-test.yaml outside its testDirs are kuttl's too.
+        let suite = found.suites.iter().filter(|s| d.starts_with(&s.dir)).max_by_key(|s| s.dir.components().count());
+        if let Some(suite) = suite {
+            if let Some(t) = kuttl::read_test(&d, Some(suite), &mut diags) {
+                found.tests.push((t, cfg));
+            }
+            continue;
+        }
         let configured = cfg.file.is_some();
         let checks = super::load::step_files(&d).values().any(|s| !s.asserts.is_empty() || !s.errors.is_empty());
         if !(configured || checks) {

@@ -63,9 +63,9 @@ struct TestSpecDoc {
     scenarios: Vec<ScenarioDoc>,
     #[serde(default)]
     bindings: Vec<Binding>,
-    steps: Vec<StepDoc>,
+    steps: Vec<Value>,
     #[serde(default)]
-    catch: Vec<CatchDoc>,
+    catch: Vec<Value>,
     force_termination_grace_period: Option<Dur>,
     delay_before_cleanup: Option<Dur>,
     deletion_propagation_policy: Option<String>,
@@ -97,13 +97,13 @@ struct StepDoc {
     #[serde(default)]
     bindings: Vec<Binding>,
     #[serde(rename = "try")]
-    try_: Option<Vec<OpDoc>>,
+    try_: Option<Vec<Value>>,
     #[serde(default)]
-    catch: Vec<CatchDoc>,
+    catch: Vec<Value>,
     #[serde(default)]
-    finally: Vec<CatchDoc>,
+    finally: Vec<Value>,
     #[serde(default)]
-    cleanup: Vec<CatchDoc>,
+    cleanup: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,13 +139,13 @@ struct StepTemplateSpecDoc {
     #[serde(default)]
     bindings: Vec<Binding>,
     #[serde(rename = "try")]
-    try_: Vec<OpDoc>,
+    try_: Vec<Value>,
     #[serde(default)]
-    catch: Vec<CatchDoc>,
+    catch: Vec<Value>,
     #[serde(default)]
-    finally: Vec<CatchDoc>,
+    finally: Vec<Value>,
     #[serde(default)]
-    cleanup: Vec<CatchDoc>,
+    cleanup: Vec<Value>,
 }
 
 /// An operation of `try`: exactly one action.
@@ -275,12 +275,18 @@ pub fn read_test(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option
     if s.steps.is_empty() {
         ctx.diags.push(error_at(src, doc, "/spec/steps", "a Test needs at least one step"));
     }
-    for (i, st) in s.steps.into_iter().enumerate() {
-        if let Some(step) = read_step(&mut ctx, &format!("/spec/steps/{i}"), st, i) {
-            steps.push(step);
+    for i in 0..s.steps.len() {
+        let p = format!("/spec/steps/{i}");
+        match typed::<StepDoc>(src, doc, &p) {
+            Ok(st) => {
+                if let Some(step) = read_step(&mut ctx, &p, st, i) {
+                    steps.push(step);
+                }
+            }
+            Err(e) => ctx.diags.push(e),
         }
     }
-    let catch = ops(&mut ctx, "/spec/catch", s.catch.into_iter().map(OpDoc::from).collect(), true);
+    let catch = ops(&mut ctx, "/spec/catch", s.catch.len(), true);
     let scenarios = s
         .scenarios
         .into_iter()
@@ -355,11 +361,11 @@ fn read_step(ctx: &mut Ctx<'_>, ptr: &str, mut st: StepDoc, i: usize) -> Option<
         _ => {}
     }
     if let Some(t) = st.try_.take() {
-        try_ = ops(ctx, &format!("{ptr}/try"), t, false);
+        try_ = ops(ctx, &format!("{ptr}/try"), t.len(), false);
     }
-    catch.extend(ops(ctx, &format!("{ptr}/catch"), st.catch.into_iter().map(OpDoc::from).collect(), true));
-    finally.extend(ops(ctx, &format!("{ptr}/finally"), st.finally.into_iter().map(OpDoc::from).collect(), true));
-    cleanup.extend(ops(ctx, &format!("{ptr}/cleanup"), st.cleanup.into_iter().map(OpDoc::from).collect(), true));
+    catch.extend(ops(ctx, &format!("{ptr}/catch"), st.catch.len(), true));
+    finally.extend(ops(ctx, &format!("{ptr}/finally"), st.finally.len(), true));
+    cleanup.extend(ops(ctx, &format!("{ptr}/cleanup"), st.cleanup.len(), true));
     if let Some(u) = st.use_ {
         let tpl = read_template(ctx, &format!("{ptr}/use/template"), &u.template)?;
         bindings.extend(tpl.bindings);
@@ -427,10 +433,10 @@ fn read_template(ctx: &mut Ctx<'_>, ptr: &str, rel: &str) -> Option<Template> {
     let dir = ctx.dir.to_path_buf();
     let mut inner = Ctx { src: &src, doc, dir: &dir, diags: ctx.diags, unsupported: ctx.unsupported };
     bindings_syntax(&mut inner, "/spec/bindings", &t.spec.bindings);
-    let try_ = ops(&mut inner, "/spec/try", t.spec.try_, false);
-    let catch = ops(&mut inner, "/spec/catch", t.spec.catch.into_iter().map(OpDoc::from).collect(), true);
-    let finally = ops(&mut inner, "/spec/finally", t.spec.finally.into_iter().map(OpDoc::from).collect(), true);
-    let cleanup = ops(&mut inner, "/spec/cleanup", t.spec.cleanup.into_iter().map(OpDoc::from).collect(), true);
+    let try_ = ops(&mut inner, "/spec/try", t.spec.try_.len(), false);
+    let catch = ops(&mut inner, "/spec/catch", t.spec.catch.len(), true);
+    let finally = ops(&mut inner, "/spec/finally", t.spec.finally.len(), true);
+    let cleanup = ops(&mut inner, "/spec/cleanup", t.spec.cleanup.len(), true);
     Some(Template { bindings: t.spec.bindings, try_, catch, finally, cleanup })
 }
 
@@ -442,7 +448,7 @@ pub fn catch_ops(
     dir: &Path,
     diags: &mut Vec<Diagnostic>,
 ) -> (Vec<Operation>, Vec<String>) {
-    let docs: Vec<CatchDoc> = match typed(src, doc, ptr) {
+    let docs: Vec<Value> = match typed(src, doc, ptr) {
         Ok(d) => d,
         Err(d) => {
             diags.push(d);
@@ -451,15 +457,24 @@ pub fn catch_ops(
     };
     let mut unsupported = Vec::new();
     let mut ctx = Ctx { src, doc, dir, diags, unsupported: &mut unsupported };
-    let out = ops(&mut ctx, ptr, docs.into_iter().map(OpDoc::from).collect(), true);
+    let out = ops(&mut ctx, ptr, docs.len(), true);
     (out, unsupported)
 }
 
-fn ops(ctx: &mut Ctx<'_>, ptr: &str, docs: Vec<OpDoc>, catch: bool) -> Vec<Operation> {
+/// Reads the `n` operations at `ptr`, each on its own, so that every bad one is reported.
+fn ops(ctx: &mut Ctx<'_>, ptr: &str, n: usize, catch: bool) -> Vec<Operation> {
     let mut out = Vec::new();
-    for (i, d) in docs.into_iter().enumerate() {
-        if let Some(op) = op(ctx, &format!("{ptr}/{i}"), d, catch) {
-            out.push(op);
+    for i in 0..n {
+        let p = format!("{ptr}/{i}");
+        let d: Result<OpDoc, _> =
+            if catch { typed::<CatchDoc>(ctx.src, ctx.doc, &p).map(OpDoc::from) } else { typed(ctx.src, ctx.doc, &p) };
+        match d {
+            Ok(d) => {
+                if let Some(op) = op(ctx, &p, d, catch) {
+                    out.push(op);
+                }
+            }
+            Err(e) => ctx.diags.push(e),
         }
     }
     out

@@ -53,6 +53,9 @@ pub struct Args {
     pub allow_host_path: Vec<PathBuf>,
     #[command(flatten)]
     pub fidelity: super::LedgerArgs,
+    /// List the tests found (podproof's, chainsaw's and kuttl's) and exit without running any
+    #[arg(long)]
+    pub list: bool,
     /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml, a Test's own `images:` win over it)
     #[arg(long = "image", value_name = "FROM=TO")]
     pub images: Vec<String>,
@@ -100,7 +103,10 @@ pub fn run(a: Args) -> Result<i32> {
         return Err(Error::Usage("-j must be at least 1".into()));
     }
     let image_map = crate::imagemap::merge([&config.image_map()[..], &crate::imagemap::parse_flags(&a.images)?[..]]);
-    let (tests, diags) = runner::discover(&paths);
+    let (tests, mut diags) = runner::discover(&paths);
+    // chainsaw and kuttl suites beside podproof's tests (src/chainsaw/discover.rs).
+    let (found, more) = crate::chainsaw::discover::discover(&paths);
+    diags.extend(more);
     if diags.iter().any(|d| d.is_error()) {
         return Err(Error::from_diagnostics("invalid tests", &diags));
     }
@@ -110,7 +116,17 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some((k, n)) = shard {
         selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect();
     }
-    if selected.is_empty() {
+    let chainsaw = crate::chainsaw::report::select(&found, filter.as_ref(), shard);
+    if a.list {
+        for t in &selected {
+            outln!("{}\tpodproof\t{}", t.test.name, t.test.file_name);
+        }
+        for t in &chainsaw {
+            outln!("{}\t{}\t{}\t{} steps", t.name, crate::chainsaw::report::kind(t), t.file, t.steps.len());
+        }
+        return Ok(0);
+    }
+    if selected.is_empty() && chainsaw.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
     }
     for t in &mut selected {
@@ -166,8 +182,16 @@ pub fn run(a: Args) -> Result<i32> {
     let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace, grace_from, snapshots: store, backoff };
     let progress = Printer::new();
     let start = Instant::now();
-    let results = runner::run_all(&selected, &opts, &progress);
+    let mut results = runner::run_all(&selected, &opts, &progress);
     progress.clear();
+    if !chainsaw.is_empty() {
+        errln!(
+            "note: {} chainsaw/kuttl tests were read and checked but not run: {}",
+            chainsaw.len(),
+            crate::chainsaw::report::NOT_WIRED
+        );
+        results.extend(crate::chainsaw::report::not_run(&chainsaw, crate::chainsaw::report::NOT_WIRED));
+    }
     match cleaner.join() {
         Ok(Ok(n)) if n > 0 => errln!("removed {n} objects left by dead runs"),
         Ok(Err(e)) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
@@ -184,7 +208,8 @@ pub fn run(a: Args) -> Result<i32> {
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
     }
     // The record promotion trusts: which bytes were tested, and the results.
-    if !crate::signals::interrupted() {
+    // The record is of podproof's own tests, the bytes promotion trusts.
+    if !crate::signals::interrupted() && !selected.is_empty() {
         let rec = crate::record::build(&root, &selected, &results);
         let id = results.first().map(|r| r.run_id.clone()).unwrap_or_default();
         match crate::record::write(&root, &rec, &id) {
