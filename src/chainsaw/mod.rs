@@ -19,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod ops;
 pub mod report;
+pub mod suite;
 pub mod template;
 
 #[cfg(test)]
