@@ -10,16 +10,16 @@ use crate::runner::{Outcome, StepResult, TestResult};
 use std::time::Duration;
 
 /// Why discovered chainsaw and kuttl tests are not run by this build.
-pub const NOT_WIRED: &str = "chainsaw and kuttl tests run against a Kubernetes API; podproof's environment does not serve one yet (issue 30), so this test was read and checked, not run";
+pub const NOT_WIRED: &str = "chainsaw and kuttl tests run against a Kubernetes API: podproof's environment does not serve one yet (issue 30), and no --kubeconfig names another, so this test was read and checked, not run";
 
 /// The tests `podproof test` selected: `--filter` on the name, then `--shard`.
-pub fn select(found: &Found, filter: Option<&regex::Regex>, shard: Option<(usize, usize)>) -> Vec<Test> {
-    let tests: Vec<Test> =
-        found.tests.iter().map(|(t, _)| t.clone()).filter(|t| filter.is_none_or(|f| f.is_match(&t.name))).collect();
-    match shard {
+pub fn select(found: Found, filter: Option<&regex::Regex>, shard: Option<(usize, usize)>) -> Found {
+    let tests: Vec<_> = found.tests.into_iter().filter(|(t, _)| filter.is_none_or(|f| f.is_match(&t.name))).collect();
+    let tests = match shard {
         Some((k, n)) => tests.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect(),
         None => tests,
-    }
+    };
+    Found { tests, suites: found.suites }
 }
 
 pub fn kind(t: &Test) -> &'static str {

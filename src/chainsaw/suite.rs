@@ -188,4 +188,20 @@ mod tests {
         assert!(json.contains("\"name\": \"b\"") && json.contains("\"action\": \"chainsaw\""), "{json}");
         assert!(crate::report::junit(&rs).contains("<testcase name=\"c\""));
     }
+
+    #[test]
+    fn an_unreachable_api_fails_each_test_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kubeconfig"), "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: t}\n").unwrap();
+        let d = dir.path().join("t");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("chainsaw-test.yaml"), "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\nspec:\n  steps:\n  - try:\n    - sleep: {duration: 1s}\n").unwrap();
+        let (found, _) = crate::chainsaw::discover::discover(&[d.display().to_string()]);
+        let kube = crate::chainsaw::kube::Kube::from_kubeconfig(&dir.path().join("kubeconfig"), None).unwrap();
+        let rs =
+            run_all(&found, Arc::new(kube), &Options { jobs: 2, tools_path: None, values: Value::Null }, &|_, _| {});
+        assert_eq!(rs[0].outcome, Outcome::Failed);
+        let f = rs[0].failure.clone().unwrap();
+        assert_eq!(f, "namespace: GET https://127.0.0.1:1/api/v1: io: Connection refused (os error 111)");
+    }
 }

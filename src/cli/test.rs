@@ -56,6 +56,12 @@ pub struct Args {
     /// List the tests found (podproof's, chainsaw's and kuttl's) and exit without running any
     #[arg(long)]
     pub list: bool,
+    /// Run the chainsaw and kuttl tests found against the Kubernetes API this kubeconfig names (its current context, or --context); without it they are read and reported as skipped
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context for --kubeconfig
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
     /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml, a Test's own `images:` win over it)
     #[arg(long = "image", value_name = "FROM=TO")]
     pub images: Vec<String>,
@@ -116,16 +122,23 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some((k, n)) = shard {
         selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect();
     }
-    let chainsaw = crate::chainsaw::report::select(&found, filter.as_ref(), shard);
+    let chainsaw = crate::chainsaw::report::select(found, filter.as_ref(), shard);
     if a.list {
         for t in &selected {
             outln!("{}\tpodproof\t{}", t.test.name, t.test.file_name);
         }
-        for t in &chainsaw {
+        for (t, _) in &chainsaw.tests {
             outln!("{}\t{}\t{}\t{} steps", t.name, crate::chainsaw::report::kind(t), t.file, t.steps.len());
         }
         return Ok(0);
     }
+    let cluster: Option<std::sync::Arc<dyn crate::chainsaw::client::Client>> = match &a.kubeconfig {
+        Some(k) => Some(std::sync::Arc::new(
+            crate::chainsaw::kube::Kube::from_kubeconfig(k, a.context.as_deref())
+                .map_err(|e| Error::bad_input("cannot use --kubeconfig", vec![e]))?,
+        )),
+        None => None,
+    };
     if selected.is_empty() && chainsaw.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
     }
@@ -185,12 +198,26 @@ pub fn run(a: Args) -> Result<i32> {
     let mut results = runner::run_all(&selected, &opts, &progress);
     progress.clear();
     if !chainsaw.is_empty() {
-        errln!(
-            "note: {} chainsaw/kuttl tests were read and checked but not run: {}",
-            chainsaw.len(),
-            crate::chainsaw::report::NOT_WIRED
-        );
-        results.extend(crate::chainsaw::report::not_run(&chainsaw, crate::chainsaw::report::NOT_WIRED));
+        match &cluster {
+            Some(client) => {
+                let copts = crate::chainsaw::suite::Options {
+                    jobs: opts.jobs,
+                    tools_path: crate::chainsaw::suite::tools_path(),
+                    values: serde_json::Value::Null,
+                };
+                let log = |test: &str, line: &str| progress.log(test, line);
+                results.extend(crate::chainsaw::suite::run_all(&chainsaw, client.clone(), &copts, &log));
+            }
+            None => {
+                let tests: Vec<crate::chainsaw::model::Test> = chainsaw.tests.iter().map(|(t, _)| t.clone()).collect();
+                errln!(
+                    "note: {} chainsaw/kuttl tests were read and checked but not run: {}",
+                    tests.len(),
+                    crate::chainsaw::report::NOT_WIRED
+                );
+                results.extend(crate::chainsaw::report::not_run(&tests, crate::chainsaw::report::NOT_WIRED));
+            }
+        }
     }
     match cleaner.join() {
         Ok(Ok(n)) if n > 0 => errln!("removed {n} objects left by dead runs"),
