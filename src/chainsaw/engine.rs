@@ -406,10 +406,14 @@ fn run_step(run: &mut Run<'_>, outer: &Tc, step: &Step, i: usize, cleanups: &mut
             }
         }
         (run.env.log)(&format!("{} | TRY | END", step.name));
-        if run.failed && !tc.catch.is_empty() {
+        // catch, finally and cleanup see what try bound, and each what the one before it bound
+        // (chainsaw's deferred blocks share the step's context).
+        tc.bindings = block.bindings.clone();
+        let catch = tc.catch.clone();
+        if run.failed && !catch.is_empty() {
             (run.env.log)(&format!("{} | CATCH | BEGIN", step.name));
             let mut block = tc.clone();
-            for (j, op) in tc.catch.iter().enumerate() {
+            for (j, op) in catch.iter().enumerate() {
                 if let Err(e) = run_operation(run, &mut block, op, j, None) {
                     run.fail(format!(
                         "step `{}`: catch {} ({}:{}) failed\n{e}",
@@ -421,6 +425,7 @@ fn run_step(run: &mut Run<'_>, outer: &Tc, step: &Step, i: usize, cleanups: &mut
                 }
             }
             (run.env.log)(&format!("{} | CATCH | END", step.name));
+            tc.bindings = block.bindings;
         }
         if !step.finally.is_empty() {
             (run.env.log)(&format!("{} | FINALLY | BEGIN", step.name));
@@ -437,6 +442,7 @@ fn run_step(run: &mut Run<'_>, outer: &Tc, step: &Step, i: usize, cleanups: &mut
                 }
             }
             (run.env.log)(&format!("{} | FINALLY | END", step.name));
+            tc.bindings = block.bindings;
         }
     }
     let failed_here = run.failures.len() > failures_before;
