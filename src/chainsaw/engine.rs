@@ -134,7 +134,7 @@ fn petname() -> String {
         "otter", "panda", "quail", "raven", "seal", "tapir", "urchin", "viper", "wolf", "yak", "zebra", "lynx",
     ];
     let mut b = [0u8; 4];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_err() {
+    if getrandom::fill(&mut b).is_err() {
         let n =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
         b = n.to_le_bytes();
