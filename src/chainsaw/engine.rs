@@ -143,7 +143,13 @@ fn petname() -> String {
     format!("{}-{}", ADJ[n % ADJ.len()], NOUN[(n / ADJ.len()) % NOUN.len()])
 }
 
+/// One run of a test; the `x_k8s_*` functions see the test's API throughout,
+/// its bindings included.
 fn run_scenario(test: &Test, env: &Env<'_>, scenario_id: usize, scenario: Option<&Scenario>) -> TestOutcome {
+    super::functions::with_client(Some(env.client.clone()), || run_scenario_inner(test, env, scenario_id, scenario))
+}
+
+fn run_scenario_inner(test: &Test, env: &Env<'_>, scenario_id: usize, scenario: Option<&Scenario>) -> TestOutcome {
     let start = Instant::now();
     let name = match scenario.and_then(|s| s.name.clone()) {
         Some(n) => format!("{} ({n})", test.name),
@@ -303,33 +309,37 @@ fn setup_namespace(client: &dyn Client, test: &Test, cfg: &Config, tc: &Tc) -> R
     let fixed = test.namespace.clone().or_else(|| cfg.namespace.clone());
     let template = test.namespace_template.clone().or_else(|| cfg.namespace_template.clone());
     for _ in 0..20 {
-        let name = match &fixed {
+        let mut name = match &fixed {
             Some(n) => expr::string_value(n, &tc.bindings)?,
             None => match test.dialect {
                 Dialect::Chainsaw => format!("chainsaw-{}", petname()),
                 Dialect::Kuttl => format!("kuttl-test-{}", petname()),
             },
         };
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        // The template is merged over the namespace, its own name included (chainsaw's buildNamespace).
+        let mut named_by_template = false;
+        if let Some(t) = &template {
+            let b = tc.bindings.with("namespace", Value::String(name.clone()));
+            let t = super::template::template(t, &b)?;
+            ns = merge(&ns, &t);
+            if let Some(n) = ns.pointer("/metadata/name").and_then(Value::as_str).filter(|n| *n != name) {
+                name = n.to_string();
+                named_by_template = true;
+            }
+        }
+        let chosen = fixed.is_some() || named_by_template;
         let r = ObjectRef::new("v1", "Namespace", "", &name);
         match client.get(&r).map_err(|e| e.to_string())? {
-            Some(_) if fixed.is_some() => return Ok((name, false)),
+            Some(_) if chosen => return Ok((name, false)),
             // A generated name already taken (by a run beside this one): another.
             Some(_) => continue,
-            None => {
-                let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-                if let Some(t) = &template {
-                    let b = tc.bindings.with("namespace", Value::String(name.clone()));
-                    let t = super::template::template(t, &b)?;
-                    ns = merge(&ns, &t);
-                    ns["metadata"]["name"] = Value::String(name.clone());
-                }
-                match client.create(&ns, &Default::default()) {
-                    Ok(_) => return Ok((name, true)),
-                    Err(e) if e.is_conflict() && fixed.is_none() => continue,
-                    Err(e) if e.is_conflict() => return Ok((name, false)),
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
+            None => match client.create(&ns, &Default::default()) {
+                Ok(_) => return Ok((name, true)),
+                Err(e) if e.is_conflict() && !chosen => continue,
+                Err(e) if e.is_conflict() => return Ok((name, false)),
+                Err(e) => return Err(e.to_string()),
+            },
         }
     }
     Err("no free namespace name after 20 tries".into())

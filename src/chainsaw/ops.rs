@@ -372,7 +372,11 @@ fn wait_gone(c: &dyn Client, r: &ObjectRef, timeout: Duration, poll: Duration) -
 fn candidates(c: &dyn Client, expected: &Value) -> Result<Vec<Value>, ClientError> {
     let r = ObjectRef::of(expected);
     if !r.name.is_empty() {
-        return c.get(&r).map(|o| o.into_iter().collect());
+        // A GET that finds nothing is the API's NotFound, as chainsaw sees it.
+        return match c.get(&r)? {
+            Some(o) => Ok(vec![o]),
+            None => Err(ClientError::Status { code: 404, reason: "NotFound".into(), message: r.not_found() }),
+        };
     }
     let labels = expected
         .pointer("/metadata/labels")
@@ -384,13 +388,20 @@ fn candidates(c: &dyn Client, expected: &Value) -> Result<Vec<Value>, ClientErro
 
 fn assert(x: &OpCtx<'_>, o: &CheckOp, expected: &Value, error: bool) -> Result<(), String> {
     let mut obj = expected.clone();
-    if o.template.unwrap_or(x.tc.template) {
+    let templating = o.template.unwrap_or(x.tc.template);
+    if templating {
         obj = super::template::template_ref(&obj, &x.bindings)?;
     }
     let resource = !s(&obj, "/apiVersion").is_empty() && !s(&obj, "/kind").is_empty();
     if resource {
         namespacer(x, &mut obj)?;
     }
+    // The diff of a failure shows the expected object templated, as chainsaw's does.
+    let shown = if templating {
+        super::template::template(&obj, &x.bindings).unwrap_or_else(|_| obj.clone())
+    } else {
+        obj.clone()
+    };
     let mut last: Vec<String> = Vec::new();
     let r = await_condition(x.timeout, x.tc.poll, || {
         let mut errs: Vec<String> = Vec::new();
@@ -436,7 +447,7 @@ fn assert(x: &OpCtx<'_>, o: &CheckOp, expected: &Value, error: bool) -> Result<(
                 }
                 Ok(fe) => {
                     if !error {
-                        errs.push(tree::resource_error(&obj, cand, &fe));
+                        errs.push(tree::resource_error(&shown, cand, &fe));
                     }
                 }
             }

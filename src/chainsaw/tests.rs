@@ -400,3 +400,17 @@ fn skip_and_scenarios() {
         [("t (scenario 1)", Outcome::Passed), ("t (scenario 2)", Outcome::Passed)]
     );
 }
+
+#[test]
+fn a_namespace_template_may_name_the_namespace() {
+    let (t, _d) = test_of(
+        &format!("{HEAD}  namespaceTemplate:\n    metadata:\n      name: foo\n      annotations: {{a: b}}\n  steps:\n  - try:\n    - assert:\n        resource: {{apiVersion: v1, kind: Namespace, metadata: {{name: foo, annotations: {{a: b}}}}}}\n    - assert:\n        resource:\n          (x_k8s_get($client, 'v1', 'Namespace', '', $namespace).metadata.name): foo\n"),
+        &[],
+    );
+    let (out, calls) = run_with(Arc::new(Fake::default()), &t);
+    assert_eq!(out.outcome, Outcome::Passed, "{:?}", out.failure);
+    assert_eq!(
+        (out.namespace.as_str(), calls.join(",")),
+        ("foo", "create v1/Namespace @ foo,delete v1/Namespace @ foo".to_string())
+    );
+}
