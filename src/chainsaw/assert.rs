@@ -562,6 +562,19 @@ mod tests {
     }
 
     #[test]
+    fn kuttl_compares_literally() {
+        let lit = |e: &str, a: &str| {
+            let e: Value = serde_yaml::from_str(e).unwrap();
+            let a: Value = serde_yaml::from_str(a).unwrap();
+            check_literal(&e, &a).map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n")).map_err(|e| e.to_string())
+        };
+        assert_eq!(lit("data: {k: (x)}", "data: {k: (x)}"), Ok(String::new()));
+        assert_eq!(lit("data: {(x): v}", "data: {(x): v}"), Ok(String::new()));
+        assert_eq!(lit("spec: {replicas: 2}", "spec: {replicas: 2.0, paused: false}"), Ok(String::new()));
+        assert_eq!(lit("list: [a]", "list: [a, b]"), Ok(r#"list: Invalid value: []interface {}{"a", "b"}: lengths of slices don't match"#.into()));
+    }
+
+    #[test]
     fn failure_message_like_chainsaw() {
         let expected: Value = serde_yaml::from_str(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  annotations: {foo: bar}\n  labels: {app: nginx}\nspec: {}\n",
