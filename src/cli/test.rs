@@ -176,10 +176,14 @@ pub fn run(a: Args) -> Result<i32> {
     let store = Store { dir: snapshot_dir, mode };
     // Runs of dead processes are removed alongside the tests: they share no
     // names with this run, and the tests need not wait for it.
-    let cleaner = std::thread::spawn(super::clean::clean_recorded);
+    // A run of chainsaw and kuttl tests alone needs no podman.
+    let podman = !selected.is_empty();
+    let cleaner = podman.then(|| std::thread::spawn(super::clean::clean_recorded));
     // The record names the podman version; asking now keeps the question off
     // the end of the run (the answer is cached for the process).
-    std::thread::spawn(|| crate::podman::version().ok());
+    if podman {
+        std::thread::spawn(|| crate::podman::version().ok());
+    }
     let jobs = a
         .jobs
         .or(config.test.jobs)
@@ -219,10 +223,10 @@ pub fn run(a: Args) -> Result<i32> {
             }
         }
     }
-    match cleaner.join() {
-        Ok(Ok(n)) if n > 0 => errln!("removed {n} objects left by dead runs"),
-        Ok(Err(e)) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
-        Err(_) => errln!("warning: cleaning up dead runs panicked; `podproof clean` retries it"),
+    match cleaner.map(|c| c.join()) {
+        Some(Ok(Ok(n))) if n > 0 => errln!("removed {n} objects left by dead runs"),
+        Some(Ok(Err(e))) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
+        Some(Err(_)) => errln!("warning: cleaning up dead runs panicked; `podproof clean` retries it"),
         _ => {}
     }
     print_summary(&results, start.elapsed());
