@@ -32,7 +32,10 @@ fn api_or_skip(test: &str) -> Option<Api> {
     tool_or_skip(test, "kubectl")?;
     let help = Command::new(common::podproof()).args(["__apiserver", "--help"]).output().expect("podproof runs");
     if !help.status.success() {
-        assert!(std::env::var("PODPROOF_REQUIRE_API").as_deref() != Ok("1"), "{test}: this podproof has no __apiserver");
+        assert!(
+            std::env::var("PODPROOF_REQUIRE_API").as_deref() != Ok("1"),
+            "{test}: this podproof has no __apiserver"
+        );
         eprintln!("{test}: skipped: this podproof serves no Kubernetes API yet (__apiserver, issue 30)");
         return None;
     }
@@ -70,7 +73,13 @@ fn run(api: &Api, dir: &Path, status: i32) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_string(), t["outcome"].as_str().unwrap().to_string(), t["failure"].as_str().unwrap_or("").to_string()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["outcome"].as_str().unwrap().to_string(),
+                t["failure"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -92,7 +101,12 @@ fn chainsaw_operations_against_podproofs_api() {
     assert_eq!(f.1, "failed");
     assert!(f.2.contains("* data.k: Invalid value: \"a\": Expected value: \"b\""), "{}", f.2);
     // Every test namespace is gone: cleanup deleted what each test made.
-    let out = Test::new().program(common::tools_dir().join("kubectl")).arg("--kubeconfig").arg(&api.kubeconfig).args(["get", "ns", "-o", "name"]).run();
+    let out = Test::new()
+        .program(common::tools_dir().join("kubectl"))
+        .arg("--kubeconfig")
+        .arg(&api.kubeconfig)
+        .args(["get", "ns", "-o", "name"])
+        .run();
     assert!(!out.stdout.contains("chainsaw-"), "{out}");
 }
 
@@ -100,9 +114,17 @@ fn chainsaw_operations_against_podproofs_api() {
 fn a_kuttl_suite_against_podproofs_api() {
     let Some(api) = api_or_skip("a_kuttl_suite_against_podproofs_api") else { return };
     let d = tempdir();
-    write(d.path(), "suite/kuttl-test.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntestDirs: [tests]\ntimeout: 10\n");
+    write(
+        d.path(),
+        "suite/kuttl-test.yaml",
+        "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntestDirs: [tests]\ntimeout: 10\n",
+    );
     write(d.path(), "suite/tests/cm/00-install.yaml", &format!("{CM}---\napiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: kubectl create cm from-cmd -n $NAMESPACE --from-literal=a=b\n"));
-    write(d.path(), "suite/tests/cm/00-assert.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-cmd\ndata:\n  a: b\n");
+    write(
+        d.path(),
+        "suite/tests/cm/00-assert.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-cmd\ndata:\n  a: b\n",
+    );
     write(d.path(), "suite/tests/cm/01-delete.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ndelete:\n- apiVersion: v1\n  kind: ConfigMap\n  name: quick-start\n");
     write(d.path(), "suite/tests/cm/01-errors.yaml", CM);
     let tests = run(&api, d.path(), 0);

@@ -566,12 +566,17 @@ mod tests {
         let lit = |e: &str, a: &str| {
             let e: Value = serde_yaml::from_str(e).unwrap();
             let a: Value = serde_yaml::from_str(a).unwrap();
-            check_literal(&e, &a).map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n")).map_err(|e| e.to_string())
+            check_literal(&e, &a)
+                .map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n"))
+                .map_err(|e| e.to_string())
         };
         assert_eq!(lit("data: {k: (x)}", "data: {k: (x)}"), Ok(String::new()));
         assert_eq!(lit("data: {(x): v}", "data: {(x): v}"), Ok(String::new()));
         assert_eq!(lit("spec: {replicas: 2}", "spec: {replicas: 2.0, paused: false}"), Ok(String::new()));
-        assert_eq!(lit("list: [a]", "list: [a, b]"), Ok(r#"list: Invalid value: []interface {}{"a", "b"}: lengths of slices don't match"#.into()));
+        assert_eq!(
+            lit("list: [a]", "list: [a, b]"),
+            Ok(r#"list: Invalid value: []interface {}{"a", "b"}: lengths of slices don't match"#.into())
+        );
     }
 
     #[test]
