@@ -7,6 +7,7 @@ pub mod redact;
 pub mod app;
 pub mod attest;
 pub mod bridge;
+pub mod chainsaw;
 pub mod chart;
 pub mod cli;
 pub mod config;

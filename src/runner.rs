@@ -169,7 +169,14 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         };
         for doc in docs {
             if !scenario::is_test(&doc) {
-                if explicit {
+                // chainsaw's and kuttl's documents are read by src/chainsaw/.
+                let foreign = crate::chainsaw::load::is_chainsaw(&doc)
+                    || doc
+                        .value
+                        .get("apiVersion")
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|v| v.starts_with("kuttl.dev/"));
+                if explicit && !foreign {
                     diags.push(app::docs::error_at(
                         &src,
                         &doc,

@@ -53,6 +53,15 @@ pub struct Args {
     pub allow_host_path: Vec<PathBuf>,
     #[command(flatten)]
     pub fidelity: super::LedgerArgs,
+    /// List the tests found (podproof's, chainsaw's and kuttl's) and exit without running any
+    #[arg(long)]
+    pub list: bool,
+    /// Run the chainsaw and kuttl tests found against the Kubernetes API this kubeconfig names (its current context, or --context); without it they are read and reported as skipped
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context for --kubeconfig
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
     /// Run image TO wherever a manifest names FROM: an exact image, a repository (any tag), or a prefix ending in `/` (repeatable; wins over `images:` in podproof.yaml, a Test's own `images:` win over it)
     #[arg(long = "image", value_name = "FROM=TO")]
     pub images: Vec<String>,
@@ -100,7 +109,10 @@ pub fn run(a: Args) -> Result<i32> {
         return Err(Error::Usage("-j must be at least 1".into()));
     }
     let image_map = crate::imagemap::merge([&config.image_map()[..], &crate::imagemap::parse_flags(&a.images)?[..]]);
-    let (tests, diags) = runner::discover(&paths);
+    let (tests, mut diags) = runner::discover(&paths);
+    // chainsaw and kuttl suites beside podproof's tests (src/chainsaw/discover.rs).
+    let (found, more) = crate::chainsaw::discover::discover(&paths);
+    diags.extend(more);
     if diags.iter().any(|d| d.is_error()) {
         return Err(Error::from_diagnostics("invalid tests", &diags));
     }
@@ -110,7 +122,24 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some((k, n)) = shard {
         selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect();
     }
-    if selected.is_empty() {
+    let chainsaw = crate::chainsaw::report::select(found, filter.as_ref(), shard);
+    if a.list {
+        for t in &selected {
+            outln!("{}\tpodproof\t{}", t.test.name, t.test.file_name);
+        }
+        for (t, _) in &chainsaw.tests {
+            outln!("{}\t{}\t{}\t{} steps", t.name, crate::chainsaw::report::kind(t), t.file, t.steps.len());
+        }
+        return Ok(0);
+    }
+    let cluster: Option<std::sync::Arc<dyn crate::chainsaw::client::Client>> = match &a.kubeconfig {
+        Some(k) => Some(std::sync::Arc::new(
+            crate::chainsaw::kube::Kube::from_kubeconfig(k, a.context.as_deref())
+                .map_err(|e| Error::bad_input("cannot use --kubeconfig", vec![e]))?,
+        )),
+        None => None,
+    };
+    if selected.is_empty() && chainsaw.is_empty() {
         return Err(Error::Usage(format!("no tests found under {}", paths.join(" "))));
     }
     for t in &mut selected {
@@ -149,10 +178,14 @@ pub fn run(a: Args) -> Result<i32> {
     let store = Store { dir: snapshot_dir, mode };
     // Runs of dead processes are removed alongside the tests: they share no
     // names with this run, and the tests need not wait for it.
-    let cleaner = std::thread::spawn(super::clean::clean_recorded);
+    // A run of chainsaw and kuttl tests alone needs no podman.
+    let podman = !selected.is_empty();
+    let cleaner = podman.then(|| std::thread::spawn(super::clean::clean_recorded));
     // The record names the podman version; asking now keeps the question off
     // the end of the run (the answer is cached for the process).
-    std::thread::spawn(|| crate::podman::version().ok());
+    if podman {
+        std::thread::spawn(|| crate::podman::version().ok());
+    }
     let jobs = a
         .jobs
         .or(config.test.jobs)
@@ -168,12 +201,34 @@ pub fn run(a: Args) -> Result<i32> {
     let opts = Options { jobs, fail_fast: a.fail_fast, keep: a.keep, grace, grace_from, snapshots: store, backoff };
     let progress = Printer::new();
     let start = Instant::now();
-    let results = runner::run_all(&selected, &opts, &progress);
+    let mut results = runner::run_all(&selected, &opts, &progress);
     progress.clear();
-    match cleaner.join() {
-        Ok(Ok(n)) if n > 0 => errln!("removed {n} objects left by dead runs"),
-        Ok(Err(e)) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
-        Err(_) => errln!("warning: cleaning up dead runs panicked; `podproof clean` retries it"),
+    if !chainsaw.is_empty() {
+        match &cluster {
+            Some(client) => {
+                let copts = crate::chainsaw::suite::Options {
+                    jobs: opts.jobs,
+                    tools_path: crate::chainsaw::suite::tools_path(),
+                    values: serde_json::Value::Null,
+                };
+                let log = |test: &str, line: &str| progress.log(test, line);
+                results.extend(crate::chainsaw::suite::run_all(&chainsaw, client.clone(), &copts, &log));
+            }
+            None => {
+                let tests: Vec<crate::chainsaw::model::Test> = chainsaw.tests.iter().map(|(t, _)| t.clone()).collect();
+                errln!(
+                    "note: {} chainsaw/kuttl tests were read and checked but not run: {}",
+                    tests.len(),
+                    crate::chainsaw::report::NOT_WIRED
+                );
+                results.extend(crate::chainsaw::report::not_run(&tests, crate::chainsaw::report::NOT_WIRED));
+            }
+        }
+    }
+    match cleaner.map(|c| c.join()) {
+        Some(Ok(Ok(n))) if n > 0 => errln!("removed {n} objects left by dead runs"),
+        Some(Ok(Err(e))) => errln!("warning: cleaning up dead runs failed: {}", e.headline()),
+        Some(Err(_)) => errln!("warning: cleaning up dead runs panicked; `podproof clean` retries it"),
         _ => {}
     }
     print_summary(&results, start.elapsed());
@@ -186,7 +241,8 @@ pub fn run(a: Args) -> Result<i32> {
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
     }
     // The record promotion trusts: which bytes were tested, and the results.
-    if !crate::signals::interrupted() {
+    // The record is of podproof's own tests, the bytes promotion trusts.
+    if !crate::signals::interrupted() && !selected.is_empty() {
         let rec = crate::record::build(&root, &selected, &results);
         let id = results.first().map(|r| r.run_id.clone()).unwrap_or_default();
         match crate::record::write(&root, &rec, &id) {
