@@ -143,8 +143,9 @@ fn pod_spec(spec: &mut Value, pod: bool) {
     s.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
     s.entry("securityContext").or_insert(json!({}));
     s.entry("schedulerName").or_insert(json!("default-scheduler"));
-    s.entry("enableServiceLinks").or_insert(json!(true));
     if pod {
+        // SetDefaults_Pod, not SetDefaults_PodSpec: templates do not get it.
+        s.entry("enableServiceLinks").or_insert(json!(true));
         let sa = s
             .get("serviceAccountName")
             .or_else(|| s.get("serviceAccount"))
@@ -165,7 +166,23 @@ fn pod_spec(spec: &mut Value, pod: bool) {
         if let Some(cs) = s.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 container(c);
+                if pod {
+                    requests_from_limits(c);
+                }
             }
+        }
+    }
+}
+
+/// SetDefaults_Pod: a container with limits and no requests for them
+/// requests its limits.
+fn requests_from_limits(c: &mut Value) {
+    let Some(limits) = c.pointer("/resources/limits").and_then(Value::as_object).cloned() else { return };
+    let Some(r) = c.get_mut("resources").and_then(Value::as_object_mut) else { return };
+    let req = r.entry("requests").or_insert(json!({}));
+    if let Some(req) = req.as_object_mut() {
+        for (k, v) in limits {
+            req.entry(k).or_insert(v);
         }
     }
 }

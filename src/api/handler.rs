@@ -455,6 +455,7 @@ fn decode_object(ct: Option<&str>, body: &[u8]) -> ApiResult<Value> {
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("yaml: {e}")))?
         }
+        super::protobuf::CONTENT_TYPE => super::protobuf::decode(body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !v.is_object() {

@@ -35,6 +35,7 @@ pub mod merge_keys;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod runtime;
 pub mod selectors;

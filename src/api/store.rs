@@ -898,10 +898,16 @@ pub(crate) fn update_in(
     // no event (the API server's no-op detection).
     let mut a = new.clone();
     let mut b = (*old).clone();
+    // A change of managedFields alone (an apply taking co-ownership) is a
+    // change; their times alone are not.
     for v in [&mut a, &mut b] {
         let m = meta::metadata_mut(v);
         m.remove("resourceVersion");
-        m.remove("managedFields");
+        if let Some(list) = m.get_mut("managedFields").and_then(Value::as_array_mut) {
+            for e in list.iter_mut().filter_map(Value::as_object_mut) {
+                e.remove("time");
+            }
+        }
     }
     if a == b {
         return Ok(Written { object: (*old).clone(), warnings, created: false });

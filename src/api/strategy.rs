@@ -105,6 +105,7 @@ pub(crate) fn prepare_for_create(inner: &mut Inner, res: &Resource, obj: &mut Va
             o.insert("status".into(), json!({}));
             job_selector(obj);
         }
+        ("", "Secret") => string_data(obj),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             o.insert("status".into(), crd.unwrap_or_default());
         }
@@ -117,6 +118,26 @@ pub(crate) fn prepare_for_create(inner: &mut Inner, res: &Resource, obj: &mut Va
         _ => {}
     }
     super::defaults::apply(res, obj);
+}
+
+/// A Secret's stringData is written into its data, base64-encoded, and is
+/// not stored (it is write-only, as the API server's conversion makes it).
+fn string_data(obj: &mut Value) {
+    use base64::Engine;
+    let Some(o) = obj.as_object_mut() else { return };
+    let Some(Value::Object(sd)) = o.remove("stringData") else { return };
+    let data = o.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    let d = data.as_object_mut().expect("made a map above");
+    for (k, v) in sd {
+        let text = match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+    }
 }
 
 /// A Job without `manualSelector` gets a selector of its own uid, and its
@@ -172,6 +193,7 @@ pub(crate) fn prepare_for_update(inner: &mut Inner, res: &Resource, old: &Value,
         ("apiextensions.k8s.io", "CustomResourceDefinition", Part::Main) => {
             new["status"] = crd_status(new);
         }
+        ("", "Secret", Part::Main) => string_data(new),
         _ => {}
     }
     if part == Part::Main {
