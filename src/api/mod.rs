@@ -71,3 +71,6 @@ pub fn version() -> serde_json::Value {
         "platform": format!("linux/{}", std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64")),
     })
 }
+
+#[cfg(test)]
+mod tests;

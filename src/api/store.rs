@@ -306,6 +306,8 @@ pub(crate) struct Inner {
     log_floor: u64,
     pages: HashMap<String, (Instant, Arc<Vec<Arc<Value>>>, u64)>,
     pub(crate) config: StoreConfig,
+    /// How many changes are kept (`HISTORY`; smaller in tests).
+    history: usize,
 }
 
 impl Inner {
@@ -356,7 +358,7 @@ impl Inner {
 
     fn log_change(&mut self, c: Change) {
         self.log.push_back(c);
-        while self.log.len() > HISTORY {
+        while self.log.len() > self.history {
             if let Some(c) = self.log.pop_front() {
                 self.log_floor = c.rv + 1;
             }
@@ -390,6 +392,7 @@ impl Store {
                 log_floor: 1,
                 pages: HashMap::new(),
                 config,
+                history: HISTORY,
             }),
             changed: Condvar::new(),
             latest,
@@ -399,6 +402,12 @@ impl Store {
             strategy::bootstrap(&mut inner);
         }
         store
+    }
+
+    /// Keeps only `n` changes, so a test can outgrow the history quickly.
+    #[cfg(test)]
+    pub(crate) fn set_history(&self, n: usize) {
+        self.lock().history = n;
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -411,7 +420,15 @@ impl Store {
         let mut inner = self.lock();
         let before = inner.rv;
         let out = f(&mut inner);
-        if inner.rv != before {
+        // Only a deletion, a pending deletion or an object with owners can
+        // give the garbage collector or the namespace controller work.
+        let start = inner.log.partition_point(|c| c.rv <= before);
+        let work = inner.log.iter().skip(start).any(|c| {
+            c.kind == EventType::Deleted
+                || meta::deleting(&c.object)
+                || c.object.pointer("/metadata/ownerReferences").is_some()
+        });
+        if work {
             super::gc::collect(&mut inner);
         }
         let rv = inner.rv;
