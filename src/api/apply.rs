@@ -159,7 +159,7 @@ fn conflict_error(res: &Resource, name: &str, conflicts: &[(String, String, Stri
         .collect();
     let msg = format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, parts.join("\n"));
     let mut e = ApiError::conflict(&res.group, &res.plural, name, "").with_message(msg);
-    e.causes = conflicts
+    e.details.causes = conflicts
         .iter()
         .map(|(m, v, f)| Cause {
             reason: "FieldManagerConflict".into(),
@@ -264,7 +264,7 @@ mod tests {
         let e = apply(Some(&live), &b, &res, Part::Main, "second", false).unwrap_err();
         assert_eq!(e.code, 409);
         assert_eq!(e.message, "Apply failed with 1 conflict: conflict with \"first\" using apps/v1: .spec.replicas");
-        assert_eq!(e.causes[0].field, ".spec.replicas");
+        assert_eq!(e.details.causes[0].field, ".spec.replicas");
         // The same value is shared, not a conflict.
         let same = apply(Some(&live), &a, &res, Part::Main, "second", false).unwrap();
         assert_eq!(same["metadata"]["managedFields"].as_array().unwrap().len(), 2);

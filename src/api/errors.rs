@@ -20,7 +20,13 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    /// `details.name`, `details.group`, `details.kind`.
+    /// The `details` (boxed: errors travel in every `Result` of the API).
+    pub details: Box<Details>,
+}
+
+/// metav1.StatusDetails.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Details {
     pub name: String,
     pub group: String,
     pub kind: String,
@@ -33,22 +39,13 @@ pub type ApiResult<T> = std::result::Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            reason,
-            message: message.into(),
-            name: String::new(),
-            group: String::new(),
-            kind: String::new(),
-            causes: Vec::new(),
-            retry_after: None,
-        }
+        ApiError { code, reason, message: message.into(), details: Box::default() }
     }
 
     fn about(mut self, group: &str, kind: &str, name: &str) -> ApiError {
-        self.group = group.to_string();
-        self.kind = kind.to_string();
-        self.name = name.to_string();
+        self.details.group = group.to_string();
+        self.details.kind = kind.to_string();
+        self.details.name = name.to_string();
         self
     }
 
@@ -97,7 +94,7 @@ impl ApiError {
             _ => format!("{what} \"{name}\" is invalid: [{}]", list.join(", ")),
         };
         let mut e = ApiError::new(422, "Invalid", msg).about(group, kind, name);
-        e.causes = causes;
+        e.details.causes = causes;
         e
     }
 
@@ -169,17 +166,18 @@ impl ApiError {
             "code": self.code,
         });
         let mut details = serde_json::Map::new();
-        if !self.name.is_empty() {
-            details.insert("name".into(), json!(self.name));
+        if !self.details.name.is_empty() {
+            details.insert("name".into(), json!(self.details.name));
         }
-        if !self.group.is_empty() {
-            details.insert("group".into(), json!(self.group));
+        if !self.details.group.is_empty() {
+            details.insert("group".into(), json!(self.details.group));
         }
-        if !self.kind.is_empty() {
-            details.insert("kind".into(), json!(self.kind));
+        if !self.details.kind.is_empty() {
+            details.insert("kind".into(), json!(self.details.kind));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| {
@@ -192,7 +190,7 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(r) = self.retry_after {
+        if let Some(r) = self.details.retry_after {
             details.insert("retryAfterSeconds".into(), json!(r));
         }
         if !details.is_empty() {

@@ -53,7 +53,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Respons
     Ok(resp)
 }
 
-fn header<'r>(req: &'r Request<Incoming>, name: hyper::header::HeaderName) -> Option<&'r str> {
+fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

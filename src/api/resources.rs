@@ -353,7 +353,7 @@ fn crd_resources(crd: &Value) -> Result<Vec<Resource>, String> {
         let Some(version) = v.get("name").and_then(Value::as_str) else { continue };
         let sub = v.get("subresources");
         let scale = sub.and_then(|s| s.get("scale")).map(|sc| {
-            let path = |k: &str| sc.get(k).and_then(Value::as_str).map(|p| jsonpath_to_pointer(p)).unwrap_or_default();
+            let path = |k: &str| sc.get(k).and_then(Value::as_str).map(jsonpath_to_pointer).unwrap_or_default();
             ScalePaths {
                 spec_replicas: path("specReplicasPath"),
                 status_replicas: path("statusReplicasPath"),

@@ -296,6 +296,10 @@ pub struct StoreConfig {
     pub ca_pem: String,
 }
 
+/// A LIST's items kept for its `continue` tokens: when taken, the items,
+/// and the resourceVersion they are the state at.
+type Snapshot = (Instant, Arc<Vec<Arc<Value>>>, u64);
+
 pub(crate) struct Inner {
     pub(crate) registry: Registry,
     pub(crate) rv: u64,
@@ -304,7 +308,7 @@ pub(crate) struct Inner {
     log: VecDeque<Change>,
     /// The resourceVersion at which the kept history starts.
     log_floor: u64,
-    pages: HashMap<String, (Instant, Arc<Vec<Arc<Value>>>, u64)>,
+    pages: HashMap<String, Snapshot>,
     pub(crate) config: StoreConfig,
     /// How many changes are kept (`HISTORY`; smaller in tests).
     history: usize,
@@ -495,6 +499,7 @@ impl Store {
     /// written as an update of `part` (or a create, when `f` makes one and
     /// `create` allows it). PATCH and apply go through here, so they never
     /// conflict with themselves.
+    #[allow(clippy::too_many_arguments)] // each one is a separate choice of the caller's
     pub fn modify(
         &self,
         res: &Resource,

@@ -704,13 +704,11 @@ fn pod_cells(o: &Value, now: i64) -> Vec<Value> {
     for (i, c) in inits.iter().enumerate() {
         note_restart(c, &mut restarts, &mut last_restart);
         let name = s(c, "/name");
-        if sidecars.contains(&name) {
-            if c.get("started").and_then(Value::as_bool) == Some(true) {
-                if c.get("ready").and_then(Value::as_bool) == Some(true) {
-                    ready += 1;
-                }
-                continue;
+        if sidecars.contains(&name) && c.get("started").and_then(Value::as_bool) == Some(true) {
+            if c.get("ready").and_then(Value::as_bool) == Some(true) {
+                ready += 1;
             }
+            continue;
         }
         if let Some(t) = c.pointer("/state/terminated") {
             if int(t, "/exitCode") == 0 {

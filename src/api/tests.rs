@@ -263,8 +263,8 @@ fn invalid_objects_are_refused_with_causes_at_the_field() {
     let d = res(&s, "apps", "v1", "deployments");
     let e = s.create(&d, "default", deployment("web", -1), &opts()).unwrap_err();
     assert_eq!((e.code, e.reason), (422, "Invalid"));
-    assert_eq!(e.causes[0].field, "spec.replicas");
-    assert_eq!(e.causes[0].reason, "FieldValueInvalid");
+    assert_eq!(e.details.causes[0].field, "spec.replicas");
+    assert_eq!(e.details.causes[0].reason, "FieldValueInvalid");
     let mut unknown = deployment("web", 1);
     unknown["spec"]["replica"] = json!(1);
     let strict = WriteOptions { validation: FieldValidation::Strict, ..opts() };

@@ -201,24 +201,22 @@ fn immutable(res: &Resource, new: &Value, old: &Value, causes: &mut Vec<Cause>) 
                 });
             }
         }
-        ("", "ConfigMap" | "Secret") => {
-            if old.get("immutable").and_then(Value::as_bool) == Some(true) {
-                for k in ["/data", "/binaryData", "/stringData"] {
-                    if new.pointer(k) != old.pointer(k) {
-                        causes.push(Cause {
-                            reason: "FieldValueForbidden".into(),
-                            message: "Forbidden: field is immutable when `immutable` is set".into(),
-                            field: k.trim_start_matches('/').into(),
-                        });
-                    }
-                }
-                if new.get("immutable") != old.get("immutable") {
+        ("", "ConfigMap" | "Secret") if old.get("immutable").and_then(Value::as_bool) == Some(true) => {
+            for k in ["/data", "/binaryData", "/stringData"] {
+                if new.pointer(k) != old.pointer(k) {
                     causes.push(Cause {
                         reason: "FieldValueForbidden".into(),
                         message: "Forbidden: field is immutable when `immutable` is set".into(),
-                        field: "immutable".into(),
+                        field: k.trim_start_matches('/').into(),
                     });
                 }
+            }
+            if new.get("immutable") != old.get("immutable") {
+                causes.push(Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: "Forbidden: field is immutable when `immutable` is set".into(),
+                    field: "immutable".into(),
+                });
             }
         }
         ("", "Service") => {
