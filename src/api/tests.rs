@@ -296,3 +296,44 @@ fn crds_serve_their_resources_while_they_exist() {
     s.delete(&crds, "", "widgets.example.com", &DeleteOptions::default()).unwrap();
     assert!(s.resource("example.com", "v1", "widgets").is_none());
 }
+
+/// The API is a client of the environment, like the runner: it names none of
+/// the modules above or beside it (the runtime comes through `PodRuntime`).
+#[test]
+fn the_api_names_no_environment_module() {
+    let files = [
+        ("apply.rs", include_str!("apply.rs")),
+        ("auth.rs", include_str!("auth.rs")),
+        ("defaults.rs", include_str!("defaults.rs")),
+        ("discovery.rs", include_str!("discovery.rs")),
+        ("errors.rs", include_str!("errors.rs")),
+        ("events.rs", include_str!("events.rs")),
+        ("gc.rs", include_str!("gc.rs")),
+        ("handler.rs", include_str!("handler.rs")),
+        ("http.rs", include_str!("http.rs")),
+        ("kubeconfig.rs", include_str!("kubeconfig.rs")),
+        ("managed.rs", include_str!("managed.rs")),
+        ("merge_keys.rs", include_str!("merge_keys.rs")),
+        ("meta.rs", include_str!("meta.rs")),
+        ("mod.rs", include_str!("mod.rs")),
+        ("openapi.rs", include_str!("openapi.rs")),
+        ("patch.rs", include_str!("patch.rs")),
+        ("protobuf.rs", include_str!("protobuf.rs")),
+        ("resources.rs", include_str!("resources.rs")),
+        ("runtime.rs", include_str!("runtime.rs")),
+        ("selectors.rs", include_str!("selectors.rs")),
+        ("server.rs", include_str!("server.rs")),
+        ("store.rs", include_str!("store.rs")),
+        ("strategy.rs", include_str!("strategy.rs")),
+        ("streams.rs", include_str!("streams.rs")),
+        ("table.rs", include_str!("table.rs")),
+        ("tls.rs", include_str!("tls.rs")),
+        ("validate.rs", include_str!("validate.rs")),
+    ];
+    for module in ["env", "kubelet", "runner", "cli", "podman", "lifecycle"] {
+        let needle = format!("{}::{module}", "crate");
+        for (file, text) in files {
+            assert!(!text.contains(&needle), "src/api/{file} names {needle}");
+        }
+    }
+}
