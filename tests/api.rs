@@ -588,3 +588,77 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
     let err = api.server_stderr();
     assert!(!err.contains("hunter2") && !err.contains("aHVudGVyMi"), "{err}");
 }
+
+#[test]
+fn wait_for_a_jsonpath_and_a_deletion() {
+    let Some(api) = Api::start("wait_for_a_jsonpath_and_a_deletion") else { return };
+    api.kubectl(["create", "configmap", "w"]).run();
+    let later = |args: Vec<&'static str>| {
+        let t = api.kubectl(args);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            t.run();
+        })
+    };
+    let h = later(vec!["label", "configmap", "w", "ready=yes"]);
+    api.kubectl(["wait", "--for=jsonpath={.metadata.labels.ready}=yes", "configmap/w", "--timeout=20s"])
+        .stdout_contains("configmap/w condition met")
+        .run();
+    h.join().unwrap();
+    let h = later(vec!["delete", "configmap", "w"]);
+    api.kubectl(["wait", "--for=delete", "configmap/w", "--timeout=20s"]).run();
+    h.join().unwrap();
+    api.kubectl(["get", "configmap", "w"]).expect_status(1).run();
+}
+
+#[test]
+fn custom_resources_of_a_crd() {
+    let Some(api) = Api::start("custom_resources_of_a_crd") else { return };
+    let crd = api.file(
+        "crd.yaml",
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#,
+    );
+    api.kubectl(["apply", "-f"])
+        .arg(&crd)
+        .stdout_contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created")
+        .run();
+    api.kubectl(["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=20s"]).run();
+    let w = api.file("w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n");
+    api.kubectl(["apply", "-f"]).arg(&w).stdout_contains("widget.example.com/w1 created").run();
+    let out = api.kubectl(["get", "wd"]).run();
+    let head: Vec<&str> = out.stdout.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(head, ["NAME", "SIZE", "AGE"], "{out}");
+    assert!(out.stdout.lines().nth(1).unwrap().starts_with("w1"), "{out}");
+    api.kubectl(["patch", "widget", "w1", "--type=merge", "-p", r#"{"spec":{"size":4}}"#]).run();
+    api.kubectl(["get", "widget", "w1", "-o", "jsonpath={.spec.size}/{.metadata.generation}"])
+        .expect_stdout("4/2")
+        .run();
+    // Strategic merge patch is for built-in kinds only, as upstream.
+    api.kubectl(["patch", "widget", "w1", "-p", r#"{"spec":{"size":5}}"#]).expect_status(1).run();
+    api.kubectl(["delete", "crd", "widgets.example.com"]).run();
+    // The resource is gone with its CRD (kubectl's cached discovery may name it still).
+    api.kubectl(["get", "--raw", "/apis/example.com/v1/namespaces/default/widgets"])
+        .expect_status(1)
+        .stderr_contains("NotFound")
+        .run();
+}

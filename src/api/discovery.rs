@@ -85,9 +85,6 @@ fn subresources(r: &Resource) -> Vec<(String, String, String, String, Vec<&'stat
             c.verbs.to_vec(),
         ));
     }
-    if r.group.is_empty() && r.plural == "namespaces" {
-        out.push(("finalize".into(), String::new(), "v1".into(), "Namespace".into(), vec!["update"]));
-    }
     if r.scale.is_some() {
         out.push(("scale".into(), "autoscaling".into(), "v1".into(), "Scale".into(), vec!["get", "patch", "update"]));
     }
@@ -157,9 +154,7 @@ mod tests {
         let core = api_resource_list(&reg, "", "v1").unwrap();
         let names: Vec<&str> =
             core["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-        for n in
-            ["pods", "pods/log", "pods/exec", "pods/status", "services", "configmaps", "namespaces/finalize", "events"]
-        {
+        for n in ["pods", "pods/log", "pods/exec", "pods/status", "services", "configmaps", "events"] {
             assert!(names.contains(&n), "{n} in {names:?}");
         }
         let apps = api_resource_list(&reg, "apps", "v1").unwrap();
