@@ -11,7 +11,8 @@
 # - teardown per pod, from the JSON reports: for an app that exits on SIGTERM
 #   (fixtures/bench/sigterm.yaml, target < 0.5 s), and for the -j4 run of hello,
 #   whose httpd ignores SIGTERM, so that teardown kills it at once.
-# Further sections (reload latency, the driver per call, lint) come from their own scripts.
+# Further sections (reload latency, the API's `kubectl get pods` latency, the driver per
+# call, lint) come from their own scripts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release --quiet
@@ -131,6 +132,8 @@ printf '%-44s %-10s %s\n' "teardown per pod, httpd (ignores SIGTERM), -j4" "-" "
 printf '%-44s %-10s %s\n' "peak RSS of podproof, 10 scenarios -j4" "< 50 MiB" "${rss} MiB (its own VmHWM)"
 printf '%-44s %-10s %s\n' "the largest podman process it waited for" "-" "${podman_rss} MiB (podman CLI or service)"
 scripts/bench-reload.sh
+# The API server: `kubectl get pods` latency (needs kubectl from setup.sh tools, no podman).
+scripts/bench-api.sh
 # The driver, API against CLI, per call and in overhead (it needs curl for the warm service's ping).
 if command -v curl >/dev/null; then
   scripts/bench-driver.sh

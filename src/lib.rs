@@ -4,6 +4,7 @@
 // First, so its output macros are in scope in every module below.
 #[macro_use]
 pub mod redact;
+pub mod api;
 pub mod app;
 pub mod attest;
 pub mod bridge;

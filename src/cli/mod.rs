@@ -1,5 +1,6 @@
 //! The command line: glue over the library modules, one file per command.
 
+mod apiserver;
 pub mod clean;
 mod completions;
 mod doctor;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Internal: answer network requests inside rootless podman's user namespace
     #[command(name = "__netns", hide = true)]
     NetnsHelper,
+    /// Internal: serve the Kubernetes API of an empty environment until signalled
+    #[command(name = "__apiserver", hide = true)]
+    ApiServer(apiserver::Args),
 }
 
 /// Parses the arguments and runs the command; returns the exit code.
@@ -101,6 +105,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> Result<i32> {
         Command::Keygen(a) => keygen::run(a),
         Command::Lint(a) => lint::run(a),
         Command::NetnsHelper => netns_helper::run(),
+        Command::ApiServer(a) => apiserver::run(a),
     }
 }
 
