@@ -22,6 +22,7 @@ pub mod imagemap;
 pub mod kubelet;
 pub mod lifecycle;
 pub mod lint;
+pub mod matcher;
 pub mod netns;
 pub mod outdir;
 pub mod podman;
