@@ -139,7 +139,7 @@ pub fn predicate(
     forced: &[String],
     apps: &[crate::app::App],
     provenance: &[crate::promote::Provenance],
-    image_map: &[crate::promote::Mapping],
+    image_map: &[crate::imagemap::Mapping],
 ) -> Predicate {
     let apps = apps
         .iter()
@@ -161,7 +161,7 @@ pub fn predicate(
                     .iter()
                     .map(|i| ImageEvidence {
                         tag: i.tag.clone(),
-                        promoted_as: crate::promote::map_image(image_map, &i.tag),
+                        promoted_as: crate::imagemap::map_image(image_map, &i.tag),
                         context: i.context.clone(),
                         context_sha256: i.context_sha256.clone(),
                         image_id: i.image_id.clone(),

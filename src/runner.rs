@@ -95,8 +95,8 @@ pub struct Loaded {
 impl Loaded {
     /// Applies the run-time image map, `global` (podproof.yaml, `--image`) under
     /// the Test's own `images:` entries with `from`, to the test's apps.
-    pub fn map_images(&mut self, global: &[crate::promote::Mapping]) {
-        let own: Vec<crate::promote::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
+    pub fn map_images(&mut self, global: &[crate::imagemap::Mapping]) {
+        let own: Vec<crate::imagemap::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
         let map = crate::imagemap::merge([global, &own[..]]);
         for app in &mut self.apps {
             for r in crate::imagemap::apply(app, &map) {

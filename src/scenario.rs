@@ -85,8 +85,8 @@ pub struct ImageDoc {
 
 impl ImageDoc {
     /// The entry's part of the run-time image map, if it has one.
-    pub fn mapping(&self) -> Option<crate::promote::Mapping> {
-        self.from.as_ref().map(|f| crate::promote::Mapping { from: f.clone(), to: self.tag.clone() })
+    pub fn mapping(&self) -> Option<crate::imagemap::Mapping> {
+        self.from.as_ref().map(|f| crate::imagemap::Mapping { from: f.clone(), to: self.tag.clone() })
     }
 }
 
