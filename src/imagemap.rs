@@ -47,7 +47,6 @@ pub fn map_image(map: &[Mapping], image: &str) -> Option<String> {
         .map(|m| format!("{}{}", m.to, &image[m.from.len()..]))
 }
 
-
 /// One image a run replaced, for the test record.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -129,7 +129,7 @@ pub fn run(a: Args) -> Result<i32> {
         for p in &pods {
             let _ = state::remove_inside(&dir, &dir.join("volumes").join(p));
             let _ = state::remove_inside(&dir, &dir.join("pods").join(format!("{p}.yaml")));
-            state::remove_stop_spec(state::UP_ID, p);
+            crate::kubelet::stop::remove(state::UP_ID, p);
         }
         errln!("{name}: removed {} pods, {} volumes", pods.len() + hook_pods.len(), vols.len());
     }
@@ -165,7 +165,7 @@ fn remove_hook_pods(hook_apps: &[String], grace: Duration) -> Result<Vec<String>
 /// run first, then each pod is stopped within its own grace period (one
 /// call per pod, at once, as teardown does).
 fn stop_recorded(pods: &[String], grace: Duration, log: Log) {
-    let specs: Vec<_> = pods.iter().filter_map(|p| state::read_stop_spec(state::UP_ID, p)).collect();
+    let specs: Vec<_> = pods.iter().filter_map(|p| crate::kubelet::stop::read(state::UP_ID, p)).collect();
     crate::kubelet::stop::pre_stop(&specs, grace, log);
     std::thread::scope(|s| {
         for p in pods {

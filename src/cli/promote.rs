@@ -2,8 +2,8 @@
 
 use crate::app;
 use crate::error::{Error, Result};
-use crate::outdir::{self, File};
 use crate::imagemap::Mapping;
+use crate::outdir::{self, File};
 use crate::promote::{self, Check};
 use crate::render::{cluster, Object, Options};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;

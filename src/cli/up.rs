@@ -80,7 +80,7 @@ pub fn run(a: Args) -> Result<i32> {
         Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
     };
     // `down NAME` has no definitions: it reads the preStop hooks from here.
-    crate::kubelet::stop::save(&env);
+    crate::env::save_stop_specs(&env);
     errln!("{} members ready", env.members.len());
     if !a.watch {
         return Ok(0);

@@ -407,7 +407,7 @@ impl Env {
     /// and only then holds the sidecars back until the main containers exited.
     pub fn pre_stop(&self, members: &[Member], log: Log) {
         let specs: Vec<crate::kubelet::stop::StopSpec> =
-            members.iter().map(|m| crate::kubelet::stop::StopSpec::of(m, &self.spec_of(m))).collect();
+            members.iter().map(|m| super::stop_spec(m, &self.spec_of(m))).collect();
         crate::kubelet::stop::pre_stop(&specs, self.settings.grace, log);
     }
 
