@@ -19,9 +19,7 @@ mod cli;
 mod libpod;
 pub mod service;
 
-pub use cli::{
-    cleanup_scope, command_line, kill_children, live_children, run, run_unchecked, run_until, run_with_env, DEADLINES,
-};
+pub use cli::{cleanup_scope, command_line, run, run_unchecked, run_until, run_with_env, DEADLINES};
 pub use libpod::{describe as describe_driver, set_url, shutdown, warm};
 
 /// Which path podman calls take in this process: "api" or "cli" (for
