@@ -71,7 +71,7 @@ pub enum When {
     /// A number other than the sibling field's number.
     DiffersFrom(&'static str),
     /// Any value, where podman cannot enforce resource limits
-    /// (`podman::limits_enforced`: rootless podman on cgroups v1).
+    /// (`host::limits_enforced`: rootless podman on cgroups v1).
     LimitsNotEnforced,
 }
 
@@ -385,7 +385,7 @@ pub fn hits(pod: &PodView, top: &Value, limits_enforced: bool) -> Vec<Hit> {
 
 /// The ledger entries of the fields of one pod view.
 fn field_entries(src: &Source, doc: &Doc, pod: &PodView, object: &str) -> Vec<Entry> {
-    let enforced = crate::podman::limits_enforced();
+    let enforced = crate::host::limits_enforced();
     let mut out: Vec<Entry> = hits(pod, &doc.value, enforced)
         .into_iter()
         .filter_map(|h| {
@@ -680,7 +680,7 @@ mod tests {
             .apps
             .iter()
             .flat_map(|a| a.ledger.iter())
-            .filter(|e| e.name != "spec.containers[0].resources" || crate::podman::limits_enforced())
+            .filter(|e| e.name != "spec.containers[0].resources" || crate::host::limits_enforced())
             .map(|e| format!("{}:{} {} {}", e.line, e.column, e.what, e.name))
             .collect();
         assert_eq!(got, expect, "{:?}", loaded.diagnostics);

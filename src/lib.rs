@@ -17,6 +17,7 @@ pub mod error;
 pub mod evidence;
 pub mod fidelity;
 pub mod helm;
+pub mod host;
 pub mod hostpath;
 pub mod imagemap;
 pub mod kubelet;

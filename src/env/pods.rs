@@ -56,7 +56,7 @@ impl Env {
             self.ensure_volume(&name, &app.name)?;
         }
         let mut pod = pod;
-        if !podman::limits_enforced() && strip_limits(&mut pod) {
+        if !crate::host::limits_enforced() && strip_limits(&mut pod) {
             log(&format!(
                 "resource limits of {} are left out: rootless podman on cgroups v1 cannot enforce them",
                 m.pod

@@ -220,25 +220,6 @@ pub fn is_rootless() -> bool {
     info_field("{{.Host.Security.Rootless}}").map(|s| s == "true").unwrap_or(false)
 }
 
-/// Whether this process is not root, so the podman it drives is rootless.
-/// Unlike `is_rootless`, which asks podman (for `doctor`), it costs no call.
-pub fn rootless_user() -> bool {
-    !rustix::process::geteuid().is_root()
-}
-
-/// Whether podman can enforce resource limits here. Rootless podman on
-/// cgroups v1 cannot: runc fails the container with "cannot set memory limit".
-pub fn limits_enforced() -> bool {
-    static ENFORCED: OnceLock<bool> = OnceLock::new();
-    *ENFORCED.get_or_init(|| !rootless_user() || cgroups_v2())
-}
-
-/// Whether /sys/fs/cgroup is the unified (v2) hierarchy.
-fn cgroups_v2() -> bool {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|st| st.f_type == CGROUP2_SUPER_MAGIC)
-}
-
 /// `key=value` label arguments.
 fn label_args(flag: &str, labels: &BTreeMap<String, String>) -> Vec<String> {
     labels.iter().flat_map(|(k, v)| [flag.to_string(), format!("{k}={v}")]).collect()
@@ -323,7 +304,7 @@ pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Ch
 /// rootless user $XDG_RUNTIME_DIR or, without a login session, /tmp/podman-run-<uid>.
 pub fn reload_aardvark() {
     const PID_FILE: &str = "containers/networks/aardvark-dns/aardvark.pid";
-    let dirs: Vec<std::path::PathBuf> = if !rootless_user() {
+    let dirs: Vec<std::path::PathBuf> = if !crate::host::rootless_user() {
         vec!["/run".into()]
     } else {
         let uid = rustix::process::geteuid().as_raw();
