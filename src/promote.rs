@@ -243,7 +243,7 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
                     }
                 }
                 let tested = Tested {
-                    record_sha256: record::digest_path(&record::dir(root).join(&file)).unwrap_or_default(),
+                    record_sha256: crate::digest::digest_path(&record::dir(root).join(&file)).unwrap_or_default(),
                     created_unix: rec.created_unix,
                     podproof_version: rec.podproof_version.clone(),
                     podman_version: rec.podman_version.clone(),
