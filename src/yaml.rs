@@ -656,6 +656,42 @@ fn looks_like_float(text: &str) -> bool {
     seen_digit && seen_dot
 }
 
+/// The value at a JSON pointer.
+pub fn lookup<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        cur = match cur {
+            Value::Mapping(m) => m.get(Value::String(seg))?,
+            Value::Sequence(s) => s.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// What a value is, in YAML's words, for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a sequence",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// An integer field, or a string that holds one.
+pub fn int(v: &Value, key: &str) -> Option<i64> {
+    match v.get(key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

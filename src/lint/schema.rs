@@ -4,8 +4,8 @@
 //! report the same problems as errors, from the same code.
 
 use super::rules::{Ctx, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD};
-use crate::app::docs::type_name;
 use crate::validation::{self, schema::KNOWN, Issues, Problem};
+use crate::yaml::type_name;
 use serde_yaml::Value;
 
 /// A document without a usable apiVersion and kind.

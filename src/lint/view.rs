@@ -98,12 +98,12 @@ fn template_ptr(kind: &str) -> Option<&'static str> {
 
 pub fn manifest_pod<'a>(doc: &'a Doc, _api: &str, kind: &'a str) -> Option<PodView<'a>> {
     let t = template_ptr(kind)?;
-    let spec = crate::app::docs::lookup(&doc.value, &format!("{t}/spec")).filter(|v| v.is_mapping())?;
+    let spec = crate::yaml::lookup(&doc.value, &format!("{t}/spec")).filter(|v| v.is_mapping())?;
     let meta_ptr = format!("{t}/metadata");
-    let meta = crate::app::docs::lookup(&doc.value, &meta_ptr).map(|m| (m, meta_ptr));
+    let meta = crate::yaml::lookup(&doc.value, &meta_ptr).map(|m| (m, meta_ptr));
     let replicas = match kind {
         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
-            Some((super::rules::int(doc.value.get("spec")?, "replicas").unwrap_or(1), "/spec/replicas".to_string()))
+            Some((crate::yaml::int(doc.value.get("spec")?, "replicas").unwrap_or(1), "/spec/replicas".to_string()))
         }
         _ => None,
     };
@@ -194,7 +194,7 @@ pub fn app_pods(doc: &Doc) -> Vec<PodView<'_>> {
                 spec.insert(f.into(), v.clone());
             }
         }
-        let members = super::rules::int(role, "members").unwrap_or(1);
+        let members = crate::yaml::int(role, "members").unwrap_or(1);
         let name = role.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
         out.push(PodView {
             form: Form::App,

@@ -13,6 +13,7 @@
 //! comes from. The rules read the raw value and skip fields of the wrong type,
 //! which `schema` already reports.
 
+pub mod messages;
 pub mod names;
 mod objects;
 mod pod;

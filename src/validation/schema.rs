@@ -8,9 +8,10 @@
 //! a round trip: k8s-openapi ignores fields it does not know, so a key of the
 //! input that is missing from the re-serialized value is unknown.
 
+use super::messages::humanize;
 use super::{Issues, Problem::Invalid, Problem::UnknownField};
-use crate::app::docs::{humanize, type_name};
 use crate::yaml::escape;
+use crate::yaml::type_name;
 use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core};
 use k8s_openapi::api::{
     networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling,
