@@ -13,7 +13,7 @@
 //! docs/fidelity.md holds `markdown()` of the table; a test keeps it current.
 
 use crate::error::{Diagnostic, Error};
-use crate::lint::view::{self, PodView};
+use crate::podview::{self as view, PodView};
 use crate::source::Source;
 use crate::yaml::Doc;
 use serde::{Deserialize, Serialize};

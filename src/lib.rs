@@ -27,6 +27,7 @@ pub mod matcher;
 pub mod netns;
 pub mod outdir;
 pub mod podman;
+pub mod podview;
 pub mod probe;
 pub mod projection;
 pub mod promote;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 pub const API_VERSION: &str = "kubedirector.hpe.com/v1beta1";
 /// KubeDirector names the app container of every member pod `app`.
-pub const CONTAINER: &str = "app";
+pub const CONTAINER: &str = crate::podview::KD_CONTAINER;
 
 #[derive(Debug, Deserialize)]
 pub struct Named {

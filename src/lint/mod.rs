@@ -10,7 +10,6 @@ pub mod config;
 pub mod output;
 pub mod rules;
 pub mod schema;
-pub mod view;
 mod walk;
 
 pub use config::Config;

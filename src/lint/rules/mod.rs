@@ -12,9 +12,9 @@ mod security;
 pub use context::{cross_check, Facts};
 pub use portability::is_removed;
 
-use super::view::{self, PodView};
 use super::{Finding, Options, Target};
 use crate::error::Severity;
+use crate::podview::{self as view, PodView};
 use crate::yaml::int;
 use crate::yaml::Doc;
 use serde_yaml::Value;

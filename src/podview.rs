@@ -4,10 +4,16 @@
 //! document's own spec; an App role or a KubeDirector role is rewritten into
 //! that shape, and `PtrMap` maps pointers in the rewritten spec back to where
 //! the user wrote each field, so findings keep their real line and column.
+//! Lint's rules and the fidelity ledger (which loading fills) read pods
+//! through it, so it sits below both.
 
 use crate::yaml::{escape, Doc};
 use serde_yaml::{Mapping, Value};
 use std::borrow::Cow;
+
+/// KubeDirector names the app container of every member pod `app`
+/// (`app::kubedirector::CONTAINER`).
+pub const KD_CONTAINER: &str = "app";
 
 /// Which form a pod came from; some checks do not apply to every form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +229,7 @@ pub fn kd_pods(doc: &Doc) -> Vec<PodView<'_>> {
         .filter_map(|(i, role)| {
             let rp = format!("/spec/roles/{i}");
             let mut c = Mapping::new();
-            c.insert("name".into(), crate::app::kubedirector::CONTAINER.into());
+            c.insert("name".into(), KD_CONTAINER.into());
             for f in ["resources", "env"] {
                 if let Some(v) = role.get(f) {
                     c.insert(f.into(), v.clone());
