@@ -310,7 +310,7 @@ fn read_role(
     }
     for (field, list) in [("initContainers", &r.init_containers), ("sidecars", &r.sidecars)] {
         for (i, c) in list.iter().enumerate() {
-            if let Err(e) = super::check_container_name(&c.name) {
+            if let Err(e) = crate::validation::names::container_name(&c.name) {
                 diags.push(error_at_value(src, doc, &format!("{rp}/{field}/{i}/name"), e));
             }
         }

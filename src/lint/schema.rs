@@ -63,7 +63,7 @@ pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
 /// An App document.
 pub fn app(ctx: &mut Ctx) {
     let mut issues = Issues::default();
-    validation::schema::app(&mut issues, &ctx.doc.value);
+    validation::schema::app::<crate::app::podproof::AppDoc>(&mut issues, &ctx.doc.value);
     report(ctx, issues);
 }
 

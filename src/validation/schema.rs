@@ -215,10 +215,11 @@ pub(super) fn at(ptr: &str, msg: &str) -> String {
     }
 }
 
-/// An App: its own types deny unknown fields; the Kubernetes parts inside a
+/// An App: its own types (`D`, the model's `app::podproof::AppDoc`, which
+/// lives above validation) deny unknown fields; the Kubernetes parts inside a
 /// role are checked like any Kubernetes object.
-pub fn app(out: &mut Issues, value: &Value) {
-    typed::<crate::app::podproof::AppDoc>(out, "", value);
+pub fn app<D: DeserializeOwned>(out: &mut Issues, value: &Value) {
+    typed::<D>(out, "", value);
     for (i, role) in
         value.get("spec").and_then(|s| s.get("roles")).and_then(Value::as_sequence).into_iter().flatten().enumerate()
     {
