@@ -22,7 +22,7 @@ pub struct Options {
     pub keep: bool,
     pub grace: Duration,
     /// Where `grace` comes from, as the ledger names it.
-    pub grace_from: crate::fidelity::GraceFrom,
+    pub grace_from: crate::app::ledger::GraceFrom,
     pub snapshots: Store,
     /// CrashLoopBackOff of the pod workers (podproof.yaml may scale it).
     pub backoff: crate::kubelet::Backoff,
@@ -365,7 +365,7 @@ fn skipped(t: &Loaded, opts: &Options) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from),
+        ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from),
         timeline: Vec::new(),
         backoff_scaled: false,
         stop_signal_ignored: Vec::new(),
@@ -387,7 +387,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from),
+        ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from),
         timeline: Vec::new(),
         backoff_scaled: opts.backoff.scaled(),
         stop_signal_ignored: Vec::new(),

@@ -7,6 +7,7 @@
 
 pub mod docs;
 pub mod kubedirector;
+pub mod ledger;
 pub mod load;
 pub mod manifests;
 pub mod podproof;

@@ -1,7 +1,7 @@
 //! `podproof test`: discover and run scenario tests.
 
+use crate::app::ledger::GraceFrom;
 use crate::error::{Error, Result};
-use crate::fidelity::GraceFrom;
 use crate::report;
 use crate::runner::{self, Options, Outcome, Progress, TestResult};
 use crate::snapshot::{Mode, Store};
@@ -128,7 +128,7 @@ pub fn run(a: Args) -> Result<i32> {
         (None, Some(g)) => (g, GraceFrom::TestConfig),
         (None, None) => (DEFAULT_GRACE, GraceFrom::TestFlag),
     };
-    let ledger = crate::fidelity::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from);
+    let ledger = crate::app::ledger::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from);
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
     crate::fidelity::announce(&ledger, a.fidelity.ledger, a.fidelity.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);

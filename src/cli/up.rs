@@ -55,7 +55,7 @@ pub fn run(a: Args) -> Result<i32> {
     // beside the rendering.
     crate::podman::warm();
     crate::fidelity::announce(
-        &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace),
+        &crate::app::ledger::of_run(&apps, crate::env::Settings::default().grace),
         a.fidelity.ledger,
         a.fidelity.strict,
         "`--ledger` lists them",
@@ -125,7 +125,7 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     // A change that adds something podproof does not honour is refused under --strict.
     if a.fidelity.strict {
         crate::fidelity::announce(
-            &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace),
+            &crate::app::ledger::of_run(&apps, crate::env::Settings::default().grace),
             false,
             true,
             "",
