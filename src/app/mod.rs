@@ -6,6 +6,7 @@
 //! already say everything a Pod can say.
 
 pub mod docs;
+pub mod hooks;
 pub mod kubedirector;
 pub mod ledger;
 pub mod load;
@@ -74,7 +75,7 @@ pub struct App {
     pub grace_sites: Vec<crate::fidelity::GraceSite>,
     /// Helm hooks (objects annotated `helm.sh/hook`): not members; they run at
     /// their events (src/helm.rs).
-    pub hooks: Vec<crate::helm::Hook>,
+    pub hooks: Vec<hooks::Hook>,
 }
 
 impl App {
