@@ -440,18 +440,15 @@ impl Env {
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        // The workers stop first, so that the stop is not taken for a crash.
-        for m in members {
-            self.kubelet.stop(&m.pod);
-            if self.is_played(m) {
-                self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
-            }
+        for m in members.iter().filter(|m| self.is_played(m)) {
+            self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
         }
-        self.pre_stop(members, log);
         let ignored = std::sync::Mutex::new(Vec::new());
-        // One stop call per pod, all at once: `podman pod stop a b c` stops
-        // them one after another, each waiting out its grace period.
-        let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
+        // One termination per pod, all at once: `podman pod stop a b c` stops
+        // them one after another, each waiting out its grace period. A pod
+        // with a worker is terminated by it, so that nothing is restarted
+        // and no stop is taken for a crash meanwhile.
+        let stops: Vec<std::result::Result<(), String>> = std::thread::scope(|s| {
             let hs: Vec<_> = members
                 .iter()
                 .map(|m| {
@@ -465,17 +462,24 @@ impl Env {
                                 ignored.lock().expect("ignored lock").extend(found);
                             }
                         }
+                        let spec = self.spec_of(m);
                         // Sidecars stop after the main containers, as in Kubernetes.
-                        if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
-                            for c in m.podman_containers() {
-                                let _ = podman::container_stop(&c, grace);
-                            }
-                        }
-                        podman::pod_stop(std::slice::from_ref(&m.pod), grace)
+                        let containers = if spec.init_containers.iter().flatten().any(is_sidecar) {
+                            m.podman_containers()
+                        } else {
+                            Vec::new()
+                        };
+                        let t = crate::kubelet::stop::Termination {
+                            spec: super::stop_spec(m, &spec),
+                            hook_grace: self.settings.grace,
+                            grace,
+                            containers,
+                        };
+                        self.kubelet.terminate(t, log)
                     })
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("pod stop panicked".into()))).collect()
         });
         let ignored = ignored.into_inner().expect("ignored lock");
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
@@ -493,7 +497,7 @@ impl Env {
         rm?;
         if stops.iter().all(|r| r.is_err()) {
             if let Some(Err(e)) = stops.into_iter().next() {
-                log(&format!("stopping pods: {}", e.stderr.trim()));
+                log(&format!("stopping pods: {e}"));
             }
         }
         Ok(ignored)

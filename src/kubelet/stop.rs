@@ -6,6 +6,7 @@
 //! The environment makes the records (`Env::stop_spec`); this file keeps, reads
 //! and acts on them.
 
+use super::runtime::Runtime;
 use crate::podman;
 use crate::probe;
 use crate::state;
@@ -53,7 +54,7 @@ impl StopSpec {
     }
 }
 
-/// Where a run keeps its pods' stop records .
+/// Where a run keeps its pods' stop records.
 fn stop_dir(id: &str) -> std::path::PathBuf {
     state::run_dir(id).join("stop")
 }
@@ -87,16 +88,46 @@ pub fn remove(id: &str, pod: &str) {
     }
 }
 
+/// A pod's termination, as the kubelet's `killPod` does it: every preStop
+/// hook at once, each within `hook_grace` (bounded by the pod's
+/// terminationGracePeriodSeconds), then the listed containers one by one
+/// (main containers before native sidecars, which must outlive them), then
+/// the pod, each stop within `grace`.
+#[derive(Debug, Clone)]
+pub struct Termination {
+    pub spec: StopSpec,
+    pub hook_grace: Duration,
+    pub grace: Duration,
+    /// Stopped one by one before the pod (a pod with native sidecars).
+    pub containers: Vec<String>,
+}
+
+/// Terminates a pod: its pod worker does this when it has one (so that
+/// nothing restarts meanwhile), the environment when it has none. The
+/// error is the pod stop's.
+pub fn terminate(rt: &dyn Runtime, t: &Termination, log: &(dyn Fn(&str) + Sync)) -> Result<(), String> {
+    let _cleanup = podman::cleanup_scope();
+    pre_stop_with(rt, std::slice::from_ref(&t.spec), t.hook_grace, log);
+    for c in &t.containers {
+        let _ = rt.stop(c, t.grace);
+    }
+    rt.stop_pod(&t.spec.pod, t.grace)
+}
+
 /// Runs the preStop hooks of the running containers of each recorded pod,
 /// all at once, each within its pod's grace period.
 pub fn pre_stop(specs: &[StopSpec], grace: Duration, log: &(dyn Fn(&str) + Sync)) {
+    pre_stop_with(&super::runtime::Podman, specs, grace, log)
+}
+
+fn pre_stop_with(rt: &dyn Runtime, specs: &[StopSpec], grace: Duration, log: &(dyn Fn(&str) + Sync)) {
     let _cleanup = podman::cleanup_scope();
     std::thread::scope(|s| {
         for spec in specs {
             for c in &spec.containers {
                 s.spawn(move || {
                     let _cleanup = podman::cleanup_scope();
-                    let Ok(states) = podman::inspect_containers(std::slice::from_ref(&c.container)) else { return };
+                    let Ok(states) = rt.inspect(std::slice::from_ref(&c.container)) else { return };
                     let Some(st) = states.iter().find(|st| st.running && st.pid > 0) else { return };
                     let t = probe::Target {
                         container: c.container.clone(),
@@ -104,7 +135,7 @@ pub fn pre_stop(specs: &[StopSpec], grace: Duration, log: &(dyn Fn(&str) + Sync)
                         ip: if spec.host_network { String::new() } else { st.ip.clone() },
                         ports: c.ports.clone(),
                     };
-                    if let Err(e) = probe::handler(&c.pre_stop, &t, spec.grace(grace)) {
+                    if let Err(e) = rt.handler(&c.pre_stop, &t, spec.grace(grace)) {
                         log(&format!("preStop hook of {} failed: {e}", c.container));
                     }
                 });
