@@ -376,8 +376,7 @@ pub fn verify(dir: &Path, key: &VerifyingKey) -> Result<Verified> {
             .and_then(|b| Signature::from_slice(&b).ok())
             .is_some_and(|sig| key.verify_strict(&signed, &sig).is_ok())
     });
-    let fail =
-        |causes: Vec<String>| Error::Failed { headline: format!("{shown} does not match its attestation"), causes };
+    let fail = |causes: Vec<String>| Error::failed_because(format!("{shown} does not match its attestation"), causes);
     if !verified {
         let ids: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
         return Err(fail(vec![format!(

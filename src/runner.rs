@@ -81,6 +81,10 @@ pub struct TestResult {
     pub backoff_scaled: bool,
     /// The containers that teardown killed at once because they ignore their stop signal.
     pub stop_signal_ignored: Vec<crate::kubelet::grace::Ignored>,
+    /// The test failed because its environment did (the run could not be
+    /// made, images not prepared, teardown failed), not because of its app:
+    /// `podproof test` then exits with `error::exit::ENVIRONMENT`.
+    pub environment_failed: bool,
 }
 
 /// A test with its apps loaded.
@@ -365,6 +369,7 @@ fn skipped(t: &Loaded, opts: &Options) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
+        environment_failed: false,
         ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from),
         timeline: Vec::new(),
         backoff_scaled: false,
@@ -387,6 +392,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
+        environment_failed: false,
         ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from),
         timeline: Vec::new(),
         backoff_scaled: opts.backoff.scaled(),
@@ -402,6 +408,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         Err(e) => {
             result.outcome = Outcome::Failed;
             result.failure = Some(e.to_string());
+            result.environment_failed = true;
             result.duration = start.elapsed();
             return result;
         }
@@ -419,6 +426,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     if let Err(e) = prepared {
         result.outcome = Outcome::Failed;
         result.failure = Some(format!("preparing images failed\n{e}"));
+        result.environment_failed = true;
     } else {
         for step in &t.test.steps {
             if crate::signals::interrupted() {
@@ -492,6 +500,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
             Ok(t) => result.stop_signal_ignored = t.ignored,
             Err(e) => {
                 result.outcome = Outcome::Failed;
+                result.environment_failed = true;
                 let msg = format!("teardown failed: {e}");
                 result.failure = Some(match result.failure.take() {
                     Some(f) => format!("{f}\n{msg}"),

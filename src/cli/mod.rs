@@ -23,6 +23,7 @@ use std::ffi::OsString;
     name = "podproof",
     version,
     about = "Prove Kubernetes apps locally with `podman kube play` before promoting them to a cluster",
+    after_help = crate::error::exit::HELP,
     propagate_version = true
 )]
 pub struct Cli {

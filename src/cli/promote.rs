@@ -123,7 +123,7 @@ fn gate(checks: &[Check], force: bool) -> Result<Vec<&Check>> {
     if !force {
         let mut causes: Vec<String> = reasons.collect();
         causes.push("fix these, or bypass them with --force (which is recorded in the output)".into());
-        return Err(Error::Failed { headline: format!("refusing to promote: precondition failed ({names})"), causes });
+        return Err(Error::failed_because(format!("refusing to promote: precondition failed ({names})"), causes));
     }
     errln!(
         "WARNING: --force: promoting although preconditions failed ({names}); every object is annotated {}",

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>"
+    after_help = concat!(
+        "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>\n\n",
+        crate::exit_codes_help!()
+    )
 )]
 pub struct Args {
     /// Files or directories to search for `kind: Test` files (default: .)
@@ -199,7 +202,15 @@ pub fn run(a: Args) -> Result<i32> {
             crate::signals::which().unwrap_or("a signal")
         )));
     }
-    Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
+    // A broken environment outweighs a red test: its results cannot be trusted.
+    use crate::error::exit;
+    Ok(if results.iter().any(|r| r.environment_failed) {
+        exit::ENVIRONMENT
+    } else if results.iter().any(|r| r.outcome == Outcome::Failed) {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// One note for the containers whose PID 1 ignores its stop signal, a line

@@ -8,7 +8,6 @@
 //! `run --rm --pod`, `cp`, `info`, `unshare`), and everything when
 //! `PODPROOF_DRIVER=cli`. Callers do not see which path ran; the trace does.
 
-use crate::error::Error;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -68,35 +67,7 @@ impl Drop for Trace {
 /// every call, which would bury real errors; `doctor` says it once instead.
 pub(crate) const QUIET_CGROUPS_V1: (&str, &str) = ("PODMAN_IGNORE_CGROUPSV1_WARNING", "1");
 
-/// A failed podman call.
-#[derive(Debug, Clone)]
-pub struct PodmanError {
-    pub command: String,
-    pub status: Option<i32>,
-    pub stderr: String,
-}
-
-impl From<PodmanError> for Error {
-    fn from(e: PodmanError) -> Error {
-        let status = match e.status {
-            Some(c) => format!("exit status {c}"),
-            None => "killed by a signal or not started".into(),
-        };
-        let headline = if e.status.is_none() && e.stderr.starts_with("cancelled") {
-            "podman call cancelled".to_string()
-        } else if e.command.starts_with("podman API") {
-            "podman API call failed".to_string()
-        } else {
-            format!("podman failed ({status})")
-        };
-        let mut err = Error::runtime(headline).because(format!("command: {}", e.command));
-        let stderr = e.stderr.trim();
-        if !stderr.is_empty() {
-            err = err.because(format!("stderr: {stderr}"));
-        }
-        err
-    }
-}
+pub use crate::error::PodmanError;
 
 /// The captured result of a call that ran.
 #[derive(Debug, Clone)]
