@@ -86,12 +86,6 @@ impl Doc {
         self.positions.contains_key(pointer)
     }
 
-    /// Builds a document from an already parsed value (for JSON fallbacks and
-    /// List items): every node then maps to `start`.
-    pub fn detached(index: usize, value: Value, start: Pos) -> Doc {
-        Doc { index, value, start, positions: HashMap::new(), yaml11: HashMap::new() }
-    }
-
     /// A sub-document rooted at `pointer`, keeping the real positions.
     pub fn subdoc(&self, index: usize, pointer: &str, value: Value) -> Doc {
         let mut positions = HashMap::new();

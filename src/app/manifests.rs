@@ -40,11 +40,6 @@ pub fn is_list(api: &str, kind: &str) -> bool {
     }
 }
 
-/// Whether a document of this apiVersion/kind is a plain manifest podproof reads.
-pub fn is_manifest_kind(kind: &str) -> bool {
-    KINDS.iter().any(|(k, _)| *k == kind)
-}
-
 /// Adds one manifest document to `app`. A Pod or Job annotated `helm.sh/hook`
 /// becomes one of the app's hooks instead of a workload: helm creates it only
 /// at its events, never with the release.

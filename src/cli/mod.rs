@@ -14,7 +14,7 @@ mod test;
 mod up;
 mod verify;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 
@@ -118,11 +118,6 @@ pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diag
     for d in diags {
         errln!("{d}");
     }
-}
-
-#[allow(dead_code)]
-fn usage(msg: impl Into<String>) -> Error {
-    Error::Usage(msg.into())
 }
 
 /// The fidelity ledger's flags, the same on `render`, `up` and `test`.

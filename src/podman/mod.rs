@@ -21,15 +21,6 @@ pub mod service;
 pub use cli::{cleanup_scope, command_line, run, run_unchecked, run_until, run_with_env, DEADLINES};
 pub use libpod::{describe as describe_driver, set_url, shutdown, warm};
 
-/// Which path podman calls take in this process: "api" or "cli" (for
-/// `doctor` and the bench).
-pub fn driver_name() -> &'static str {
-    if libpod::driver().is_some() {
-        "api"
-    } else {
-        "cli"
-    }
-}
 use cli::{binary, s};
 
 /// With PODPROOF_TRACE set, every podman call, CLI or API, is printed with
