@@ -81,20 +81,10 @@ fn near(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 || a.len() < 4 {
+    if a.chars().count().abs_diff(b.chars().count()) > 1 || a.chars().count() < 4 {
         return false;
     }
-    // Levenshtein distance, one row at a time.
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()] <= 1
+    strsim::levenshtein(&a, &b) <= 1
 }
 
 #[cfg(test)]
