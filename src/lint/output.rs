@@ -262,7 +262,10 @@ fn github(report: &Report, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// Escaped for XML 1.0, without the control characters it cannot carry (a
+/// finding's message may quote them from the input).
 fn xml(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !matches!(c, '\x00'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f')).collect();
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
 
