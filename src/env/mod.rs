@@ -25,6 +25,7 @@ use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod down;
 mod hooks;
 mod images;
 mod network;
