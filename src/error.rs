@@ -115,8 +115,10 @@ impl PodmanError {
 pub mod exit {
     /// Everything passed.
     pub const OK: i32 = 0;
-    /// Tests failed, lint found errors, or a check refused (promotion's
-    /// preconditions, `verify`): the app is at fault.
+    /// Tests failed, lint found errors, a check refused (promotion's
+    /// preconditions, `verify`, a cluster's dry run), or the app did not
+    /// come up (a readiness wait timed out, a hook or an init container
+    /// failed): the app is at fault.
     pub const FAILED: i32 = 1;
     /// The input or the command line cannot be used; nothing ran.
     pub const BAD_INPUT: i32 = 2;

@@ -85,7 +85,7 @@ pub fn run_of(
                         env.remove_members(std::slice::from_ref(&m), log)?;
                     }
                     return Err(
-                        Error::runtime(format!("{event} hook {} {} failed: {why}", h.kind, h.name)).because(logs)
+                        Error::failed(format!("{event} hook {} {} failed: {why}", h.kind, h.name)).because(logs)
                     );
                 }
             }

@@ -35,7 +35,7 @@ fn bash(m: &Member, script: &str, args: &[&str]) -> Result<podman::Output> {
     cmd.extend(args.iter().map(|a| a.to_string()));
     let out = podman::exec_until(&container(m), &cmd, Some(script.as_bytes()), Some(EVENT_TIMEOUT))?;
     if (out.status == 126 || out.status == 127) && out.stderr.contains("bash") {
-        return Err(Error::runtime(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod))
+        return Err(Error::failed(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod))
             .because(out.stderr.trim().to_string()));
     }
     Ok(out)
@@ -77,7 +77,7 @@ pub fn setup_package(env: &Env, m: &Member, role: &Role, force: bool) -> Result<
     let force_arg = if force || matches!(pkg, ConfigPackage::Host(_)) { "force" } else { "once" };
     let out = bash(m, SETUP, &[force_arg, &source])?;
     if out.status != 0 {
-        return Err(Error::runtime(format!("{}: preparing the config package failed (exit {})", m.pod, out.status))
+        return Err(Error::failed(format!("{}: preparing the config package failed (exit {})", m.pod, out.status))
             .because(format!("{}{}", out.stdout, out.stderr).trim().to_string()));
     }
     Ok(())
@@ -249,7 +249,7 @@ pub fn configure(m: &Member, log: Log) -> Result<()> {
         log(&l);
         return Ok(());
     }
-    Err(Error::runtime(format!("member {} is in config error: configure failed with exit status {code}", m.name))
+    Err(Error::failed(format!("member {} is in config error: configure failed with exit status {code}", m.name))
         .because(format!("configure.stdout:\n{}", stdout.trim_end()))
         .because(format!("configure.stderr:\n{}", stderr.trim_end())))
 }
@@ -266,7 +266,7 @@ pub fn notify(m: &Member, event: &str, role: &str, fqdns: &[String], log: Log) -
     let line = format!("{event} sent to {} (--fqdns {list}): exit {}", m.name, out.status);
     log(&line);
     if out.status != 0 {
-        return Err(Error::runtime(format!("{event} failed on {} with exit status {}", m.name, out.status))
+        return Err(Error::failed(format!("{event} failed on {} with exit status {}", m.name, out.status))
             .because(format!("stdout:\n{}\nstderr:\n{}", out.stdout.trim_end(), out.stderr.trim_end())));
     }
     Ok(line)

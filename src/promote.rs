@@ -414,12 +414,12 @@ pub fn apply(dir: &Path, context: &str, kustomize: bool) -> Result<()> {
         Ok(status.map_err(|e| Error::runtime(format!("cannot run kubectl: {e}")))?.success())
     };
     if !kubectl(&["apply", "--server-side", "--dry-run=server", source, &d])? {
-        return Err(Error::runtime(format!(
+        return Err(Error::failed(format!(
             "the server-side dry run against context `{context}` failed; nothing was applied"
         )));
     }
     if !kubectl(&["apply", "--server-side", source, &d])? {
-        return Err(Error::runtime(format!(
+        return Err(Error::failed(format!(
             "kubectl apply against context `{context}` failed after its dry run passed"
         )));
     }

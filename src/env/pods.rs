@@ -210,7 +210,7 @@ impl Env {
             let out = out?;
             if out.status != 0 {
                 let output = format!("{}{}", out.stdout, out.stderr);
-                return Err(Error::runtime(format!(
+                return Err(Error::failed(format!(
                     "init container {} of {} exited with code {}",
                     c.name, m.pod, out.status
                 ))
@@ -247,7 +247,7 @@ impl Env {
         if let Some(h) = hook.filter(|_| states.iter().any(|s| s.running)) {
             let t = self.target(m, &c.name, &states);
             probe::handler(&h, &t, Duration::from_secs(30)).map_err(|e| {
-                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                Error::failed(format!("postStart hook of {}/{} failed", m.pod, c.name))
                     .because(e)
                     .because(self.logs_of(m))
             })?;
@@ -321,7 +321,10 @@ impl Env {
             }
             1 => Err(errors.into_iter().next().expect("one error")),
             n => {
-                let mut e = Error::runtime(format!("{n} members failed to start"));
+                // The app's fault unless the environment's failed one of them.
+                let env = errors.iter().any(|e| e.exit_code() == crate::error::exit::ENVIRONMENT);
+                let headline = format!("{n} members failed to start");
+                let mut e = if env { Error::runtime(headline) } else { Error::failed(headline) };
                 for err in errors {
                     e = e.because(err.to_string().trim_start_matches("error: ").to_string());
                 }
@@ -339,7 +342,7 @@ impl Env {
             let states = self.wait_running(m, &c.name, timeout)?;
             let t = self.target(m, &c.name, &states);
             probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
-                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                Error::failed(format!("postStart hook of {}/{} failed", m.pod, c.name))
                     .because(e)
                     .because(self.logs_of(m))
             })?;
