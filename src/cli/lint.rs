@@ -87,8 +87,9 @@ pub fn run(a: Args) -> Result<i32> {
     // When no input could be read there is no report to print, only the error:
     // an empty report would read as "clean".
     if !report.files.is_empty() || report.bad_input.is_empty() {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        // A closed pipe (`| head`) is the reader's choice, not an error.
+        // Through the redaction layer, as every output is; a closed pipe
+        // (`| head`) is the reader's choice, not an error.
+        let mut out = crate::redact::stdout();
         let _ = output::write(&report, &opts, format, color, &mut out).and_then(|_| out.flush());
     }
     if !report.bad_input.is_empty() {
