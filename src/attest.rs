@@ -139,7 +139,7 @@ pub fn predicate(
     forced: &[String],
     apps: &[crate::app::App],
     provenance: &[crate::promote::Provenance],
-    image_map: &[crate::promote::Mapping],
+    image_map: &[crate::imagemap::Mapping],
 ) -> Predicate {
     let apps = apps
         .iter()
@@ -161,7 +161,7 @@ pub fn predicate(
                     .iter()
                     .map(|i| ImageEvidence {
                         tag: i.tag.clone(),
-                        promoted_as: crate::promote::map_image(image_map, &i.tag),
+                        promoted_as: crate::imagemap::map_image(image_map, &i.tag),
                         context: i.context.clone(),
                         context_sha256: i.context_sha256.clone(),
                         image_id: i.image_id.clone(),
@@ -376,8 +376,7 @@ pub fn verify(dir: &Path, key: &VerifyingKey) -> Result<Verified> {
             .and_then(|b| Signature::from_slice(&b).ok())
             .is_some_and(|sig| key.verify_strict(&signed, &sig).is_ok())
     });
-    let fail =
-        |causes: Vec<String>| Error::Failed { headline: format!("{shown} does not match its attestation"), causes };
+    let fail = |causes: Vec<String>| Error::failed_because(format!("{shown} does not match its attestation"), causes);
     if !verified {
         let ids: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
         return Err(fail(vec![format!(

@@ -48,66 +48,44 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// The name of the host interface that has `addr`, if any.
 fn interface_with(addr: Ipv4Addr) -> Result<Option<String>, String> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list that freeifaddrs releases below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(format!("getifaddrs: {}", std::io::Error::last_os_error()));
-    }
-    let mut found = None;
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned, still alive.
-        let ifa = unsafe { &*cur };
-        if !ifa.ifa_addr.is_null() {
-            // SAFETY: ifa_addr points to a sockaddr of the family it names.
-            let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
-            if family == libc::AF_INET {
-                // SAFETY: an AF_INET address is a sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                if Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)) == addr {
-                    // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-                    let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
-                    found = Some(name.to_string_lossy().into_owned());
-                    break;
-                }
-            }
+    let addrs = nix::ifaddrs::getifaddrs().map_err(|e| format!("getifaddrs: {e}"))?;
+    for ifa in addrs {
+        let v4 = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()).map(|sin| sin.ip());
+        if v4 == Some(addr) {
+            return Ok(Some(ifa.interface_name));
         }
-        cur = ifa.ifa_next;
     }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(found)
+    Ok(None)
 }
 
+/// Sets an interface's hardware address (SIOCSIFHWADDR). No well-kept crate
+/// wraps this ioctl safely (nix and rustix offer only unsafe ioctl calls, and
+/// a netlink crate is far larger than this one call), so its one unsafe block
+/// is here; the socket that carries it is std's.
 fn set_mac(name: &str, mac: [u8; 6]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad interface name"));
     }
-    // SAFETY: a plain datagram socket, closed below; it only carries the ioctl.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: SIOCSIFHWADDR reads the ifru_hwaddr member of the union.
-    unsafe {
+    // A plain datagram socket, closed when dropped; it only carries the ioctl.
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    // SAFETY: ifreq is plain data, for which all zeroes is a valid value;
+    // SIOCSIFHWADDR reads its name and the ifru_hwaddr member of its union,
+    // both written here; the socket is open and `ifr` outlives the call.
+    let rc = unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
         ifr.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
         for (d, s) in ifr.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac) {
             *d = s as libc::c_char;
         }
-    }
-    // SAFETY: `fd` is open and `ifr` outlives the call.
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCSIFHWADDR, &ifr) };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: `fd` is ours and closed once.
-    unsafe { libc::close(fd) };
+        libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFHWADDR, &ifr)
+    };
     if rc < 0 {
-        return Err(err);
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -76,8 +76,8 @@ impl KubeletDefaults {
 
 impl Config {
     /// `images` as mappings.
-    pub fn image_map(&self) -> Vec<crate::promote::Mapping> {
-        self.images.iter().map(|(f, t)| crate::promote::Mapping { from: f.clone(), to: t.clone() }).collect()
+    pub fn image_map(&self) -> Vec<crate::imagemap::Mapping> {
+        self.images.iter().map(|(f, t)| crate::imagemap::Mapping { from: f.clone(), to: t.clone() }).collect()
     }
 }
 

@@ -5,13 +5,47 @@
 //! One map, from three places, later ones winning: `images:` in podproof.yaml,
 //! `--image FROM=TO` on `up` and `test`, and a Test's `images:` entries with
 //! `from`. An entry is an exact image, a repository (any tag of it), or a prefix
-//! ending in `/`, with the rules promotion has (`promote::map_image`). Promotion
+//! ending in `/`, with the rules of `map_image` below. Promotion
 //! reads the same map in the other direction (local -> registry), so a project
 //! declares it once.
 
 use crate::app::App;
-use crate::promote::{map_image, Mapping};
 use std::collections::BTreeMap;
+
+/// A `FROM=TO` rewrite. An image FROM ending in `/` is a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub from: String,
+    pub to: String,
+}
+
+impl std::str::FromStr for Mapping {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Mapping, String> {
+        match s.split_once('=') {
+            Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(Mapping { from: from.into(), to: to.into() }),
+            _ => Err(format!("`{s}`: expected FROM=TO")),
+        }
+    }
+}
+
+/// Rewrites an image: an exact mapping wins, then one of its repository
+/// (without the tag, which is kept), then the longest prefix ending in `/`.
+pub fn map_image(map: &[Mapping], image: &str) -> Option<String> {
+    if let Some(m) = map.iter().find(|m| m.from == image) {
+        return Some(m.to.clone());
+    }
+    if let Some((repo, tag)) = image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+        if let Some(m) = map.iter().find(|m| m.from == repo) {
+            let tagged = m.to.rsplit('/').next().is_some_and(|last| last.contains(':') || last.contains('@'));
+            return Some(if tagged { m.to.clone() } else { format!("{}:{tag}", m.to) });
+        }
+    }
+    map.iter()
+        .filter(|m| m.from.ends_with('/') && image.starts_with(&m.from))
+        .max_by_key(|m| m.from.len())
+        .map(|m| format!("{}{}", m.to, &image[m.from.len()..]))
+}
 
 /// One image a run replaced, for the test record.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

@@ -35,7 +35,7 @@ fn bash(m: &Member, script: &str, args: &[&str]) -> Result<podman::Output> {
     cmd.extend(args.iter().map(|a| a.to_string()));
     let out = podman::exec_until(&container(m), &cmd, Some(script.as_bytes()), Some(EVENT_TIMEOUT))?;
     if (out.status == 126 || out.status == 127) && out.stderr.contains("bash") {
-        return Err(Error::runtime(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod))
+        return Err(Error::failed(format!("{}: the image has no bash; KubeDirector's scripts need bash", m.pod))
             .because(out.stderr.trim().to_string()));
     }
     Ok(out)
@@ -77,30 +77,29 @@ pub fn setup_package(env: &Env, m: &Member, role: &Role, force: bool) -> Result<
     let force_arg = if force || matches!(pkg, ConfigPackage::Host(_)) { "force" } else { "once" };
     let out = bash(m, SETUP, &[force_arg, &source])?;
     if out.status != 0 {
-        return Err(Error::runtime(format!("{}: preparing the config package failed (exit {})", m.pod, out.status))
+        return Err(Error::failed(format!("{}: preparing the config package failed (exit {})", m.pod, out.status))
             .because(format!("{}{}", out.stdout, out.stderr).trim().to_string()));
     }
     Ok(())
 }
 
-/// Packs a host directory (or copies a tarball) into `out` as a gzipped tar.
+/// Packs a host directory (or copies a tarball) into `out` as a gzipped tar,
+/// its entries under the directory's name, as `tar czf OUT -C PARENT NAME`
+/// would write them (links are stored as links, not followed).
 fn pack(src: &std::path::Path, out: &std::path::Path) -> Result<()> {
     if src.is_file() {
         std::fs::copy(src, out)?;
         return Ok(());
     }
-    let parent = src.parent().unwrap_or(src);
     let name = src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let status = duct::cmd("tar", ["czf", &out.display().to_string(), "-C", &parent.display().to_string(), &name])
-        .stdout_null()
-        .stderr_capture()
-        .unchecked()
-        .run()?;
-    if !status.status.success() {
-        return Err(Error::runtime(format!("cannot pack {}", src.display()))
-            .because(String::from_utf8_lossy(&status.stderr).to_string()));
-    }
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        let gz = flate2::write::GzEncoder::new(std::fs::File::create(out)?, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.follow_symlinks(false);
+        tar.append_dir_all(&name, src)?;
+        tar.into_inner()?.finish()?.sync_all()
+    };
+    write().map_err(|e| Error::runtime(format!("cannot pack {}", src.display())).because(e.to_string()))
 }
 
 /// A member's node id: stable across scaling (role position and index).
@@ -250,7 +249,7 @@ pub fn configure(m: &Member, log: Log) -> Result<()> {
         log(&l);
         return Ok(());
     }
-    Err(Error::runtime(format!("member {} is in config error: configure failed with exit status {code}", m.name))
+    Err(Error::failed(format!("member {} is in config error: configure failed with exit status {code}", m.name))
         .because(format!("configure.stdout:\n{}", stdout.trim_end()))
         .because(format!("configure.stderr:\n{}", stderr.trim_end())))
 }
@@ -267,7 +266,7 @@ pub fn notify(m: &Member, event: &str, role: &str, fqdns: &[String], log: Log) -
     let line = format!("{event} sent to {} (--fqdns {list}): exit {}", m.name, out.status);
     log(&line);
     if out.status != 0 {
-        return Err(Error::runtime(format!("{event} failed on {} with exit status {}", m.name, out.status))
+        return Err(Error::failed(format!("{event} failed on {} with exit status {}", m.name, out.status))
             .because(format!("stdout:\n{}\nstderr:\n{}", out.stdout.trim_end(), out.stderr.trim_end())));
     }
     Ok(line)
@@ -449,6 +448,38 @@ fn app_role<'a>(env: &'a Env, m: &Member) -> Result<(&'a App, &'a Role)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_config_package_is_the_directory_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("appconfig");
+        std::fs::create_dir_all(pkg.join("scripts")).unwrap();
+        std::fs::write(pkg.join("startscript"), "#!/bin/sh\n").unwrap();
+        std::fs::write(pkg.join("scripts/x.sh"), "echo x\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", pkg.join("link")).unwrap();
+        let out = dir.path().join("appconfig.tgz");
+        super::pack(&pkg, &out).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()));
+        let mut got: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                format!("{} {:?}", e.path().unwrap().display(), e.header().entry_type())
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "appconfig/ Directory",
+                "appconfig/link Symlink",
+                "appconfig/scripts Directory",
+                "appconfig/scripts/x.sh Regular",
+                "appconfig/startscript Regular"
+            ]
+        );
+    }
+
     #[test]
     fn event_reasons() {
         let check = |event: &str, expect: &str| assert_eq!(super::reason(event), expect, "{event}");

@@ -223,7 +223,7 @@ mod helper {
     /// Whether this process needs a helper: it is not root, so the pods'
     /// namespaces belong to rootless podman's user namespace.
     pub fn needed() -> bool {
-        crate::podman::rootless_user()
+        crate::host::rootless_user()
     }
 
     pub fn call(pid: i64, req: Request) -> io::Result<Reply> {

@@ -10,6 +10,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result, Severity};
+use crate::imagemap::{map_image, Mapping};
 use crate::lint;
 use crate::record::{self, InputDigest};
 use crate::render::{cluster, Object};
@@ -29,23 +30,6 @@ pub const FORCED: &str = "podproof.dev/forced";
 /// nothing deletable: only podproof's manifest does (src/outdir.rs).
 pub const README_TITLE: &str = "# Promoted by podproof";
 
-/// A `FROM=TO` rewrite. An image FROM ending in `/` is a prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    pub from: String,
-    pub to: String,
-}
-
-impl std::str::FromStr for Mapping {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Mapping, String> {
-        match s.split_once('=') {
-            Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(Mapping { from: from.into(), to: to.into() }),
-            _ => Err(format!("`{s}`: expected FROM=TO")),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub image_map: Vec<Mapping>,
@@ -53,24 +37,6 @@ pub struct Options {
     /// Turn each relative hostPath into a per-member claim of this size.
     pub hostpath_to_pvc: Option<Quantity>,
     pub reload: cluster::Reload,
-}
-
-/// Rewrites an image: an exact mapping wins, then one of its repository
-/// (without the tag, which is kept), then the longest prefix ending in `/`.
-pub fn map_image(map: &[Mapping], image: &str) -> Option<String> {
-    if let Some(m) = map.iter().find(|m| m.from == image) {
-        return Some(m.to.clone());
-    }
-    if let Some((repo, tag)) = image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-        if let Some(m) = map.iter().find(|m| m.from == repo) {
-            let tagged = m.to.rsplit('/').next().is_some_and(|last| last.contains(':') || last.contains('@'));
-            return Some(if tagged { m.to.clone() } else { format!("{}:{tag}", m.to) });
-        }
-    }
-    map.iter()
-        .filter(|m| m.from.ends_with('/') && image.starts_with(&m.from))
-        .max_by_key(|m| m.from.len())
-        .map(|m| format!("{}{}", m.to, &image[m.from.len()..]))
 }
 
 /// The absolute path a relative hostPath is mapped to (`./x`, `x` and `x/` are one path).
@@ -277,7 +243,7 @@ pub fn check_tested(root: &Path, apps: &[App]) -> (Check, Vec<Provenance>) {
                     }
                 }
                 let tested = Tested {
-                    record_sha256: record::digest_path(&record::dir(root).join(&file)).unwrap_or_default(),
+                    record_sha256: crate::digest::digest_path(&record::dir(root).join(&file)).unwrap_or_default(),
                     created_unix: rec.created_unix,
                     podproof_version: rec.podproof_version.clone(),
                     podman_version: rec.podman_version.clone(),
@@ -448,12 +414,12 @@ pub fn apply(dir: &Path, context: &str, kustomize: bool) -> Result<()> {
         Ok(status.map_err(|e| Error::runtime(format!("cannot run kubectl: {e}")))?.success())
     };
     if !kubectl(&["apply", "--server-side", "--dry-run=server", source, &d])? {
-        return Err(Error::runtime(format!(
+        return Err(Error::failed(format!(
             "the server-side dry run against context `{context}` failed; nothing was applied"
         )));
     }
     if !kubectl(&["apply", "--server-side", source, &d])? {
-        return Err(Error::runtime(format!(
+        return Err(Error::failed(format!(
             "kubectl apply against context `{context}` failed after its dry run passed"
         )));
     }

@@ -6,7 +6,7 @@
 //! errors, so an old podproof never misreads a newer record.
 
 use crate::app::App;
-use crate::runner::{Loaded, Outcome, TestResult};
+use crate::runner::{Loaded, TestResult};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -95,37 +95,6 @@ fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
 }
 
-/// The digest of a file, or of a directory tree (paths and contents, sorted).
-pub fn digest_path(p: &Path) -> std::io::Result<String> {
-    if p.is_file() {
-        return Ok(crate::digest::sha256_hex(&std::fs::read(p)?));
-    }
-    let mut files = Vec::new();
-    collect(p, p, &mut files)?;
-    files.sort();
-    let mut all = Vec::new();
-    for (rel, bytes) in files {
-        all.extend_from_slice(rel.as_bytes());
-        all.push(0);
-        all.extend_from_slice(crate::digest::sha256_hex(&bytes).as_bytes());
-        all.push(b'\n');
-    }
-    Ok(crate::digest::sha256_hex(&all))
-}
-
-fn collect(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        let p = e.path();
-        if p.is_dir() {
-            collect(base, &p, out)?;
-        } else if p.is_file() {
-            out.push((p.strip_prefix(base).unwrap_or(&p).display().to_string(), std::fs::read(&p)?));
-        }
-    }
-    Ok(())
-}
-
 /// The digests of an app's inputs: definitions and referenced files. Image build
 /// contexts are recorded apart (`image_records`): a Test may add images that the
 /// app's own files do not name, and promotion loads only the app's files.
@@ -148,7 +117,7 @@ pub fn app_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
 pub fn all_inputs(root: &Path, app: &App) -> Vec<InputDigest> {
     let mut v = app_inputs(root, app);
     for img in &app.images {
-        if let Ok(d) = digest_path(&img.context) {
+        if let Ok(d) = crate::digest::digest_path(&img.context) {
             v.push(InputDigest { path: format!("{} (image {})", rel(root, &img.context), img.tag), sha256: d });
         }
     }
@@ -165,7 +134,7 @@ pub fn image_records(root: &Path, app: &App) -> Vec<ImageRecord> {
         .map(|img| ImageRecord {
             tag: img.tag.clone(),
             context: rel(root, &img.context),
-            context_sha256: digest_path(&img.context).unwrap_or_default(),
+            context_sha256: crate::digest::digest_path(&img.context).unwrap_or_default(),
             image_id: crate::podman::image_id(&img.tag).ok().flatten().unwrap_or_default(),
         })
         .collect();
@@ -180,7 +149,7 @@ pub fn image_records(root: &Path, app: &App) -> Vec<ImageRecord> {
 pub fn image_changes(root: &Path, img: &ImageRecord, image_id: Option<Option<String>>) -> Vec<String> {
     let mut out = Vec::new();
     let ctx = root.join(&img.context);
-    match digest_path(&ctx) {
+    match crate::digest::digest_path(&ctx) {
         Ok(d) if d == img.context_sha256 => {}
         Ok(_) => out.push(format!("the build context `{}` of image `{}` changed", img.context, img.tag)),
         Err(e) => out.push(format!("the build context `{}` of image `{}` cannot be read: {e}", img.context, img.tag)),
@@ -284,9 +253,4 @@ pub fn list(root: &Path) -> Vec<(PathBuf, Record)> {
     v
 }
 
-impl Record {
-    /// Whether every test in the record passed.
-    pub fn all_passed(&self) -> bool {
-        self.tests.iter().all(|t| t.outcome == Outcome::Passed.as_str())
-    }
-}
+impl Record {}

@@ -235,6 +235,51 @@ fn write_to(w: &mut dyn Write, closed: &AtomicBool, s: &str) {
     }
 }
 
+/// A writer for a command's output, passed to what prints (as nextest's
+/// `OutputWriter`): what is written is held until `flush` (or drop), then
+/// redacted whole, so a value split across writes is still hidden, and
+/// written to stdout or stderr, where a closed pipe stops the output, never
+/// the command. `outln!` and `errln!` are the same layer for single lines.
+pub struct Writer {
+    buf: Vec<u8>,
+    stderr: bool,
+}
+
+/// The writer of stdout.
+pub fn stdout() -> Writer {
+    Writer { buf: Vec::new(), stderr: false }
+}
+
+/// The writer of stderr.
+pub fn stderr() -> Writer {
+    Writer { buf: Vec::new(), stderr: true }
+}
+
+impl Write for Writer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let s = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
+            if self.stderr {
+                print_err(&s);
+            } else {
+                print_out(&s);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 /// `outln!` through the redaction layer, never panicking on a closed stdout.
 #[macro_export]
 macro_rules! outln {

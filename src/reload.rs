@@ -6,7 +6,7 @@
 //! JSON object: what shows that a new config is in effect for an app that says
 //! nothing about its reloads.
 
-use crate::scenario::Matcher;
+use crate::matcher::Matcher;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;

@@ -122,65 +122,32 @@ pub fn json(results: &[TestResult]) -> String {
     serde_json::to_string_pretty(&r).expect("reports serialize") + "\n"
 }
 
-/// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            // ANSI colour sequences start with ESC, which XML cannot carry.
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: one testsuite, one testcase per scenario.
+/// JUnit XML: one testsuite, one testcase per scenario, written by
+/// quick-junit, which escapes text and drops what XML 1.0 cannot carry
+/// (control characters, and so ANSI colour sequences).
 pub fn junit(results: &[TestResult]) -> String {
-    let c = counts(results);
-    let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!(
-        "<testsuites name=\"podproof\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n",
-        results.len(),
-        c.failed,
-        c.skipped
-    ));
-    x.push_str(&format!("  <testsuite name=\"podproof\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{total:.3}\">\n", results.len(), c.failed, c.skipped));
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let total: std::time::Duration = results.iter().map(|r| r.duration).sum();
+    let mut suite = TestSuite::new("podproof");
+    suite.set_time(total);
     for r in results {
-        x.push_str(&format!(
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
-            xml_escape(&r.name),
-            xml_escape(&r.file),
-            r.duration.as_secs_f64()
-        ));
-        match r.outcome {
-            Outcome::Passed => x.push_str(" />\n"),
-            Outcome::Skipped => x.push_str(">\n      <skipped />\n    </testcase>\n"),
+        let status = match r.outcome {
+            Outcome::Passed => TestCaseStatus::success(),
+            Outcome::Skipped => TestCaseStatus::skipped(),
             Outcome::Failed => {
                 let msg = r.failure.as_deref().unwrap_or("failed");
-                let first = msg.lines().next().unwrap_or("failed");
-                x.push_str(&format!(
-                    ">\n      <failure message=\"{}\" type=\"failure\">{}</failure>\n    </testcase>\n",
-                    xml_escape(first),
-                    xml_escape(&strip_ansi(msg))
-                ));
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(msg.lines().next().unwrap_or("failed")).set_type("failure").set_description(msg);
+                s
             }
-        }
+        };
+        let mut case = TestCase::new(r.name.as_str(), status);
+        case.set_classname(r.file.as_str()).set_time(r.duration);
+        suite.add_test_case(case);
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
-}
-
-pub fn strip_ansi(s: &str) -> String {
-    let re = regex::Regex::new("\x1b\\[[0-9;]*m").expect("valid");
-    re.replace_all(s, "").into_owned()
+    let mut report = Report::new("podproof");
+    report.set_time(total).add_test_suite(suite);
+    report.to_string().unwrap_or_else(|e| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- {e} -->\n"))
 }
 
 /// The closing line: `N passed, N failed` (`, N skipped` when any were).
@@ -198,8 +165,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes() {
-        assert_eq!(xml_escape("a<b & \"c\"\x01"), "a&lt;b &amp; &quot;c&quot;");
-        assert_eq!(strip_ansi("\x1b[31m- x\x1b[0m"), "- x");
+    fn junit_escapes_and_drops_what_xml_cannot_carry() {
+        let r = TestResult {
+            name: "a<b & \"c\"".into(),
+            file: "t.yaml".into(),
+            outcome: Outcome::Failed,
+            duration: std::time::Duration::from_millis(1500),
+            steps: Vec::new(),
+            failure: Some("step `x` failed\n\x1b[31m- old\x1b[0m\x01".into()),
+            run_id: String::new(),
+            snapshot_problems: Vec::new(),
+            kept: false,
+            teardown: std::time::Duration::ZERO,
+            ledger: Vec::new(),
+            timeline: Vec::new(),
+            backoff_scaled: false,
+            stop_signal_ignored: Vec::new(),
+            environment_failed: false,
+        };
+        let x = junit(&[r]);
+        assert!(x.starts_with("<?xml"), "{x}");
+        assert!(x.contains(r#"name="a&lt;b &amp; &quot;c&quot;""#), "{x}");
+        assert!(x.contains("step `x` failed\n- old<"), "{x}");
+        assert!(!x.contains('\x1b') && !x.contains('\x01'), "{x}");
+        assert!(x.contains(r#"failures="1""#), "{x}");
     }
 }

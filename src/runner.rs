@@ -22,7 +22,7 @@ pub struct Options {
     pub keep: bool,
     pub grace: Duration,
     /// Where `grace` comes from, as the ledger names it.
-    pub grace_from: crate::fidelity::GraceFrom,
+    pub grace_from: crate::app::ledger::GraceFrom,
     pub snapshots: Store,
     /// CrashLoopBackOff of the pod workers (podproof.yaml may scale it).
     pub backoff: crate::kubelet::Backoff,
@@ -81,6 +81,10 @@ pub struct TestResult {
     pub backoff_scaled: bool,
     /// The containers that teardown killed at once because they ignore their stop signal.
     pub stop_signal_ignored: Vec<crate::kubelet::grace::Ignored>,
+    /// The test failed because its environment did (the run could not be
+    /// made, images not prepared, teardown failed), not because of its app:
+    /// `podproof test` then exits with `error::exit::ENVIRONMENT`.
+    pub environment_failed: bool,
 }
 
 /// A test with its apps loaded.
@@ -95,8 +99,8 @@ pub struct Loaded {
 impl Loaded {
     /// Applies the run-time image map, `global` (podproof.yaml, `--image`) under
     /// the Test's own `images:` entries with `from`, to the test's apps.
-    pub fn map_images(&mut self, global: &[crate::promote::Mapping]) {
-        let own: Vec<crate::promote::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
+    pub fn map_images(&mut self, global: &[crate::imagemap::Mapping]) {
+        let own: Vec<crate::imagemap::Mapping> = self.test.images.iter().filter_map(|i| i.mapping()).collect();
         let map = crate::imagemap::merge([global, &own[..]]);
         for app in &mut self.apps {
             for r in crate::imagemap::apply(app, &map) {
@@ -169,13 +173,13 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         };
         for doc in docs {
             if !scenario::is_test(&doc) {
-                // chainsaw's and kuttl's documents are read by src/chainsaw/.
-                let foreign = crate::chainsaw::load::is_chainsaw(&doc)
-                    || doc
-                        .value
-                        .get("apiVersion")
-                        .and_then(|v| v.as_str())
-                        .is_some_and(|v| v.starts_with("kuttl.dev/"));
+                // chainsaw's and kuttl's documents are read by src/chainsaw/,
+                // which sits above the runner (it reports through its results).
+                let foreign = doc
+                    .value
+                    .get("apiVersion")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| v.starts_with("chainsaw.kyverno.io/") || v.starts_with("kuttl.dev/"));
                 if explicit && !foreign {
                     diags.push(app::docs::error_at(
                         &src,
@@ -372,7 +376,8 @@ fn skipped(t: &Loaded, opts: &Options) -> TestResult {
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
+        environment_failed: false,
+        ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
             crate::podman::version().ok().map(|v| (v.major, v.minor))
         }),
         timeline: Vec::new(),
@@ -396,7 +401,8 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         snapshot_problems: Vec::new(),
         kept: false,
         teardown: Duration::ZERO,
-        ledger: crate::fidelity::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
+        environment_failed: false,
+        ledger: crate::app::ledger::of_test_run(&t.apps, opts.grace, opts.grace_from, &|| {
             crate::podman::version().ok().map(|v| (v.major, v.minor))
         }),
         timeline: Vec::new(),
@@ -413,6 +419,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
         Err(e) => {
             result.outcome = Outcome::Failed;
             result.failure = Some(e.to_string());
+            result.environment_failed = true;
             result.duration = start.elapsed();
             return result;
         }
@@ -430,6 +437,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
     if let Err(e) = prepared {
         result.outcome = Outcome::Failed;
         result.failure = Some(format!("preparing images failed\n{e}"));
+        result.environment_failed = true;
     } else {
         for step in &t.test.steps {
             if crate::signals::interrupted() {
@@ -503,6 +511,7 @@ pub fn run_test(t: &Loaded, opts: &Options, progress: &dyn Progress) -> TestResu
             Ok(t) => result.stop_signal_ignored = t.ignored,
             Err(e) => {
                 result.outcome = Outcome::Failed;
+                result.environment_failed = true;
                 let msg = format!("teardown failed: {e}");
                 result.failure = Some(match result.failure.take() {
                     Some(f) => format!("{f}\n{msg}"),

@@ -5,6 +5,7 @@
 
 use crate::app::docs::{error_at, error_at_value, typed};
 use crate::error::Diagnostic;
+use crate::matcher::Matcher;
 use crate::source::Source;
 use crate::wait::parse_duration;
 use crate::yaml::Doc;
@@ -84,8 +85,8 @@ pub struct ImageDoc {
 
 impl ImageDoc {
     /// The entry's part of the run-time image map, if it has one.
-    pub fn mapping(&self) -> Option<crate::promote::Mapping> {
-        self.from.as_ref().map(|f| crate::promote::Mapping { from: f.clone(), to: self.tag.clone() })
+    pub fn mapping(&self) -> Option<crate::imagemap::Mapping> {
+        self.from.as_ref().map(|f| crate::imagemap::Mapping { from: f.clone(), to: self.tag.clone() })
     }
 }
 
@@ -94,20 +95,6 @@ impl ImageDoc {
 pub struct Redaction {
     pub regex: String,
     pub replace: String,
-}
-
-/// A text expectation: every given key must hold.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Matcher {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub equals: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contains: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matches: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not: Option<Box<Matcher>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -419,6 +406,166 @@ fn check_matcher(src: &Source, doc: &Doc, ptr: &str, m: &Matcher, diags: &mut Ve
     }
 }
 
+/// The actions a step names (a well-formed step names one), each checked.
+fn step_actions(src: &Source, doc: &Doc, sp: &str, s: &mut StepDoc, diags: &mut Vec<Diagnostic>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if s.up.is_some() {
+        actions.push(Action::Up);
+    }
+    if s.down.is_some() {
+        actions.push(Action::Down);
+    }
+    if s.helm_test.is_some() {
+        actions.push(Action::HelmTest);
+    }
+    if let Some(a) = s.http.take() {
+        if a.port == 0 {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{sp}/http/port"),
+                "port must be between 1 and 65535, found 0",
+            ));
+        }
+        actions.push(Action::Http(a));
+    }
+    if let Some(a) = s.exec.take() {
+        if a.command.is_empty() {
+            diags.push(error_at(src, doc, &format!("{sp}/exec/command"), "the command is empty"));
+        }
+        actions.push(Action::Exec(a));
+    }
+    if let Some(a) = s.logs.take() {
+        actions.push(Action::Logs(a));
+    }
+    if let Some(a) = s.file.take() {
+        actions.push(Action::File(a));
+    }
+    if let Some(a) = s.restart.take() {
+        actions.push(Action::Restart(a));
+    }
+    if let Some(a) = s.kill.take() {
+        if let Err(e) = crate::reload::parse_signal(&a.signal) {
+            diags.push(error_at_value(src, doc, &format!("{sp}/kill/signal"), e));
+        }
+        actions.push(Action::Kill(a));
+    }
+    if let Some(d) = &s.sleep {
+        // A bad duration is already reported; the step still has its one action.
+        let d = duration_at(src, doc, &format!("{sp}/sleep"), d, diags).unwrap_or_default();
+        actions.push(Action::Sleep(d));
+    }
+    if let Some(a) = s.script.take() {
+        if a.command.is_empty() {
+            diags.push(error_at(src, doc, &format!("{sp}/script/command"), "the command is empty"));
+        }
+        actions.push(Action::Script(a));
+    }
+    if let Some(a) = s.scale.take() {
+        let ok = (a.role.is_some() && a.members.is_some() && a.workload.is_none() && a.replicas.is_none())
+            || (a.workload.is_some() && a.replicas.is_some() && a.role.is_none() && a.members.is_none());
+        if !ok {
+            diags.push(error_at(
+                src,
+                doc,
+                &format!("{sp}/scale"),
+                "scale takes {role, members} or {workload, replicas}",
+            ));
+        }
+        actions.push(Action::Scale(a));
+    }
+    if let Some(a) = s.event.take() {
+        if !crate::app::podproof::EVENTS.contains(&a.name.as_str()) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{sp}/event/name"),
+                format!("unknown event `{}`: expected configure, addnodes or delnodes", a.name),
+            ));
+        }
+        actions.push(Action::Event(a));
+    }
+    if let Some(a) = s.config.take() {
+        if let Some(v) = &a.verify {
+            for (p, why) in v.problems() {
+                diags.push(error_at(src, doc, &format!("{sp}/config/verify{p}"), why));
+            }
+        }
+        if a.config_map.is_some() == a.secret.is_some() {
+            diags.push(error_at(src, doc, &format!("{sp}/config"), "config takes exactly one of configMap or secret"));
+        }
+        actions.push(Action::Config(a));
+    }
+    if let Some(a) = s.render.take() {
+        if a.flavor != "podman" && a.flavor != "cluster" {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{sp}/render/flavor"),
+                format!("unknown flavor `{}`: expected podman or cluster", a.flavor),
+            ));
+        }
+        actions.push(Action::Render(a));
+    }
+    actions
+}
+
+/// A step's `expect`: its matchers, HTTP status, reload outcome and snapshot.
+fn check_expect(src: &Source, doc: &Doc, ep: &str, expect: &Expect, diags: &mut Vec<Diagnostic>) {
+    for (k, m) in [
+        ("stdout", &expect.stdout),
+        ("stderr", &expect.stderr),
+        ("body", &expect.body),
+        ("output", &expect.output),
+        ("content", &expect.content),
+        ("error", &expect.error),
+    ] {
+        if let Some(m) = m {
+            check_matcher(src, doc, &format!("{ep}/{k}"), m, diags);
+        }
+    }
+    if let Some(code) = expect.status.filter(|c| !(100..=599).contains(c)) {
+        diags.push(error_at_value(
+            src,
+            doc,
+            &format!("{ep}/status"),
+            format!("status must be an HTTP status code (100 to 599), found {code}"),
+        ));
+    }
+    if let Some(r) = &expect.reload {
+        if !["succeeded", "failed", "restarted", "unverified"].contains(&r.as_str()) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{ep}/reload"),
+                format!("unknown reload outcome `{r}`: expected succeeded, failed, restarted or unverified"),
+            ));
+        }
+    }
+    if let Some(SnapshotRef::Full { redact, .. }) = &expect.snapshot {
+        for (j, r) in redact.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(&r.regex) {
+                diags.push(error_at_value(
+                    src,
+                    doc,
+                    &format!("{ep}/snapshot/redact/{j}/regex"),
+                    format!("invalid regex: {e}"),
+                ));
+            }
+        }
+    }
+    if let Some(n) = expect.snapshot.as_ref().map(|s| s.name().to_string()) {
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{ep}/snapshot"),
+                format!("snapshot name `{n}` may contain only letters, digits, '-', '_' and '.'"),
+            ));
+        }
+    }
+}
+
 /// Where a path written in the test file points, when that is not what was written.
 fn resolved(src: &Source, rel: &str) -> String {
     let full = crate::source::display(&crate::source::normalize(&src.dir.join(rel)));
@@ -503,112 +650,9 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         diags.push(error_at(src, doc, "/spec/steps", "a test needs at least one step"));
     }
     let mut steps = Vec::new();
-    for (i, s) in t.spec.steps.into_iter().enumerate() {
+    for (i, mut s) in t.spec.steps.into_iter().enumerate() {
         let sp = format!("/spec/steps/{i}");
-        let mut actions = Vec::new();
-        if s.up.is_some() {
-            actions.push(Action::Up);
-        }
-        if s.down.is_some() {
-            actions.push(Action::Down);
-        }
-        if s.helm_test.is_some() {
-            actions.push(Action::HelmTest);
-        }
-        if let Some(a) = s.http {
-            if a.port == 0 {
-                diags.push(error_at_value(
-                    src,
-                    doc,
-                    &format!("{sp}/http/port"),
-                    "port must be between 1 and 65535, found 0",
-                ));
-            }
-            actions.push(Action::Http(a));
-        }
-        if let Some(a) = s.exec {
-            if a.command.is_empty() {
-                diags.push(error_at(src, doc, &format!("{sp}/exec/command"), "the command is empty"));
-            }
-            actions.push(Action::Exec(a));
-        }
-        if let Some(a) = s.logs {
-            actions.push(Action::Logs(a));
-        }
-        if let Some(a) = s.file {
-            actions.push(Action::File(a));
-        }
-        if let Some(a) = s.restart {
-            actions.push(Action::Restart(a));
-        }
-        if let Some(a) = s.kill {
-            if let Err(e) = crate::reload::parse_signal(&a.signal) {
-                diags.push(error_at_value(src, doc, &format!("{sp}/kill/signal"), e));
-            }
-            actions.push(Action::Kill(a));
-        }
-        if let Some(d) = &s.sleep {
-            // A bad duration is already reported; the step still has its one action.
-            let d = duration_at(src, doc, &format!("{sp}/sleep"), d, diags).unwrap_or_default();
-            actions.push(Action::Sleep(d));
-        }
-        if let Some(a) = s.script {
-            if a.command.is_empty() {
-                diags.push(error_at(src, doc, &format!("{sp}/script/command"), "the command is empty"));
-            }
-            actions.push(Action::Script(a));
-        }
-        if let Some(a) = s.scale {
-            let ok = (a.role.is_some() && a.members.is_some() && a.workload.is_none() && a.replicas.is_none())
-                || (a.workload.is_some() && a.replicas.is_some() && a.role.is_none() && a.members.is_none());
-            if !ok {
-                diags.push(error_at(
-                    src,
-                    doc,
-                    &format!("{sp}/scale"),
-                    "scale takes {role, members} or {workload, replicas}",
-                ));
-            }
-            actions.push(Action::Scale(a));
-        }
-        if let Some(a) = s.event {
-            if !crate::app::podproof::EVENTS.contains(&a.name.as_str()) {
-                diags.push(error_at_value(
-                    src,
-                    doc,
-                    &format!("{sp}/event/name"),
-                    format!("unknown event `{}`: expected configure, addnodes or delnodes", a.name),
-                ));
-            }
-            actions.push(Action::Event(a));
-        }
-        if let Some(a) = s.config {
-            if let Some(v) = &a.verify {
-                for (p, why) in v.problems() {
-                    diags.push(error_at(src, doc, &format!("{sp}/config/verify{p}"), why));
-                }
-            }
-            if a.config_map.is_some() == a.secret.is_some() {
-                diags.push(error_at(
-                    src,
-                    doc,
-                    &format!("{sp}/config"),
-                    "config takes exactly one of configMap or secret",
-                ));
-            }
-            actions.push(Action::Config(a));
-        }
-        if let Some(a) = s.render {
-            if a.flavor != "podman" && a.flavor != "cluster" {
-                diags.push(error_at_value(
-                    src,
-                    doc,
-                    &format!("{sp}/render/flavor"),
-                    format!("unknown flavor `{}`: expected podman or cluster", a.flavor),
-                ));
-            }
-            actions.push(Action::Render(a));
-        }
+        let mut actions = step_actions(src, doc, &sp, &mut s, diags);
         if actions.len() != 1 {
             let found = if actions.is_empty() {
                 "none".to_string()
@@ -620,58 +664,7 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         }
         let action = actions.remove(0);
         let ep = format!("{sp}/expect");
-        for (k, m) in [
-            ("stdout", &s.expect.stdout),
-            ("stderr", &s.expect.stderr),
-            ("body", &s.expect.body),
-            ("output", &s.expect.output),
-            ("content", &s.expect.content),
-            ("error", &s.expect.error),
-        ] {
-            if let Some(m) = m {
-                check_matcher(src, doc, &format!("{ep}/{k}"), m, diags);
-            }
-        }
-        if let Some(code) = s.expect.status.filter(|c| !(100..=599).contains(c)) {
-            diags.push(error_at_value(
-                src,
-                doc,
-                &format!("{ep}/status"),
-                format!("status must be an HTTP status code (100 to 599), found {code}"),
-            ));
-        }
-        if let Some(r) = &s.expect.reload {
-            if !["succeeded", "failed", "restarted", "unverified"].contains(&r.as_str()) {
-                diags.push(error_at_value(
-                    src,
-                    doc,
-                    &format!("{ep}/reload"),
-                    format!("unknown reload outcome `{r}`: expected succeeded, failed, restarted or unverified"),
-                ));
-            }
-        }
-        if let Some(SnapshotRef::Full { redact, .. }) = &s.expect.snapshot {
-            for (j, r) in redact.iter().enumerate() {
-                if let Err(e) = regex::Regex::new(&r.regex) {
-                    diags.push(error_at_value(
-                        src,
-                        doc,
-                        &format!("{ep}/snapshot/redact/{j}/regex"),
-                        format!("invalid regex: {e}"),
-                    ));
-                }
-            }
-        }
-        if let Some(n) = s.expect.snapshot.as_ref().map(|s| s.name().to_string()) {
-            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                diags.push(error_at_value(
-                    src,
-                    doc,
-                    &format!("{ep}/snapshot"),
-                    format!("snapshot name `{n}` may contain only letters, digits, '-', '_' and '.'"),
-                ));
-            }
-        }
+        check_expect(src, doc, &ep, &s.expect, diags);
         let step_timeout = s
             .timeout
             .as_deref()
@@ -700,51 +693,6 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<Test
         steps,
         sha256: src.bytes_sha256().to_string(),
     })
-}
-
-impl Matcher {
-    /// Checks `text`; the error says what was expected.
-    pub fn check(&self, text: &str) -> Result<(), String> {
-        if let Some(e) = &self.equals {
-            if text != e {
-                return Err(format!("expected exactly {e:?}"));
-            }
-        }
-        if let Some(c) = &self.contains {
-            if !text.contains(c.as_str()) {
-                return Err(format!("expected to contain {c:?}"));
-            }
-        }
-        if let Some(m) = &self.matches {
-            let re = regex::Regex::new(m).map_err(|e| e.to_string())?;
-            if !re.is_match(text) {
-                return Err(format!("expected to match /{m}/"));
-            }
-        }
-        if let Some(n) = &self.not {
-            if n.check(text).is_ok() {
-                return Err(format!("expected not: {}", n.describe()));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(e) = &self.equals {
-            parts.push(format!("equals {e:?}"));
-        }
-        if let Some(c) = &self.contains {
-            parts.push(format!("contains {c:?}"));
-        }
-        if let Some(m) = &self.matches {
-            parts.push(format!("matches /{m}/"));
-        }
-        if let Some(n) = &self.not {
-            parts.push(format!("not ({})", n.describe()));
-        }
-        parts.join(" and ")
-    }
 }
 
 #[cfg(test)]
@@ -788,17 +736,5 @@ mod tests {
             &format!("{HEAD}    - exec: {{pod: a, command: [x]}}\n      expect: {{stdout: {{matches: '('}}}}\n"),
             "t.yaml:8:34: error: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group",
         );
-    }
-
-    #[test]
-    fn matchers() {
-        let m = Matcher {
-            contains: Some("ok".into()),
-            not: Some(Box::new(Matcher { contains: Some("bad".into()), ..Default::default() })),
-            ..Default::default()
-        };
-        assert!(m.check("all ok").is_ok());
-        assert_eq!(m.check("ok but bad").unwrap_err(), "expected not: contains \"bad\"");
-        assert_eq!(m.check("nope").unwrap_err(), "expected to contain \"ok\"");
     }
 }

@@ -5,14 +5,19 @@
 //! signal-hook runs the handler; the signals are read on a thread of their
 //! own, so the reaction to a second one may print and exit.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 static LAST: AtomicUsize = AtomicUsize::new(0);
 /// The runs of this process that are not torn down yet.
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// How to kill each live child process (podman calls): a second signal
+/// kills them before podproof exits.
+type Kill = Arc<dyn Fn() + Send + Sync>;
+static CHILDREN: Mutex<BTreeMap<u64, Kill>> = Mutex::new(BTreeMap::new());
+static NEXT_CHILD: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the handlers (idempotent).
 pub fn install() {
@@ -40,7 +45,7 @@ fn stop_now(sig: i32) -> ! {
     crate::errln!("\nsecond {}: stopping at once, without cleaning up", name(sig));
     // podman children run in process groups of their own (so the terminal's
     // Ctrl-C does not reach them): none may outlive this exit.
-    crate::podman::kill_children();
+    kill_children();
     if live.is_empty() {
         crate::errln!("nothing of this command was left running");
     } else {
@@ -95,5 +100,34 @@ pub fn which() -> Option<&'static str> {
     match LAST.load(Ordering::SeqCst) as i32 {
         0 => None,
         s => Some(name(s)),
+    }
+}
+
+/// A child process in the registry while it lives; dropping it takes the
+/// child out.
+pub struct Child(u64);
+
+/// Registers a live child process with what kills it.
+pub fn register_child(kill: impl Fn() + Send + Sync + 'static) -> Child {
+    let id = NEXT_CHILD.fetch_add(1, Ordering::SeqCst);
+    if let Ok(mut l) = CHILDREN.lock() {
+        l.insert(id, Arc::new(kill));
+    }
+    Child(id)
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(mut l) = CHILDREN.lock() {
+            l.remove(&self.0);
+        }
+    }
+}
+
+/// Kills every live child (the second signal: podproof exits next).
+fn kill_children() {
+    let live: Vec<Kill> = CHILDREN.lock().map(|l| l.values().cloned().collect()).unwrap_or_default();
+    for kill in live {
+        kill();
     }
 }

@@ -233,48 +233,30 @@ impl Store {
 /// Lines of context kept around each change.
 const CONTEXT: usize = 3;
 
-/// Beyond this many LCS cells the changed middle is shown as all removed, then
-/// all added: still correct, and it keeps a huge log from taking gigabytes.
-const MAX_CELLS: usize = 4_000_000;
-
 /// A unified-style line diff (`-` stored, `+` new). Unchanged lines further
 /// than a few lines from a change are left out, behind `@@` hunk headers.
+/// The line diff is `similar`'s Myers diff (insta's own); past its deadline
+/// it gives an approximate diff, still correct, instead of taking minutes on
+/// a huge log.
 pub fn diff(old: &str, new: &str) -> String {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
-    let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suf = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (ma, mb) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
     // Each op is (tag, old index, new index): the line is a[old] for ' ' and '-', b[new] for '+'.
-    let mut ops: Vec<(char, usize, usize)> = (0..pre).map(|i| (' ', i, i)).collect();
-    if (ma.len() + 1) * (mb.len() + 1) > MAX_CELLS {
-        ops.extend((0..ma.len()).map(|i| ('-', pre + i, pre)));
-        ops.extend((0..mb.len()).map(|j| ('+', pre + ma.len(), pre + j)));
-    } else {
-        let (n, m) = (ma.len(), mb.len());
-        let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-        for i in (0..n).rev() {
-            for j in (0..m).rev() {
-                lcs[i][j] = if ma[i] == mb[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < n || j < m {
-            if i < n && j < m && ma[i] == mb[j] {
-                ops.push((' ', pre + i, pre + j));
-                i += 1;
-                j += 1;
-            } else if j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j]) {
-                ops.push(('+', pre + i, pre + j));
-                j += 1;
-            } else {
-                ops.push(('-', pre + i, pre + j));
-                i += 1;
+    let mut ops: Vec<(char, usize, usize)> = Vec::new();
+    let d = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_slices(&a, &b);
+    for op in d.ops() {
+        let (old_r, new_r) = (op.old_range(), op.new_range());
+        match op.tag() {
+            similar::DiffTag::Equal => ops.extend(old_r.zip(new_r).map(|(i, j)| (' ', i, j))),
+            _ => {
+                ops.extend(old_r.clone().map(|i| ('-', i, new_r.start)));
+                ops.extend(new_r.map(|j| ('+', old_r.end, j)));
             }
         }
     }
-    let (ea, eb) = (a.len() - suf, b.len() - suf);
-    ops.extend((0..suf).map(|k| (' ', ea + k, eb + k)));
     let mut keep = vec![false; ops.len()];
     for (c, _) in ops.iter().enumerate().filter(|(_, o)| o.0 != ' ') {
         keep[c.saturating_sub(CONTEXT)..(c + CONTEXT + 1).min(ops.len())].fill(true);
@@ -505,6 +487,13 @@ mod tests {
         ] {
             assert_eq!(diff(old, new), expect);
         }
+        // A long log with one changed line shows that line, not the whole
+        // middle as removed and added (the old LCS table's fallback).
+        let log =
+            |changed: bool| (0..5000).map(move |i| if changed && i == 2500 { "x".into() } else { format!("line {i}") });
+        let (old, new): (Vec<String>, Vec<String>) = (log(false).collect(), log(true).collect());
+        let d = diff(&format!("first\n{}", old.join("\n")), &format!("second\n{}", new.join("\n")));
+        assert_eq!(d.lines().filter(|l| l.starts_with(['-', '+'])).count(), 4, "{d}");
     }
 
     #[test]

@@ -194,7 +194,7 @@ pub fn create(id: &str, kind: RunKind) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-fn restrict(dir: &Path) -> std::io::Result<()> {
+pub fn restrict(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
@@ -244,41 +244,6 @@ pub fn remove(id: &str) -> crate::error::Result<()> {
 
 /// The id of the `up` environment.
 pub const UP_ID: &str = "up";
-
-/// Where a run keeps its pods' stop records (`kubelet::stop`).
-fn stop_dir(id: &str) -> PathBuf {
-    run_dir(id).join("stop")
-}
-
-/// Writes a pod's stop record (0600: a hook's command is the user's text).
-pub fn write_stop_spec(id: &str, spec: &crate::kubelet::stop::StopSpec) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    check_id(id).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let dir = stop_dir(id);
-    std::fs::create_dir_all(&dir)?;
-    restrict(&dir)?;
-    let path = write_file_in(&dir, &format!("{}.json", spec.pod), &serde_json::to_vec_pretty(spec)?)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-/// A pod's stop record, `None` when there is none (a pod played before
-/// podproof kept them) or it does not parse.
-pub fn read_stop_spec(id: &str, pod: &str) -> Option<crate::kubelet::stop::StopSpec> {
-    check_id(id).ok()?;
-    let name = format!("{pod}.json");
-    check_file_name(&name).ok()?;
-    let spec: crate::kubelet::stop::StopSpec =
-        serde_json::from_slice(&std::fs::read(stop_dir(id).join(name)).ok()?).ok()?;
-    (spec.pod == pod).then_some(spec)
-}
-
-/// Removes a pod's stop record.
-pub fn remove_stop_spec(id: &str, pod: &str) {
-    let name = format!("{pod}.json");
-    if check_id(id).is_ok() && check_file_name(&name).is_ok() {
-        let _ = remove_inside(&run_dir(id), &stop_dir(id).join(name));
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -52,8 +52,9 @@ pub fn await_condition<T, E>(
     }
 }
 
-/// Sleeps in short slices so a signal is noticed quickly. This is the one
-/// place podproof sleeps: between polls of a condition, and for `sleep` steps.
+/// Sleeps in short slices so a signal is noticed quickly: between polls of a
+/// condition, and for `sleep` steps. This and `poll_backoff` are the only
+/// places podproof sleeps.
 pub fn pause(d: Duration) {
     let end = Instant::now() + d;
     while !crate::signals::interrupted() {
@@ -62,6 +63,22 @@ pub fn pause(d: Duration) {
             break;
         }
         std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Polls `done` until it gives a value, sleeping `first` after the first
+/// poll and doubling up to `max`. It does not stop on a signal: the podman
+/// CLI's wait for its child uses it, since a cleanup call must outlive one
+/// (the predicate decides when a signal counts). With `pause`, the only other
+/// place podproof sleeps.
+pub fn poll_backoff<T>(first: Duration, max: Duration, mut done: impl FnMut() -> Option<T>) -> T {
+    let mut poll = first;
+    loop {
+        if let Some(t) = done() {
+            return t;
+        }
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(max);
     }
 }
 

@@ -113,13 +113,14 @@ impl Doc {
         self.positions.contains_key(pointer)
     }
 
-    /// Builds a document from an already parsed value (for JSON fallbacks and
-    /// List items): every node then maps to `start`.
+    /// A sub-document rooted at `pointer`, keeping the real positions.
+    /// Builds a document from an already parsed value (for JSON fallbacks,
+    /// List items and the documents lint and chainsaw make): every node then
+    /// maps to `start`.
     pub fn detached(index: usize, value: Value, start: Pos) -> Doc {
-        Doc { index, value, start, positions: HashMap::new(), yaml11: HashMap::new() }
+        Doc { index, value, start, positions: Default::default(), yaml11: Default::default() }
     }
 
-    /// A sub-document rooted at `pointer`, keeping the real positions.
     pub fn subdoc(&self, index: usize, pointer: &str, value: Value) -> Doc {
         let mut positions = HashMap::new();
         for (k, v) in &self.positions {
@@ -823,6 +824,42 @@ fn looks_like_float(text: &str) -> bool {
         }
     }
     seen_digit && seen_dot
+}
+
+/// The value at a JSON pointer.
+pub fn lookup<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        cur = match cur {
+            Value::Mapping(m) => m.get(Value::String(seg))?,
+            Value::Sequence(s) => s.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// What a value is, in YAML's words, for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a sequence",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// An integer field, or a string that holds one.
+pub fn int(v: &Value, key: &str) -> Option<i64> {
+    match v.get(key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -507,6 +507,7 @@ fn a_failed_apply_exits_1() {
 }
 
 #[test]
+/// A kubectl that cannot apply is the environment's failure (exit 3), not a refused check.
 fn a_missing_context_or_kubectl_is_a_clear_error() {
     let dir = tested_project(true);
     let (bin, log) = fake_kubectl();
@@ -514,7 +515,7 @@ fn a_missing_context_or_kubectl_is_a_clear_error() {
         .args(["app", "--out", "out", "--apply", "--context", "nope"])
         .env("KUBECTL_EXIT_CONTEXT", "1");
     with_kubectl(t, bin.path(), &log)
-        .expect_status(1)
+        .expect_status(3)
         .stderr_contains("kubectl has no context `nope`; nothing was applied")
         .run();
     assert_eq!(calls(&log), ["config get-contexts nope"]);
@@ -522,7 +523,7 @@ fn a_missing_context_or_kubectl_is_a_clear_error() {
     promote(dir.path())
         .args(["app", "--out", "out", "--apply", "--context", "staging"])
         .env("PATH", empty.path())
-        .expect_status(1)
+        .expect_status(3)
         .stderr_contains("kubectl is not installed (not found on PATH); nothing was applied")
         .run();
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 pub const API_VERSION: &str = "kubedirector.hpe.com/v1beta1";
 /// KubeDirector names the app container of every member pod `app`.
-pub const CONTAINER: &str = "app";
+pub const CONTAINER: &str = crate::podview::KD_CONTAINER;
 
 #[derive(Debug, Deserialize)]
 pub struct Named {
@@ -176,6 +176,118 @@ pub fn parse_cardinality(s: &str) -> Result<Cardinality, String> {
         .ok_or_else(|| format!("cardinality `{s}` must be \"N\" or \"N+\" (e.g. \"1\" or \"1+\")"))
 }
 
+/// How many members a role runs: the cluster's count for it (or its
+/// cardinality's minimum), checked against the cardinality and podproof's
+/// limit; `None` (with a diagnostic) when it cannot run.
+fn role_members(
+    cl_src: &Source,
+    cl_doc: &Doc,
+    ar: &KdAppRole,
+    card: &Cardinality,
+    found: Option<(usize, &KdClusterRole)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<u32> {
+    Some(match found {
+        Some((ci, cr)) => {
+            let n = cr.members.unwrap_or(card.min as i64);
+            let ptr =
+                if cr.members.is_some() { format!("/spec/roles/{ci}/members") } else { format!("/spec/roles/{ci}") };
+            if n < 0 {
+                diags.push(error_at_value(
+                    cl_src,
+                    cl_doc,
+                    &ptr,
+                    format!("members of role `{}` must not be negative, found {n}", ar.id),
+                ));
+                return None;
+            }
+            if let Err(msg) = card.check(&ar.id, &ar.cardinality, n) {
+                diags.push(error_at_value(cl_src, cl_doc, &ptr, msg));
+                return None;
+            }
+            if n > super::MAX_MEMBERS as i64 {
+                diags.push(error_at_value(
+                    cl_src,
+                    cl_doc,
+                    &ptr,
+                    format!("members {n} is more than podproof runs locally ({})", super::MAX_MEMBERS),
+                ));
+                return None;
+            }
+            n as u32
+        }
+        None if card.min > 0 => {
+            diags.push(error_at(
+                cl_src,
+                cl_doc,
+                "/spec/roles",
+                format!("role `{}` has cardinality \"{}\" but the cluster does not list it", ar.id, ar.cardinality),
+            ));
+            return None;
+        }
+        None => 0,
+    })
+}
+
+/// A cluster role's requests must cover the app role's `minResources`.
+fn check_min_resources(
+    cl_src: &Source,
+    cl_doc: &Doc,
+    cl: &KdClusterDoc,
+    ar: &KdAppRole,
+    resources: Option<&core::ResourceRequirements>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let (Some(min), Some(res)) = (&ar.min_resources, resources) {
+        for (k, q) in min {
+            let have = res.requests.as_ref().and_then(|r| r.get(k));
+            if let Some(have) = have {
+                if let (Some(a), Some(b)) = (crate::quantity::parse(&have.0), crate::quantity::parse(&q.0)) {
+                    if a < b {
+                        let ci = cl.spec.roles.iter().position(|c| c.id == ar.id).unwrap_or(0);
+                        diags.push(error_at_value(
+                            cl_src,
+                            cl_doc,
+                            &format!("/spec/roles/{ci}/resources/requests/{k}"),
+                            format!("role `{}` requests {k} {} but the app's minResources is {}", ar.id, have.0, q.0),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A role's persistDirs: a claim template each (the cluster role's storage
+/// size and class), mounted at its directory.
+fn persist_claims(
+    persist: &[String],
+    cr: Option<&KdClusterRole>,
+) -> (Vec<core::VolumeMount>, Vec<core::PersistentVolumeClaim>) {
+    let mut mounts = Vec::new();
+    let mut claim_templates = Vec::new();
+    for (i, dir) in persist.iter().enumerate() {
+        let name = format!("persist-{i}");
+        let size =
+            cr.and_then(|c| c.storage.as_ref()).map(|s| s.size.clone()).unwrap_or_else(|| Quantity("1Gi".into()));
+        claim_templates.push(core::PersistentVolumeClaim {
+            metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+            spec: Some(core::PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: cr.and_then(|c| c.storage.as_ref()).and_then(|s| s.storage_class_name.clone()),
+                resources: Some(core::VolumeResourceRequirements {
+                    requests: Some([("storage".to_string(), size)].into_iter().collect()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(core::VolumeMount { name, mount_path: dir.clone(), ..Default::default() });
+    }
+    (mounts, claim_templates)
+}
+
 /// Builds the app from one KubeDirectorApp and one KubeDirectorCluster.
 pub fn read(
     app_src: &Source,
@@ -239,49 +351,7 @@ pub fn read(
             }
         };
         let found = cl.spec.roles.iter().enumerate().find(|(_, c)| c.id == ar.id);
-        let members = match found {
-            Some((ci, cr)) => {
-                let n = cr.members.unwrap_or(card.min as i64);
-                let ptr = if cr.members.is_some() {
-                    format!("/spec/roles/{ci}/members")
-                } else {
-                    format!("/spec/roles/{ci}")
-                };
-                if n < 0 {
-                    diags.push(error_at_value(
-                        cl_src,
-                        cl_doc,
-                        &ptr,
-                        format!("members of role `{}` must not be negative, found {n}", ar.id),
-                    ));
-                    continue;
-                }
-                if let Err(msg) = card.check(&ar.id, &ar.cardinality, n) {
-                    diags.push(error_at_value(cl_src, cl_doc, &ptr, msg));
-                    continue;
-                }
-                if n > super::MAX_MEMBERS as i64 {
-                    diags.push(error_at_value(
-                        cl_src,
-                        cl_doc,
-                        &ptr,
-                        format!("members {n} is more than podproof runs locally ({})", super::MAX_MEMBERS),
-                    ));
-                    continue;
-                }
-                n as u32
-            }
-            None if card.min > 0 => {
-                diags.push(error_at(
-                    cl_src,
-                    cl_doc,
-                    "/spec/roles",
-                    format!("role `{}` has cardinality \"{}\" but the cluster does not list it", ar.id, ar.cardinality),
-                ));
-                continue;
-            }
-            None => 0,
-        };
+        let Some(members) = role_members(cl_src, cl_doc, ar, &card, found, diags) else { continue };
         let cr = found.map(|(_, c)| c);
         let image = ar.image_repo_tag.clone().or_else(|| kd.spec.default_image_repo_tag.clone());
         let Some(image) = image else {
@@ -318,48 +388,8 @@ pub fn read(
         }
         let persist = ar.persist_dirs.clone().or_else(|| kd.spec.default_persist_dirs.clone()).unwrap_or_default();
         let resources = cr.and_then(|c| c.resources.clone());
-        if let (Some(min), Some(res)) = (&ar.min_resources, &resources) {
-            for (k, q) in min {
-                let have = res.requests.as_ref().and_then(|r| r.get(k));
-                if let Some(have) = have {
-                    if let (Some(a), Some(b)) = (crate::quantity::parse(&have.0), crate::quantity::parse(&q.0)) {
-                        if a < b {
-                            let ci = cl.spec.roles.iter().position(|c| c.id == ar.id).unwrap_or(0);
-                            diags.push(error_at_value(
-                                cl_src,
-                                cl_doc,
-                                &format!("/spec/roles/{ci}/resources/requests/{k}"),
-                                format!(
-                                    "role `{}` requests {k} {} but the app's minResources is {}",
-                                    ar.id, have.0, q.0
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        let mut mounts = Vec::new();
-        let mut claim_templates = Vec::new();
-        for (i, dir) in persist.iter().enumerate() {
-            let name = format!("persist-{i}");
-            let size =
-                cr.and_then(|c| c.storage.as_ref()).map(|s| s.size.clone()).unwrap_or_else(|| Quantity("1Gi".into()));
-            claim_templates.push(core::PersistentVolumeClaim {
-                metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
-                spec: Some(core::PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".into()]),
-                    storage_class_name: cr.and_then(|c| c.storage.as_ref()).and_then(|s| s.storage_class_name.clone()),
-                    resources: Some(core::VolumeResourceRequirements {
-                        requests: Some([("storage".to_string(), size)].into_iter().collect()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-            mounts.push(core::VolumeMount { name, mount_path: dir.clone(), ..Default::default() });
-        }
+        check_min_resources(cl_src, cl_doc, &cl, ar, resources.as_ref(), diags);
+        let (mounts, claim_templates) = persist_claims(&persist, cr);
         if members == 0 {
             continue;
         }

@@ -209,7 +209,7 @@ pub fn load_sources<'a>(inputs: impl IntoIterator<Item = (&'a str, Result<Vec<So
             Some(other) => {
                 let msg = format!(
                     "spec.app must be a string, the name of a KubeDirectorApp, found {}",
-                    docs::type_name(other)
+                    crate::yaml::type_name(other)
                 );
                 out.diagnostics.push(error_at_value(csrc, &c.doc, "/spec/app", msg));
                 kd.incomplete = true;

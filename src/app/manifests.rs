@@ -40,11 +40,6 @@ pub fn is_list(api: &str, kind: &str) -> bool {
     }
 }
 
-/// Whether a document of this apiVersion/kind is a plain manifest podproof reads.
-pub fn is_manifest_kind(kind: &str) -> bool {
-    KINDS.iter().any(|(k, _)| *k == kind)
-}
-
 /// Adds one manifest document to `app`. A Pod or Job annotated `helm.sh/hook`
 /// becomes one of the app's hooks instead of a workload: helm creates it only
 /// at its events, never with the release.
@@ -55,10 +50,10 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
         .and_then(|m| m.get("annotations"))
         .and_then(|a| serde_yaml::from_value(a.clone()).ok())
         .unwrap_or_default();
-    if !annotations.contains_key(crate::helm::HOOK) || !matches!(kind, "Pod" | "Job") {
+    if !annotations.contains_key(crate::app::hooks::HOOK) || !matches!(kind, "Pod" | "Job") {
         return add_object(src, doc, api, kind, app, diags);
     }
-    let (events, weight, delete_policies, problems) = crate::helm::parse(&annotations);
+    let (events, weight, delete_policies, problems) = crate::app::hooks::parse(&annotations);
     for (key, p) in problems {
         diags.push(error_at_value(src, doc, &format!("/metadata/annotations/{}", crate::yaml::escape(key)), p));
     }
@@ -74,13 +69,13 @@ pub fn add(src: &Source, doc: &Doc, api: &str, kind: &str, app: &mut App, diags:
         ));
         return;
     }
-    app.hooks.push(crate::helm::Hook {
+    app.hooks.push(crate::app::hooks::Hook {
         name: role.name.clone(),
         kind: kind.to_string(),
         events,
         weight,
         delete_policies,
-        role: crate::helm::hook_role(role),
+        role: crate::app::hooks::hook_role(role),
     });
 }
 

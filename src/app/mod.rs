@@ -6,7 +6,9 @@
 //! already say everything a Pod can say.
 
 pub mod docs;
+pub mod hooks;
 pub mod kubedirector;
+pub mod ledger;
 pub mod load;
 pub mod manifests;
 pub mod podproof;
@@ -73,7 +75,7 @@ pub struct App {
     pub grace_sites: Vec<crate::fidelity::GraceSite>,
     /// Helm hooks (objects annotated `helm.sh/hook`): not members; they run at
     /// their events (src/helm.rs).
-    pub hooks: Vec<crate::helm::Hook>,
+    pub hooks: Vec<hooks::Hook>,
 }
 
 impl App {
@@ -233,23 +235,7 @@ pub fn dns_label(s: &str) -> String {
 
 /// Whether `s` is a valid DNS-1123 label (what Kubernetes demands of most names).
 pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// Checks a container's name: podman and a cluster both need a DNS label, and
-/// k8s-openapi turns a missing name into an empty one.
-pub fn check_container_name(name: &str) -> Result<(), String> {
-    match name {
-        "" => Err("a container needs a `name`".into()),
-        n if !is_dns_label(n) => {
-            Err(format!("container name `{n}` must be a DNS label (lowercase letters, digits and '-', at most 63)"))
-        }
-        _ => Ok(()),
-    }
+    crate::validation::names::dns1123_label(s).is_none()
 }
 
 /// Whether `s` is a valid DNS-1123 subdomain (ConfigMap, Secret, Pod names).

@@ -211,7 +211,7 @@ pub fn read(src: &Source, doc: &Doc, diags: &mut Vec<Diagnostic>) -> Option<App>
     // unknown fields in the Kubernetes parts of a role, which k8s-openapi
     // drops silently.
     let mut issues = crate::validation::Issues::default();
-    crate::validation::schema::app(&mut issues, &doc.value);
+    crate::validation::schema::app::<AppDoc>(&mut issues, &doc.value);
     if !issues.0.is_empty() {
         diags.extend(issues.0.iter().map(|i| super::docs::issue(src, doc, i)));
         return None;
@@ -278,6 +278,110 @@ fn read_role(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Role> {
     let before = diags.len();
+    check_role(src, doc, rp, r, app, diags);
+    let prefix = format!("{app_name}-{}", r.name);
+    let (volumes, mut mounts) = config_volumes(src, doc, rp, app_name, &prefix, r, app, diags);
+    let claim_templates = claim_templates(src, doc, rp, r, &mut mounts, diags);
+    let (config_package, event_list) = lifecycle(src, doc, rp, r, diags);
+    let reload_action = match &r.reload {
+        Some(s) => read_reload(src, doc, &format!("{rp}/reload"), s, diags),
+        None => app_reload,
+    };
+    let reload =
+        reload_action.map(|(action, verify)| reload::Policy { action, container: r.reload_container.clone(), verify });
+    let main = core::Container {
+        name: r.name.clone(),
+        image: Some(r.image.clone()),
+        image_pull_policy: r.image_pull_policy.clone(),
+        command: r.command.clone(),
+        args: r.args.clone(),
+        working_dir: r.working_dir.clone(),
+        env: (!r.env.is_empty()).then(|| {
+            r.env
+                .iter()
+                .map(|(k, v)| core::EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() })
+                .collect()
+        }),
+        ports: (!r.ports.is_empty()).then(|| {
+            r.ports
+                .iter()
+                .map(|p| core::ContainerPort {
+                    name: p.name.clone(),
+                    container_port: p.port,
+                    protocol: p.protocol.clone(),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        resources: r.resources.clone(),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        readiness_probe: r.readiness_probe.clone(),
+        liveness_probe: r.liveness_probe.clone(),
+        startup_probe: r.startup_probe.clone(),
+        lifecycle: r.hooks.clone(),
+        security_context: r.security_context.clone(),
+        ..Default::default()
+    };
+    let mut containers = vec![main];
+    containers.extend(r.sidecars.iter().cloned());
+    let mut annotations = BTreeMap::new();
+    if let Some(p) = &reload {
+        annotations.insert(reload::ANNOTATION.to_string(), p.action.to_string());
+        if let Some(c) = &p.container {
+            annotations.insert(reload::CONTAINER_ANNOTATION.to_string(), c.clone());
+        }
+        if let Some(v) = &p.verify {
+            let json = serde_json::to_string(v).expect("a reload check serializes");
+            annotations.insert(reload::VERIFY_ANNOTATION.to_string(), json);
+        }
+    }
+    if let Some(c) = &r.reload_container {
+        if !containers.iter().any(|k| &k.name == c) {
+            diags.push(error_at_value(
+                src,
+                doc,
+                &format!("{rp}/reloadContainer"),
+                format!("no container named `{c}` in role `{}`", r.name),
+            ));
+        }
+    }
+    let template = core::PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some([("app.kubernetes.io/name".to_string(), app_name.to_string())].into_iter().collect()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
+        spec: Some(core::PodSpec {
+            containers,
+            init_containers: (!r.init_containers.is_empty()).then(|| r.init_containers.clone()),
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            restart_policy: r.restart_policy.clone(),
+            termination_grace_period_seconds: r.termination_grace_period_seconds,
+            ..Default::default()
+        }),
+    };
+    if diags[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    Some(Role {
+        name: r.name.clone(),
+        workload: None,
+        members: r.members,
+        naming: Naming::Indexed(prefix),
+        template,
+        claim_templates,
+        config_package,
+        event_list,
+        cardinality: None,
+        origin: None,
+        reload,
+    })
+}
+
+/// What a role's own fields must be: a DNS-label name, a member count in
+/// range, valid ports, known policies, named init containers and sidecars;
+/// and the image it builds, whose context must exist (added to `app`).
+fn check_role(src: &Source, doc: &Doc, rp: &str, r: &RoleSpec, app: &mut App, diags: &mut Vec<Diagnostic>) {
     if !is_dns_label(&r.name) {
         diags.push(error_at_value(
             src,
@@ -319,7 +423,7 @@ fn read_role(
     }
     for (field, list) in [("initContainers", &r.init_containers), ("sidecars", &r.sidecars)] {
         for (i, c) in list.iter().enumerate() {
-            if let Err(e) = super::check_container_name(&c.name) {
+            if let Err(e) = crate::validation::names::container_name(&c.name) {
                 diags.push(error_at_value(src, doc, &format!("{rp}/{field}/{i}/name"), e));
             }
         }
@@ -334,7 +438,21 @@ fn read_role(
             Err(d) => diags.push(d),
         }
     }
-    let prefix = format!("{app_name}-{}", r.name);
+}
+
+/// A role's `config` and `secrets` entries: the ConfigMaps and Secrets they
+/// make (added to `app`), and the volumes and mounts that carry them.
+#[allow(clippy::too_many_arguments)]
+fn config_volumes(
+    src: &Source,
+    doc: &Doc,
+    rp: &str,
+    app_name: &str,
+    prefix: &str,
+    r: &RoleSpec,
+    app: &mut App,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<core::Volume>, Vec<core::VolumeMount>) {
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
     for (kind, list) in [("config", &r.config), ("secret", &r.secrets)] {
@@ -437,6 +555,18 @@ fn read_role(
             });
         }
     }
+    (volumes, mounts)
+}
+
+/// A role's `persistentDirs`: one claim template each, mounted at its path.
+fn claim_templates(
+    src: &Source,
+    doc: &Doc,
+    rp: &str,
+    r: &RoleSpec,
+    mounts: &mut Vec<core::VolumeMount>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<core::PersistentVolumeClaim> {
     let mut claim_templates = Vec::new();
     for (i, dir) in r.persistent_dirs.iter().enumerate() {
         if !dir.starts_with('/') {
@@ -465,6 +595,17 @@ fn read_role(
         });
         mounts.push(core::VolumeMount { name: claim, mount_path: dir.clone(), ..Default::default() });
     }
+    claim_templates
+}
+
+/// A role's KubeDirector-style `lifecycle`: its config package and event list.
+fn lifecycle(
+    src: &Source,
+    doc: &Doc,
+    rp: &str,
+    r: &RoleSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> (Option<ConfigPackage>, Option<Vec<String>>) {
     let mut config_package = None;
     let mut event_list = None;
     if let Some(l) = &r.lifecycle {
@@ -503,99 +644,7 @@ fn read_role(
             event_list = Some(list.clone());
         }
     }
-    let reload_action = match &r.reload {
-        Some(s) => read_reload(src, doc, &format!("{rp}/reload"), s, diags),
-        None => app_reload,
-    };
-    let reload =
-        reload_action.map(|(action, verify)| reload::Policy { action, container: r.reload_container.clone(), verify });
-    let main = core::Container {
-        name: r.name.clone(),
-        image: Some(r.image.clone()),
-        image_pull_policy: r.image_pull_policy.clone(),
-        command: r.command.clone(),
-        args: r.args.clone(),
-        working_dir: r.working_dir.clone(),
-        env: (!r.env.is_empty()).then(|| {
-            r.env
-                .iter()
-                .map(|(k, v)| core::EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() })
-                .collect()
-        }),
-        ports: (!r.ports.is_empty()).then(|| {
-            r.ports
-                .iter()
-                .map(|p| core::ContainerPort {
-                    name: p.name.clone(),
-                    container_port: p.port,
-                    protocol: p.protocol.clone(),
-                    ..Default::default()
-                })
-                .collect()
-        }),
-        resources: r.resources.clone(),
-        volume_mounts: (!mounts.is_empty()).then_some(mounts),
-        readiness_probe: r.readiness_probe.clone(),
-        liveness_probe: r.liveness_probe.clone(),
-        startup_probe: r.startup_probe.clone(),
-        lifecycle: r.hooks.clone(),
-        security_context: r.security_context.clone(),
-        ..Default::default()
-    };
-    let mut containers = vec![main];
-    containers.extend(r.sidecars.iter().cloned());
-    let mut annotations = BTreeMap::new();
-    if let Some(p) = &reload {
-        annotations.insert(reload::ANNOTATION.to_string(), p.action.to_string());
-        if let Some(c) = &p.container {
-            annotations.insert(reload::CONTAINER_ANNOTATION.to_string(), c.clone());
-        }
-        if let Some(v) = &p.verify {
-            let json = serde_json::to_string(v).expect("a reload check serializes");
-            annotations.insert(reload::VERIFY_ANNOTATION.to_string(), json);
-        }
-    }
-    if let Some(c) = &r.reload_container {
-        if !containers.iter().any(|k| &k.name == c) {
-            diags.push(error_at_value(
-                src,
-                doc,
-                &format!("{rp}/reloadContainer"),
-                format!("no container named `{c}` in role `{}`", r.name),
-            ));
-        }
-    }
-    let template = core::PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some([("app.kubernetes.io/name".to_string(), app_name.to_string())].into_iter().collect()),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            ..Default::default()
-        }),
-        spec: Some(core::PodSpec {
-            containers,
-            init_containers: (!r.init_containers.is_empty()).then(|| r.init_containers.clone()),
-            volumes: (!volumes.is_empty()).then_some(volumes),
-            restart_policy: r.restart_policy.clone(),
-            termination_grace_period_seconds: r.termination_grace_period_seconds,
-            ..Default::default()
-        }),
-    };
-    if diags[before..].iter().any(Diagnostic::is_error) {
-        return None;
-    }
-    Some(Role {
-        name: r.name.clone(),
-        workload: None,
-        members: r.members,
-        naming: Naming::Indexed(prefix),
-        template,
-        claim_templates,
-        config_package,
-        event_list,
-        cardinality: None,
-        origin: None,
-        reload,
-    })
+    (config_package, event_list)
 }
 
 fn meta(name: &str, app: &str) -> ObjectMeta {

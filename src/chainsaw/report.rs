@@ -40,6 +40,7 @@ fn base(t: &Test) -> TestResult {
         run_id: String::new(),
         snapshot_problems: Vec::new(),
         kept: false,
+        environment_failed: false,
         teardown: Duration::ZERO,
         ledger: Vec::new(),
         timeline: Vec::new(),

@@ -87,8 +87,9 @@ pub fn run(a: Args) -> Result<i32> {
         _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     // The report is written as files are done, so a large corpus costs the
-    // memory of the files in flight.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // memory of the files in flight; it goes through the redaction layer, as
+    // every output does, one file at a time.
+    let mut out = crate::redact::stdout();
     let mut writer = output::Writer::new(&opts, format, color, &mut out);
     let mut errors = 0;
     let bad = lint::run(&a.paths, &opts, a.threads.map_or(0, usize::from), |file| {

@@ -15,7 +15,7 @@ mod test;
 mod up;
 mod verify;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 
@@ -24,6 +24,7 @@ use std::ffi::OsString;
     name = "podproof",
     version,
     about = "Prove Kubernetes apps locally with `podman kube play` before promoting them to a cluster",
+    after_help = crate::error::exit::HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -122,11 +123,6 @@ pub fn print_warnings<'a>(diags: impl IntoIterator<Item = &'a crate::error::Diag
     for d in diags {
         errln!("{d}");
     }
-}
-
-#[allow(dead_code)]
-fn usage(msg: impl Into<String>) -> Error {
-    Error::Usage(msg.into())
 }
 
 /// The fidelity ledger's flags, the same on `render`, `up` and `test`.

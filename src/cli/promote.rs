@@ -2,8 +2,9 @@
 
 use crate::app;
 use crate::error::{Error, Result};
+use crate::imagemap::Mapping;
 use crate::outdir::{self, File};
-use crate::promote::{self, Check, Mapping};
+use crate::promote::{self, Check};
 use crate::render::{cluster, Object, Options};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
@@ -122,7 +123,7 @@ fn gate(checks: &[Check], force: bool) -> Result<Vec<&Check>> {
     if !force {
         let mut causes: Vec<String> = reasons.collect();
         causes.push("fix these, or bypass them with --force (which is recorded in the output)".into());
-        return Err(Error::Failed { headline: format!("refusing to promote: precondition failed ({names})"), causes });
+        return Err(Error::failed_because(format!("refusing to promote: precondition failed ({names})"), causes));
     }
     errln!(
         "WARNING: --force: promoting although preconditions failed ({names}); every object is annotated {}",

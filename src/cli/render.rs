@@ -34,7 +34,7 @@ pub fn run(a: Args) -> Result<i32> {
     let (apps, warnings) = app::load(&a.apps).into_result()?;
     super::print_warnings(&warnings);
     crate::fidelity::announce(
-        &crate::fidelity::of_apps(&apps),
+        &crate::app::ledger::of_apps(&apps),
         a.fidelity.ledger,
         a.fidelity.strict,
         "`podproof render --ledger` lists them",

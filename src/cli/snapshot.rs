@@ -95,7 +95,8 @@ fn colour() -> bool {
 /// (`printf 'a\nr\n'`) can drive it as well as a person can. End of input quits.
 fn review(drafts: &[Draft]) -> std::io::Result<()> {
     let mut lines = std::io::stdin().lock().lines();
-    let mut out = std::io::stdout().lock();
+    // Through the redaction layer: a draft may hold what a test printed.
+    let mut out = crate::redact::stdout();
     let (mut accepted, mut rejected) = (0, 0);
     'drafts: for (i, d) in drafts.iter().enumerate() {
         let (h, old, new) = d.read()?;

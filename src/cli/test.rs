@@ -1,7 +1,7 @@
 //! `podproof test`: discover and run scenario tests.
 
+use crate::app::ledger::GraceFrom;
 use crate::error::{Error, Result};
-use crate::fidelity::GraceFrom;
 use crate::report;
 use crate::runner::{self, Options, Outcome, Progress, TestResult};
 use crate::snapshot::{Mode, Store};
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>"
+    after_help = concat!(
+        "Examples:\n  podproof test fixtures/tests\n  podproof test -j 4 --filter prometheus --report junit=report.xml\n  podproof test --shard 1/2 --fail-fast\n  podproof test --keep fixtures/tests/failing.yaml && podproof down --run <id>\n\n",
+        crate::exit_codes_help!()
+    )
 )]
 pub struct Args {
     /// Files or directories to search for `kind: Test` files (default: .)
@@ -157,7 +160,7 @@ pub fn run(a: Args) -> Result<i32> {
         (None, Some(g)) => (g, GraceFrom::TestConfig),
         (None, None) => (DEFAULT_GRACE, GraceFrom::TestFlag),
     };
-    let ledger = crate::fidelity::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from, &|| {
+    let ledger = crate::app::ledger::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from, &|| {
         crate::podman::version().ok().map(|v| (v.major, v.minor))
     });
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
@@ -257,7 +260,15 @@ pub fn run(a: Args) -> Result<i32> {
             crate::signals::which().unwrap_or("a signal")
         )));
     }
-    Ok(if results.iter().any(|r| r.outcome == Outcome::Failed) { 1 } else { 0 })
+    // A broken environment outweighs a red test: its results cannot be trusted.
+    use crate::error::exit;
+    Ok(if results.iter().any(|r| r.environment_failed) {
+        exit::ENVIRONMENT
+    } else if results.iter().any(|r| r.outcome == Outcome::Failed) {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// One note for the containers whose PID 1 ignores its stop signal, a line

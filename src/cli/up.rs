@@ -55,7 +55,7 @@ pub fn run(a: Args) -> Result<i32> {
     // beside the rendering.
     crate::podman::warm();
     crate::fidelity::announce(
-        &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
+        &crate::app::ledger::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
         a.fidelity.ledger,
         a.fidelity.strict,
         "`--ledger` lists them",
@@ -80,7 +80,7 @@ pub fn run(a: Args) -> Result<i32> {
         Err(e) => return Err(e.context("podproof up failed; `podproof down --all` removes what was started")),
     };
     // `down NAME` has no definitions: it reads the preStop hooks from here.
-    crate::kubelet::stop::save(&env);
+    crate::env::save_stop_specs(&env);
     errln!("{} members ready", env.members.len());
     if !a.watch {
         return Ok(0);
@@ -125,7 +125,7 @@ fn reconcile(a: &Args, log: &(dyn Fn(&str) + Sync)) -> Result<Env> {
     // A change that adds something podproof does not honour is refused under --strict.
     if a.fidelity.strict {
         crate::fidelity::announce(
-            &crate::fidelity::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
+            &crate::app::ledger::of_run(&apps, crate::env::Settings::default().grace, &podman_version),
             false,
             true,
             "",

@@ -15,7 +15,7 @@ impl Env {
             for img in &app.images {
                 // The image is rebuilt when its context changed since it was built, so
                 // the record's context digest always describes the image the test ran.
-                let sha = crate::record::digest_path(&img.context).map_err(|e| {
+                let sha = crate::digest::digest_path(&img.context).map_err(|e| {
                     Error::bad_input(
                         format!("cannot read the build context {}", crate::source::display(&img.context)),
                         vec![e.to_string()],

@@ -25,6 +25,7 @@ use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod down;
 mod hooks;
 mod images;
 mod network;
@@ -32,12 +33,14 @@ mod pods;
 mod projections;
 mod ready;
 mod run;
+mod stop;
 
 pub use hooks::{LifecycleHooks, NoHooks};
 pub use network::{domain, fqdn, kd_service};
 pub use pods::{is_sidecar, pod_yaml};
 pub use projections::{payload, project};
 pub use run::{Teardown, TeardownGuard};
+pub use stop::{save_stop_specs, stop_spec};
 
 /// Where progress lines go (stderr for `up`, the test's log for `test`).
 pub type Log<'a> = &'a (dyn Fn(&str) + Sync);

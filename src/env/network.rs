@@ -133,7 +133,7 @@ impl Env {
     /// the last leaves, so this is checked after every start; the check reads
     /// sysfs and the states the readiness poll just cached, with no podman call.
     pub(super) fn pin_bridge(&self, members: &[Member], log: Log) {
-        if podman::rootless_user() {
+        if crate::host::rootless_user() {
             return;
         }
         let gateway = members.iter().filter(|m| !m.host_network).find_map(|m| {

@@ -56,7 +56,7 @@ impl Env {
             self.ensure_volume(&name, &app.name)?;
         }
         let mut pod = pod;
-        if !podman::limits_enforced() && strip_limits(&mut pod) {
+        if !crate::host::limits_enforced() && strip_limits(&mut pod) {
             log(&format!(
                 "resource limits of {} are left out: rootless podman on cgroups v1 cannot enforce them",
                 m.pod
@@ -212,7 +212,7 @@ impl Env {
             let out = out?;
             if out.status != 0 {
                 let output = format!("{}{}", out.stdout, out.stderr);
-                return Err(Error::runtime(format!(
+                return Err(Error::failed(format!(
                     "init container {} of {} exited with code {}",
                     c.name, m.pod, out.status
                 ))
@@ -249,7 +249,7 @@ impl Env {
         if let Some(h) = hook.filter(|_| states.iter().any(|s| s.running)) {
             let t = self.target(m, &c.name, &states);
             probe::handler(&h, &t, Duration::from_secs(30)).map_err(|e| {
-                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                Error::failed(format!("postStart hook of {}/{} failed", m.pod, c.name))
                     .because(e)
                     .because(self.logs_of(m))
             })?;
@@ -349,7 +349,10 @@ impl Env {
             }
             1 => Err(errors.into_iter().next().expect("one error")),
             n => {
-                let mut e = Error::runtime(format!("{n} members failed to start"));
+                // The app's fault unless the environment's failed one of them.
+                let env = errors.iter().any(|e| e.exit_code() == crate::error::exit::ENVIRONMENT);
+                let headline = format!("{n} members failed to start");
+                let mut e = if env { Error::runtime(headline) } else { Error::failed(headline) };
                 for err in errors {
                     e = e.because(err.to_string().trim_start_matches("error: ").to_string());
                 }
@@ -367,7 +370,7 @@ impl Env {
             let states = self.wait_running(m, &c.name, timeout)?;
             let t = self.target(m, &c.name, &states);
             probe::handler(h, &t, Duration::from_secs(30)).map_err(|e| {
-                Error::runtime(format!("postStart hook of {}/{} failed", m.pod, c.name))
+                Error::failed(format!("postStart hook of {}/{} failed", m.pod, c.name))
                     .because(e)
                     .because(self.logs_of(m))
             })?;
@@ -444,7 +447,7 @@ impl Env {
     /// and only then holds the sidecars back until the main containers exited.
     pub fn pre_stop(&self, members: &[Member], log: Log) {
         let specs: Vec<crate::kubelet::stop::StopSpec> =
-            members.iter().map(|m| crate::kubelet::stop::StopSpec::of(m, &self.spec_of(m))).collect();
+            members.iter().map(|m| super::stop_spec(m, &self.spec_of(m))).collect();
         crate::kubelet::stop::pre_stop(&specs, self.settings.grace, log);
     }
 
@@ -477,18 +480,15 @@ impl Env {
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        // The workers stop first, so that the stop is not taken for a crash.
-        for m in members {
-            self.kubelet.stop(&m.pod);
-            if self.is_played(m) {
-                self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
-            }
+        for m in members.iter().filter(|m| self.is_played(m)) {
+            self.kubelet.timeline.normal(&m.pod, "Killing", format!("Stopping pod {}", m.pod));
         }
-        self.pre_stop(members, log);
         let ignored = std::sync::Mutex::new(Vec::new());
-        // One stop call per pod, all at once: `podman pod stop a b c` stops
-        // them one after another, each waiting out its grace period.
-        let stops: Vec<std::result::Result<(), podman::PodmanError>> = std::thread::scope(|s| {
+        // One termination per pod, all at once: `podman pod stop a b c` stops
+        // them one after another, each waiting out its grace period. A pod
+        // with a worker is terminated by it, so that nothing is restarted
+        // and no stop is taken for a crash meanwhile.
+        let stops: Vec<std::result::Result<(), String>> = std::thread::scope(|s| {
             let hs: Vec<_> = members
                 .iter()
                 .map(|m| {
@@ -502,17 +502,24 @@ impl Env {
                                 ignored.lock().expect("ignored lock").extend(found);
                             }
                         }
+                        let spec = self.spec_of(m);
                         // Sidecars stop after the main containers, as in Kubernetes.
-                        if self.spec_of(m).init_containers.iter().flatten().any(is_sidecar) {
-                            for c in m.podman_containers() {
-                                let _ = podman::container_stop(&c, grace);
-                            }
-                        }
-                        podman::pod_stop(std::slice::from_ref(&m.pod), grace)
+                        let containers = if spec.init_containers.iter().flatten().any(is_sidecar) {
+                            m.podman_containers()
+                        } else {
+                            Vec::new()
+                        };
+                        let t = crate::kubelet::stop::Termination {
+                            spec: super::stop_spec(m, &spec),
+                            hook_grace: self.settings.grace,
+                            grace,
+                            containers,
+                        };
+                        self.kubelet.terminate(t, log)
                     })
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(podman::panicked("pod stop")))).collect()
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("pod stop panicked".into()))).collect()
         });
         let ignored = ignored.into_inner().expect("ignored lock");
         let pods: Vec<String> = members.iter().map(|m| m.pod.clone()).collect();
@@ -530,7 +537,7 @@ impl Env {
         rm?;
         if stops.iter().all(|r| r.is_err()) {
             if let Some(Err(e)) = stops.into_iter().next() {
-                log(&format!("stopping pods: {}", e.stderr.trim()));
+                log(&format!("stopping pods: {e}"));
             }
         }
         Ok(ignored)
@@ -655,7 +662,7 @@ fn run_flags(
     // Limits as `kube play` applies them (and only where podman can enforce
     // them, as `strip_limits` decides for the played pod): limits.memory,
     // limits.cpu as a quota, requests.memory as a reservation.
-    if podman::limits_enforced() {
+    if crate::host::limits_enforced() {
         let r = c.resources.as_ref();
         let get = |m: Option<
             &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,

@@ -87,13 +87,13 @@ impl Env {
         match e {
             WaitError::Interrupted => Error::runtime(format!("interrupted while waiting for {what}")),
             WaitError::Timeout(last) => {
-                let mut err = Error::runtime(format!("timed out after {timeout:?} waiting for {what}"));
+                let mut err = Error::failed(format!("timed out after {timeout:?} waiting for {what}"));
                 if let Some(l) = last {
                     err = err.because(l);
                 }
                 err.because(self.logs_of(m))
             }
-            WaitError::Failed(reason) => Error::runtime(format!("{} failed while waiting for {what}", m.pod))
+            WaitError::Failed(reason) => Error::failed(format!("{} failed while waiting for {what}", m.pod))
                 .because(reason)
                 .because(self.logs_of(m)),
         }

@@ -14,6 +14,8 @@
 pub mod backoff;
 pub mod grace;
 pub mod prober;
+pub mod probes;
+pub mod runtime;
 pub mod status;
 pub mod stop;
 pub mod timeline;
@@ -74,6 +76,7 @@ pub struct Kubelet {
     pub timeline: Arc<timeline::Timeline>,
     pub status: Arc<status::StatusCache>,
     pub backoff: Backoff,
+    pub runtime: Arc<dyn runtime::Runtime>,
     /// Per pod, its worker and its containers' podman names (their event routes).
     workers: Mutex<BTreeMap<String, (worker::Handle, Vec<String>)>>,
     routes: Routes,
@@ -87,6 +90,7 @@ impl Kubelet {
             timeline: Arc::new(timeline::Timeline::new(start)),
             status: Default::default(),
             backoff,
+            runtime: Arc::new(runtime::Podman),
             workers: Default::default(),
             routes: Default::default(),
             dispatcher: Default::default(),
@@ -99,8 +103,12 @@ impl Kubelet {
         self.ensure_dispatcher()?;
         let name = pod.pod.clone();
         let containers: Vec<String> = pod.containers.iter().chain(&pod.sidecars).map(|c| c.podman.clone()).collect();
-        let shared =
-            worker::Shared { timeline: self.timeline.clone(), status: self.status.clone(), backoff: self.backoff };
+        let shared = worker::Shared {
+            timeline: self.timeline.clone(),
+            status: self.status.clone(),
+            backoff: self.backoff,
+            runtime: self.runtime.clone(),
+        };
         let h = worker::spawn(pod, states, shared);
         {
             let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
@@ -130,21 +138,38 @@ impl Kubelet {
         self.status.remove(pod);
     }
 
+    /// Terminates a pod: through its worker when it has one, which then
+    /// ends (so nothing restarts while the pod stops), or else here. Lines
+    /// to log (failed preStop hooks) go to `log`; the error is the pod stop's.
+    pub fn terminate(&self, t: stop::Termination, log: &(dyn Fn(&str) + Sync)) -> Result<(), String> {
+        let pod = t.spec.pod.clone();
+        let h = self.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(&pod);
+        let result = match h {
+            Some((h, containers)) => {
+                self.routes.lock().unwrap_or_else(|p| p.into_inner()).retain(|c, _| !containers.contains(c));
+                match h.terminate(t.clone()) {
+                    Some((result, lines)) => {
+                        for l in lines {
+                            log(&l);
+                        }
+                        result
+                    }
+                    // The worker ended first (a signal): the pod still stops.
+                    None => stop::terminate(self.runtime.as_ref(), &t, log),
+                }
+            }
+            None => stop::terminate(self.runtime.as_ref(), &t, log),
+        };
+        self.status.remove(&pod);
+        result
+    }
+
     pub fn stop_all(&self) {
         let pods: Vec<String> = self.workers.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
         for p in pods {
             self.stop(&p);
         }
         self.stop_dispatcher();
-    }
-
-    pub fn has_worker(&self, pod: &str) -> bool {
-        self.workers.lock().unwrap_or_else(|p| p.into_inner()).contains_key(pod)
-    }
-
-    /// How many pod worker threads run now.
-    pub fn worker_count(&self) -> usize {
-        self.workers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Starts the run's event stream (before a worker's pod plays, so no exit is missed).

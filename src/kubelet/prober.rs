@@ -99,6 +99,9 @@ pub enum Attempt {
     Retry,
     /// A run was counted; the result changed to this value, if it changed.
     Counted(Option<bool>),
+    /// A prober error that stayed one after its tries: the run's result is
+    /// thrown away, nothing is counted (`Probe::errored`).
+    Errored,
 }
 
 impl Probe {

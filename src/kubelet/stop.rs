@@ -3,10 +3,13 @@
 //! and the pod's terminationGracePeriodSeconds. The played YAML carries no
 //! hooks (podproof performs them), so `up` keeps this small record per pod in
 //! the run's state directory (`stop/<pod>.json`) and `down NAME` reads it.
+//! The environment makes the records (`Env::stop_spec`); this file keeps, reads
+//! and acts on them.
 
-use crate::env::{Env, Log, Member};
+use super::runtime::Runtime;
 use crate::podman;
 use crate::probe;
+use crate::state;
 use k8s_openapi::api::core::v1 as core;
 use std::time::Duration;
 
@@ -31,29 +34,6 @@ pub struct StopContainer {
 }
 
 impl StopSpec {
-    pub fn of(m: &Member, spec: &core::PodSpec) -> StopSpec {
-        let sidecars = spec.init_containers.iter().flatten().filter(|c| crate::env::is_sidecar(c));
-        let containers = spec
-            .containers
-            .iter()
-            .chain(sidecars)
-            .filter_map(|c| {
-                Some(StopContainer {
-                    container: m.container(&c.name),
-                    ports: c.ports.clone().unwrap_or_default(),
-                    pre_stop: c.lifecycle.as_ref()?.pre_stop.clone()?,
-                })
-            })
-            .collect();
-        StopSpec {
-            format: 1,
-            pod: m.pod.clone(),
-            host_network: m.host_network,
-            termination_grace_period_seconds: spec.termination_grace_period_seconds,
-            containers,
-        }
-    }
-
     /// The containers of the pod that ignore their stop signal, when all its
     /// running ones do and none has a preStop hook (see `kubelet::grace`).
     pub fn ignoring(&self) -> Vec<super::grace::Ignored> {
@@ -74,29 +54,80 @@ impl StopSpec {
     }
 }
 
-/// Keeps the stop records of the played members of `env` (after `up`).
-pub fn save(env: &Env) {
-    for m in env.members.iter().filter(|m| env.is_played(m)) {
-        let spec = StopSpec::of(m, &env.spec_of(m));
-        if let Err(e) = crate::state::write_stop_spec(&env.run.id, &spec) {
-            crate::errln!(
-                "warning: cannot keep the preStop hooks of {}: {e}; `podproof down` by name will not run them",
-                m.pod
-            );
-        }
+/// Where a run keeps its pods' stop records.
+fn stop_dir(id: &str) -> std::path::PathBuf {
+    state::run_dir(id).join("stop")
+}
+
+/// Writes a pod's stop record (0600: a hook's command is the user's text).
+pub fn write(id: &str, spec: &StopSpec) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    state::check_id(id).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let dir = stop_dir(id);
+    std::fs::create_dir_all(&dir)?;
+    state::restrict(&dir)?;
+    let path = state::write_file_in(&dir, &format!("{}.json", spec.pod), &serde_json::to_vec_pretty(spec)?)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// A pod's stop record, `None` when there is none (a pod played before
+/// podproof kept them) or it does not parse.
+pub fn read(id: &str, pod: &str) -> Option<StopSpec> {
+    state::check_id(id).ok()?;
+    let name = format!("{pod}.json");
+    state::check_file_name(&name).ok()?;
+    let spec: StopSpec = serde_json::from_slice(&std::fs::read(stop_dir(id).join(name)).ok()?).ok()?;
+    (spec.pod == pod).then_some(spec)
+}
+
+/// Removes a pod's stop record.
+pub fn remove(id: &str, pod: &str) {
+    let name = format!("{pod}.json");
+    if state::check_id(id).is_ok() && state::check_file_name(&name).is_ok() {
+        let _ = state::remove_inside(&state::run_dir(id), &stop_dir(id).join(name));
     }
+}
+
+/// A pod's termination, as the kubelet's `killPod` does it: every preStop
+/// hook at once, each within `hook_grace` (bounded by the pod's
+/// terminationGracePeriodSeconds), then the listed containers one by one
+/// (main containers before native sidecars, which must outlive them), then
+/// the pod, each stop within `grace`.
+#[derive(Debug, Clone)]
+pub struct Termination {
+    pub spec: StopSpec,
+    pub hook_grace: Duration,
+    pub grace: Duration,
+    /// Stopped one by one before the pod (a pod with native sidecars).
+    pub containers: Vec<String>,
+}
+
+/// Terminates a pod: its pod worker does this when it has one (so that
+/// nothing restarts meanwhile), the environment when it has none. The
+/// error is the pod stop's.
+pub fn terminate(rt: &dyn Runtime, t: &Termination, log: &(dyn Fn(&str) + Sync)) -> Result<(), String> {
+    let _cleanup = podman::cleanup_scope();
+    pre_stop_with(rt, std::slice::from_ref(&t.spec), t.hook_grace, log);
+    for c in &t.containers {
+        let _ = rt.stop(c, t.grace);
+    }
+    rt.stop_pod(&t.spec.pod, t.grace)
 }
 
 /// Runs the preStop hooks of the running containers of each recorded pod,
 /// all at once, each within its pod's grace period.
-pub fn pre_stop(specs: &[StopSpec], grace: Duration, log: Log) {
+pub fn pre_stop(specs: &[StopSpec], grace: Duration, log: &(dyn Fn(&str) + Sync)) {
+    pre_stop_with(&super::runtime::Podman, specs, grace, log)
+}
+
+fn pre_stop_with(rt: &dyn Runtime, specs: &[StopSpec], grace: Duration, log: &(dyn Fn(&str) + Sync)) {
     let _cleanup = podman::cleanup_scope();
     std::thread::scope(|s| {
         for spec in specs {
             for c in &spec.containers {
                 s.spawn(move || {
                     let _cleanup = podman::cleanup_scope();
-                    let Ok(states) = podman::inspect_containers(std::slice::from_ref(&c.container)) else { return };
+                    let Ok(states) = rt.inspect(std::slice::from_ref(&c.container)) else { return };
                     let Some(st) = states.iter().find(|st| st.running && st.pid > 0) else { return };
                     let t = probe::Target {
                         container: c.container.clone(),
@@ -104,52 +135,11 @@ pub fn pre_stop(specs: &[StopSpec], grace: Duration, log: Log) {
                         ip: if spec.host_network { String::new() } else { st.ip.clone() },
                         ports: c.ports.clone(),
                     };
-                    if let Err(e) = probe::handler(&c.pre_stop, &t, spec.grace(grace)) {
+                    if let Err(e) = rt.handler(&c.pre_stop, &t, spec.grace(grace)) {
                         log(&format!("preStop hook of {} failed: {e}", c.container));
                     }
                 });
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(yaml: &str, grace: Duration, expect: (Vec<&str>, Duration)) {
-        let spec: core::PodSpec = serde_yaml::from_str(yaml).unwrap();
-        let m = Member {
-            app: "a".into(),
-            role: "r".into(),
-            index: 0,
-            name: "a-r-0".into(),
-            pod: "a-r-0-x1".into(),
-            host_network: false,
-            containers: spec.containers.iter().map(|c| c.name.clone()).collect(),
-            aliases: Vec::new(),
-        };
-        let s = StopSpec::of(&m, &spec);
-        // The record reads back as written.
-        let back: StopSpec = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back, s);
-        let names: Vec<&str> = s.containers.iter().map(|c| c.container.as_str()).collect();
-        assert_eq!((names, s.grace(grace)), expect, "{yaml}");
-    }
-
-    #[test]
-    fn records_hooks_and_grace() {
-        check(
-            "terminationGracePeriodSeconds: 5\ncontainers:\n- {name: app, lifecycle: {preStop: {exec: {command: [x]}}}}\n- {name: web}\n",
-            Duration::from_secs(10),
-            (vec!["a-r-0-x1-app"], Duration::from_secs(5)),
-        );
-        check("containers:\n- {name: web}\n", Duration::from_secs(2), (vec![], Duration::from_secs(2)));
-        // A native sidecar's hook is run too; an ordinary init container has none to run.
-        check(
-            "initContainers:\n- {name: proxy, restartPolicy: Always, lifecycle: {preStop: {exec: {command: [x]}}}}\n- {name: setup}\ncontainers:\n- {name: web}\n",
-            Duration::from_secs(2),
-            (vec!["a-r-0-x1-proxy"], Duration::from_secs(2)),
-        );
-    }
 }

@@ -22,7 +22,7 @@
 
 use super::rules;
 use crate::error::{Diagnostic, Error, Severity};
-use crate::promote::Mapping;
+use crate::imagemap::Mapping;
 use crate::yaml::{self, Doc};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use serde_yaml::Value;
@@ -274,7 +274,7 @@ impl Config {
 
     /// What promotion renames `image` to, if it renames it.
     pub fn promoted_as(&self, image: &str) -> Option<String> {
-        crate::promote::map_image(&self.image_map, image)
+        crate::imagemap::map_image(&self.image_map, image)
     }
 }
 

@@ -11,7 +11,6 @@ pub mod output;
 pub mod readers;
 pub mod rules;
 pub mod schema;
-pub mod view;
 mod walk;
 
 pub use config::Config;

@@ -141,6 +141,12 @@ impl<'a, W: Write> Writer<'a, W> {
     /// Writes one file's findings (or a later part of them: the findings
     /// across files of a file written earlier).
     pub fn file(&mut self, file: &FileReport) -> io::Result<()> {
+        self.write_file(file)?;
+        // The redaction layer holds what it is given until a flush.
+        self.w.flush()
+    }
+
+    fn write_file(&mut self, file: &FileReport) -> io::Result<()> {
         self.begin()?;
         if !file.more {
             self.files += 1;
@@ -374,7 +380,10 @@ fn uri(path: &str) -> String {
         .collect()
 }
 
+/// Escaped for XML 1.0, without the control characters it cannot carry (a
+/// finding's message may quote them from the input).
 fn xml(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !matches!(c, '\x00'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f')).collect();
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
 

@@ -6,8 +6,8 @@
 use super::rules::{
     Ctx, INVALID_IMAGE_REFERENCE, INVALID_TARGET_PORTS, MISMATCHING_SELECTOR, SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD,
 };
-use crate::app::docs::type_name;
 use crate::validation::{self, Issues, Problem};
+use crate::yaml::type_name;
 use serde_yaml::Value;
 
 /// A document without a usable apiVersion and kind.
@@ -58,7 +58,7 @@ pub fn k8s(ctx: &mut Ctx, api: &str, kind: &str) {
 /// An App document; true when it fits the schema, so its reader can run.
 pub fn app(ctx: &mut Ctx) -> bool {
     let mut issues = Issues::default();
-    validation::schema::app(&mut issues, &ctx.doc.value);
+    validation::schema::app::<crate::app::podproof::AppDoc>(&mut issues, &ctx.doc.value);
     let clean = issues.0.is_empty();
     report(ctx, issues);
     clean

@@ -11,14 +11,13 @@
 //! is not part of cleanup (see `is_cleanup`) is stopped (SIGTERM to its
 //! group, SIGKILL after `CANCEL_GRACE`) and returns a "cancelled" error;
 //! cleanup calls run on within their deadlines. The live children are kept in
-//! a registry, so that a second signal, which exits at once, kills them first.
+//! the registry of `signals`, so that a second signal, which exits at once,
+//! kills them first.
 
 use super::{Output, PodmanError, Trace, QUIET_CGROUPS_V1};
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The podman binary; `PODPROOF_PODMAN` overrides it (tests inject failures this way).
@@ -123,45 +122,6 @@ pub fn in_cleanup_scope() -> bool {
     IN_CLEANUP.with(Cell::get)
 }
 
-/// The live children: a second signal kills them before podproof exits.
-static LIVE: Mutex<BTreeMap<u64, Arc<duct::Handle>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A child in the registry while it runs.
-struct Registered(u64);
-
-impl Registered {
-    fn new(h: &Arc<duct::Handle>) -> Registered {
-        let id = NEXT.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut l) = LIVE.lock() {
-            l.insert(id, h.clone());
-        }
-        Registered(id)
-    }
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        if let Ok(mut l) = LIVE.lock() {
-            l.remove(&self.0);
-        }
-    }
-}
-
-/// The number of podman children running now.
-pub fn live_children() -> usize {
-    LIVE.lock().map(|l| l.len()).unwrap_or(0)
-}
-
-/// Kills every live child (the second signal: podproof exits next).
-/// duct's `kill` is safe against a child that was just reaped.
-pub fn kill_children() {
-    let live: Vec<Arc<duct::Handle>> = LIVE.lock().map(|l| l.values().cloned().collect()).unwrap_or_default();
-    for h in live {
-        let _ = h.kill();
-    }
-}
-
 /// Runs podman with `args`; a non-zero exit is returned, not an error.
 pub fn run_unchecked(args: &[String], stdin: Option<&[u8]>) -> Result<Output, PodmanError> {
     run_until(args, stdin, None)
@@ -217,31 +177,33 @@ fn run_env_until(
 fn wait_child(expr: duct::Expression, timeout: Duration, cleanup: bool) -> Result<std::process::Output, String> {
     let signals_before = crate::signals::received();
     let handle = Arc::new(expr.start().map_err(|e| e.to_string())?);
-    let _registered = Registered::new(&handle);
+    let kill = handle.clone();
+    // duct's `kill` is safe against a child that was just reaped.
+    let _registered = crate::signals::register_child(move || {
+        let _ = kill.kill();
+    });
     let deadline = Instant::now() + timeout;
-    // The poll starts fine and backs off to 10 ms: most calls end within a
-    // few ms, and a fixed 10 ms would add up over a run.
-    let mut poll = Duration::from_millis(1);
-    loop {
+    // The child's exit is the condition; this thread is the only one that
+    // waits for it, and a cleanup call must outlive a signal, so the poll is
+    // `wait::poll_backoff`, which does not stop on one. It starts fine and
+    // backs off to 10 ms: most calls end within a few ms, and a fixed 10 ms
+    // would add up over a run.
+    crate::wait::poll_backoff(Duration::from_millis(1), Duration::from_millis(10), || {
         match handle.try_wait() {
-            Ok(Some(o)) => return Ok(o.clone()),
+            Ok(Some(o)) => return Some(Ok(o.clone())),
             Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Some(Err(e.to_string())),
         }
         if !cleanup && crate::signals::received() > signals_before {
             stop(&handle, CANCEL_GRACE);
-            return Err(crate::signals::cancelled_message());
+            return Some(Err(crate::signals::cancelled_message()));
         }
         if Instant::now() >= deadline {
             stop(&handle, Duration::ZERO);
-            return Err(format!("timed out after {timeout:?}"));
+            return Some(Err(format!("timed out after {timeout:?}")));
         }
-        // The child's exit is the condition; this thread is the only one
-        // that waits for it, so it cannot use `wait::await_condition`, which
-        // stops on a signal that cleanup calls must outlive.
-        std::thread::sleep(poll);
-        poll = (poll * 2).min(Duration::from_millis(10));
-    }
+        None
+    })
 }
 
 /// Stops a child and its process group: SIGTERM, then SIGKILL after `grace`.
@@ -255,11 +217,13 @@ fn stop(handle: &duct::Handle, grace: Duration) {
         if !grace.is_zero() {
             let _ = kill_process_group(g, Signal::TERM);
             let end = Instant::now() + grace;
-            while Instant::now() < end {
-                if matches!(handle.try_wait(), Ok(Some(_)) | Err(_)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            let tick = Duration::from_millis(10);
+            let exited = crate::wait::poll_backoff(tick, tick, || {
+                let exited = matches!(handle.try_wait(), Ok(Some(_)) | Err(_));
+                (exited || Instant::now() >= end).then_some(exited)
+            });
+            if exited {
+                return;
             }
         }
         let _ = kill_process_group(g, Signal::KILL);

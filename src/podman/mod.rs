@@ -8,7 +8,6 @@
 //! `run --rm --pod`, `cp`, `info`, `unshare`), and everything when
 //! `PODPROOF_DRIVER=cli`. Callers do not see which path ran; the trace does.
 
-use crate::error::Error;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -19,20 +18,9 @@ mod cli;
 mod libpod;
 pub mod service;
 
-pub use cli::{
-    cleanup_scope, command_line, kill_children, live_children, run, run_unchecked, run_until, run_with_env, DEADLINES,
-};
+pub use cli::{cleanup_scope, command_line, run, run_unchecked, run_until, run_with_env, DEADLINES};
 pub use libpod::{describe as describe_driver, set_url, shutdown, warm};
 
-/// Which path podman calls take in this process: "api" or "cli" (for
-/// `doctor` and the bench).
-pub fn driver_name() -> &'static str {
-    if libpod::driver().is_some() {
-        "api"
-    } else {
-        "cli"
-    }
-}
 use cli::{binary, s};
 
 /// With PODPROOF_TRACE set, every podman call, CLI or API, is printed with
@@ -70,35 +58,7 @@ impl Drop for Trace {
 /// every call, which would bury real errors; `doctor` says it once instead.
 pub(crate) const QUIET_CGROUPS_V1: (&str, &str) = ("PODMAN_IGNORE_CGROUPSV1_WARNING", "1");
 
-/// A failed podman call.
-#[derive(Debug, Clone)]
-pub struct PodmanError {
-    pub command: String,
-    pub status: Option<i32>,
-    pub stderr: String,
-}
-
-impl From<PodmanError> for Error {
-    fn from(e: PodmanError) -> Error {
-        let status = match e.status {
-            Some(c) => format!("exit status {c}"),
-            None => "killed by a signal or not started".into(),
-        };
-        let headline = if e.status.is_none() && e.stderr.starts_with("cancelled") {
-            "podman call cancelled".to_string()
-        } else if e.command.starts_with("podman API") {
-            "podman API call failed".to_string()
-        } else {
-            format!("podman failed ({status})")
-        };
-        let mut err = Error::runtime(headline).because(format!("command: {}", e.command));
-        let stderr = e.stderr.trim();
-        if !stderr.is_empty() {
-            err = err.because(format!("stderr: {stderr}"));
-        }
-        err
-    }
-}
+pub use crate::error::PodmanError;
 
 /// The captured result of a call that ran.
 #[derive(Debug, Clone)]
@@ -222,25 +182,6 @@ pub fn is_rootless() -> bool {
     info_field("{{.Host.Security.Rootless}}").map(|s| s == "true").unwrap_or(false)
 }
 
-/// Whether this process is not root, so the podman it drives is rootless.
-/// Unlike `is_rootless`, which asks podman (for `doctor`), it costs no call.
-pub fn rootless_user() -> bool {
-    !rustix::process::geteuid().is_root()
-}
-
-/// Whether podman can enforce resource limits here. Rootless podman on
-/// cgroups v1 cannot: runc fails the container with "cannot set memory limit".
-pub fn limits_enforced() -> bool {
-    static ENFORCED: OnceLock<bool> = OnceLock::new();
-    *ENFORCED.get_or_init(|| !rootless_user() || cgroups_v2())
-}
-
-/// Whether /sys/fs/cgroup is the unified (v2) hierarchy.
-fn cgroups_v2() -> bool {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|st| st.f_type == CGROUP2_SUPER_MAGIC)
-}
-
 /// `key=value` label arguments.
 fn label_args(flag: &str, labels: &BTreeMap<String, String>) -> Vec<String> {
     labels.iter().flat_map(|(k, v)| [flag.to_string(), format!("{k}={v}")]).collect()
@@ -325,7 +266,7 @@ pub fn unshare_helper(exe: &Path, arg: &str) -> std::io::Result<std::process::Ch
 /// rootless user $XDG_RUNTIME_DIR or, without a login session, /tmp/podman-run-<uid>.
 pub fn reload_aardvark() {
     const PID_FILE: &str = "containers/networks/aardvark-dns/aardvark.pid";
-    let dirs: Vec<std::path::PathBuf> = if !rootless_user() {
+    let dirs: Vec<std::path::PathBuf> = if !crate::host::rootless_user() {
         vec!["/run".into()]
     } else {
         let uid = rustix::process::geteuid().as_raw();

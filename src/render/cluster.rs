@@ -125,11 +125,6 @@ pub fn render_with(app: &App, opts: &Options, reload: &Reload) -> Rendered {
     out
 }
 
-/// Whether a role's members need stable names and storage.
-pub fn needs_identity(app: &App, role: &Role) -> bool {
-    stable(app, role, &addressed_members(app))
-}
-
 fn stable(app: &App, role: &Role, addressed: &BTreeSet<String>) -> bool {
     role.members > 1
         || app.form == Form::KubeDirector

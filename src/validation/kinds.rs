@@ -159,7 +159,7 @@ pub fn check(out: &mut Issues, api: &str, kind: &str) -> bool {
             let kinds: Vec<&str> = SERVED.iter().flat_map(|(_, ks)| ks.iter().copied()).collect();
             let near = kinds
                 .iter()
-                .filter(|k| crate::app::docs::near(kind, k))
+                .filter(|k| crate::validation::messages::near(kind, k))
                 .map(|k| format!("; did you mean `{k}` ({})?", served_at(k).unwrap_or(api)))
                 .next()
                 .unwrap_or_default();

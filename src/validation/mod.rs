@@ -15,6 +15,7 @@
 
 pub mod defaults;
 pub mod kinds;
+pub mod messages;
 pub mod names;
 mod objects;
 mod pod;

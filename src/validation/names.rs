@@ -44,6 +44,18 @@ pub fn dns1123_subdomain(s: &str) -> Option<String> {
     None
 }
 
+/// Checks a container's name: podman and a cluster both need a DNS label, and
+/// k8s-openapi turns a missing name into an empty one.
+pub fn container_name(name: &str) -> Result<(), String> {
+    match name {
+        "" => Err("a container needs a `name`".into()),
+        n if dns1123_label(n).is_some() => {
+            Err(format!("container name `{n}` must be a DNS label (lowercase letters, digits and '-', at most 63)"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// IsDNS1035Label: a DNS-1123 label that starts with a letter (Service names).
 pub fn dns1035_label(s: &str) -> Option<String> {
     if let Some(e) = dns1123_label(s) {

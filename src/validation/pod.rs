@@ -223,7 +223,7 @@ fn container(out: &mut Issues, c: &Value, cp: &str, volumes: &[String], seen: &m
     match string(name) {
         None => out.value(super::Problem::Invalid, &np, "a container needs a `name`"),
         Some(n) => {
-            if let Err(e) = crate::app::check_container_name(n) {
+            if let Err(e) = super::names::container_name(n) {
                 out.value(super::Problem::Invalid, &np, e);
             } else if seen.iter().any(|s| s == n) {
                 out.bad(

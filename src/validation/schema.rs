@@ -8,9 +8,10 @@
 //! a round trip: k8s-openapi ignores fields it does not know, so a key of the
 //! input that is missing from the re-serialized value is unknown.
 
+use super::messages::humanize;
 use super::{Issues, Problem::Invalid, Problem::UnknownField};
-use crate::app::docs::{humanize, type_name};
 use crate::yaml::escape;
+use crate::yaml::type_name;
 use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core};
 use k8s_openapi::api::{
     networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling,
@@ -217,10 +218,11 @@ pub(super) fn at(ptr: &str, msg: &str) -> String {
     }
 }
 
-/// An App: its own types deny unknown fields; the Kubernetes parts inside a
+/// An App: its own types (`D`, the model's `app::podproof::AppDoc`, which
+/// lives above validation) deny unknown fields; the Kubernetes parts inside a
 /// role are checked like any Kubernetes object.
-pub fn app(out: &mut Issues, value: &Value) {
-    typed::<crate::app::podproof::AppDoc>(out, "", value);
+pub fn app<D: DeserializeOwned>(out: &mut Issues, value: &Value) {
+    typed::<D>(out, "", value);
     for (i, role) in
         value.get("spec").and_then(|s| s.get("roles")).and_then(Value::as_sequence).into_iter().flatten().enumerate()
     {

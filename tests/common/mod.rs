@@ -84,6 +84,8 @@ pub struct Test {
     env: Vec<(OsString, Option<OsString>)>,
     timeout: Option<Duration>,
     status: Option<i32>,
+    /// Whether `expect_status` set `status` (`output` checks only what was set).
+    status_set: bool,
     stdout: Option<String>,
     stderr: Option<String>,
     stdout_contains: Vec<String>,
@@ -109,6 +111,7 @@ impl Test {
             env: vec![("RUST_BACKTRACE".into(), Some("0".into()))],
             timeout: None,
             status: Some(0),
+            status_set: false,
             stdout: None,
             stderr: None,
             stdout_contains: Vec::new(),
@@ -168,6 +171,7 @@ impl Test {
     /// The exit code `run` demands (0 unless changed).
     pub fn expect_status(mut self, status: i32) -> Test {
         self.status = Some(status);
+        self.status_set = true;
         self
     }
 
@@ -219,11 +223,27 @@ impl Test {
         s
     }
 
-    /// Runs and checks every expectation, panicking with the full output on a mismatch.
+    /// Runs and checks every expectation (the exit status 0 unless another
+    /// was set), panicking with the full output on a mismatch.
     pub fn run(self) -> Output {
-        let out = self.output();
+        let out = self.spawn();
+        self.check(&out, self.status);
+        out
+    }
+
+    /// Runs and returns what happened, for a test that reads the output
+    /// itself. The expectations that were set are still checked, as just's
+    /// `Test` does: the exit status only when `expect_status` set one.
+    pub fn output(&self) -> Output {
+        let out = self.spawn();
+        self.check(&out, self.status.filter(|_| self.status_set));
+        out
+    }
+
+    /// Panics with the full output when `out` misses an expectation.
+    fn check(&self, out: &Output, status: Option<i32>) {
         let mut problems = Vec::new();
-        if let Some(s) = self.status {
+        if let Some(s) = status {
             if out.status != s {
                 problems.push(format!("exit status {} (expected {s})", out.status));
             }
@@ -261,11 +281,9 @@ impl Test {
                 problems.join("\n  - ")
             );
         }
-        out
     }
 
-    /// Runs and returns what happened, checking nothing.
-    pub fn output(&self) -> Output {
+    fn spawn(&self) -> Output {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .current_dir(&self.current_dir)

@@ -4,7 +4,7 @@
 //! checked together once every file in it is parsed.
 
 use super::*;
-use crate::lint::view::Form;
+use crate::podview::Form;
 use serde_yaml::Mapping;
 use std::collections::BTreeMap;
 

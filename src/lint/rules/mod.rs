@@ -13,10 +13,10 @@ mod security;
 pub use context::{cross_check, Facts, Hidden};
 pub use portability::is_removed;
 
-use super::view::{self, PodView};
 use super::{Finding, Options, Target};
-use crate::app::docs;
 use crate::error::Severity;
+use crate::podview::{self as view, PodView};
+use crate::yaml::int;
 use crate::yaml::Doc;
 use serde_yaml::Value;
 
@@ -605,7 +605,7 @@ fn check_pod(ctx: &mut Ctx, pod: &PodView) {
 /// object and on its pod template); invalid ones are findings themselves.
 fn suppressions(ctx: &mut Ctx) {
     for base in ["/metadata/annotations", "/spec/template/metadata/annotations"] {
-        let Some(anns) = docs::lookup(&ctx.doc.value, base).and_then(Value::as_mapping) else { continue };
+        let Some(anns) = crate::yaml::lookup(&ctx.doc.value, base).and_then(Value::as_mapping) else { continue };
         for (k, v) in anns {
             let Some(id) = k.as_str().and_then(|k| k.strip_prefix(IGNORE_PREFIX)) else { continue };
             let ptr = format!("{base}/{}", crate::yaml::escape(k.as_str().unwrap_or_default()));
@@ -645,13 +645,4 @@ pub fn s<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
 /// Whether a field is the boolean `true`.
 pub fn is_true(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool) == Some(true)
-}
-
-/// An integer field, or a string that holds one.
-pub fn int(v: &Value, key: &str) -> Option<i64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
 }

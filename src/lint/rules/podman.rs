@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::fidelity::{self, Scope};
-use crate::lint::view::Form;
+use crate::podview::Form;
 
 /// Pod fields that arrived in a later podman: (field, major, minor).
 const POD_SINCE: &[(&str, u32, u32)] = &[("hostPID", 4, 4), ("hostIPC", 4, 5), ("terminationGracePeriodSeconds", 4, 7)];

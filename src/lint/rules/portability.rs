@@ -1,7 +1,7 @@
 //! Cluster portability: what works on this machine but not once promoted.
 
 use super::*;
-use crate::lint::view::Form;
+use crate::podview::Form;
 use crate::reload;
 use crate::validation::kinds;
 

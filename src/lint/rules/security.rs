@@ -2,7 +2,7 @@
 //! optional ones), by kube-linter's names, on every form's pods.
 
 use super::*;
-use crate::lint::view::Form;
+use crate::podview::Form;
 
 const DANGEROUS_CAPS: &[&str] = &[
     "ALL",

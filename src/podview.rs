@@ -4,10 +4,16 @@
 //! document's own spec; an App role or a KubeDirector role is rewritten into
 //! that shape, and `PtrMap` maps pointers in the rewritten spec back to where
 //! the user wrote each field, so findings keep their real line and column.
+//! Lint's rules and the fidelity ledger (which loading fills) read pods
+//! through it, so it sits below both.
 
 use crate::yaml::{escape, Doc};
 use serde_yaml::{Mapping, Value};
 use std::borrow::Cow;
+
+/// KubeDirector names the app container of every member pod `app`
+/// (`app::kubedirector::CONTAINER`).
+pub const KD_CONTAINER: &str = "app";
 
 /// Which form a pod came from; some checks do not apply to every form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +104,12 @@ fn template_ptr(kind: &str) -> Option<&'static str> {
 
 pub fn manifest_pod<'a>(doc: &'a Doc, _api: &str, kind: &'a str) -> Option<PodView<'a>> {
     let t = template_ptr(kind)?;
-    let spec = crate::app::docs::lookup(&doc.value, &format!("{t}/spec")).filter(|v| v.is_mapping())?;
+    let spec = crate::yaml::lookup(&doc.value, &format!("{t}/spec")).filter(|v| v.is_mapping())?;
     let meta_ptr = format!("{t}/metadata");
-    let meta = crate::app::docs::lookup(&doc.value, &meta_ptr).map(|m| (m, meta_ptr));
+    let meta = crate::yaml::lookup(&doc.value, &meta_ptr).map(|m| (m, meta_ptr));
     let replicas = match kind {
         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
-            Some((super::rules::int(doc.value.get("spec")?, "replicas").unwrap_or(1), "/spec/replicas".to_string()))
+            Some((crate::yaml::int(doc.value.get("spec")?, "replicas").unwrap_or(1), "/spec/replicas".to_string()))
         }
         _ => None,
     };
@@ -194,7 +200,7 @@ pub fn app_pods(doc: &Doc) -> Vec<PodView<'_>> {
                 spec.insert(f.into(), v.clone());
             }
         }
-        let members = super::rules::int(role, "members").unwrap_or(1);
+        let members = crate::yaml::int(role, "members").unwrap_or(1);
         let name = role.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
         out.push(PodView {
             form: Form::App,
@@ -223,7 +229,7 @@ pub fn kd_pods(doc: &Doc) -> Vec<PodView<'_>> {
         .filter_map(|(i, role)| {
             let rp = format!("/spec/roles/{i}");
             let mut c = Mapping::new();
-            c.insert("name".into(), crate::app::kubedirector::CONTAINER.into());
+            c.insert("name".into(), KD_CONTAINER.into());
             for f in ["resources", "env"] {
                 if let Some(v) = role.get(f) {
                     c.insert(f.into(), v.clone());
