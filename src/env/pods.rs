@@ -125,7 +125,8 @@ impl Env {
         if self.kubelet.started(&m.pod, states) {
             return Ok(());
         }
-        let spec = self.spec_of(m);
+        let mut spec = self.spec_of(m);
+        expand_probe_commands(&mut spec);
         let pod = crate::kubelet::worker::PodSpec {
             pod: m.pod.clone(),
             containers: crate::kubelet::worker::PodSpec::container_specs(&spec, |c| m.container(c)),
@@ -531,6 +532,21 @@ impl Env {
             self.kubelet.timeline.warning(&format!("{}/{}", m.pod, i.container), "StopSignalIgnored", i.message());
         }
         found
+    }
+}
+
+/// Expands `$(VAR)` in the exec probes' commands with each container's
+/// literal env values, as the kubelet's prober does; hooks' commands are run
+/// as written, as the kubelet runs them.
+fn expand_probe_commands(spec: &mut core::PodSpec) {
+    let all = spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten());
+    for c in all {
+        let env = c.env.clone().unwrap_or_default();
+        for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
+            if let Some(cmd) = p.exec.as_mut().and_then(|e| e.command.as_mut()) {
+                *cmd = render::env::expand_static(cmd, &env);
+            }
+        }
     }
 }
 

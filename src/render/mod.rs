@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod env;
+pub mod expand;
 pub mod podman;
 
 use crate::app::App;
