@@ -304,6 +304,9 @@ fn role(
             name: name.to_string(),
             namespace,
             job: job_spec(doc, kind),
+            service_name: (kind == "StatefulSet")
+                .then(|| doc.value.get("spec")?.get("serviceName")?.as_str().map(str::to_string))
+                .flatten(),
         }),
         members,
         naming,

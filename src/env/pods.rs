@@ -85,12 +85,10 @@ impl Env {
         if !inits.is_empty() {
             write_private(&file, pod_yaml(&played).as_bytes())?;
         }
-        let mut aliases = Vec::new();
-        if !m.host_network {
-            aliases.extend(m.aliases.iter().cloned());
-            aliases.extend(self.service_aliases(&pod));
-        }
-        let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
+        let aliases = if m.host_network { Vec::new() } else { self.dns_names(m, &pod) };
+        // The address the pod was rendered with (its downward API may hold it).
+        let ip = if m.host_network { None } else { self.addresses_of(m).map(|a| a.pod_ip) };
+        let result = podman::kube_play(&file, net, ip.as_deref(), &aliases, inits.is_empty())
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });
         if let Err(e) = result {
@@ -155,9 +153,10 @@ impl Env {
         podman::pod_start_infra(&m.pod)?;
         let labels = self.labels(Some(&m.app));
         let (pod, _) = self.render_member(m)?;
+        let pod_sc = pod.spec.as_ref().and_then(|s| s.security_context.clone());
         let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
         for c in inits {
-            let (mut flags, image, command, envs) = run_flags(c, &volumes)
+            let (mut flags, image, command, envs) = run_flags(c, &volumes, pod_sc.as_ref())
                 .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
             // Env values may be Secret values: they go to podman in a file only
             // this user can read, never on its command line, where `ps` and
@@ -567,7 +566,11 @@ fn without_init_containers(pod: &core::Pod) -> (core::Pod, Vec<core::Container>)
 /// The env variables come back apart from the flags, as (name, value).
 type RunFlags = (Vec<String>, String, Vec<String>, Vec<(String, String)>);
 
-fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Result<RunFlags, String> {
+fn run_flags(
+    c: &core::Container,
+    volumes: &[core::Volume],
+    pod_sc: Option<&core::PodSecurityContext>,
+) -> std::result::Result<RunFlags, String> {
     let image = c.image.clone().ok_or("no image")?;
     let mut flags = Vec::new();
     for vm in c.volume_mounts.iter().flatten() {
@@ -592,10 +595,22 @@ fn run_flags(c: &core::Container, volumes: &[core::Volume]) -> std::result::Resu
     if let Some(w) = &c.working_dir {
         flags.push(format!("--workdir={w}"));
     }
+    // The container's own user and group win over the pod's, as in the kubelet.
+    let sc = c.security_context.clone().unwrap_or_default();
+    let user = sc.run_as_user.or(pod_sc.and_then(|p| p.run_as_user));
+    let group = sc.run_as_group.or(pod_sc.and_then(|p| p.run_as_group));
+    match (user, group) {
+        (Some(u), Some(g)) => flags.push(format!("--user={u}:{g}")),
+        (Some(u), None) => flags.push(format!("--user={u}")),
+        // A group alone keeps the image's user: podman takes `USER:GROUP` only.
+        (None, Some(_)) | (None, None) => {}
+    }
+    // The played pod's supplementalGroups hold fsGroup and the primary group
+    // too by now (`render::podman::as_cluster_runtime`).
+    for g in pod_sc.and_then(|p| p.supplemental_groups.clone()).unwrap_or_default() {
+        flags.push(format!("--group-add={g}"));
+    }
     if let Some(sc) = &c.security_context {
-        if let Some(u) = sc.run_as_user {
-            flags.push(format!("--user={u}"));
-        }
         if sc.privileged == Some(true) {
             flags.push("--privileged".into());
         }

@@ -329,6 +329,10 @@ impl Api {
         self.exists("networks", name)
     }
 
+    pub fn network_json(&self, name: &str) -> Result<serde_json::Value, PodmanError> {
+        Ok(self.must("GET", &format!("{PREFIX}/networks/{}/json", encode(name)), None, CALL)?.json())
+    }
+
     pub fn network_rm(&self, name: &str) -> Result<(), PodmanError> {
         self.must("DELETE", &format!("{PREFIX}/networks/{}?force=true", encode(name)), None, CALL).map(|_| ())
     }

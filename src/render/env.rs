@@ -25,6 +25,8 @@ pub struct PodFacts {
     pub service_links: bool,
     /// Every container's resources, for `resourceFieldRef.containerName`.
     pub resources: BTreeMap<String, core::ResourceRequirements>,
+    /// The pod's and the host's address, once the run decided them.
+    pub addresses: Option<super::Addresses>,
 }
 
 impl PodFacts {
@@ -56,6 +58,7 @@ impl PodFacts {
                 .unwrap_or_else(|| "default".into()),
             service_links: spec.enable_service_links != Some(false),
             resources,
+            addresses: None,
         }
     }
 }
@@ -81,8 +84,10 @@ pub fn fake_uid(name: &str) -> String {
 
 /// The value of a downward-API `fieldRef` path, as the kubelet's
 /// podFieldSelectorRuntimeValue and fieldpath.ExtractFieldPathAsString give it.
-/// `status.podIP` and `status.hostIP` are known only once podman has played the
-/// pod, so they are refused rather than guessed.
+/// `status.podIP` and `status.hostIP` are the addresses the run decided before
+/// the play (`PodFacts::addresses`); the lists (`podIPs`, `hostIPs`) hold the
+/// one IPv4 address, as a single-stack cluster's do. Outside a run they are
+/// not known (see `is_address`).
 pub fn field_value(f: &PodFacts, path: &str) -> Result<String, String> {
     let subscript = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
@@ -102,11 +107,18 @@ pub fn field_value(f: &PodFacts, path: &str) -> Result<String, String> {
         "metadata.annotations" => Ok(format_map(&f.annotations)),
         "spec.nodeName" => Ok(f.node_name.clone()),
         "spec.serviceAccountName" => Ok(f.service_account.clone()),
-        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => {
-            Err(format!("fieldRef `{path}` is known only once the pod runs; podproof does not honour it yet"))
-        }
+        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => match &f.addresses {
+            Some(a) if path.starts_with("status.pod") => Ok(a.pod_ip.clone()),
+            Some(a) => Ok(a.host_ip.clone()),
+            None => Err(format!("fieldRef `{path}` is decided when the pod is played on the run network")),
+        },
         other => Err(format!("fieldRef `{other}` is not a field the downward API offers")),
     }
+}
+
+/// Whether a fieldRef path is one of the addresses a run decides.
+pub fn is_address(path: &str) -> bool {
+    matches!(path, "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs")
 }
 
 /// Labels or annotations as a downward-API file holds them: `key="value"`
@@ -283,6 +295,12 @@ pub fn resolve(app: &App, c: &mut core::Container, facts: &PodFacts, reveal: boo
                     }
                 }
             } else if let Some(r) = &vf.field_ref {
+                // Outside a run (`podproof render`) an address is not known
+                // yet: the ref stays as written, for the play to resolve.
+                if facts.addresses.is_none() && is_address(&r.field_path) {
+                    push_var(&mut out, e);
+                    continue;
+                }
                 e.value = Some(field_value(facts, &r.field_path).map_err(|m| format!("env `{}`: {m}", e.name))?);
                 e.value_from = None;
             } else if let Some(r) = &vf.resource_field_ref {
@@ -395,7 +413,7 @@ mod tests {
         check("metadata.labels['app']", Ok("web"));
         check("metadata.labels['none']", Ok(""));
         check("metadata.labels", Ok("app=\"web\"\ntier=\"a \\\"b\\\"\""));
-        check("status.podIP", Err("known only once the pod runs"));
+        check("status.podIP", Err("decided when the pod is played"));
         check("spec.bogus", Err("not a field"));
         check("limits.cpu 1", Ok("1"));
         check("limits.cpu 1m", Ok("250"));
