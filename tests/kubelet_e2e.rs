@@ -335,3 +335,14 @@ fn test_grace_in_podproof_yaml_covers_every_pod_so_a_strict_run_starts() {
     assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
     common::assert_clean("a strict run with test.grace");
 }
+
+/// The Kubernetes documentation's examples, as written, against what their
+/// task pages state (fixtures/tests/kubelet-docs.yaml): $(VAR) expansion,
+/// status.podIP and status.hostIP, fsGroup and supplementalGroups, the
+/// cluster's default capabilities, HOSTNAME in exec, and per-pod DNS.
+#[test]
+fn the_docs_examples_behave_as_their_task_pages_say() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    Test::new().args(["test", "fixtures/tests/kubelet-docs.yaml"]).stdout_contains("1 passed, 0 failed").run();
+    common::assert_clean("the docs' examples");
+}

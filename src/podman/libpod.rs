@@ -493,6 +493,7 @@ impl Api {
     pub fn exec(
         &self,
         container: &str,
+        env: &[String],
         command: &[String],
         stdin: Option<&[u8]>,
         timeout: Option<Duration>,
@@ -504,6 +505,7 @@ impl Api {
             "AttachStderr": true,
             "AttachStdin": stdin.is_some(),
             "Cmd": command,
+            "Env": env,
         });
         let r = self.call("POST", &create, Some(&body), CALL)?;
         if !r.ok() {
