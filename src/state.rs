@@ -246,10 +246,8 @@ pub fn lock_held(id: &str) -> bool {
         return true;
     }
     let path = run_dir(id).join("lock");
-    let Ok(f) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
+    let Ok(f) =
+        std::fs::OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(&path)
     else {
         return false;
     };

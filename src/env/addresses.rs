@@ -34,9 +34,8 @@ impl Table {
         let size = 1u64 << (32 - u32::from(prefix.min(32)));
         let base = u64::from(u32::from(net));
         let taken: Vec<Ipv4Addr> = self.pods.values().copied().chain(self.gateway).collect();
-        let ip = (1..size.saturating_sub(1))
-            .map(|i| Ipv4Addr::from((base + i) as u32))
-            .find(|ip| !taken.contains(ip))?;
+        let ip =
+            (1..size.saturating_sub(1)).map(|i| Ipv4Addr::from((base + i) as u32)).find(|ip| !taken.contains(ip))?;
         self.pods.insert(pod.to_string(), ip);
         Some(ip)
     }
@@ -67,8 +66,9 @@ impl Env {
             }
         }
         let (subnet, gateway) = podman::network_subnet(&self.network)?;
-        let parsed = parse_subnet(&subnet)
-            .ok_or_else(|| Error::runtime(format!("network {} has a subnet podproof cannot read: {subnet}", self.network)))?;
+        let parsed = parse_subnet(&subnet).ok_or_else(|| {
+            Error::runtime(format!("network {} has a subnet podproof cannot read: {subnet}", self.network))
+        })?;
         // A network made anew (its subnet changed) keeps no old addresses.
         if t.subnet != Some(parsed) {
             t.pods.clear();
@@ -97,11 +97,13 @@ mod tests {
 
     #[test]
     fn addresses_skip_the_network_its_gateway_and_the_broadcast() {
-        let mut t = Table { subnet: parse_subnet("10.89.3.0/30"), gateway: "10.89.3.1".parse().ok(), ..Default::default() };
+        let mut t =
+            Table { subnet: parse_subnet("10.89.3.0/30"), gateway: "10.89.3.1".parse().ok(), ..Default::default() };
         assert_eq!(t.assign("a"), "10.89.3.2".parse().ok());
         assert_eq!(t.assign("a"), "10.89.3.2".parse().ok());
         assert_eq!(t.assign("b"), None, "a /30 has one address left after its gateway");
-        let mut t = Table { subnet: parse_subnet("10.89.1.7/24"), gateway: "10.89.1.1".parse().ok(), ..Default::default() };
+        let mut t =
+            Table { subnet: parse_subnet("10.89.1.7/24"), gateway: "10.89.1.1".parse().ok(), ..Default::default() };
         assert_eq!(t.subnet, Some(("10.89.1.0".parse().unwrap(), 24)));
         assert_eq!(t.assign("x"), "10.89.1.2".parse().ok());
         assert_eq!(t.assign("y"), "10.89.1.3".parse().ok());

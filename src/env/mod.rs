@@ -206,13 +206,15 @@ impl Env {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
         let mut out = Rendered::empty(&app.name);
-        let mut pod = podman_render::member_pod(app, role, &m.name, &self.render_options(m), &mut out).map_err(|e| {
-            let located: Vec<String> = out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-            Error::bad_input(
-                format!("cannot render pod {}", m.name),
-                if located.is_empty() { vec![e] } else { located },
-            )
-        })?;
+        let mut pod =
+            podman_render::member_pod(app, role, &m.name, &self.render_options(m), &mut out).map_err(|e| {
+                let located: Vec<String> =
+                    out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+                Error::bad_input(
+                    format!("cannot render pod {}", m.name),
+                    if located.is_empty() { vec![e] } else { located },
+                )
+            })?;
         podman_render::as_cluster_runtime(&mut pod);
         Ok((pod, out))
     }

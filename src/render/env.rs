@@ -349,8 +349,10 @@ fn lookup(vars: &[core::EnvVar], name: &str) -> Option<String> {
 /// a variable set from a ref reads as empty there, and envFrom and the
 /// Service variables are not seen, so references to them stay as written.
 pub fn expand_static(command: &[String], env: &[core::EnvVar]) -> Vec<String> {
-    let vars: Vec<(&str, &str)> =
-        env.iter().map(|e| (e.name.as_str(), if e.value_from.is_some() { "" } else { e.value.as_deref().unwrap_or("") })).collect();
+    let vars: Vec<(&str, &str)> = env
+        .iter()
+        .map(|e| (e.name.as_str(), if e.value_from.is_some() { "" } else { e.value.as_deref().unwrap_or("") }))
+        .collect();
     let f = super::expand::lookup_in(&vars);
     command.iter().map(|a| super::expand::expand(a, &f)).collect()
 }
@@ -461,12 +463,18 @@ mod tests {
     #[test]
     fn references_expand_as_the_kubelet_orders_them() {
         let mut app = App::empty("a".into(), crate::app::Form::Manifests, Vec::new(), std::path::PathBuf::new());
-        app.config_maps.push(serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "cm"}, "data": {"FROM_CM": "cm-value"}
-        })).unwrap());
-        app.services.push(serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "db"}, "spec": {"ports": [{"port": 5432}]}
-        })).unwrap());
+        app.config_maps.push(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cm"}, "data": {"FROM_CM": "cm-value"}
+            }))
+            .unwrap(),
+        );
+        app.services.push(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "db"}, "spec": {"ports": [{"port": 5432}]}
+            }))
+            .unwrap(),
+        );
         let mut c: core::Container = serde_json::from_value(serde_json::json!({
             "name": "c",
             "envFrom": [{"configMapRef": {"name": "cm"}}],

@@ -498,7 +498,10 @@ pub fn cluster_capabilities(sc: Option<&core::SecurityContext>) -> Option<core::
     for d in &drop {
         set.remove(d);
     }
-    Some(core::Capabilities { add: (!set.is_empty()).then(|| set.into_iter().collect()), drop: Some(vec!["ALL".into()]) })
+    Some(core::Capabilities {
+        add: (!set.is_empty()).then(|| set.into_iter().collect()),
+        drop: Some(vec!["ALL".into()]),
+    })
 }
 
 /// What a cluster's container runtime gives every container beyond what the
