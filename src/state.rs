@@ -177,12 +177,22 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{s}")
 }
 
-/// Creates the run directory and record.
+/// The locks of the runs this process owns, held while it lives (see `create`).
+static HELD: std::sync::Mutex<Vec<(String, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
+
+/// Creates the run directory and record, before the run makes any podman
+/// object. The process holds an flock on the run's `lock` file from before
+/// the record exists until the run is removed (or the process ends, when the
+/// kernel lets it go), so `clean` can tell a live run from a dead one even
+/// where the record cannot: between the directory and the record, or when
+/// the pid was reused. The record is written whole or not at all (a new file
+/// renamed over the old), so a reader never sees half of one.
 pub fn create(id: &str, kind: RunKind) -> std::io::Result<PathBuf> {
     check_id(id).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let dir = run_dir(id);
     std::fs::create_dir_all(&dir)?;
     restrict(&dir)?;
+    hold_lock(id, &dir)?;
     let rec = RunRecord {
         format: 1,
         id: id.to_string(),
@@ -190,8 +200,59 @@ pub fn create(id: &str, kind: RunKind) -> std::io::Result<PathBuf> {
         pid: std::process::id(),
         created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs(),
     };
-    std::fs::write(dir.join("run.json"), serde_json::to_vec_pretty(&rec).expect("record serializes"))?;
+    let tmp = format!(".run.json.{}", std::process::id());
+    write_file_in(&dir, &tmp, &serde_json::to_vec_pretty(&rec).expect("record serializes"))?;
+    std::fs::rename(dir.join(&tmp), dir.join("run.json"))?;
     Ok(dir)
+}
+
+/// Takes the run's lock for this process, unless it holds it already. The
+/// `up` run is shared by `up` and `down` processes, an `up --watch` among
+/// them: while another live one holds the lock the run is live anyway, so
+/// this does not wait for it.
+fn hold_lock(id: &str, dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if held.iter().any(|(h, _)| h == id) {
+        return Ok(());
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(dir.join("lock"))?;
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => held.push((id.to_string(), f)),
+        Err(rustix::io::Errno::WOULDBLOCK) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Lets go of the run's lock (the run is gone).
+fn release_lock(id: &str) {
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).retain(|(h, _)| h != id);
+}
+
+/// Whether a live process holds the run's lock: it owns the run, whether or
+/// not its record can be read yet.
+pub fn lock_held(id: &str) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    if check_id(id).is_err() {
+        return false;
+    }
+    if HELD.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|(h, _)| h == id) {
+        return true;
+    }
+    let path = run_dir(id).join("lock");
+    let Ok(f) =
+        std::fs::OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(&path)
+    else {
+        return false;
+    };
+    // Taken at once means nobody holds it; the probe lets it go on drop.
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
 }
 
 pub fn restrict(dir: &Path) -> std::io::Result<()> {
@@ -238,8 +299,12 @@ pub fn remove(id: &str) -> crate::error::Result<()> {
     if !runs.exists() {
         return Ok(());
     }
-    remove_inside(&runs, &run_dir(id))
-        .map_err(|e| crate::error::Error::runtime(format!("cannot remove the state of run {id}: {e}")))
+    let removed = remove_inside(&runs, &run_dir(id))
+        .map_err(|e| crate::error::Error::runtime(format!("cannot remove the state of run {id}: {e}")));
+    if removed.is_ok() {
+        release_lock(id);
+    }
+    removed
 }
 
 /// The id of the `up` environment.
@@ -292,5 +357,23 @@ mod tests {
         remove_inside(&root, &root.join("esc")).unwrap();
         assert!(std::path::Path::new("/etc/passwd").exists());
         assert!(remove_inside(&root, &d.path().join("root/../outside")).is_err() || !d.path().join("outside").exists());
+    }
+
+    #[test]
+    fn a_run_is_live_while_its_lock_is_held_record_or_not() {
+        let root = tempfile::tempdir().unwrap();
+        std::env::set_var("PODPROOF_STATE_DIR", root.path());
+        let id = "tlocked1";
+        assert!(!lock_held(id));
+        create(id, RunKind::Test).unwrap();
+        assert!(lock_held(id));
+        // Another process sees it held too: the kernel's lock, not this process's table.
+        let probe = std::fs::File::open(run_dir(id).join("lock")).unwrap();
+        assert!(rustix::fs::flock(&probe, rustix::fs::FlockOperation::NonBlockingLockShared).is_err());
+        std::fs::remove_file(run_dir(id).join("run.json")).unwrap();
+        assert!(read(id).is_none() && lock_held(id), "no record, and still live");
+        remove(id).unwrap();
+        assert!(!lock_held(id));
+        std::env::remove_var("PODPROOF_STATE_DIR");
     }
 }

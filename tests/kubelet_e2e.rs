@@ -488,3 +488,14 @@ spec:
     assert!(!events.iter().any(|e| e.1 == "Unhealthy" && e.2.contains("2379")), "etcd's probe failed\n{events:#?}");
     assert!(!events.iter().any(|e| e.2.contains("container app (restart 1)")), "a prober error restarted\n{events:#?}");
 }
+
+/// The Kubernetes documentation's examples, as written, against what their
+/// task pages state (fixtures/tests/kubelet-docs.yaml): $(VAR) expansion,
+/// status.podIP and status.hostIP, fsGroup and supplementalGroups, the
+/// cluster's default capabilities, HOSTNAME in exec, and per-pod DNS.
+#[test]
+fn the_docs_examples_behave_as_their_task_pages_say() {
+    let Some(_g) = common::podman_exclusive() else { return };
+    Test::new().args(["test", "fixtures/tests/kubelet-docs.yaml"]).stdout_contains("1 passed, 0 failed").run();
+    common::assert_clean("the docs' examples");
+}

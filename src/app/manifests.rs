@@ -304,6 +304,9 @@ fn role(
             ordered: kind == "StatefulSet"
                 && doc.value.get("spec").and_then(|s| s.get("podManagementPolicy")).and_then(|p| p.as_str())
                     != Some("Parallel"),
+            service_name: (kind == "StatefulSet")
+                .then(|| doc.value.get("spec")?.get("serviceName")?.as_str().map(str::to_string))
+                .flatten(),
         }),
         members,
         naming,

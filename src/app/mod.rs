@@ -123,6 +123,9 @@ pub struct Workload {
     /// default): members start one at a time, each once the one before it
     /// is ready, and leave one at a time from the highest index.
     pub ordered: bool,
+    /// A StatefulSet's `serviceName`: its controller makes it each pod's
+    /// subdomain, and the pod's own hostname its name.
+    pub service_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +204,31 @@ impl Role {
 
     pub fn member_names(&self) -> Vec<String> {
         (0..self.members).map(|i| self.member_name(i)).collect()
+    }
+
+    /// A member's hostname and subdomain, as its controller sets them: a
+    /// StatefulSet's pod is named after itself within the set's
+    /// `serviceName` (the controller's updateIdentity); any other pod has the
+    /// template's `hostname` (its member name when none) and `subdomain`.
+    pub fn host_names(&self, member: &str) -> (String, Option<String>) {
+        let spec = self.template.spec.as_ref();
+        let subdomain = |s: Option<String>| s.filter(|s| !s.is_empty());
+        match self.workload.as_ref() {
+            Some(w) if w.kind == "StatefulSet" => (member.to_string(), subdomain(w.service_name.clone())),
+            _ => (
+                spec.and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty()).unwrap_or_else(|| member.to_string()),
+                subdomain(spec.and_then(|s| s.subdomain.clone())),
+            ),
+        }
+    }
+
+    /// The namespace the role's pods run in.
+    pub fn namespace(&self) -> String {
+        self.workload
+            .as_ref()
+            .and_then(|w| w.namespace.clone())
+            .or_else(|| self.template.metadata.as_ref().and_then(|m| m.namespace.clone()))
+            .unwrap_or_else(|| "default".into())
     }
 }
 

@@ -62,7 +62,7 @@ pub fn clean(all: bool) -> Result<usize> {
 pub fn clean_recorded() -> Result<usize> {
     let mut removed = 0;
     for r in state::list() {
-        if r.kind == RunKind::Test && !state::pid_alive(r.pid) {
+        if r.kind == RunKind::Test && !state::pid_alive(r.pid) && !state::lock_held(&r.id) {
             removed += podman::remove_labelled(&format!("{}={}", render::LABEL_RUN, r.id), Duration::ZERO)?;
             state::remove(&r.id)?;
         }
@@ -70,9 +70,15 @@ pub fn clean_recorded() -> Result<usize> {
     Ok(removed)
 }
 
-/// A run is dead when it is a test run whose process is gone, or has no record
-/// at all (its process was killed before writing one, or the state was lost).
+/// A run is dead when no live process holds its lock (`state::create`) and it
+/// is a test run whose process is gone, or has no record at all (its state
+/// was lost). A run whose process lives is never dead, record or not: a run
+/// takes its lock before it writes its record, and both before its first
+/// podman object.
 fn is_dead(id: &str) -> bool {
+    if state::lock_held(id) {
+        return false;
+    }
     match state::read(id) {
         Some(r) => r.kind == RunKind::Test && !state::pid_alive(r.pid),
         None => id != state::UP_ID,

@@ -160,9 +160,10 @@ pub fn run(a: Args) -> Result<i32> {
         (None, Some(g)) => (g, GraceFrom::TestConfig),
         (None, None) => (DEFAULT_GRACE, GraceFrom::TestFlag),
     };
-    let ledger = crate::app::ledger::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from, &|| {
-        crate::podman::version().ok().map(|v| (v.major, v.minor))
-    });
+    let ledger =
+        crate::app::ledger::of_test_run(selected.iter().flat_map(|t| t.apps.iter()), grace, grace_from, &|| {
+            crate::podman::version().ok().map(|v| (v.major, v.minor))
+        });
     let pointer = "`--ledger` lists them; so do the JSON report and the test record";
     crate::fidelity::announce(&ledger, a.fidelity.ledger, a.fidelity.strict || config.test.strict, pointer)?;
     let ci = a.ci || std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);

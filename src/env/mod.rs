@@ -25,6 +25,7 @@ use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod addresses;
 pub mod down;
 mod hooks;
 mod images;
@@ -107,6 +108,8 @@ pub struct Env {
     /// Per pod, the last states that found every container running, with the
     /// start time of each main process (see `states_fresh`).
     known: std::sync::Mutex<std::collections::BTreeMap<String, ready::KnownStates>>,
+    /// The run network's subnet and the address of each pod in it.
+    addresses: std::sync::Mutex<addresses::Table>,
     /// The pod workers, their status cache and the events timeline.
     pub kubelet: crate::kubelet::Kubelet,
     /// What starts and shrinks run beyond the pods (KubeDirector's events);
@@ -136,6 +139,7 @@ impl Env {
             untracked: Default::default(),
             network_ready: Default::default(),
             known: Default::default(),
+            addresses: Default::default(),
         };
         for app in apps {
             env.add_app(app);
@@ -189,13 +193,14 @@ impl Env {
         self.app(&m.app)?.role(&m.role)
     }
 
-    fn render_options(&self) -> Options {
+    fn render_options(&self, m: &Member) -> Options {
         Options {
             flavor: render::Flavor::Podman,
             volume_root: self.dir.join("volumes"),
             relative_to: None,
             reveal_secrets: true,
             run: Some(self.run.clone()),
+            addresses: self.addresses_of(m),
         }
     }
 
@@ -204,13 +209,16 @@ impl Env {
         let app = self.app(&m.app).ok_or_else(|| Error::runtime(format!("unknown app {}", m.app)))?;
         let role = app.role(&m.role).ok_or_else(|| Error::runtime(format!("unknown role {}", m.role)))?;
         let mut out = Rendered::empty(&app.name);
-        let pod = podman_render::member_pod(app, role, &m.name, &self.render_options(), &mut out).map_err(|e| {
-            let located: Vec<String> = out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-            Error::bad_input(
-                format!("cannot render pod {}", m.name),
-                if located.is_empty() { vec![e] } else { located },
-            )
-        })?;
+        let mut pod =
+            podman_render::member_pod(app, role, &m.name, &self.render_options(m), &mut out).map_err(|e| {
+                let located: Vec<String> =
+                    out.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+                Error::bad_input(
+                    format!("cannot render pod {}", m.name),
+                    if located.is_empty() { vec![e] } else { located },
+                )
+            })?;
+        podman_render::as_cluster_runtime(&mut pod);
         Ok((pod, out))
     }
 

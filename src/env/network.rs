@@ -16,6 +16,11 @@ impl Env {
     pub fn ensure_network(&self) -> Result<()> {
         use std::sync::atomic::Ordering;
         if self.network_ready.load(Ordering::SeqCst) {
+            // An `up` that adopted running pods knows the network exists,
+            // not yet its subnet.
+            if self.addresses.lock().expect("addresses lock").subnet.is_none() {
+                self.learn_subnet()?;
+            }
             return Ok(());
         }
         // A new test run cannot have a network yet; the `up` environment may.
@@ -23,6 +28,8 @@ impl Env {
             podman::network_create(&self.network, &self.labels(None))?;
         }
         self.network_ready.store(true, Ordering::SeqCst);
+        // Pods get their addresses before they are rendered for the play.
+        self.learn_subnet()?;
         Ok(())
     }
 
@@ -70,6 +77,60 @@ impl Env {
         out
     }
 
+    /// The names a cluster's DNS gives the pod itself: with a subdomain
+    /// (a StatefulSet's `serviceName`, or the pod's own `subdomain`) that a
+    /// headless Service of that name in its namespace selects,
+    /// `<hostname>.<subdomain>` and its longer forms down to
+    /// `<hostname>.<subdomain>.<ns>.svc.cluster.local`; and the pod's A
+    /// record `<a-b-c-d>.<ns>.pod.cluster.local` (CoreDNS `pods insecure`),
+    /// also as `<a-b-c-d>.<ns>.pod`, the form a pod's search list completes.
+    /// aardvark-dns has no search list, so each form is a name of its own.
+    pub fn pod_aliases(&self, m: &Member, pod: &core::Pod) -> Vec<String> {
+        let Some(role) = self.role_of(m) else { return Vec::new() };
+        let ns = role.namespace();
+        let mut out = Vec::new();
+        let (host, subdomain) = role.host_names(&m.name);
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        if let Some(sd) = subdomain {
+            let headless = self.apps.iter().flat_map(|a| a.services.iter()).any(|svc| {
+                let spec = svc.spec.clone().unwrap_or_default();
+                let selector = spec.selector.unwrap_or_default();
+                svc.metadata.name.as_deref() == Some(sd.as_str())
+                    && svc.metadata.namespace.as_deref().unwrap_or("default") == ns
+                    && spec.cluster_ip.as_deref() == Some("None")
+                    && !selector.is_empty()
+                    && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+            });
+            if headless {
+                let base = format!("{host}.{sd}");
+                out.extend([
+                    base.clone(),
+                    format!("{base}.{ns}"),
+                    format!("{base}.{ns}.svc"),
+                    format!("{base}.{ns}.svc.cluster.local"),
+                ]);
+            }
+        }
+        if let Some(a) = self.addresses_of(m).filter(|_| !m.host_network) {
+            let dashed = a.pod_ip.replace('.', "-");
+            out.push(format!("{dashed}.{ns}.pod"));
+            out.push(format!("{dashed}.{ns}.pod.cluster.local"));
+        }
+        out
+    }
+
+    /// Every name the member answers to on the run network: its own (and
+    /// KubeDirector's), its Services', and the pod's own DNS names.
+    pub fn dns_names(&self, m: &Member, pod: &core::Pod) -> Vec<String> {
+        let mut names: Vec<String> = m.aliases.clone();
+        for n in self.service_aliases(pod).into_iter().chain(self.pod_aliases(m, pod)) {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+
     /// Makes sure the member's names (its `.dns.podman` name and the Services
     /// that select it) resolve to its address on the run's network, asked
     /// from every other played member's namespace. aardvark-dns (podman 4.3)
@@ -95,7 +156,7 @@ impl Env {
         };
         let mut names = vec![format!("{}.dns.podman", m.name)];
         if let Ok((pod, _)) = self.render_member(m) {
-            names.extend(self.service_aliases(&pod));
+            names.extend(self.dns_names(m, &pod).into_iter().filter(|n| !m.aliases.contains(n)));
         }
         // Ask from every other member's namespace too: aardvark answers per client.
         let mut pids = vec![st.pid];

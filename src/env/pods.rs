@@ -85,12 +85,10 @@ impl Env {
         if !inits.is_empty() {
             write_private(&file, pod_yaml(&played).as_bytes())?;
         }
-        let mut aliases = Vec::new();
-        if !m.host_network {
-            aliases.extend(m.aliases.iter().cloned());
-            aliases.extend(self.service_aliases(&pod));
-        }
-        let result = podman::kube_play(&file, net, &aliases, inits.is_empty())
+        let aliases = if m.host_network { Vec::new() } else { self.dns_names(m, &pod) };
+        // The address the pod was rendered with (its downward API may hold it).
+        let ip = if m.host_network { None } else { self.addresses_of(m).map(|a| a.pod_ip) };
+        let result = podman::kube_play(&file, net, ip.as_deref(), &aliases, inits.is_empty())
             .map_err(|e| Error::from(e).context(format!("cannot start pod {}", m.pod)))
             .and_then(|_| if inits.is_empty() { Ok(()) } else { self.start_with_inits(m, &inits, timeout, log) });
         if let Err(e) = result {
@@ -125,7 +123,8 @@ impl Env {
         if self.kubelet.started(&m.pod, states) {
             return Ok(());
         }
-        let spec = self.spec_of(m);
+        let mut spec = self.spec_of(m);
+        expand_probe_commands(&mut spec);
         let pod = crate::kubelet::worker::PodSpec {
             pod: m.pod.clone(),
             containers: crate::kubelet::worker::PodSpec::container_specs(&spec, |c| m.container(c)),
@@ -155,10 +154,10 @@ impl Env {
         podman::pod_start_infra(&m.pod)?;
         let labels = self.labels(Some(&m.app));
         let (pod, _) = self.render_member(m)?;
-        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+        let pod_sc = pod.spec.as_ref().and_then(|s| s.security_context.clone());
+        let volumes = pod.spec.and_then(|s| s.volumes).unwrap_or_default();
         for c in inits {
-            let pod_security = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
-            let (mut flags, image, command, envs) = run_flags(c, pod_security, &volumes)
+            let (mut flags, image, command, envs) = run_flags(c, &volumes, pod_sc.as_ref())
                 .map_err(|e| Error::runtime(format!("init container {} of {}: {e}", c.name, m.pod)))?;
             // Env values may be Secret values: they go to podman in a file only
             // this user can read, never on its command line, where `ps` and
@@ -578,6 +577,21 @@ impl Env {
     }
 }
 
+/// Expands `$(VAR)` in the exec probes' commands with each container's
+/// literal env values, as the kubelet's prober does; hooks' commands are run
+/// as written, as the kubelet runs them.
+fn expand_probe_commands(spec: &mut core::PodSpec) {
+    let all = spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten());
+    for c in all {
+        let env = c.env.clone().unwrap_or_default();
+        for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
+            if let Some(cmd) = p.exec.as_mut().and_then(|e| e.command.as_mut()) {
+                *cmd = render::env::expand_static(cmd, &env);
+            }
+        }
+    }
+}
+
 /// Whether an init container is a native sidecar (`restartPolicy: Always`, Kubernetes 1.29+).
 pub fn is_sidecar(c: &core::Container) -> bool {
     c.restart_policy.as_deref() == Some("Always")
@@ -597,8 +611,8 @@ type RunFlags = (Vec<String>, String, Vec<String>, Vec<(String, String)>);
 
 fn run_flags(
     c: &core::Container,
-    pod_security: Option<&core::PodSecurityContext>,
     volumes: &[core::Volume],
+    pod_sc: Option<&core::PodSecurityContext>,
 ) -> std::result::Result<RunFlags, String> {
     let image = c.image.clone().ok_or("no image")?;
     let mut flags = Vec::new();
@@ -624,23 +638,22 @@ fn run_flags(
     if let Some(w) = &c.working_dir {
         flags.push(format!("--workdir={w}"));
     }
-    // The same security settings `kube play` gives the app containers: the
-    // container's own, else the pod's, as the kubelet merges them.
-    let sc = c.security_context.as_ref();
-    let user = sc.and_then(|s| s.run_as_user).or(pod_security.and_then(|p| p.run_as_user));
-    let group = sc.and_then(|s| s.run_as_group).or(pod_security.and_then(|p| p.run_as_group));
+    // The container's own user and group win over the pod's, as in the kubelet.
+    let sc = c.security_context.clone().unwrap_or_default();
+    let user = sc.run_as_user.or(pod_sc.and_then(|p| p.run_as_user));
+    let group = sc.run_as_group.or(pod_sc.and_then(|p| p.run_as_group));
     match (user, group) {
         (Some(u), Some(g)) => flags.push(format!("--user={u}:{g}")),
         (Some(u), None) => flags.push(format!("--user={u}")),
-        // A group alone: `kube play` makes the user 0 then (podman's
-        // kube.go setupSecurityContext), so the init containers do the same.
-        (None, Some(g)) => flags.push(format!("--user=0:{g}")),
-        (None, None) => {}
+        // A group alone keeps the image's user: podman takes `USER:GROUP` only.
+        (None, Some(_)) | (None, None) => {}
     }
-    for g in pod_security.and_then(|p| p.supplemental_groups.as_ref()).into_iter().flatten() {
+    // The played pod's supplementalGroups hold fsGroup and the primary group
+    // too by now (`render::podman::as_cluster_runtime`).
+    for g in pod_sc.and_then(|p| p.supplemental_groups.clone()).unwrap_or_default() {
         flags.push(format!("--group-add={g}"));
     }
-    if let Some(sc) = sc {
+    if let Some(sc) = &c.security_context {
         if sc.privileged == Some(true) {
             flags.push("--privileged".into());
         }

@@ -83,15 +83,66 @@ fn part_files(
     Ok(())
 }
 
-/// Writes one projection (or makes an emptyDir) on the host.
+/// Writes one projection (or makes an emptyDir) on the host, and hands it to
+/// the pod's fsGroup as the kubelet does (see `own`).
 pub fn project(app: &App, p: &Projection) -> std::result::Result<bool, String> {
     match payload(app, p)? {
         None => {
             use std::os::unix::fs::PermissionsExt;
             std::fs::create_dir_all(&p.host_dir).map_err(|e| e.to_string())?;
             std::fs::set_permissions(&p.host_dir, std::fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
+            // The pod may write into an emptyDir: only its top directory is
+            // podproof's, and the files the pod makes inherit the group
+            // through its setgid bit.
+            if let Some(g) = p.fs_group {
+                own(&p.host_dir, g, false, false).map_err(|e| e.to_string())?;
+            }
             Ok(true)
         }
-        Some(payload) => projection::write(&p.host_dir, &payload).map_err(|e| e.to_string()),
+        Some(payload) => {
+            let changed = projection::write(&p.host_dir, &payload).map_err(|e| e.to_string())?;
+            if let Some(g) = p.fs_group {
+                own(&p.host_dir, g, true, true).map_err(|e| e.to_string())?;
+            }
+            Ok(changed)
+        }
     }
+}
+
+/// The kubelet's SetVolumeOwnership (pkg/volume/volume_linux.go), ported:
+/// each file and directory gets group `gid` (links too, never followed);
+/// files gain group read and write (read only, for the read-only ConfigMap,
+/// Secret, downwardAPI and projected volumes), directories also group
+/// search and the setgid bit, so what is made in them keeps the group.
+/// `fsGroupChangePolicy` does not apply to these volume types, as in a
+/// cluster. Rootless podman maps group ids into a user namespace that
+/// podproof does not enter here, so there the volumes keep their groups.
+fn own(path: &std::path::Path, gid: i64, readonly: bool, recurse: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if crate::host::rootless_user() {
+        return Ok(());
+    }
+    let Ok(g) = u32::try_from(gid) else { return Ok(()) };
+    let meta = std::fs::symlink_metadata(path)?;
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        path,
+        None,
+        Some(rustix::fs::Gid::from_raw(g)),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mut mask = if readonly { 0o440 } else { 0o660 };
+    if meta.is_dir() {
+        mask |= 0o2110;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode((meta.permissions().mode() & 0o7777) | mask))?;
+    if recurse && meta.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            own(&e?.path(), gid, readonly, true)?;
+        }
+    }
+    Ok(())
 }

@@ -329,6 +329,10 @@ impl Api {
         self.exists("networks", name)
     }
 
+    pub fn network_json(&self, name: &str) -> Result<serde_json::Value, PodmanError> {
+        Ok(self.must("GET", &format!("{PREFIX}/networks/{}/json", encode(name)), None, CALL)?.json())
+    }
+
     pub fn network_rm(&self, name: &str) -> Result<(), PodmanError> {
         self.must("DELETE", &format!("{PREFIX}/networks/{}?force=true", encode(name)), None, CALL).map(|_| ())
     }
@@ -489,6 +493,7 @@ impl Api {
     pub fn exec(
         &self,
         container: &str,
+        env: &[String],
         command: &[String],
         stdin: Option<&[u8]>,
         timeout: Option<Duration>,
@@ -500,6 +505,7 @@ impl Api {
             "AttachStderr": true,
             "AttachStdin": stdin.is_some(),
             "Cmd": command,
+            "Env": env,
         });
         let r = self.call("POST", &create, Some(&body), CALL)?;
         if !r.ok() {

@@ -299,6 +299,32 @@ pub fn is_aardvark(pid: i32) -> bool {
     }
 }
 
+/// The first IPv4 subnet of a network and its gateway, as podman chose them
+/// (`10.89.1.0/24`, `10.89.1.1`).
+pub fn network_subnet(name: &str) -> Result<(String, String), PodmanError> {
+    let json = match libpod::driver() {
+        Some(a) => a.network_json(name)?,
+        None => {
+            let out = run(&s(&["network", "inspect", "--format", "json", name]))?;
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            v.get(0).cloned().unwrap_or(v)
+        }
+    };
+    let subnets = json["subnets"].as_array().cloned().unwrap_or_default();
+    subnets
+        .iter()
+        .find_map(|s| {
+            let net = s["subnet"].as_str()?;
+            let gw = s["gateway"].as_str()?;
+            (!net.contains(':')).then(|| (net.to_string(), gw.to_string()))
+        })
+        .ok_or_else(|| PodmanError {
+            command: format!("podman network inspect {name}"),
+            status: None,
+            stderr: format!("network {name} has no IPv4 subnet"),
+        })
+}
+
 pub fn network_rm(name: &str) -> Result<(), PodmanError> {
     if let Some(a) = libpod::driver() {
         return a.network_rm(name);
@@ -346,11 +372,22 @@ pub fn volume_rm(names: &[String]) -> Result<(), PodmanError> {
 /// ms against 530 to 680 ms under load, measured side by side on 4.3.1.
 /// `network` is a network's name, or `host`; podproof always names one, since
 /// without it podman makes its default kube network, which no label marks.
-pub fn kube_play(file: &Path, network: &str, aliases: &[String], start: bool) -> Result<Output, PodmanError> {
+/// Plays a pod YAML on `network`, with DNS `aliases` there and, when given,
+/// the static address `ip` (the network option `ip=`, which 4.3's kube play
+/// parses like `podman run --network`).
+pub fn kube_play(
+    file: &Path,
+    network: &str,
+    ip: Option<&str>,
+    aliases: &[String],
+    start: bool,
+) -> Result<Output, PodmanError> {
     let mut spec = network.to_string();
-    if !aliases.is_empty() {
+    let mut opts: Vec<String> = ip.map(|ip| format!("ip={ip}")).into_iter().collect();
+    opts.extend(aliases.iter().map(|a| format!("alias={a}")));
+    if !opts.is_empty() {
         spec.push(':');
-        spec.push_str(&aliases.iter().map(|a| format!("alias={a}")).collect::<Vec<_>>().join(","));
+        spec.push_str(&opts.join(","));
     }
     if let Some(a) = libpod::driver() {
         let yaml = std::fs::read(file).map_err(|e| PodmanError {
@@ -480,9 +517,43 @@ pub fn inspect_containers(names: &[String]) -> Result<Vec<ContainerState>, Podma
     Ok(v.as_array().into_iter().flatten().map(container_state).collect())
 }
 
+/// What the runtime set for each container's main process beyond its spec's
+/// env, by container name, as its last inspection showed it: `HOSTNAME`.
+/// podman's exec sessions get the spec's env but not `HOSTNAME`, which a CRI
+/// runtime puts in the container's env, so `kubectl exec`, exec probes and
+/// hooks see it; every exec podproof makes passes it on.
+static EXEC_ENV: std::sync::Mutex<BTreeMap<String, Vec<String>>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn remember_exec_env(c: &serde_json::Value) {
+    let Some(name) = c["Name"].as_str() else { return };
+    let env: Vec<String> = c["Config"]["Env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str())
+        .filter(|e| e.starts_with("HOSTNAME="))
+        .map(str::to_string)
+        .collect();
+    EXEC_ENV.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), env);
+}
+
+/// The variables an exec into `container` gets beyond podman's own (see
+/// `EXEC_ENV`); a container not inspected yet is inspected once.
+fn exec_env(container: &str) -> Vec<String> {
+    let known = EXEC_ENV.lock().unwrap_or_else(|e| e.into_inner()).get(container).cloned();
+    match known {
+        Some(env) => env,
+        None => {
+            let _ = inspect_containers(&[container.to_string()]);
+            EXEC_ENV.lock().unwrap_or_else(|e| e.into_inner()).get(container).cloned().unwrap_or_default()
+        }
+    }
+}
+
 /// Reads the facts podproof needs from one container's inspection (the same
 /// JSON from the CLI and the API).
 fn container_state(c: &serde_json::Value) -> ContainerState {
+    remember_exec_env(c);
     let st = &c["State"];
     let net = c["NetworkSettings"]["Networks"].as_object().and_then(|m| m.values().next());
     let ip = net
@@ -567,14 +638,19 @@ pub fn exec_until(
     // the exit code) in the pod's cgroup, and podman 4.3's `pod rm` then waits
     // about 3 s for that cgroup, which cost more at teardown than the API's
     // exec saved (149 ms against 262 ms). `PODPROOF_API_EXEC=1` uses it anyway.
+    let env = exec_env(container);
     if std::env::var_os("PODPROOF_API_EXEC").is_some() {
         if let Some(a) = libpod::driver() {
-            return a.exec(container, command, stdin, timeout);
+            return a.exec(container, &env, command, stdin, timeout);
         }
     }
     let mut args = s(&["exec"]);
     if stdin.is_some() {
         args.push("-i".into());
+    }
+    for e in env {
+        args.push("--env".into());
+        args.push(e);
     }
     args.push(container.to_string());
     args.extend(command.iter().cloned());

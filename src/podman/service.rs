@@ -102,6 +102,10 @@ pub fn join(timeout: Duration) -> Result<PathBuf, String> {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(log)
+            // The service outlives the process that starts it and serves every
+            // other run: it must not keep that process's working directory,
+            // whose removal would fail every later `kube play` (getwd).
+            .current_dir("/")
             // Its own process group: a Ctrl-C meant for one run must not
             // take the service from the other runs sharing it.
             .process_group(0)

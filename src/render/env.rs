@@ -25,6 +25,8 @@ pub struct PodFacts {
     pub service_links: bool,
     /// Every container's resources, for `resourceFieldRef.containerName`.
     pub resources: BTreeMap<String, core::ResourceRequirements>,
+    /// The pod's and the host's address, once the run decided them.
+    pub addresses: Option<super::Addresses>,
 }
 
 impl PodFacts {
@@ -56,6 +58,7 @@ impl PodFacts {
                 .unwrap_or_else(|| "default".into()),
             service_links: spec.enable_service_links != Some(false),
             resources,
+            addresses: None,
         }
     }
 }
@@ -81,8 +84,10 @@ pub fn fake_uid(name: &str) -> String {
 
 /// The value of a downward-API `fieldRef` path, as the kubelet's
 /// podFieldSelectorRuntimeValue and fieldpath.ExtractFieldPathAsString give it.
-/// `status.podIP` and `status.hostIP` are known only once podman has played the
-/// pod, so they are refused rather than guessed.
+/// `status.podIP` and `status.hostIP` are the addresses the run decided before
+/// the play (`PodFacts::addresses`); the lists (`podIPs`, `hostIPs`) hold the
+/// one IPv4 address, as a single-stack cluster's do. Outside a run they are
+/// not known (see `is_address`).
 pub fn field_value(f: &PodFacts, path: &str) -> Result<String, String> {
     let subscript = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
@@ -102,11 +107,18 @@ pub fn field_value(f: &PodFacts, path: &str) -> Result<String, String> {
         "metadata.annotations" => Ok(format_map(&f.annotations)),
         "spec.nodeName" => Ok(f.node_name.clone()),
         "spec.serviceAccountName" => Ok(f.service_account.clone()),
-        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => {
-            Err(format!("fieldRef `{path}` is known only once the pod runs; podproof does not honour it yet"))
-        }
+        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => match &f.addresses {
+            Some(a) if path.starts_with("status.pod") => Ok(a.pod_ip.clone()),
+            Some(a) => Ok(a.host_ip.clone()),
+            None => Err(format!("fieldRef `{path}` is decided when the pod is played on the run network")),
+        },
         other => Err(format!("fieldRef `{other}` is not a field the downward API offers")),
     }
+}
+
+/// Whether a fieldRef path is one of the addresses a run decides.
+pub fn is_address(path: &str) -> bool {
+    matches!(path, "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs")
 }
 
 /// Labels or annotations as a downward-API file holds them: `key="value"`
@@ -257,7 +269,15 @@ pub fn resolve(app: &App, c: &mut core::Container, facts: &PodFacts, reveal: boo
             }
         }
     }
+    let services = if facts.service_links { service_vars(&app.services) } else { Vec::new() };
     for mut e in c.env.take().unwrap_or_default() {
+        // A literal value may refer to the variables defined before it (envFrom's
+        // and the earlier env's) and to the Service variables, in that order
+        // (makeEnvironmentVariables); a value from a ref is taken as it is.
+        if let Some(v) = e.value.as_deref().filter(|v| !v.is_empty() && e.value_from.is_none()) {
+            let expanded = super::expand::expand(v, &|name| lookup(&out, name).or_else(|| lookup(&services, name)));
+            e.value = Some(expanded);
+        }
         if let Some(vf) = &e.value_from {
             if let Some(r) = &vf.config_map_key_ref {
                 let v = app.config_map(&r.name).and_then(|cm| cm.data.as_ref()?.get(&r.key).cloned());
@@ -275,6 +295,12 @@ pub fn resolve(app: &App, c: &mut core::Container, facts: &PodFacts, reveal: boo
                     }
                 }
             } else if let Some(r) = &vf.field_ref {
+                // Outside a run (`podproof render`) an address is not known
+                // yet: the ref stays as written, for the play to resolve.
+                if facts.addresses.is_none() && is_address(&r.field_path) {
+                    push_var(&mut out, e);
+                    continue;
+                }
                 e.value = Some(field_value(facts, &r.field_path).map_err(|m| format!("env `{}`: {m}", e.name))?);
                 e.value_from = None;
             } else if let Some(r) = &vf.resource_field_ref {
@@ -296,15 +322,39 @@ pub fn resolve(app: &App, c: &mut core::Container, facts: &PodFacts, reveal: boo
         }
         push_var(&mut out, e);
     }
-    if facts.service_links {
-        for v in service_vars(&app.services) {
-            if !out.iter().any(|e| e.name == v.name) {
-                out.push(v);
-            }
+    for v in services {
+        if !out.iter().any(|e| e.name == v.name) {
+            out.push(v);
+        }
+    }
+    // command and args see the container's whole environment
+    // (ExpandContainerCommandAndArgs).
+    let all = |name: &str| lookup(&out, name);
+    for list in [&mut c.command, &mut c.args].into_iter().flatten() {
+        for arg in list.iter_mut() {
+            *arg = super::expand::expand(arg, &all);
         }
     }
     c.env = (!out.is_empty()).then_some(out);
     Ok(())
+}
+
+/// The value of `name` among resolved variables.
+fn lookup(vars: &[core::EnvVar], name: &str) -> Option<String> {
+    vars.iter().find(|e| e.name == name).map(|e| e.value.clone().unwrap_or_default())
+}
+
+/// An exec probe's command with the container's literal env values
+/// expanded, as the kubelet's prober does (ExpandContainerCommandOnlyStatic):
+/// a variable set from a ref reads as empty there, and envFrom and the
+/// Service variables are not seen, so references to them stay as written.
+pub fn expand_static(command: &[String], env: &[core::EnvVar]) -> Vec<String> {
+    let vars: Vec<(&str, &str)> = env
+        .iter()
+        .map(|e| (e.name.as_str(), if e.value_from.is_some() { "" } else { e.value.as_deref().unwrap_or("") }))
+        .collect();
+    let f = super::expand::lookup_in(&vars);
+    command.iter().map(|a| super::expand::expand(a, &f)).collect()
 }
 
 fn secret_value(bytes: &[u8], reveal: bool) -> String {
@@ -365,7 +415,7 @@ mod tests {
         check("metadata.labels['app']", Ok("web"));
         check("metadata.labels['none']", Ok(""));
         check("metadata.labels", Ok("app=\"web\"\ntier=\"a \\\"b\\\"\""));
-        check("status.podIP", Err("known only once the pod runs"));
+        check("status.podIP", Err("decided when the pod is played"));
         check("spec.bogus", Err("not a field"));
         check("limits.cpu 1", Ok("1"));
         check("limits.cpu 1m", Ok("250"));
@@ -404,5 +454,70 @@ mod tests {
             "REDIS_MASTER_PORT_53_UDP_ADDR=redis-master",
         ];
         assert_eq!(got, expect);
+    }
+
+    /// The docs' interdependent variables (tasks/inject-data-application/
+    /// define-interdependent-environment-variables.md) and the kubelet's order:
+    /// envFrom first, then env in order, then the Service variables; command
+    /// and args see them all.
+    #[test]
+    fn references_expand_as_the_kubelet_orders_them() {
+        let mut app = App::empty("a".into(), crate::app::Form::Manifests, Vec::new(), std::path::PathBuf::new());
+        app.config_maps.push(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cm"}, "data": {"FROM_CM": "cm-value"}
+            }))
+            .unwrap(),
+        );
+        app.services.push(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "db"}, "spec": {"ports": [{"port": 5432}]}
+            }))
+            .unwrap(),
+        );
+        let mut c: core::Container = serde_json::from_value(serde_json::json!({
+            "name": "c",
+            "envFrom": [{"configMapRef": {"name": "cm"}}],
+            "env": [
+                {"name": "SERVICE_ADDRESS", "value": "$(PROTOCOL)://$(SERVICE_IP):$(SERVICE_PORT)"},
+                {"name": "UNCHANGED_REFERENCE", "value": "$(PROTOCOL)://$(SERVICE_IP):$(SERVICE_PORT)"},
+                {"name": "PROTOCOL", "value": "https"},
+                {"name": "SERVICE_IP", "value": "172.17.0.1"},
+                {"name": "SERVICE_PORT", "value": "80"},
+                {"name": "SERVICE_ADDRESS", "value": "$(PROTOCOL)://$(SERVICE_IP):$(SERVICE_PORT)"},
+                {"name": "ESCAPED_REFERENCE", "value": "$$(PROTOCOL)://$(SERVICE_IP):$(SERVICE_PORT)"},
+                {"name": "SEES_ENVFROM", "value": "<$(FROM_CM)>"},
+                {"name": "SEES_SERVICES", "value": "$(DB_SERVICE_HOST):$(DB_SERVICE_PORT)"},
+                {"name": "LATER_IS_UNSEEN", "value": "$(DEFINED_LATER)"},
+                {"name": "DEFINED_LATER", "value": "x"},
+                {"name": "FROM_REF", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+            ],
+            "command": ["echo", "$(SERVICE_ADDRESS)", "$$(PROTOCOL)", "$(NOPE)"],
+            "args": ["$(DEFINED_LATER)-$(FROM_REF)-$(DB_PORT)"]
+        }))
+        .unwrap();
+        let facts = PodFacts { name: "web-0".into(), service_links: true, ..Default::default() };
+        resolve(&app, &mut c, &facts, true).unwrap();
+        let env: BTreeMap<String, String> =
+            c.env.iter().flatten().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+        assert_eq!(env["SERVICE_ADDRESS"], "https://172.17.0.1:80");
+        assert_eq!(env["UNCHANGED_REFERENCE"], "$(PROTOCOL)://$(SERVICE_IP):$(SERVICE_PORT)");
+        assert_eq!(env["ESCAPED_REFERENCE"], "$(PROTOCOL)://172.17.0.1:80");
+        assert_eq!(env["SEES_ENVFROM"], "<cm-value>");
+        assert_eq!(env["SEES_SERVICES"], "db:5432");
+        assert_eq!(env["LATER_IS_UNSEEN"], "$(DEFINED_LATER)");
+        assert_eq!(c.command.as_deref().unwrap(), ["echo", "https://172.17.0.1:80", "$(PROTOCOL)", "$(NOPE)"]);
+        assert_eq!(c.args.as_deref().unwrap(), ["x-web-0-tcp://db:5432"]);
+    }
+
+    #[test]
+    fn a_probe_sees_only_literal_values() {
+        let env: Vec<core::EnvVar> = serde_json::from_value(serde_json::json!([
+            {"name": "A", "value": "a"},
+            {"name": "R", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+        ]))
+        .unwrap();
+        let cmd = ["cat".to_string(), "/$(A)/$(R)/$(SVC_SERVICE_HOST)".to_string()];
+        assert_eq!(expand_static(&cmd, &env), ["cat", "/a//$(SVC_SERVICE_HOST)"]);
     }
 }

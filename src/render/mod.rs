@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod env;
+pub mod expand;
 pub mod podman;
 
 use crate::app::App;
@@ -59,6 +60,17 @@ pub struct Options {
     /// Print real Secret values instead of `[secret]` (only for play time).
     pub reveal_secrets: bool,
     pub run: Option<RunContext>,
+    /// The address of the one member being rendered on the run network, and
+    /// the host's there, decided before the play (`status.podIP`,
+    /// `status.hostIP`); `None` outside a run.
+    pub addresses: Option<Addresses>,
+}
+
+/// A pod's address and its host's, as the downward API reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addresses {
+    pub pod_ip: String,
+    pub host_ip: String,
 }
 
 impl Default for Options {
@@ -69,6 +81,7 @@ impl Default for Options {
             relative_to: None,
             reveal_secrets: false,
             run: None,
+            addresses: None,
         }
     }
 }
@@ -139,6 +152,9 @@ pub struct Projection {
     pub items: Vec<(String, String, Option<i32>)>,
     pub default_mode: i32,
     pub optional: bool,
+    /// The pod's `fsGroup`: the kubelet gives the volume's files that group,
+    /// group read (and write, for an emptyDir) and setgid directories.
+    pub fs_group: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

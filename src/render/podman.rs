@@ -115,12 +115,18 @@ pub fn member_pod(
     if user_meta.namespace.is_none() {
         user_meta.namespace = role.workload.as_ref().and_then(|w| w.namespace.clone());
     }
-    let facts = env::PodFacts::of(member, &user_meta, &spec);
+    let mut facts = env::PodFacts::of(member, &user_meta, &spec);
+    facts.addresses = opts.addresses.clone();
     let pod_dir = opts.volume_root.join(&pod_name);
     let mut new_volumes = Vec::new();
     let before = out.diagnostics.len();
     for v in volumes {
         new_volumes.push(volume(app, &v, &pod_name, &pod_dir, &facts, opts, out)?);
+    }
+    // The kubelet hands every volume it makes to the pod's fsGroup.
+    let fs_group = spec.security_context.as_ref().and_then(|s| s.fs_group);
+    for p in out.projections.iter_mut().filter(|p| p.pod == pod_name) {
+        p.fs_group = fs_group;
     }
     // Notes about volumes belong to the file that defines the workload.
     for d in &mut out.diagnostics[before..] {
@@ -200,8 +206,10 @@ pub fn member_pod(
     }
     new_volumes.extend(extra);
     spec.volumes = (!new_volumes.is_empty()).then_some(new_volumes);
+    // The hostname its controller gives the pod (see `Role::host_names`);
+    // under hostNetwork the host's own.
     if !host_net {
-        spec.hostname = Some(member.to_string());
+        spec.hostname = Some(role.host_names(member).0);
     }
     Ok(core::Pod { metadata: meta, spec: Some(spec), status: None })
 }
@@ -249,6 +257,7 @@ fn volume(
             items: items(&cm.items),
             default_mode: cm.default_mode.unwrap_or(0o644),
             optional: cm.optional == Some(true),
+            fs_group: None,
         });
         return Ok(host(&dir));
     }
@@ -265,6 +274,7 @@ fn volume(
             items: items(&s.items),
             default_mode: s.default_mode.unwrap_or(0o644),
             optional: s.optional == Some(true),
+            fs_group: None,
         });
         return Ok(host(&dir));
     }
@@ -277,6 +287,7 @@ fn volume(
             items: Vec::new(),
             default_mode: 0o777,
             optional: false,
+            fs_group: None,
         });
         return Ok(host(&dir));
     }
@@ -383,6 +394,7 @@ fn projected(
         items: Vec::new(),
         default_mode: mode.unwrap_or(0o644),
         optional: false,
+        fs_group: None,
     });
     core::Volume {
         name: v.name.clone(),
@@ -399,7 +411,12 @@ fn downward_files(facts: &env::PodFacts, items: &[core::DownwardAPIVolumeFile]) 
     let mut files = BTreeMap::new();
     for i in items {
         let value = if let Some(f) = &i.field_ref {
-            env::field_value(facts, &f.field_path)?
+            // Outside a run the file's address is not known yet; the play writes it.
+            if facts.addresses.is_none() && env::is_address(&f.field_path) {
+                String::new()
+            } else {
+                env::field_value(facts, &f.field_path)?
+            }
         } else if let Some(r) = &i.resource_field_ref {
             env::resource_value(facts, "", r)?
         } else {
@@ -426,4 +443,159 @@ fn host_path_abs(app: &App, opts: &Options, p: &str) -> PathBuf {
         return opts.relative_to.clone().unwrap_or_else(|| app.dir.clone()).join(rel);
     }
     PathBuf::from(p)
+}
+
+/// The capabilities a container starts with in a cluster when its
+/// securityContext adds or drops none: containerd's and CRI-O's default set.
+/// podman's own default lacks AUDIT_WRITE, MKNOD and NET_RAW.
+pub const CLUSTER_CAPABILITIES: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// A capability as the runtime reads it: upper case, without `CAP_`.
+fn cap_name(c: &str) -> String {
+    let up = c.to_uppercase();
+    up.strip_prefix("CAP_").map(str::to_string).unwrap_or(up)
+}
+
+/// The capabilities a cluster's runtime gives a container, said so that
+/// podman gives exactly those: containerd's WithCapabilities starts from the
+/// default set (from none with `drop: [ALL]`, from all with `add: [ALL]`),
+/// then adds `add` and removes `drop`, so a capability both added and dropped
+/// is dropped. Everything but `add: [ALL]` becomes `drop: [ALL]` with the
+/// resulting set as `add`, which podman's MergeCapabilities takes as it is.
+/// A privileged container has every capability and is left alone.
+pub fn cluster_capabilities(sc: Option<&core::SecurityContext>) -> Option<core::Capabilities> {
+    if sc.and_then(|s| s.privileged) == Some(true) {
+        return sc.and_then(|s| s.capabilities.clone());
+    }
+    let caps = sc.and_then(|s| s.capabilities.clone()).unwrap_or_default();
+    let add: Vec<String> = caps.add.iter().flatten().map(|c| cap_name(c)).collect();
+    let drop: Vec<String> = caps.drop.iter().flatten().map(|c| cap_name(c)).collect();
+    if add.iter().any(|c| c == "ALL") {
+        let drop: Vec<String> = drop.into_iter().filter(|c| c != "ALL").collect();
+        return Some(core::Capabilities { add: Some(vec!["ALL".into()]), drop: (!drop.is_empty()).then_some(drop) });
+    }
+    let mut set: std::collections::BTreeSet<String> = if drop.iter().any(|c| c == "ALL") {
+        Default::default()
+    } else {
+        CLUSTER_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    };
+    set.extend(add);
+    for d in &drop {
+        set.remove(d);
+    }
+    Some(core::Capabilities {
+        add: (!set.is_empty()).then(|| set.into_iter().collect()),
+        drop: Some(vec!["ALL".into()]),
+    })
+}
+
+/// What a cluster's container runtime gives every container beyond what the
+/// pod says, made explicit for podman: the cluster's default capability set
+/// (`cluster_capabilities`), and the groups the kubelet and the runtime add
+/// to the process's supplementary groups: `fsGroup` (the kubelet adds it) and
+/// the primary group `runAsGroup` (containerd, CRI-O and runc add it since
+/// CVE-2023-25173), when every container runs with that group. podman 4.3's
+/// kube play applies `supplementalGroups` but neither of these. Applied to the
+/// pod as played, not to what `podproof render` prints.
+pub fn as_cluster_runtime(pod: &mut core::Pod) {
+    let Some(spec) = pod.spec.as_mut() else { return };
+    let pod_sc = spec.security_context.clone().unwrap_or_default();
+    let all = spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten());
+    let mut groups_of = Vec::new();
+    for c in all {
+        let caps = cluster_capabilities(c.security_context.as_ref());
+        let sc = c.security_context.get_or_insert_with(Default::default);
+        sc.capabilities = caps;
+        groups_of.push(sc.run_as_group.or(pod_sc.run_as_group));
+    }
+    let mut extra = Vec::new();
+    if let Some(g) = pod_sc.fs_group {
+        extra.push(g);
+    }
+    if let Some(Some(g)) = groups_of.first().filter(|g| groups_of.iter().all(|o| o == *g)) {
+        extra.push(*g);
+    }
+    if extra.is_empty() {
+        return;
+    }
+    let sc = spec.security_context.get_or_insert_with(Default::default);
+    let groups = sc.supplemental_groups.get_or_insert_with(Vec::new);
+    for g in extra {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One case: a container's add and drop lists, and the add list podman
+    /// gets (with `drop: [ALL]` unless `add` holds ALL).
+    fn check(add: &[&str], drop: &[&str], expect: &[&str], expect_drop: &[&str]) {
+        let sc = core::SecurityContext {
+            capabilities: Some(core::Capabilities {
+                add: Some(add.iter().map(|s| s.to_string()).collect()),
+                drop: Some(drop.iter().map(|s| s.to_string()).collect()),
+            }),
+            ..Default::default()
+        };
+        let got = cluster_capabilities(Some(&sc)).unwrap();
+        assert_eq!(got.add.unwrap_or_default(), expect, "add {add:?} drop {drop:?}");
+        assert_eq!(got.drop.unwrap_or_default(), expect_drop, "add {add:?} drop {drop:?}");
+    }
+
+    #[test]
+    fn capabilities_are_the_clusters() {
+        let all: Vec<&str> = CLUSTER_CAPABILITIES.to_vec();
+        check(&[], &[], &all, &["ALL"]);
+        fn with(extra: &[&'static str]) -> Vec<&'static str> {
+            let mut v: Vec<&str> = CLUSTER_CAPABILITIES.iter().copied().chain(extra.iter().copied()).collect();
+            v.sort();
+            v
+        }
+        // The docs' capabilities example adds NET_ADMIN and SYS_TIME.
+        check(&["NET_ADMIN", "SYS_TIME"], &[], &with(&["NET_ADMIN", "SYS_TIME"]), &["ALL"]);
+        check(&[], &["ALL"], &[], &["ALL"]);
+        check(&["NET_BIND_SERVICE"], &["ALL"], &["NET_BIND_SERVICE"], &["ALL"]);
+        let no_raw: Vec<&str> = all.iter().copied().filter(|c| *c != "NET_RAW").collect();
+        check(&[], &["NET_RAW"], &no_raw, &["ALL"]);
+        check(&[], &["cap_net_raw"], &no_raw, &["ALL"]);
+        // Added and dropped: containerd drops it.
+        check(&["SYS_ADMIN"], &["SYS_ADMIN", "NET_RAW"], &no_raw, &["ALL"]);
+        check(&["ALL"], &["NET_RAW"], &["ALL"], &["NET_RAW"]);
+        let privileged = core::SecurityContext { privileged: Some(true), ..Default::default() };
+        assert_eq!(cluster_capabilities(Some(&privileged)), None);
+    }
+
+    #[test]
+    fn fs_group_and_the_primary_group_join_the_supplementary_groups() {
+        let mut pod: core::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000, "supplementalGroups": [4000]},
+                "containers": [{"name": "c", "image": "i"}]
+            }
+        }))
+        .unwrap();
+        as_cluster_runtime(&mut pod);
+        let sc = pod.spec.unwrap().security_context.unwrap();
+        assert_eq!(sc.supplemental_groups.unwrap(), [4000, 2000, 3000]);
+    }
 }
