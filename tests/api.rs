@@ -484,7 +484,7 @@ fn a_bad_write_is_invalid_at_the_field() {
     api.kubectl(["create", "-f"])
         .arg(&unknown)
         .expect_status(1)
-        .stderr_contains("strict decoding error: unknown field \"extra\"")
+        .stderr_contains("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"extra\"")
         .run();
     api.kubectl(["create", "--validate=warn", "-f"])
         .arg(&unknown)

@@ -30,13 +30,13 @@ fn a_kube_prometheus_shaped_bundle_renders_and_its_pods_come_up() {
         .stdout_contains("1 passed, 0 failed")
         .run();
     common::assert_clean(file);
-    // The render's 13, and the grafana pod's 30 s grace period, which the run's 1 s `--grace` caps.
-    let summary = "podproof did not honour 14 things in this input (10 kinds, 4 fields): `--ledger` lists them";
+    // The render's 14, and the grafana pod's 30 s grace period, which the run's 1 s `--grace` caps.
+    let summary = "podproof did not honour 15 things in this input (10 kinds, 5 fields): `--ledger` lists them";
     assert_eq!(out.stderr.matches("podproof did not honour").count(), 1, "{out}");
     out.assert_stderr_contains(summary);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let ledger = json["tests"][0]["ledger"].as_array().expect("the report lists the ledger");
-    assert_eq!(ledger.len(), 14, "{ledger:?}");
+    assert_eq!(ledger.len(), 15, "{ledger:?}");
     let grace = ledger
         .iter()
         .find(|e| e["name"] == "spec.template.spec.terminationGracePeriodSeconds")
@@ -52,7 +52,7 @@ fn a_kube_prometheus_shaped_bundle_renders_and_its_pods_come_up() {
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(common::root().join(record)).unwrap()).unwrap();
     let app = rec["apps"].as_array().unwrap().iter().find(|a| a["name"] == "kube-prom").expect("the app's record");
-    assert_eq!(app["ledger"].as_array().map(Vec::len), Some(13), "{app}");
+    assert_eq!(app["ledger"].as_array().map(Vec::len), Some(14), "{app}");
 }
 
 #[test]

@@ -82,7 +82,10 @@ fn a_hung_exec_probe_times_out() {
     let Some(_g) = common::podman_exclusive() else { return };
     let start = Instant::now();
     let events = run_kubelet_test("kubelet-hung-exec-probe");
-    let timeouts = events.iter().filter(|e| e.2.contains("Readiness probe failed: timed out after 1s")).count();
+    let timeouts = events
+        .iter()
+        .filter(|e| e.2.starts_with("Readiness probe failed") && e.2.contains("timed out after 1s"))
+        .count();
     assert!(timeouts >= 2, "{events:#?}");
     // The step gives up after 5 s of 1 s probes; teardown then stops the
     // worker after the probe in flight. It used to wait until the worker had

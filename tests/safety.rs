@@ -503,7 +503,8 @@ spec:
 }
 
 /// `--report KIND=FILE` does not follow a symlink planted at FILE: the run
-/// says why it cannot write there, and the link's target is untouched.
+/// says why it cannot write there (a report that cannot be written is the
+/// environment's failure, exit 3), and the link's target is untouched.
 #[test]
 fn a_report_path_that_is_a_symlink_is_not_followed() {
     let dir = common::tempdir();
@@ -523,7 +524,7 @@ fn a_report_path_that_is_a_symlink_is_not_followed() {
     Test::new()
         .args(["test", &t, &format!("--report=json={}", link.display())])
         .current_dir(dir.path())
-        .expect_status(1)
+        .expect_status(3)
         .stderr_contains("it is a symlink")
         .run();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "unchanged");

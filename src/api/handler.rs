@@ -522,8 +522,19 @@ async fn create(
     let (ct, body) = read_body(req).await?;
     let obj = decode_object(ct.as_deref(), &body)?;
     check_body_type(t, &obj)?;
-    let w = state.store.create(&t.storage, &t.ns, to_storage(t, obj), &opts)?;
+    let w = state.store.create(&t.storage, &t.ns, to_storage(t, obj), &opts).map_err(|e| as_decode_error(t, e))?;
     object_response(t, &w.object, 201, output, &w.warnings)
+}
+
+/// A strict decoding error of a create or update names the type that could
+/// not be decoded, as the API server's transformDecodeError words it
+/// (`ConfigMap in version "v1" cannot be handled as a ConfigMap: ...`).
+fn as_decode_error(t: &Target, mut e: ApiError) -> ApiError {
+    if e.message.starts_with("strict decoding error:") {
+        let kind = &t.res.kind;
+        e.message = format!("{kind} in version {:?} cannot be handled as a {kind}: {}", t.res.version, e.message);
+    }
+    e
 }
 
 /// The object's apiVersion and kind must be the resource's, before any conversion.
@@ -553,9 +564,11 @@ async fn update(
     let name = t.name.as_deref().unwrap_or_default();
     let obj = to_storage(t, obj);
     let w = match t.sub.as_deref() {
-        Some("status") if t.res.status => state.store.update_status(&t.storage, &t.ns, name, obj, &opts)?,
+        Some("status") if t.res.status => {
+            state.store.update_status(&t.storage, &t.ns, name, obj, &opts).map_err(|e| as_decode_error(t, e))?
+        }
         Some("status") => return Err(ApiError::no_route()),
-        _ => state.store.update(&t.storage, &t.ns, name, obj, &opts)?,
+        _ => state.store.update(&t.storage, &t.ns, name, obj, &opts).map_err(|e| as_decode_error(t, e))?,
     };
     object_response(t, &w.object, if w.created { 201 } else { 200 }, output, &w.warnings)
 }
