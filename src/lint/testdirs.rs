@@ -2,12 +2,14 @@
 //! finds them: their files are test files (asserts, templates, fixtures), not
 //! manifests, and lint checks them with the suite rules only.
 //!
-//! A directory is a test's when it holds `chainsaw-test.yaml`, a file with a
-//! chainsaw `Test` or a kuttl `TestStep`/`TestAssert` document, or numbered
+//! A directory is a test's when it holds `chainsaw-test.yaml`, or numbered
 //! step files (`NN-name.yaml`) of which one asserts (`NN-assert`, `NN-errors`)
-//! or that sit below a `kuttl-test.yaml` or `.chainsaw.yaml`; a directory of
-//! numbered manifests alone is not a test. A step directory (`NN-name/`) of a
-//! test is the test's too.
+//! or holds a kuttl `TestStep`/`TestAssert`, or that sit below a
+//! `kuttl-test.yaml` or `.chainsaw.yaml`; a directory of numbered manifests
+//! alone is not a test. A step directory (`NN-name/`) of a test is the test's
+//! too. A file of another name that holds a chainsaw `Test` is a test file
+//! itself (lint sees its documents), but does not make its neighbours test
+//! files: a directory of such files may hold manifests beside them.
 
 use crate::suitefile::{self, FileKind};
 use std::collections::HashMap;
@@ -37,9 +39,8 @@ impl TestDirs {
 
 fn is_test_dir(dir: &Path) -> bool {
     let Ok(rd) = std::fs::read_dir(dir) else { return false };
-    let mut steps = false;
     let mut checks = false;
-    let mut yaml = Vec::new();
+    let mut steps = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
@@ -47,20 +48,19 @@ fn is_test_dir(dir: &Path) -> bool {
             return true;
         }
         if let Some((_, kind)) = suitefile::step_file(&name, is_dir) {
-            steps = true;
             checks |= kind != FileKind::Apply;
-        }
-        if !is_dir && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            yaml.push(e.path());
+            if !is_dir {
+                steps.push(e.path());
+            }
         }
     }
-    if steps && (checks || configured_above(dir)) {
+    if checks || !steps.is_empty() && configured_above(dir) {
         return true;
     }
-    yaml.iter().any(|p| {
+    steps.iter().any(|p| {
         let mut text = String::new();
         let read = std::fs::File::open(p).and_then(|f| f.take(LOOK).read_to_string(&mut text));
-        read.is_ok() && (suitefile::declares_chainsaw_test(&text) || suitefile::declares_kuttl_step(&text))
+        read.is_ok() && suitefile::declares_kuttl_step(&text)
     })
 }
 
@@ -86,6 +86,7 @@ mod tests {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
         w("cs/basic/chainsaw-test.yaml", "kind: Test\n");
         w("cs/named/test.yaml", "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\n");
+        w("cs/named/cm.yaml", cm);
         w("cs/conventional/00-cm.yaml", cm);
         w("cs/conventional/00-assert.yaml", cm);
         w("cs/conventional/01-step/cm.yaml", cm);
@@ -94,15 +95,18 @@ mod tests {
         w("k/kuttl-test.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntestDirs: [tests]\n");
         w("k/tests/one/00-cm.yaml", cm);
         w("k/tests/step/00-step.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\n");
+        w("loose/00-step.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\n");
+        w("loose/01-app.yaml", cm);
         let mut dirs = TestDirs::default();
         let mut is = |p: &str| dirs.contains(&dir.path().join(p));
         assert!(is("cs/basic"));
-        assert!(is("cs/named"));
+        assert!(!is("cs/named"));
         assert!(is("cs/conventional"));
         assert!(is("cs/conventional/01-step"));
         assert!(!is("manifests"));
         assert!(is("k/tests/one"));
         assert!(is("k/tests/step"));
         assert!(!is("k"));
+        assert!(is("loose"));
     }
 }
