@@ -156,7 +156,7 @@ mod tests {
         );
         check(
             &format!("{HEAD}  - try:\n    - assert:\n        resource: {{apiVersion: v1, kind: Pood}}\n    - delete:\n        ref: {{apiVersion: apps/v1, kind: Deployment, name: d}}\n"),
-            "8:48 suite-unknown-kind: apiVersion `v1` serves no kind `Pood`; did you mean `Pod` (v1)?",
+            "8:42 suite-unknown-kind: apiVersion `v1` serves no kind `Pood`; did you mean `Pod` (v1)?",
         );
         // Custom resources, templates and status-only asserts are not flagged.
         check(
@@ -185,7 +185,7 @@ mod tests {
         check(
             "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ndelete:\n- apiVersion: v1\n  kind: Deployment\n  name: d\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nstatus: {readyReplicas: 1}\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: StatefulSet\n",
             "4:15 suite-unknown-kind: Deployment must have apiVersion `apps/v1`, found `v1`
-15:15 suite-unknown-kind: StatefulSet must have apiVersion `apps/v1`, found `v1`",
+16:15 suite-unknown-kind: StatefulSet must have apiVersion `apps/v1`, found `v1`",
         );
     }
 }
