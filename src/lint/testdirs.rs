@@ -30,7 +30,7 @@ impl TestDirs {
             return *known;
         }
         let step_dir = dir.file_name().is_some_and(|n| suitefile::step_file(&n.to_string_lossy(), true).is_some())
-            && dir.parent().is_some_and(|p| is_test_dir(p));
+            && dir.parent().is_some_and(is_test_dir);
         let yes = step_dir || is_test_dir(dir);
         self.0.insert(dir.to_path_buf(), yes);
         yes
