@@ -47,6 +47,7 @@ pub mod signals;
 pub mod snapshot;
 pub mod source;
 pub mod state;
+pub mod suitefile;
 pub mod validation;
 pub mod wait;
 pub mod yaml;

@@ -615,3 +615,67 @@ fn lint_output_is_the_same_on_any_thread_count() {
         }
     }
 }
+
+#[test]
+fn lint_chainsaw_and_kuttl_test_files() {
+    // A chainsaw test, a kuttl test and numbered manifests side by side: the
+    // tests' files get the suite rules only (their asserts are partial
+    // objects), the manifests every rule.
+    let dir = tempdir();
+    let w = |p: &str, t: &str| {
+        let p = dir.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    };
+    w(
+        "chainsaw/basic/chainsaw-test.yaml",
+        "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: basic\nspec:\n  steps:\n  - try:\n    - aply:\n        file: resources.yaml\n    - assert:\n        file: assert.yaml\n",
+    );
+    w("chainsaw/basic/resources.yaml", "apiVersion: v1\nkind: Deployment\nmetadata:\n  name: web\n");
+    w(
+        "chainsaw/basic/assert.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nstatus:\n  readyReplicas: 1\n",
+    );
+    w("kuttl/kuttl-test.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntestDirs: [tests]\n");
+    w("kuttl/tests/one/00-install.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+    w("kuttl/tests/one/00-assert.yaml", "apiVersion: apps/v1\nkind: StatefulSet\nstatus:\n  readyReplicas: 1\n");
+    w("kuttl/tests/one/01-delete.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ndelete:\n- apiVersion: batch/v1\n  kind: Deployment\n  name: web\n");
+    w("manifests/00-app.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n");
+    let out = lint().args(["--format", "json"]).arg(dir.path()).expect_status(1).run();
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut got: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let file = file.rsplit_once(&format!("{}/", dir.path().display())).map_or(file, |(_, r)| r);
+            format!(
+                "{file}:{}:{} {} {}",
+                f["line"],
+                f["column"],
+                f["rule"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "chainsaw/basic/chainsaw-test.yaml:8:7 suite-unknown-operation unknown operation `aply` in `try`; did you mean `apply`?",
+            "chainsaw/basic/resources.yaml:1:13 suite-unknown-kind Deployment must have apiVersion `apps/v1`, found `v1`",
+            "kuttl/tests/one/01-delete.yaml:4:15 suite-unknown-kind Deployment must have apiVersion `apps/v1`, found `batch/v1`",
+            "manifests/00-app.yaml:1:1 schema-invalid `spec`: Required value",
+        ],
+        "{out}"
+    );
+    // The human format shows the place and the excerpt, as for any finding.
+    lint()
+        .arg(dir.path().join("chainsaw/basic/chainsaw-test.yaml"))
+        .expect_status(1)
+        .stdout_contains("error[suite-unknown-operation]: unknown operation `aply` in `try`; did you mean `apply`?")
+        .stdout_contains("chainsaw-test.yaml:8:7")
+        .run();
+}

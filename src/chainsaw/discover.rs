@@ -203,9 +203,7 @@ fn has_step_files(dir: &Path) -> bool {
 
 /// A quick look for a chainsaw `Test` document, before parsing the file in full.
 fn declares_chainsaw_test(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    text.contains("chainsaw.kyverno.io/")
-        && text.lines().any(|l| l.trim_end() == "kind: Test" || l.contains("\"kind\": \"Test\""))
+    std::fs::read_to_string(path).is_ok_and(|text| crate::suitefile::declares_chainsaw_test(&text))
 }
 
 fn read_test_file(f: &Path, cfg: &Arc<Config>, found: &mut Found, diags: &mut Vec<Diagnostic>) {

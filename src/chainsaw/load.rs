@@ -18,7 +18,7 @@ pub const API_VERSION: &str = "chainsaw.kyverno.io/v1alpha1";
 
 /// Whether a document is one of chainsaw's (any version).
 pub fn is_chainsaw(doc: &Doc) -> bool {
-    doc.value.get("apiVersion").and_then(|v| v.as_str()).is_some_and(|a| a.starts_with("chainsaw.kyverno.io/"))
+    crate::suitefile::is_chainsaw(&doc.value)
 }
 
 #[derive(Debug, Deserialize)]
@@ -897,38 +897,7 @@ pub struct StepFiles {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Apply,
-    Assert,
-    Errors,
-}
-
-/// The first dash-separated part of a file name decides its kind.
-fn file_kind(name: &str) -> FileKind {
-    let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
-    let stem = stem
-        .split_once('-')
-        .map(|(i, rest)| if i.chars().all(|c| c.is_ascii_digit()) { rest } else { stem })
-        .unwrap_or(stem);
-    match stem.split('-').next().unwrap_or("").to_ascii_lowercase().as_str() {
-        "assert" => FileKind::Assert,
-        "errors" => FileKind::Errors,
-        _ => FileKind::Apply,
-    }
-}
-
-/// `NN-name.yaml` (or a step directory `NN-name`): its index and kind.
-pub fn step_file(name: &str, is_dir: bool) -> Option<(u64, FileKind)> {
-    let (idx, rest) = name.split_once('-')?;
-    if idx.is_empty() || !idx.chars().all(|c| c.is_ascii_digit()) || rest.is_empty() {
-        return None;
-    }
-    if !(is_dir || rest.ends_with(".yaml") || rest.ends_with(".yml")) {
-        return None;
-    }
-    Some((idx.parse().ok()?, if is_dir { FileKind::Apply } else { file_kind(name) }))
-}
+pub use crate::suitefile::{file_kind, step_file, FileKind};
 
 /// A test of the conventional layout (no chainsaw-test.yaml): its name is the
 /// directory's, each index a step `step-NN` (chainsaw's discovery). Used for
@@ -1130,19 +1099,5 @@ mod tests {
             &[],
             "test t\nstep step-1 (line 7)\n  try apply line 8\nt.yaml:8:15: warning: `missing.yaml` matches no file (<dir>/missing.yaml)",
         );
-    }
-
-    #[test]
-    fn step_file_names() {
-        assert_eq!(step_file("00-install.yaml", false), Some((0, FileKind::Apply)));
-        assert_eq!(step_file("01-assert.yaml", false), Some((1, FileKind::Assert)));
-        assert_eq!(step_file("02-errors-gone.yaml", false), Some((2, FileKind::Errors)));
-        assert_eq!(step_file("03-step", true), Some((3, FileKind::Apply)));
-        assert_eq!(step_file("readme.md", false), None);
-        assert_eq!(step_file("04-x.txt", false), None);
-        assert_eq!(go_duration("1m30s"), Ok(std::time::Duration::from_secs(90)));
-        assert_eq!(go_duration("300us"), Ok(std::time::Duration::from_micros(300)));
-        assert_eq!(go_duration("0"), Ok(std::time::Duration::ZERO));
-        assert!(go_duration("5").is_err());
     }
 }

@@ -11,6 +11,7 @@ pub mod output;
 pub mod readers;
 pub mod rules;
 pub mod schema;
+mod testdirs;
 mod walk;
 
 pub use config::Config;

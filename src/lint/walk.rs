@@ -16,6 +16,7 @@ use super::{FileReport, Finding, Options, Report};
 use crate::app::load::{is_definition_file, mentions_kind};
 use crate::error::Diagnostic;
 use crate::source;
+use crate::suitefile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,8 @@ struct Input {
     walked: bool,
     /// The directory whose files cross-document rules compare.
     context: String,
+    /// In a chainsaw or kuttl test's directory: a test file, not a manifest.
+    suite: bool,
 }
 
 enum Outcome {
@@ -272,9 +275,11 @@ fn is_chart_templates(dir: &Path) -> bool {
 fn inputs(paths: &[String], opts: &Options, bad: &mut Vec<Diagnostic>) -> Vec<Input> {
     let mut out = Vec::new();
     let ignored = |p: &Path, dir: bool| opts.config.ignores(&source::absolute(p), dir);
-    let input = |name: String, path: Option<PathBuf>, walked: bool| {
+    let mut dirs = super::testdirs::TestDirs::default();
+    let mut input = |name: String, path: Option<PathBuf>, walked: bool| {
         let context = context_of(path.as_deref());
-        Input { name, path, walked, context }
+        let suite = path.as_deref().is_some_and(|p| source::absolute(p).parent().is_some_and(|d| dirs.contains(d)));
+        Input { name, path, walked, context, suite }
     };
     for arg in paths {
         let p = Path::new(arg);
@@ -345,7 +350,13 @@ fn lint_file(i: usize, input: &Input, opts: &Options) -> Outcome {
     let mut findings = Vec::new();
     let mut facts = Facts::default();
     let origin = super::readers::Origin { name: input.name.clone(), path: input.path.clone() };
-    rules::check_file_from(&docs, Some(&origin), opts, i, &mut findings, &mut facts);
+    // A file of a test's directory, or one that holds chainsaw's or kuttl's
+    // own documents, is a test file.
+    if input.suite || docs.iter().any(|d| suitefile::is_chainsaw(&d.value) || suitefile::is_kuttl(&d.value)) {
+        rules::check_suite_file(&docs, opts, i, &mut findings, &mut facts);
+    } else {
+        rules::check_file_from(&docs, Some(&origin), opts, i, &mut findings, &mut facts);
+    }
     drop(docs);
     let spots: Vec<(usize, usize)> = facts.hidden.iter().map(|h| (h.line, h.column)).collect();
     for h in &facts.hidden {

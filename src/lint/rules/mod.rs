@@ -9,6 +9,7 @@ mod podman;
 mod portability;
 mod rbac;
 mod security;
+mod suite;
 
 pub use context::{cross_check, Facts, Hidden};
 pub use portability::is_removed;
@@ -29,6 +30,7 @@ pub enum Category {
     Reliability,
     Schema,
     Rbac,
+    Suite,
     Meta,
 }
 
@@ -371,6 +373,15 @@ rules! {
         "RBAC does not check that a binding's role exists: a binding to a Role (or a ClusterRole other than Kubernetes' own) that no file of its directory defines grants nothing until the role appears, and then grants what that role says, which lint could not check.",
         "Ship the role with the binding, or fix the name in `roleRef`.";
 
+    SUITE_UNKNOWN_KIND = "suite-unknown-kind", E, Both, Suite,
+        "a test's resource names a kind its apiVersion does not serve",
+        "A chainsaw Test's `apply`, `create`, `patch`, `update`, `assert`, `error` or `delete` (and a kuttl TestStep's `delete`, and the resources of the files a test applies or asserts) names an object by apiVersion and kind. When the apiVersion is of a built-in group that does not serve the kind (`apiVersion: v1` with `kind: Deployment`), the API server refuses the apply (`no matches for kind`), and an assert or error never matches anything: the test fails, or an `error` check passes for the wrong reason. Kinds of other groups (custom resources) and templated values are left to the run.",
+        "Give the kind the apiVersion that serves it (`apps/v1` for a Deployment), or fix the kind's spelling.";
+    SUITE_UNKNOWN_OPERATION = "suite-unknown-operation", E, Both, Suite,
+        "a chainsaw step holds an unknown operation",
+        "Each item of a step's `try`, `catch`, `finally` and `cleanup` is one operation: `try` holds apply, assert, command, create, delete, describe, error, events, get, patch, podLogs, proxy, script, sleep, update and wait; `catch`, `finally` and `cleanup` only command, delete, describe, events, get, podLogs, script, sleep and wait. chainsaw refuses the test at load time (a misspelt `aply` is an unknown field), so the suite does not run at all.",
+        "Fix the operation's spelling (the message says the nearest name), or move it to a block that may hold it.";
+
     INVALID_SUPPRESSION = "invalid-suppression", W, Both, Meta,
         "ignore-check annotation is invalid",
         "An `ignore-check.podproof.dev/<rule>` annotation must name a rule and give a reason. An empty reason or an unknown rule suppresses nothing.",
@@ -592,6 +603,26 @@ pub fn check_file_from(
         };
         suppressions(&mut ctx);
         podman::configmap_only(&mut ctx, configmaps);
+    }
+}
+
+/// Checks every document of a chainsaw or kuttl test file: only the suite
+/// rules, since its documents are asserts, templates and fixtures rather than
+/// manifests to apply, and nothing of it counts for the rules across files.
+pub fn check_suite_file(docs: &[Doc], opts: &Options, file: usize, out: &mut Vec<Finding>, _facts: &mut Facts) {
+    for doc in docs {
+        let mut ctx = Ctx {
+            doc,
+            opts,
+            file,
+            object: object(doc),
+            ignored: Vec::new(),
+            out: &mut *out,
+            hidden: Vec::new(),
+            base: String::new(),
+            origin: None,
+        };
+        suite::document(&mut ctx);
     }
 }
 
