@@ -19,8 +19,9 @@
 # `scripts/setup.sh all`, then doctor, render, up/down, a few scenario tests and the
 # leftovers check, with the podproof binary built on this host. On trixie /home stays on
 # the container's overlay root, so the set-up must make fuse-overlayfs the rootless
-# user's mount program; the smoke run then checks doctor's line for it and runs the
-# hello test as that user. The container, its network and volumes are removed at the
+# user's mount program; the smoke run then checks doctor's line for it, that a set-up
+# after a half-made store resets it and a second one does nothing, and runs the hello
+# test as that user. The container, its network and volumes are removed at the
 # end, also on failure or Ctrl-C.
 # Prints the time of each phase per suite and one PASS/FAIL line per suite.
 set -euo pipefail
@@ -45,7 +46,7 @@ die() {
   exit 1
 }
 
-usage() { sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 MODE=check
 case ${1:-} in
   -h | --help) usage && exit 0 ;;
@@ -207,13 +208,24 @@ smoke() {
     if [[ $t == all ]]; then all="\$P test -j 2 fixtures/tests"; else tests+=("fixtures/tests/$t.yaml"); fi
   done
   # With the rootless store on the overlay root, doctor must name fuse-overlayfs as
-  # its mount program, and the rootless user must run a scenario test through it.
+  # its mount program, a half-made store must be reset, and the rootless user must
+  # run a scenario test through it.
   local rootless=
   if ((ROOTLESS_ON_ROOT)); then
     rootless="
     echo \"rootless store on: \$(stat -f -c %T /home)\"
     grep -F 'fuse-overlayfs (/usr/bin/fuse-overlayfs) is the mount program' /tmp/doctor.txt
     U=podproof-rootless
+    # An earlier attempt without the file left the user's store made under another
+    # configuration: set-up must write the file again, reset that store and reload
+    # the images, and a second set-up must have nothing to do.
+    rm /home/\$U/.config/containers/storage.conf
+    (cd / && runuser -u \$U -- podman images 2>&1 | head -n 1 | sed 's/^/without storage.conf: /') || true
+    scripts/setup.sh rootless | tee /tmp/again.txt
+    grep -qF \"reset \$U's podman storage\" /tmp/again.txt
+    again=\$(scripts/setup.sh rootless)
+    [[ -z \$again ]] || { echo \"set-up is not idempotent: \$again\" >&2; exit 1; }
+    echo 'a second set-up had nothing to do'
     D=\$(mktemp -d /tmp/fresh-rootless.XXXXXX)
     cp -a fixtures snapshots podproof.yaml \$P \$D/
     chown -R \$U \$D
