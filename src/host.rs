@@ -44,6 +44,8 @@ pub struct RootlessStorage {
     pub overlay: Overlay,
     /// Whether the user can open /dev/fuse, which fuse-overlayfs needs.
     pub fuse_usable: bool,
+    /// Whether /usr/bin/fuse-overlayfs is installed.
+    pub fuse_installed: bool,
 }
 
 /// What podman's overlay driver meets in a rootless store.
@@ -171,7 +173,8 @@ pub fn rootless_storage() -> Option<RootlessStorage> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata("/dev/fuse").is_ok_and(|m| m.permissions().mode() & 0o006 == 0o006)
     };
-    Some(RootlessStorage { user, graphroot, config, user_config, overlay, fuse_usable })
+    let fuse_installed = Path::new("/usr/bin/fuse-overlayfs").is_file();
+    Some(RootlessStorage { user, graphroot, config, user_config, overlay, fuse_usable, fuse_installed })
 }
 
 /// The home directory of `user` in /etc/passwd text.
