@@ -173,13 +173,8 @@ pub fn discover(paths: &[String]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         };
         for doc in docs {
             if !scenario::is_test(&doc) {
-                // chainsaw's and kuttl's documents are read by src/chainsaw/,
-                // which sits above the runner (it reports through its results).
-                let foreign = doc
-                    .value
-                    .get("apiVersion")
-                    .and_then(|v| v.as_str())
-                    .is_some_and(|v| v.starts_with("chainsaw.kyverno.io/") || v.starts_with("kuttl.dev/"));
+                // chainsaw's and kuttl's documents are read by src/chainsaw/.
+                let foreign = crate::suitefile::is_chainsaw(&doc.value) || crate::suitefile::is_kuttl(&doc.value);
                 if explicit && !foreign {
                     diags.push(app::docs::error_at(
                         &src,
